@@ -1,0 +1,57 @@
+"""The ``nbprod`` command line.
+
+Each sub-command lives in its own module, which provides ``configure(parser)``
+and ``run(args) -> int``; this file only dispatches. ``args.project`` and
+``args.settings`` (``env.yaml`` with ``--env``/``--set`` applied) are filled in
+before ``run`` is called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from nbprod import settings as settings_module
+
+#: Sub-command name -> (module, one-line help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("nbprod.pipeline.command", "build the pipeline (only what changed)"),
+    "serve": ("nbprod.serving.command", "serve the champion model over HTTP"),
+    "score": ("nbprod.serving.batch_command", "score a CSV or Parquet file with the champion"),
+    "promote": ("nbprod.registry_command", "move the champion alias to a model version by hand"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
+    main_parser = argparse.ArgumentParser(prog="nbprod", description=__doc__.splitlines()[0])
+    subparsers = main_parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--project", type=Path, default=None,
+                         help="project folder (default: the nearest folder holding pipeline.yaml)")
+        sub.add_argument("--env", type=Path, default=None, help="settings file instead of env.yaml")
+        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a setting, e.g. --set data.target=price (repeatable)")
+        sub.set_defaults(module=module_name)
+        importlib.import_module(module_name).configure(sub)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nbprod`` script."""
+    args = parser().parse_args(argv)
+    try:
+        args.project = (args.project or settings_module.find_project_root()).resolve()
+        args.settings = settings_module.load(args.project, args.env, args.set)
+    except settings_module.SettingsError as error:
+        print(f"nbprod: {error}", file=sys.stderr)
+        return 2
+    return importlib.import_module(args.module).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Feature building shared by training, batch scoring and the prediction service.
+
+:class:`FeatureBuilder` is the first step of every model pipeline: it learns the
+feature contract from the training frame and turns raw rows into model features.
+Because it is pickled inside the model, serving runs exactly this code.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from nbprod.contract import FeatureContract, as_category_strings, contract_from_frame
+
+#: Calendar parts derived from a datetime input column.
+CALENDAR_PARTS = ("month", "dayofweek", "hour")
+
+
+def calendar_features(values: pd.Series, name: str) -> dict[str, np.ndarray]:
+    """Month, day of week and hour of a datetime column, as floats (NaN when missing)."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    return {f"{name}_{part}": getattr(stamps.dt, part).to_numpy(dtype=float) for part in CALENDAR_PARTS}
+
+
+class FeatureBuilder(TransformerMixin, BaseEstimator):
+    """Turn raw input columns into model features.
+
+    Parameters
+    ----------
+    categorical, numeric : column names forced to that kind; others are inferred
+        from their dtype (text, bool and category are categorical).
+    max_categories : most frequent categories kept per column; rarer and unseen
+        values become missing, which every model handles.
+
+    Attributes
+    ----------
+    contract_ : FeatureContract learned from the training frame.
+    feature_names_out_ : names of the produced features.
+    """
+
+    def __init__(
+        self,
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        max_categories: int = 200,
+    ) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.max_categories = max_categories
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> "FeatureBuilder":
+        """Learn the contract from the training frame."""
+        self.contract_ = contract_from_frame(X, self.categorical, self.numeric, self.max_categories)
+        self.feature_names_out_ = np.asarray(list(self.transform(X.head(1)).columns), dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Raw rows to features: floats for numeric parts, pandas categoricals for the rest."""
+        missing = [name for name in self.contract_.names if name not in X.columns]
+        if missing:
+            raise KeyError(f"input is missing required columns: {missing}")
+        columns: dict[str, object] = {}
+        for spec in self.contract_.columns:
+            values = X[spec.name]
+            if spec.kind == "numeric":
+                columns[spec.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            elif spec.kind == "categorical":
+                columns[spec.name] = pd.Categorical(as_category_strings(values), categories=spec.categories)
+            else:
+                columns.update(calendar_features(values, spec.name))
+        return pd.DataFrame(columns, index=X.index)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """Names of the produced features."""
+        return self.feature_names_out_
+
+
+def feature_contract(model: object) -> FeatureContract:
+    """The contract of a fitted model pipeline whose first step is a FeatureBuilder."""
+    steps = getattr(model, "steps", None)
+    builder = steps[0][1] if steps else model
+    if not isinstance(builder, FeatureBuilder):
+        raise TypeError("model does not start with an nbprod FeatureBuilder")
+    return builder.contract_

@@ -1,0 +1,107 @@
+"""Candidate models: a grid of estimators, each behind the shared FeatureBuilder."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from nbprod.features import FeatureBuilder
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model to train: a kind of estimator and its hyperparameters."""
+
+    name: str
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
+    """Scaled numerics and one-hot categories into a (logistic) linear model."""
+    encode = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+             make_column_selector(dtype_include="number")),
+            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=True),
+             make_column_selector(dtype_include="category")),
+        ]
+    )
+    if task == "classification":
+        estimator = LogisticRegression(max_iter=1000, random_state=seed, **params)
+    else:
+        estimator = Ridge(**{"alpha": 1.0, **params})
+    return Pipeline([("encode", encode), ("model", estimator)])
+
+
+def hist_gradient_boosting(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
+    """Gradient boosting with native categorical support."""
+    estimator_class = (
+        HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+    )
+    estimator = estimator_class(categorical_features="from_dtype", random_state=seed, **params)
+    return Pipeline([("model", estimator)])
+
+
+#: Estimator factories by the ``kind`` named in ``env.yaml``.
+ESTIMATORS: dict[str, Callable[[str, Mapping[str, Any], int], Pipeline]] = {
+    "linear": linear,
+    "hist_gradient_boosting": hist_gradient_boosting,
+}
+
+
+def expand_grid(specs: Sequence[Mapping[str, Any]]) -> list[Candidate]:
+    """Expand ``{name, kind, params: {p: [values]}}`` entries into single candidates."""
+    candidates = []
+    for spec in specs:
+        if spec.get("kind") not in ESTIMATORS:
+            raise ValueError(f"candidate {spec.get('name')!r}: unknown kind {spec.get('kind')!r}; "
+                             f"known kinds: {sorted(ESTIMATORS)}")
+        grid = {key: value if isinstance(value, list) else [value]
+                for key, value in (spec.get("params") or {}).items()}
+        for values in itertools.product(*grid.values()):
+            params = dict(zip(grid, values))
+            suffix = "-".join(f"{key}={value}" for key, value in params.items())
+            candidates.append(Candidate(f"{spec['name']}-{suffix}" if suffix else spec["name"],
+                                        spec["kind"], params))
+    return candidates
+
+
+def make_model(candidate: Candidate, task: str, builder: FeatureBuilder, seed: int) -> Pipeline:
+    """The full pipeline: raw rows -> FeatureBuilder -> estimator."""
+    estimator = ESTIMATORS[candidate.kind](task, candidate.params, seed)
+    return Pipeline([("features", clone(builder)), *estimator.steps])
+
+
+def fit_candidates(
+    candidates: Sequence[Candidate],
+    task: str,
+    builder: FeatureBuilder,
+    X: pd.DataFrame,
+    y: pd.Series,
+    seed: int,
+    n_jobs: int = 1,
+) -> dict[str, Pipeline]:
+    """Fit every candidate on the same data, ``n_jobs`` at a time."""
+    models = Parallel(n_jobs=n_jobs)(
+        delayed(make_model(candidate, task, builder, seed).fit)(X, y) for candidate in candidates
+    )
+    return {candidate.name: model for candidate, model in zip(candidates, models)}
+
+
+def predict_scores(model: Pipeline, X: pd.DataFrame, task: str):
+    """Positive-class probability (classification) or the prediction (regression)."""
+    if task == "classification":
+        return model.predict_proba(X)[:, 1]
+    return model.predict(X)

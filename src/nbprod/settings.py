@@ -1,0 +1,159 @@
+"""Project settings: ``env.yaml`` merged with command-line overrides.
+
+``env.yaml`` is the one place where the pipeline's defaults live; this module
+only reads, merges and checks them. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+ENV_FILE = "env.yaml"
+PIPELINE_FILE = "pipeline.yaml"
+
+#: Every key ``env.yaml`` must define, with the type its value must have.
+SCHEMA: dict[str, Any] = {
+    "root": str,
+    "reports": str,
+    "sample_frac": (int, float),
+    "seed": int,
+    "data": {
+        "source": str,
+        "target": str,
+        "task": str,
+        "time_column": (str, type(None)),
+        "drop_columns": list,
+        "categorical": list,
+        "numeric": list,
+        "missing_target": str,
+    },
+    "split": {
+        "valid_start": str,
+        "test_start": str,
+        "new_start": str,
+        "valid_frac": float,
+        "test_frac": float,
+    },
+    "train": {"n_jobs": int, "max_categories": int, "candidates": list},
+    "evaluate": {
+        "metric": str,
+        "permutation_rows": int,
+        "permutation_repeats": int,
+    },
+    "tracking": {"uri": str, "experiment": str},
+    "registry": {
+        "model_name": str,
+        "alias": str,
+        "margin": (int, float),
+        "budget": {"max_size_mb": (int, float), "max_memory_mb": (int, float), "max_p99_ms": (int, float)},
+    },
+    "serve": {
+        "host": str,
+        "port": int,
+        "token_env": str,
+        "max_body_mb": (int, float),
+        "max_rows": int,
+        "reload_seconds": (int, float),
+        "prediction_log": str,
+        "log_flush_rows": int,
+        "log_flush_seconds": (int, float),
+    },
+}
+
+CHOICES = {
+    ("data", "task"): ("classification", "regression"),
+    ("data", "missing_target"): ("drop", "positive"),
+}
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or of the wrong type."""
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """Return the nearest folder at or above ``start`` holding ``pipeline.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PIPELINE_FILE).is_file():
+            return folder
+    raise SettingsError(f"no {PIPELINE_FILE} found in {here} or any folder above it")
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b=value`` into a key path and a YAML-typed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise SettingsError(f"override {text!r} is not of the form key.path=value")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_override(settings: dict, path: list[str], value: Any) -> None:
+    """Set ``settings[path[0]]...[path[-1]] = value`` for a key the schema knows."""
+    node, schema = settings, SCHEMA
+    for depth, key in enumerate(path):
+        if not isinstance(schema, dict) or key not in schema:
+            raise SettingsError(f"unknown setting {'.'.join(path[: depth + 1])!r}")
+        if depth == len(path) - 1:
+            node[key] = value
+        else:
+            node = node.setdefault(key, {})
+            schema = schema[key]
+
+
+def check(settings: Mapping, schema: Mapping = SCHEMA, prefix: str = "") -> None:
+    """Raise :class:`SettingsError` naming the first missing, unknown or mistyped key."""
+    for key in settings:
+        if key not in schema:
+            raise SettingsError(f"unknown setting {prefix + key!r}")
+    for key, expected in schema.items():
+        name = prefix + key
+        if key not in settings:
+            raise SettingsError(f"missing setting {name!r}")
+        value = settings[key]
+        if isinstance(expected, dict):
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"setting {name!r} must be a mapping, got {value!r}")
+            check(value, expected, name + ".")
+        elif not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
+            raise SettingsError(f"setting {name!r} has the wrong type: {value!r}")
+    for path, allowed in CHOICES.items():
+        if prefix == "" and _get(settings, path) not in allowed:
+            raise SettingsError(
+                f"setting {'.'.join(path)!r} must be one of {allowed}, got {_get(settings, path)!r}"
+            )
+
+
+def _get(settings: Mapping, path: Iterable[str]) -> Any:
+    node: Any = settings
+    for key in path:
+        node = node[key]
+    return node
+
+
+def load(
+    project: Path | None = None,
+    env_file: Path | None = None,
+    overrides: Iterable[str] = (),
+) -> dict:
+    """Load ``env.yaml`` (or ``env_file``), apply ``key=value`` overrides and check the result."""
+    root = project or find_project_root()
+    path = env_file or root / ENV_FILE
+    try:
+        settings = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError as error:
+        raise SettingsError(f"settings file {path} does not exist") from error
+    settings = copy.deepcopy(settings)
+    for text in overrides:
+        apply_override(settings, *parse_override(text))
+    check(settings)
+    return settings
+
+
+def resolve_path(project: Path, value: str) -> Path:
+    """Return ``value`` as an absolute path, relative ones taken from ``project``."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else project / path

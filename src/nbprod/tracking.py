@@ -1,0 +1,114 @@
+"""MLflow tracking: where the store is, and the run tree of a build.
+
+A build is one parent run; each task opens a child run with :func:`task_run`,
+and each candidate model a grandchild under its task. The parent run's id
+reaches the notebook kernels through the environment (``NBPROD_PARENT_RUN``).
+A notebook run by hand, with no parent, gets a stand-alone run tagged
+``nbprod.interactive``. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+PARENT_ENV = "NBPROD_PARENT_RUN"
+URI_ENV = "MLFLOW_TRACKING_URI"
+ARTIFACTS_FOLDER = "mlartifacts"
+
+
+def tracking_uri(settings: Mapping[str, Any], project: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri`` with a relative SQLite path made absolute."""
+    uri = os.environ.get(URI_ENV) or settings["tracking"]["uri"]
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
+        return prefix + str((project / uri[len(prefix):]).resolve())
+    return uri
+
+
+def configure(settings: Mapping[str, Any], project: Path) -> str:
+    """Point MLflow at the project's store and experiment; return the experiment id.
+
+    A new experiment keeps its artifacts in ``mlartifacts/`` beside the project
+    (not in the working directory of whoever created it).
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(settings, project))
+    name = settings["tracking"]["experiment"]
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        location = None
+        if mlflow.get_tracking_uri().startswith("sqlite:"):
+            location = (project / ARTIFACTS_FOLDER).resolve().as_uri()
+        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def git_commit(project: Path) -> str | None:
+    """The current git commit of the project, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
+                             text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists are kept as values."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@contextlib.contextmanager
+def task_run(task: str, **tags: str) -> Iterator[Any]:
+    """A child run of the current build for ``task``, or a stand-alone run outside a build."""
+    import mlflow
+
+    parent = os.environ.get(PARENT_ENV)
+    all_tags = {"nbprod.task": task, **tags}
+    if parent:
+        all_tags["nbprod.parent"] = parent
+        commit = mlflow.get_run(parent).data.tags.get("nbprod.git_commit")
+        if commit:
+            all_tags["nbprod.git_commit"] = commit
+    else:
+        all_tags["nbprod.interactive"] = "true"
+    with mlflow.start_run(run_name=task, parent_run_id=parent, tags=all_tags) as run:
+        yield run
+
+
+@contextlib.contextmanager
+def candidate_run(name: str, **tags: str) -> Iterator[Any]:
+    """A run nested under the active task run, for one candidate model."""
+    import mlflow
+
+    active = mlflow.active_run()
+    all_tags = {"nbprod.candidate": name, **tags}
+    if active is not None:
+        all_tags.update({key: value for key, value in active.data.tags.items()
+                         if key in ("nbprod.parent", "nbprod.git_commit")})
+    with mlflow.start_run(run_name=name, nested=active is not None, tags=all_tags) as run:
+        yield run
+
+
+def log_frame_input(frame: Any, name: str, context: str, source: str) -> str:
+    """Log a DataFrame as an MLflow dataset input (digest, schema, row count); return its digest."""
+    import mlflow
+
+    dataset = mlflow.data.from_pandas(frame, source=source, name=name)
+    mlflow.log_input(dataset, context=context)
+    mlflow.log_metric(f"rows.{name}", len(frame))
+    return dataset.digest

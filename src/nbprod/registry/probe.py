@@ -1,0 +1,108 @@
+"""Measure a model's memory and latency in a fresh process (run by :mod:`nbprod.registry.budget`).
+
+Usage: ``python -m nbprod.registry.probe MODEL_DIR ROWS.parquet TASK CALLS OUT.json``
+
+1. Import the serving runtime (numpy, pandas, scikit-learn, ``mlflow.sklearn``)
+   and read the sample rows, then reset the kernel's peak-RSS counter
+   (``/proc/self/clear_refs`` = 5) and record the current RSS as the baseline;
+   the baseline is written to ``OUT.json.baseline`` at once so that the parent
+   can report a lower bound if it has to stop this process.
+2. Load the model with ``mlflow.sklearn.load_model`` (as the service does) and
+   predict the whole sample as one batch.
+3. Memory = peak RSS (``VmHWM`` from ``/proc/self/status``) minus the baseline.
+   ``VmHWM`` belongs to this process's own address space; ``ru_maxrss`` is not
+   used on Linux because after fork/vfork + exec it can carry the *parent's*
+   peak. Where ``/proc`` is missing (macOS) ``ru_maxrss`` is the fallback.
+4. Latency: 20 warm-up then CALLS single-row ``predict_proba``/``predict``
+   calls (rows pre-sliced, so only the model is timed); p50/p95/p99/max in ms.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+WARMUP_CALLS = 20
+
+
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _maxrss_kb() -> int:
+    import resource
+
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return value // 1024 if sys.platform == "darwin" else value  # bytes on macOS, KiB on Linux
+
+
+def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> dict:
+    """Run the measurement and write the figures to ``out`` as JSON."""
+    import gc
+
+    import mlflow.sklearn  # noqa: F401  (the serving runtime is part of the baseline)
+    import numpy as np
+    import pandas as pd
+
+    from nbprod.models import predict_scores
+
+    rows = pd.read_parquet(rows_path)
+    single = [rows.iloc[[i % len(rows)]] for i in range(max(calls, 1) + WARMUP_CALLS)]
+    gc.collect()
+    use_proc = _reset_peak() and _proc_status_kb("VmHWM") is not None
+    baseline_kb = _proc_status_kb("VmRSS") if use_proc else _maxrss_kb()
+    Path(out + ".baseline").write_text(json.dumps({"baseline_kb": baseline_kb}))
+
+    started = time.perf_counter()
+    model = mlflow.sklearn.load_model(model_dir)
+    load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predict_scores(model, rows, task)
+    batch_seconds = time.perf_counter() - started
+    peak_kb = _proc_status_kb("VmHWM") if use_proc else _maxrss_kb()
+
+    timings = []
+    for index, row in enumerate(single):
+        started = time.perf_counter()
+        predict_scores(model, row, task)
+        if index >= WARMUP_CALLS:
+            timings.append((time.perf_counter() - started) * 1000.0)
+    ms = np.asarray(timings)
+    figures = {
+        "memory_mb": max(peak_kb - baseline_kb, 0) / 1024.0,
+        "baseline_mb": baseline_kb / 1024.0,
+        "peak_rss_mb": peak_kb / 1024.0,
+        "memory_method": ("VmHWM (after clear_refs reset) - VmRSS baseline" if use_proc
+                          else "ru_maxrss - ru_maxrss baseline"),
+        "load_seconds": load_seconds,
+        "batch_rows": int(len(rows)),
+        "batch_seconds": batch_seconds,
+        "latency_calls": int(ms.size),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
+    Path(out).write_text(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    model_dir, rows_path, task, calls, out = sys.argv[1:6]
+    measure(model_dir, rows_path, task, int(calls), out)

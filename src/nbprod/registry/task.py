@@ -1,0 +1,310 @@
+"""The ``promote`` pipeline task: register the best candidate, run the gate, move the alias.
+
+Wire it in ``pipeline.yaml`` after ``evaluate``::
+
+    - source: nbprod.registry.task.promote
+      name: promote
+      product:
+        json: "{{reports}}/promotion.json"
+        html: "{{reports}}/promotion.html"
+      params:
+        model_name: "{{registry.model_name}}"
+        alias: "{{registry.alias}}"
+        margin: "{{registry.margin}}"
+        max_size_mb: "{{registry.budget.max_size_mb}}"
+        max_memory_mb: "{{registry.budget.max_memory_mb}}"
+        max_p99_ms: "{{registry.budget.max_p99_ms}}"
+
+A rejection is a normal outcome (the task succeeds, the champion is untouched);
+the task fails only when the evidence cannot be produced (e.g. the candidate
+does not load).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from nbprod.registry import gate
+
+#: Tag names written on model versions.
+TAG_DECISION = "nbprod.gate.decision"
+TAG_REASONS = "nbprod.gate.reasons"
+
+
+def _path(value: Any) -> Path:
+    """A path from a Ploomber product (File), a str or a Path."""
+    return Path(str(value))
+
+
+def _evaluation_path(upstream: Any) -> Path:
+    """``upstream["evaluate"]["evaluation"]``, tolerating a single-product evaluate task."""
+    products = upstream["evaluate"] if "evaluate" in upstream else next(iter(upstream.values()))
+    try:
+        return _path(products["evaluation"])
+    except (KeyError, TypeError):
+        return _path(products)
+
+
+def _holdout_path(evaluation: Mapping[str, Any], evaluation_path: Path) -> Path:
+    path = Path(evaluation["holdout"])
+    if path.is_absolute() or path.exists():
+        return path
+    return evaluation_path.parent / path
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit(run_id: str | None) -> str | None:
+    """The ``nbprod.git_commit`` tag of the candidate's run, or of the build's parent run."""
+    import mlflow
+
+    from nbprod.tracking import PARENT_ENV
+
+    for candidate in (run_id, os.environ.get(PARENT_ENV)):
+        if not candidate:
+            continue
+        try:
+            commit = mlflow.get_run(candidate).data.tags.get("nbprod.git_commit")
+        except Exception:  # noqa: BLE001 - a missing run only means no commit to copy
+            continue
+        if commit:
+            return commit
+    return None
+
+
+def _score(model: Any, X: Any, y: Any, task: str, threshold: float) -> dict[str, float]:
+    from nbprod.metrics import task_metrics
+    from nbprod.models import predict_scores
+
+    return task_metrics(task, y, predict_scores(model, X, task), threshold)
+
+
+def promote(
+    product: Any,
+    upstream: Mapping[str, Any],
+    model_name: str,
+    alias: str,
+    margin: float,
+    max_size_mb: float,
+    max_memory_mb: float,
+    max_p99_ms: float,
+    batch_rows: int = 1000,
+    latency_calls: int = 200,
+    timeout_s: float = 300.0,
+) -> None:
+    """Ploomber task: gate the best candidate of ``evaluation.json`` (see :func:`run_gate`).
+
+    ``product`` has ``json`` and ``html`` (the evidence files); ``upstream["evaluate"]["evaluation"]``
+    is the evaluate task's ``evaluation.json``.
+    """
+    run_gate(
+        _evaluation_path(upstream),
+        _path(product["json"]),
+        _path(product["html"]),
+        model_name=model_name,
+        alias=alias,
+        margin=float(margin),
+        limits=gate.Limits(float(max_size_mb), float(max_memory_mb), float(max_p99_ms)),
+        batch_rows=int(batch_rows),
+        latency_calls=int(latency_calls),
+        timeout_s=float(timeout_s),
+    )
+
+
+def run_gate(
+    evaluation_path: Path,
+    json_path: Path,
+    html_path: Path,
+    *,
+    model_name: str,
+    alias: str,
+    margin: float,
+    limits: gate.Limits,
+    batch_rows: int = 1000,
+    latency_calls: int = 200,
+    timeout_s: float = 300.0,
+    figures: gate.BudgetFigures | None = None,
+) -> dict[str, Any]:
+    """Register, gate and (maybe) promote the best candidate; write the evidence; return it.
+
+    ``figures`` skips the budget measurement (tests reuse one measurement).
+    """
+    import mlflow
+    import pandas as pd
+
+    from nbprod import tracking
+    from nbprod.features import feature_contract
+    from nbprod.metrics import GREATER_IS_BETTER, naive_scores, task_metrics
+    from nbprod.registry import budget, evidence
+    from nbprod.registry.client import Registry
+
+    evaluation_path = Path(evaluation_path)
+    evaluation = json.loads(evaluation_path.read_text())
+    task, metric = evaluation["task"], evaluation["metric"]
+    greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
+    best = evaluation["best"]
+    chosen = evaluation["candidates"][best]
+    threshold = float(chosen.get("threshold", 0.5) or 0.5)
+    holdout_path = _holdout_path(evaluation, evaluation_path)
+    holdout = pd.read_parquet(holdout_path)
+    target = evaluation["target"]
+    y = holdout[target].to_numpy()
+    X = holdout.drop(columns=[target])
+
+    with tracking.task_run("promote") as run:
+        registry = Registry(model_name)
+        previous = registry.alias_version(alias)
+        commit = _git_commit(chosen.get("run_id"))
+        version = registry.register(chosen["model_uri"], chosen.get("run_id"), {
+            "nbprod.candidate": best,
+            "nbprod.run_id": chosen.get("run_id"),
+            "nbprod.model_uri": chosen["model_uri"],
+            "nbprod.task": task,
+            "nbprod.target": target,
+            "nbprod.metric": metric,
+            "nbprod.threshold": threshold,
+            "nbprod.git_commit": commit,
+            **{f"nbprod.metric.{k}": v for k, v in chosen.get("metrics", {}).items()},
+        })
+
+        # The candidate as registered, scored on the holdout here.
+        model = registry.load(version)
+        candidate_metrics = _score(model, X, y, task, threshold)
+        contract = feature_contract(model)
+
+        # The reference: the champion scored on the same holdout now, else the naive baseline.
+        already = previous == version
+        reference: dict[str, Any]
+        champion_contract = None
+        schema_error = None
+        if previous and not already:
+            champion_info = registry.version(previous)
+            champion_threshold = float(champion_info.tags.get("nbprod.threshold", 0.5))
+            reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
+                         "metrics": {}}
+            try:
+                champion = registry.load(previous)
+                reference["metrics"] = _score(champion, X, y, task, champion_threshold)
+            except Exception as error:  # noqa: BLE001 - reported as a failed check
+                reference["error"] = f"the champion could not be scored on the holdout: {error}"
+                champion = None
+            try:
+                champion_contract = feature_contract(champion) if champion is not None else None
+            except TypeError as error:
+                schema_error = f"the champion has no feature contract: {error}"
+            if champion is None:
+                schema_error = reference["error"]
+        else:
+            stored = (evaluation.get("baseline") or {}).get("metrics") or {}
+            if metric in stored:
+                reference = {"kind": "baseline", "source": "evaluation.json", "metrics": stored}
+            else:
+                reference = {"kind": "baseline", "source": "holdout target (no baseline in evaluation.json)",
+                             "metrics": task_metrics(task, y, naive_scores(task, y, len(y)), 0.5)}
+            if already:
+                reference["note"] = f"version {version} already holds the alias {alias!r}"
+
+        reference_name = (f"champion v{previous}" if reference["kind"] == "champion" else "naive baseline")
+        metric_check = gate.metric_reason(metric, candidate_metrics.get(metric),
+                                          reference["metrics"].get(metric), margin, greater, reference_name)
+        if reference.get("error"):
+            metric_check = gate.Reason("metric", False, reference["error"])
+
+        schema = gate.schema_check(contract, champion_contract)
+        if schema_error:
+            schema = gate.SchemaCheck("champion", problems=(schema_error,))
+
+        if figures is None:
+            with tempfile.TemporaryDirectory(prefix="nbprod-model-") as folder:
+                model_dir = registry.download(version, Path(folder))
+                figures = budget.measure(
+                    model_dir, X.head(max(int(batch_rows), 1)), task, latency_calls, timeout_s,
+                    cap_mb=max(2 * limits.max_memory_mb, limits.max_memory_mb + 256),
+                )
+
+        decision = gate.decide(metric_check, figures, limits, schema)
+        if decision.promoted and not already:
+            registry.set_alias(alias, version)
+        champion_after = version if decision.promoted else previous
+        decided_at = _now()
+
+        by_check = {reason.check: reason for reason in decision.reasons}
+        record = {
+            "decision": decision.decision,
+            "summary": decision.summary(),
+            "model_name": model_name,
+            "alias": alias,
+            "previous_champion": previous,
+            "champion_after": champion_after,
+            "decided_at": decided_at,
+            "git_commit": commit,
+            "mlflow_run_id": run.info.run_id,
+            "evaluation": str(evaluation_path),
+            "holdout": {"path": str(holdout_path), "rows": int(len(holdout)), "target": target},
+            "candidate": {
+                "name": best, "version": version, "run_id": chosen.get("run_id"),
+                "model_uri": chosen["model_uri"], "threshold": threshold,
+                "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
+            },
+            "reference": reference,
+            "metric": {
+                "name": metric, "greater_is_better": greater, "margin": margin,
+                "candidate": candidate_metrics.get(metric), "reference": reference["metrics"].get(metric),
+                "improvement": (None if metric_check.measured is None or metric_check.limit is None
+                                else gate.improvement(metric_check.measured, metric_check.limit, greater)),
+                "passed": metric_check.passed,
+            },
+            "budget": {
+                "size_mb": {"measured": figures.size_mb, "limit": limits.max_size_mb,
+                            "passed": by_check["size"].passed},
+                "memory_mb": {"measured": figures.memory_mb, "limit": limits.max_memory_mb,
+                              "passed": by_check["memory"].passed, "at_least": figures.memory_at_least},
+                "p99_ms": {"measured": figures.p99_ms, "limit": limits.max_p99_ms,
+                           "passed": by_check["latency"].passed},
+                "error": figures.error,
+                "details": dict(figures.details),
+            },
+            "schema": {**schema.to_dict(), "candidate_columns": contract.names,
+                       "champion_columns": champion_contract.names if champion_contract else None},
+            "reasons": [reason.to_dict() for reason in decision.reasons],
+        }
+        evidence.write_json(record, json_path)
+        evidence.write_html(record, html_path)
+
+        registry.set_tags(version, {
+            TAG_DECISION: decision.decision,
+            TAG_REASONS: json.dumps([{"check": r.check, "passed": r.passed, "detail": r.detail}
+                                     for r in decision.reasons]),
+            **{f"nbprod.gate.{r.check}": "pass" if r.passed else "fail" for r in decision.reasons},
+            "nbprod.gate.at": decided_at,
+            "nbprod.gate.previous_champion": previous or "none",
+            "nbprod.gate.run_id": run.info.run_id,
+            "nbprod.budget.size_mb": figures.size_mb,
+            "nbprod.budget.memory_mb": figures.memory_mb,
+            "nbprod.budget.p99_ms": figures.p99_ms,
+        })
+
+        mlflow.set_tags({TAG_DECISION: decision.decision, "nbprod.gate.version": version,
+                         "nbprod.gate.model_name": model_name})
+        mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
+                           "candidate": best, "version": version, "previous_champion": previous or "none",
+                           **{f"budget.{k}": v for k, v in vars(limits).items()}})
+        numbers = {
+            "gate.promoted": float(decision.promoted),
+            **{f"gate.{r.check}_passed": float(r.passed) for r in decision.reasons},
+            "budget.size_mb": figures.size_mb, "budget.memory_mb": figures.memory_mb,
+            "budget.p99_ms": figures.p99_ms,
+            **{f"candidate.{k}": v for k, v in candidate_metrics.items()},
+            **{f"{reference['kind']}.{k}": v for k, v in reference["metrics"].items()},
+        }
+        mlflow.log_metrics({k: float(v) for k, v in numbers.items() if isinstance(v, (int, float))})
+        mlflow.log_artifact(str(json_path), artifact_path="promotion")
+        mlflow.log_artifact(str(html_path), artifact_path="promotion")
+    return record

@@ -1,0 +1,110 @@
+"""``nbprod promote``: move the champion alias by hand (rollback), or list the versions.
+
+    nbprod promote --version 3 --reason "v4 mispredicts on holidays"   # alias -> version 3
+    nbprod promote --list                                               # versions, aliases, gate decisions
+
+The moved-to version gets tags recording who (``--user``, default ``$USER`` via
+getpass), why (``--reason``), when (UTC) and the version the alias left:
+``nbprod.manual.user``, ``nbprod.manual.reason``, ``nbprod.manual.at``,
+``nbprod.manual.previous_version`` and ``nbprod.manual.alias``. The move
+bypasses the gate on purpose; a version the gate rejected is moved with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``promote`` options."""
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--version", type=int, metavar="N", help="model version the alias moves to")
+    what.add_argument("--list", action="store_true", help="list the versions with aliases and gate decisions")
+    parser.add_argument("--reason", default="", help="why the alias is moved (recorded on the version)")
+    parser.add_argument("--user", default=None, help="who moves it (default: the current user)")
+    parser.add_argument("--alias", default=None, help="alias to move (default: registry.alias)")
+    parser.add_argument("--model-name", default=None, help="registered model (default: registry.model_name)")
+
+
+def _user(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+def _list(registry) -> int:
+    import datetime as dt
+
+    from nbprod.registry.task import TAG_DECISION
+
+    versions = registry.versions() if registry.exists() else []
+    if not versions:
+        print(f"registered model {registry.name!r} has no versions")
+        return 0
+    rows = [("version", "aliases", "gate", "candidate", "metric (evaluate)", "manual", "created")]
+    for info in versions:
+        metric = info.tags.get("nbprod.metric", "")
+        value = info.tags.get(f"nbprod.metric.{metric}", "")
+        manual = info.tags.get("nbprod.manual.user", "")
+        if manual:
+            manual = f"{manual} {info.tags.get('nbprod.manual.at', '')}".strip()
+        created = (dt.datetime.fromtimestamp(info.created_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+                   if info.created_ms else "")
+        rows.append((info.version, ",".join(info.aliases), info.tags.get(TAG_DECISION, "-"),
+                     info.tags.get("nbprod.candidate", ""), f"{metric} {value}".strip(), manual, created))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Move the alias, or list the versions."""
+    import datetime as dt
+
+    import mlflow
+
+    from nbprod import tracking
+    from nbprod.registry.client import Registry, RegistryError
+    from nbprod.registry.task import TAG_DECISION
+
+    settings = args.settings
+    name = args.model_name or settings["registry"]["model_name"]
+    alias = args.alias or settings["registry"]["alias"]
+    mlflow.set_tracking_uri(tracking.tracking_uri(settings, args.project))
+    registry = Registry(name)
+    if args.list:
+        return _list(registry)
+
+    if args.version < 1:
+        print(f"nbprod: --version must be a positive integer, got {args.version}", file=sys.stderr)
+        return 2
+    try:
+        target = registry.version(args.version)
+    except RegistryError as error:
+        print(f"nbprod: {error}", file=sys.stderr)
+        return 1
+    previous = registry.alias_version(alias)
+    if previous == target.version:
+        print(f"{name} version {target.version} already holds the alias {alias!r}; nothing to do")
+        return 0
+    if target.tags.get(TAG_DECISION) == "rejected":
+        print(f"nbprod: warning: the promotion gate rejected version {target.version}: "
+              f"{target.tags.get('nbprod.gate.reasons', '')}", file=sys.stderr)
+
+    registry.set_alias(alias, target.version)
+    registry.set_tags(target.version, {
+        "nbprod.manual.user": _user(args.user),
+        "nbprod.manual.reason": args.reason or "(no reason given)",
+        "nbprod.manual.at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "nbprod.manual.previous_version": previous or "none",
+        "nbprod.manual.alias": alias,
+    })
+    print(f"{name}: alias {alias!r} moved from version {previous or '(none)'} to version {target.version}")
+    return 0

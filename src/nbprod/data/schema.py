@@ -1,0 +1,131 @@
+"""Checking the raw table against a declared schema, with pandera.
+
+A schema file (YAML) declares, per column: ``type`` (number, category, datetime,
+bool), ``nullable``, ``max_null_rate``, ``min``/``max`` and ``allowed`` values;
+and for the table ``min_rows``. On top of any schema, the settings themselves are
+checked: the target, time and overridden columns must exist, and the target must
+suit the task. A failure names the column, the rule and example rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+from pandera.errors import SchemaErrors
+
+EXAMPLES = 3
+
+
+class DataValidationError(ValueError):
+    """The raw table breaks the declared schema."""
+
+
+def type_check(kind: str) -> pa.Check:
+    """A check that the column's dtype is of the declared kind."""
+    tests = {
+        "number": pd.api.types.is_numeric_dtype,
+        "datetime": pd.api.types.is_datetime64_any_dtype,
+        "bool": pd.api.types.is_bool_dtype,
+        "category": lambda series: not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series),
+    }
+    if kind not in tests:
+        raise ValueError(f"unknown column type {kind!r} in schema; use one of {sorted(tests)}")
+    test = tests[kind]
+    return pa.Check(lambda series: bool(test(series)), name=f"type is {kind}", ignore_na=False)
+
+
+def null_rate_check(rate: float) -> pa.Check:
+    """A check that at most ``rate`` of the column is missing."""
+    return pa.Check(lambda series: bool(series.isna().mean() <= rate), name=f"null rate <= {rate}",
+                    ignore_na=False)
+
+
+def column_checks(rules: Mapping[str, Any]) -> list[pa.Check]:
+    """The pandera checks of one declared column."""
+    checks = [type_check(rules["type"])] if "type" in rules else []
+    if "max_null_rate" in rules:
+        checks.append(null_rate_check(float(rules["max_null_rate"])))
+    if "min" in rules:
+        checks.append(pa.Check.ge(rules["min"]))
+    if "max" in rules:
+        checks.append(pa.Check.le(rules["max"]))
+    if "allowed" in rules:
+        checks.append(pa.Check.isin(rules["allowed"]))
+    return checks
+
+
+def settings_columns(target: str, task: str, time_column: str | None, named: list[str]) -> dict[str, pa.Column]:
+    """Columns the settings rely on, with the target's rules for the task."""
+    columns = {name: pa.Column(nullable=True, required=True) for name in named}
+    if time_column:
+        columns[time_column] = pa.Column(nullable=False, required=True, checks=[type_check("datetime")])
+    target_checks = [type_check("number")]
+    if task == "classification":
+        target_checks += [pa.Check.isin([0, 1]),
+                          pa.Check(lambda series: series.dropna().nunique() >= 2, ignore_na=False,
+                                   name="target has both classes")]
+    columns[target] = pa.Column(nullable=True, required=True, checks=target_checks)
+    return columns
+
+
+def build_schema(declared: Mapping[str, Any] | None, settings_cols: dict[str, pa.Column]) -> pa.DataFrameSchema:
+    """A pandera schema from a declared schema and the settings' columns."""
+    declared = declared or {}
+    columns = dict(settings_cols)
+    for name, rules in (declared.get("columns") or {}).items():
+        rules = rules or {}
+        checks = column_checks(rules) + (columns[name].checks if name in columns else [])
+        columns[name] = pa.Column(nullable=rules.get("nullable", True), required=True, checks=checks)
+    checks = []
+    if "min_rows" in declared:
+        minimum = int(declared["min_rows"])
+        checks.append(pa.Check(lambda frame: len(frame) >= minimum, name=f"at least {minimum} rows"))
+    return pa.DataFrameSchema(columns, checks=checks, coerce=False, strict=False)
+
+
+def read_declared(path: Path | None) -> dict[str, Any] | None:
+    """Read a schema file; None when no schema is declared."""
+    if path is None:
+        return None
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError as error:
+        raise DataValidationError(f"schema file {path} does not exist") from error
+
+
+def describe_failures(failures: pd.DataFrame, frame: pd.DataFrame) -> str:
+    """One line per (column, rule) with the number of failing rows and a few examples."""
+    lines = []
+    missing = failures["check"] == "column_in_dataframe"
+    failures = failures.assign(
+        column=failures["column"].where(~missing, failures["failure_case"]).fillna("<table>"),
+        check=failures["check"].where(~missing, "required column is missing"),
+    )
+    for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
+        cases = group.dropna(subset=["index"]).head(EXAMPLES)
+        examples = "; ".join(f"row {int(row['index'])}: {row['failure_case']!r}" for _, row in cases.iterrows())
+        if not examples and column in frame.columns and len(frame):
+            examples = f"first rows: {frame[column].head(EXAMPLES).tolist()!r}"
+        count = len(group.dropna(subset=["index"])) or len(group)
+        lines.append(f"column {column!r}, rule {check!r}: {count} failing"
+                     + (f" (e.g. {examples})" if examples else ""))
+    return "\n".join(lines)
+
+
+def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> dict[str, Any]:
+    """Validate ``frame``; raise :class:`DataValidationError` listing every failure, or return a summary."""
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as error:
+        raise DataValidationError("the raw table failed validation:\n"
+                                  + describe_failures(error.failure_cases, frame)) from None
+    return {
+        "rows": int(len(frame)),
+        "columns": int(frame.shape[1]),
+        "checked_columns": sorted(schema.columns),
+        "null_rates": {name: float(rate) for name, rate in frame.isna().mean().round(4).items()},
+    }

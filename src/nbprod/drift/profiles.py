@@ -1,0 +1,234 @@
+"""Per-column reference profiles (fitted once) and their comparison with a window column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from nbprod.drift import binning, stats
+from nbprod.drift.results import ColumnDrift
+
+#: Methods whose statistic is a p-value test (drift when ``p < threshold``).
+PVALUE_METHODS = frozenset({"ks", "chisquare"})
+NUMERIC_METHODS = frozenset({"auto", "wasserstein", "ks", "jensenshannon", "chisquare", "psi"})
+CATEGORICAL_METHODS = frozenset({"auto", "jensenshannon", "chisquare", "psi"})
+#: Window rows up to which the exact (sorting) Wasserstein is used against a small reference.
+EXACT_WASSERSTEIN_MAX_N = 100_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The detector parameters a column comparison needs."""
+
+    small_sample_size: int
+    discrete_max_unique: int
+    min_std: float
+    psi_eps: float
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """Fitted summary of a numeric reference column.
+
+    ``counts``/``slack`` are the per-bin summaries over ``grid`` (see
+    :mod:`nbprod.drift.binning`), ``groups`` maps bins to about ``psi_bins``
+    reference-quantile groups; ``values``/``value_counts`` are kept when the
+    column has at most ``discrete_max_unique`` distinct values, ``sorted_values``
+    when it has at most ``small_sample_size`` observed values.
+    """
+
+    n: int
+    n_rows: int
+    missing_rate: float
+    std: float
+    grid: binning.CellGrid | None = None
+    counts: np.ndarray | None = None
+    slack: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    group_counts: np.ndarray | None = None
+    values: np.ndarray | None = None
+    value_counts: np.ndarray | None = None
+    sorted_values: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    """Fitted summary of a categorical reference column: its categories and their counts."""
+
+    n: int
+    n_rows: int
+    missing_rate: float
+    categories: pd.Index
+    counts: np.ndarray
+
+
+def numeric_values(series: pd.Series) -> np.ndarray:
+    """Finite values of ``series`` as float64 (non-numeric entries count as missing)."""
+    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        series = pd.to_numeric(series.astype(object), errors="coerce")
+    x = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(x)
+    return x if finite.all() else x[finite]
+
+
+def _rate(missing: int, rows: int) -> float:
+    return missing / rows if rows else float("nan")
+
+
+def fit_numeric(series: pd.Series, n_cells: int, psi_bins: int, settings: Settings) -> NumericProfile:
+    """Summarise a numeric reference column."""
+    x = numeric_values(series)
+    n, rows = int(x.size), int(series.size)
+    if n == 0:
+        return NumericProfile(0, rows, _rate(rows, rows), float("nan"))
+    x = np.sort(x)
+    grid = binning.make_grid(x, n_cells)
+    counts, slack = binning.summarize(x, grid)
+    groups = binning.quantile_groups(counts, psi_bins)
+    values, value_counts = None, None
+    change = np.flatnonzero(np.diff(x)) if n > 1 else np.array([], dtype=np.intp)
+    if change.size + 1 <= settings.discrete_max_unique:
+        values, value_counts = np.unique(x, return_counts=True)
+    return NumericProfile(
+        n=n, n_rows=rows, missing_rate=_rate(rows - n, rows), std=float(np.std(x)), grid=grid,
+        counts=counts, slack=slack, groups=groups,
+        group_counts=np.bincount(groups, weights=counts), values=values, value_counts=value_counts,
+        sorted_values=x.copy() if n <= settings.small_sample_size else None,
+    )
+
+
+def fit_categorical(series: pd.Series) -> CategoricalProfile:
+    """Summarise a categorical reference column."""
+    vc = series.value_counts(dropna=True, sort=False)
+    vc = vc[vc > 0]
+    rows, n = int(series.size), int(vc.sum())
+    cats = pd.Index(np.asarray(vc.index, dtype=object), dtype=object)
+    return CategoricalProfile(n, rows, _rate(rows - n, rows), cats, vc.to_numpy(dtype=np.float64))
+
+
+def _decide(method: str, value: float, threshold: float) -> bool:
+    if not np.isfinite(value):
+        return bool(value == np.inf) if method not in PVALUE_METHODS else False
+    return bool(value < threshold) if method in PVALUE_METHODS else bool(value > threshold)
+
+
+def _on_counts(method: str, ref: np.ndarray, cur: np.ndarray, eps: float) -> tuple[float, float | None]:
+    """Statistic (and p-value) of a counts-based method."""
+    if method == "chisquare":
+        stat, p = stats.chi_square_gof(ref, cur)
+        return stat, p
+    if method == "jensenshannon":
+        return stats.jensen_shannon_distance(ref, cur), None
+    return stats.psi(ref, cur, eps), None
+
+
+def _result(name: str, kind: str, prof, n_cur: int, rows: int, **kw) -> ColumnDrift:
+    rate = _rate(rows - n_cur, rows)
+    return ColumnDrift(
+        column=name, kind=kind, missing_rate_reference=prof.missing_rate, missing_rate_current=rate,
+        missing_rate_change=rate - prof.missing_rate, n_reference=prof.n, n_current=n_cur, **kw,
+    )
+
+
+def _unavailable(name: str, kind: str, prof, n_cur: int, rows: int) -> ColumnDrift | None:
+    """The result when one side has no observed value (None when both have some)."""
+    if prof.n and n_cur:
+        return None
+    status = "no_values" if not (prof.n or n_cur) else ("no_current_values" if prof.n else "no_reference_values")
+    return _result(name, kind, prof, n_cur, rows, method=None, statistic=float("nan"), threshold=float("nan"),
+                   drifted=status != "no_values", status=status)
+
+
+def _examples(keys, counts) -> tuple[str, ...]:
+    order = np.argsort(-np.asarray(counts, dtype=np.float64), kind="stable")[:5]
+    return tuple(str(keys[i]) for i in order)
+
+
+def compare_numeric(name: str, prof: NumericProfile, series: pd.Series, method: str,
+                    threshold: Callable[[str], float], settings: Settings) -> ColumnDrift:
+    """Drift of a numeric window column against its profile."""
+    x = numeric_values(series)
+    n_cur, rows = int(x.size), int(series.size)
+    if (done := _unavailable(name, "numeric", prof, n_cur, rows)) is not None:
+        return done
+    small = prof.n <= settings.small_sample_size
+    # Discrete columns (few distinct values on both sides, Evidently's rule): counts per value.
+    discrete = None
+    unseen = dict(unseen_count=0, unseen_share=0.0, unseen_examples=())
+    if prof.values is not None:
+        cur_known = np.array([np.count_nonzero(x == v) for v in prof.values], dtype=np.float64)
+        n_new = n_cur - int(cur_known.sum())
+        new_vals, new_counts = (np.unique(x[~np.isin(x, prof.values)], return_counts=True)
+                                if n_new else (np.array([]), np.array([], dtype=np.int64)))
+        if n_new:
+            unseen = dict(unseen_count=n_new, unseen_share=n_new / n_cur,
+                          unseen_examples=_examples(new_vals, new_counts))
+        if prof.values.size + new_vals.size <= settings.discrete_max_unique:
+            discrete = (np.concatenate([prof.value_counts, np.zeros(new_vals.size)]),
+                        np.concatenate([cur_known, new_counts]))
+    if method == "auto":
+        if discrete is not None:
+            method = "chisquare" if small else "jensenshannon"
+        else:
+            method = "ks" if small else "wasserstein"
+    counts = slack = None
+    if discrete is None or method in ("wasserstein", "ks"):
+        counts, slack = binning.summarize(x, prof.grid)
+    if discrete is not None:
+        ref_d, cur_d = discrete
+    else:
+        ref_d = prof.group_counts
+        cur_d = np.bincount(prof.groups, weights=counts, minlength=prof.group_counts.size)
+    psi = stats.psi(ref_d, cur_d, settings.psi_eps)
+    p_value = None
+    if method == "wasserstein":
+        norm = max(prof.std, settings.min_std)
+        if prof.sorted_values is not None and n_cur <= EXACT_WASSERSTEIN_MAX_N:
+            stat = stats.wasserstein_distance(prof.sorted_values, x) / norm
+        else:
+            stat = binning.binned_wasserstein(prof.grid, prof.counts, prof.slack, counts, slack) / norm
+    elif method == "ks":
+        if prof.sorted_values is not None:
+            stat, p_value = stats.ks_test(prof.sorted_values, x)
+        else:
+            stat = binning.binned_ks(prof.counts, counts)
+            p_value = stats.ks_pvalue(stat, prof.n, n_cur)
+    else:
+        stat, p_value = _on_counts(method, ref_d, cur_d, settings.psi_eps)
+    thr = threshold(method)
+    return _result(name, "numeric", prof, n_cur, rows, method=method, statistic=float(stat), threshold=thr,
+                   drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr),
+                   p_value=p_value, psi=psi, status="ok", **unseen)
+
+
+def compare_categorical(name: str, prof: CategoricalProfile, series: pd.Series, method: str,
+                        threshold: Callable[[str], float], settings: Settings) -> ColumnDrift:
+    """Drift of a categorical window column against its profile."""
+    vc = series.value_counts(dropna=True, sort=False)
+    vc = vc[vc > 0]
+    n_cur, rows = int(vc.sum()), int(series.size)
+    if (done := _unavailable(name, "categorical", prof, n_cur, rows)) is not None:
+        return done
+    keys = np.asarray(vc.index, dtype=object)
+    values = vc.to_numpy(dtype=np.float64)
+    pos = prof.categories.get_indexer(pd.Index(keys, dtype=object))
+    seen = pos >= 0
+    cur = np.zeros(prof.counts.size)
+    cur[pos[seen]] = values[seen]
+    new_counts = values[~seen]
+    ref_d = np.concatenate([prof.counts, np.zeros(new_counts.size)])
+    cur_d = np.concatenate([cur, new_counts])
+    if method == "auto":
+        method = "chisquare" if prof.n <= settings.small_sample_size else "jensenshannon"
+    stat, p_value = _on_counts(method, ref_d, cur_d, settings.psi_eps)
+    thr = threshold(method)
+    n_new = int(new_counts.sum())
+    return _result(
+        name, "categorical", prof, n_cur, rows, method=method, statistic=float(stat), threshold=thr,
+        drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr), p_value=p_value,
+        psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", unseen_count=n_new,
+        unseen_share=n_new / n_cur, unseen_examples=_examples(keys[~seen], new_counts),
+    )

@@ -1,0 +1,207 @@
+"""nbprod.settings: reading env.yaml, overrides and the schema check."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nbprod import settings
+from nbprod.settings import SettingsError
+
+from .helpers import REPO
+
+
+@pytest.fixture
+def valid() -> dict:
+    """The shipped env.yaml, which must always pass the check."""
+    return yaml.safe_load((REPO / "env.yaml").read_text())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder with the shipped env.yaml and an empty pipeline.yaml."""
+    shutil.copy(REPO / "env.yaml", tmp_path / "env.yaml")
+    (tmp_path / "pipeline.yaml").write_text("tasks: []\n")
+    return tmp_path
+
+
+def test_shipped_env_yaml_passes_the_check(valid):
+    settings.check(valid)  # raises on any problem
+    assert valid["data"]["task"] in ("classification", "regression")
+
+
+def test_load_reads_env_yaml_of_the_project(project):
+    loaded = settings.load(project)
+    assert loaded == yaml.safe_load((project / "env.yaml").read_text())
+
+
+def test_load_applies_yaml_typed_overrides(project):
+    loaded = settings.load(project, overrides=[
+        "seed=7", "data.drop_columns=[a, b]", "data.time_column=null", "split.valid_frac=0.3",
+        "registry.budget.max_p99_ms=12.5", "tracking.experiment=other",
+    ])
+    assert loaded["seed"] == 7
+    assert loaded["data"]["drop_columns"] == ["a", "b"]
+    assert loaded["data"]["time_column"] is None
+    assert loaded["split"]["valid_frac"] == 0.3
+    assert loaded["registry"]["budget"]["max_p99_ms"] == 12.5
+    assert loaded["tracking"]["experiment"] == "other"
+
+
+def test_load_override_of_wrong_type_is_rejected(project):
+    with pytest.raises(SettingsError, match=r"'seed' has the wrong type"):
+        settings.load(project, overrides=["seed=many"])
+
+
+def test_load_from_explicit_env_file(project, tmp_path):
+    other = yaml.safe_load((project / "env.yaml").read_text())
+    other["seed"] = 99
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(other))
+    assert settings.load(project, env_file=path)["seed"] == 99
+
+
+def test_load_missing_env_file_names_it(tmp_path):
+    with pytest.raises(SettingsError, match="does not exist") as error:
+        settings.load(tmp_path)
+    assert str(tmp_path / "env.yaml") in str(error.value)
+
+
+def test_load_empty_env_file_reports_a_missing_setting(tmp_path):
+    (tmp_path / "env.yaml").write_text("")
+    with pytest.raises(SettingsError, match="missing setting"):
+        settings.load(tmp_path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a.b=[1,2]", (["a", "b"], [1, 2])),
+    ("seed=3", (["seed"], 3)),
+    ("x=1.5", (["x"], 1.5)),
+    ("x=true", (["x"], True)),
+    ("x=null", (["x"], None)),
+    ("x=", (["x"], None)),
+    ("x=a=b", (["x"], "a=b")),
+    (" data.task = regression", (["data", "task"], "regression")),
+    ("m={k: v}", (["m"], {"k": "v"})),
+])
+def test_parse_override(text, expected):
+    assert settings.parse_override(text) == expected
+
+
+@pytest.mark.parametrize("text", ["seed", "=3", "  =3", ""])
+def test_parse_override_without_key_or_equals_fails(text):
+    with pytest.raises(SettingsError, match="key.path=value"):
+        settings.parse_override(text)
+
+
+def test_apply_override_sets_nested_values_without_touching_others(valid):
+    before = copy.deepcopy(valid)
+    settings.apply_override(valid, ["data", "target"], "price")
+    assert valid["data"]["target"] == "price"
+    assert valid["data"]["task"] == before["data"]["task"]
+    assert {k: v for k, v in valid.items() if k != "data"} == {k: v for k, v in before.items() if k != "data"}
+
+
+@pytest.mark.parametrize("path, name", [
+    (["nope"], "nope"),
+    (["data", "nope"], "data.nope"),
+    (["seed", "deeper"], "seed.deeper"),
+    (["registry", "budget", "max_gpu"], "registry.budget.max_gpu"),
+])
+def test_apply_override_of_unknown_key_names_it(valid, path, name):
+    with pytest.raises(SettingsError, match=f"unknown setting '{name}'"):
+        settings.apply_override(valid, path, 1)
+
+
+def test_check_rejects_unknown_key(valid):
+    valid["data"]["colour"] = "red"
+    with pytest.raises(SettingsError, match="unknown setting 'data.colour'"):
+        settings.check(valid)
+
+
+def test_check_rejects_unknown_top_level_key(valid):
+    valid["extra"] = 1
+    with pytest.raises(SettingsError, match="unknown setting 'extra'"):
+        settings.check(valid)
+
+
+def test_check_names_missing_nested_key(valid):
+    del valid["split"]["test_start"]
+    with pytest.raises(SettingsError, match="missing setting 'split.test_start'"):
+        settings.check(valid)
+
+
+@pytest.mark.parametrize("path, value", [
+    (["seed"], "42"),
+    (["seed"], 4.2),
+    (["seed"], True),  # bool is an int subclass but not an int setting
+    (["sample_frac"], False),
+    (["data", "drop_columns"], "tailnum"),
+    (["serve", "port"], None),
+])
+def test_check_rejects_wrong_type(valid, path, value):
+    node = valid
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(SettingsError, match=f"'{'.'.join(path)}' has the wrong type"):
+        settings.check(valid)
+
+
+def test_check_accepts_int_where_a_number_is_expected(valid):
+    valid["sample_frac"] = 1
+    valid["registry"]["margin"] = 0
+    settings.check(valid)
+    assert valid["sample_frac"] == 1
+
+
+def test_check_rejects_scalar_where_a_mapping_is_expected(valid):
+    valid["data"] = "flights.csv"
+    with pytest.raises(SettingsError, match="'data' must be a mapping"):
+        settings.check(valid)
+
+
+@pytest.mark.parametrize("path, value", [(("data", "task"), "clustering"), (("data", "missing_target"), "impute")])
+def test_check_rejects_bad_choice(valid, path, value):
+    valid[path[0]][path[1]] = value
+    with pytest.raises(SettingsError, match=f"'{'.'.join(path)}' must be one of .*{value}"):
+        settings.check(valid)
+
+
+def test_find_project_root_walks_up(tmp_path):
+    (tmp_path / "pipeline.yaml").write_text("tasks: []\n")
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    assert settings.find_project_root(deep) == tmp_path.resolve()
+
+
+def test_find_project_root_prefers_the_nearest(tmp_path):
+    inner = tmp_path / "inner"
+    (inner / "sub").mkdir(parents=True)
+    (tmp_path / "pipeline.yaml").write_text("")
+    (inner / "pipeline.yaml").write_text("")
+    assert settings.find_project_root(inner / "sub") == inner.resolve()
+
+
+def test_find_project_root_defaults_to_cwd(tmp_path, monkeypatch):
+    (tmp_path / "pipeline.yaml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert settings.find_project_root() == tmp_path.resolve()
+
+
+def test_find_project_root_ignores_a_folder_named_pipeline_yaml(tmp_path):
+    (tmp_path / "pipeline.yaml").mkdir()
+    with pytest.raises(SettingsError, match="no pipeline.yaml found"):
+        settings.find_project_root(tmp_path)
+
+
+def test_resolve_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert settings.resolve_path(tmp_path, "build") == tmp_path / "build"
+    assert settings.resolve_path(tmp_path, "/abs/x") == Path("/abs/x")
+    assert settings.resolve_path(tmp_path, "~/data.csv") == tmp_path / "home" / "data.csv"

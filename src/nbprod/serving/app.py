@@ -1,0 +1,419 @@
+"""The prediction service: a lean ASGI application (run by uvicorn, see :mod:`nbprod.serving.command`).
+
+HTTP API
+--------
+``POST /predict``
+    Body: one record (a JSON object ``{"column": value, ...}``), a list of records
+    ``[{...}, {...}]``, or ``{"records": [{...}, ...]}``. Records are checked against
+    the model's feature contract (see :mod:`nbprod.serving.validation`). Response 200::
+
+        {"request_id": "...", "model": {"name": "nbprod-model", "version": "3"},
+         "predictions": [1, 0],                          # one per record, always a list
+         "probabilities": [[0.31, 0.69], [0.8, 0.2]],    # classification: P(class 0), P(class 1)
+         "classes": [0, 1], "threshold": 0.5,            # classification only
+         "warnings": [{"record": 1, "column": "dest", "problem": "unseen_category",
+                       "message": "..."}]}               # unseen categories, ignored columns
+
+    Errors (4xx, and 5xx should one happen) are JSON too::
+
+        {"request_id": "...", "error": {"kind": "wrong_type", "message": "record 0, column
+         'distance': expected a number, got str 'far'", "details": [{"record": 0,
+         "column": "distance", "problem": "wrong_type", "message": "..."}]}}
+
+    400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
+    wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
+    422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
+    ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
+    ``not_ready`` (no model loaded yet). Columns the contract does not name are ignored
+    and reported in ``warnings``.
+``GET /health``
+    200 ``{"status": "alive"}`` while the process serves HTTP.
+``GET /ready``
+    200 ``{"status": "ready", "model": {...name, version, alias, task, threshold}}`` once a
+    model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
+``GET /metrics``
+    Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
+
+Every response carries ``X-Request-ID`` (the client's, when it sent one, else a new id).
+When the environment variable named by ``serve.token_env`` is set, ``/predict`` requires
+``Authorization: Bearer <its value>``; the other endpoints stay open.
+
+Performance: requests are validated on the event loop without pandas, then queued;
+a single model thread takes everything queued (up to ``max_batch_rows``) and makes one
+``predict_proba`` call for it ("natural" micro-batching: no added wait under light load,
+large batches under heavy load). The model reference is swapped atomically when the
+alias moves; a queued request is always predicted by the version that validated it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import json
+import logging
+import os
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from nbprod.serving.metrics import Metrics
+from nbprod.serving.validation import RequestError, Validated, frame_from_columns
+
+log = logging.getLogger("nbprod.serving")
+
+ENDPOINTS = ("/predict", "/health", "/ready", "/metrics")
+JSON = b"application/json"
+TEXT = b"text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class ServeConfig:
+    """What the service needs, from ``env.yaml`` (``serve``, ``registry``, ``tracking``) and flags."""
+
+    model_name: str
+    alias: str
+    tracking_uri: str
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    max_body_bytes: int = 10 * 2**20
+    max_rows: int = 10000
+    reload_seconds: float = 5.0
+    log_folder: Path | None = None
+    log_flush_rows: int = 5000
+    log_flush_seconds: float = 2.0
+    max_batch_rows: int = 2048
+    batch_wait_ms: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], project: Path, **overrides: Any) -> "ServeConfig":
+        from nbprod.settings import resolve_path
+        from nbprod.tracking import tracking_uri
+
+        serve = settings["serve"]
+        config = cls(
+            model_name=settings["registry"]["model_name"],
+            alias=settings["registry"]["alias"],
+            tracking_uri=tracking_uri(settings, project),
+            host=serve["host"],
+            port=int(serve["port"]),
+            token=os.environ.get(serve["token_env"]) or None,
+            max_body_bytes=int(float(serve["max_body_mb"]) * 2**20),
+            max_rows=int(serve["max_rows"]),
+            reload_seconds=float(serve["reload_seconds"]),
+            log_folder=resolve_path(project, serve["prediction_log"]),
+            log_flush_rows=int(serve["log_flush_rows"]),
+            log_flush_seconds=float(serve["log_flush_seconds"]),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(config, key, value)
+        return config
+
+
+class MicroBatcher:
+    """Gather concurrent requests into one model call, run off the event loop."""
+
+    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = 0.0) -> None:
+        self.metrics = metrics
+        self.max_rows = max_rows
+        self.wait_seconds = wait_seconds
+        self.pending: collections.deque = collections.deque()
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="nbprod-model")
+        self.wakeup = asyncio.Event()
+        self.stopping = False
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def predict(self, model: Any, validated: Validated) -> tuple[Any, Any]:
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((model, validated, future))
+        self.wakeup.set()
+        return await future
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            if self.wait_seconds and not self.stopping:
+                await asyncio.sleep(self.wait_seconds)
+            while self.pending:
+                model, first, future = self.pending.popleft()
+                batch, rows = [(first, future)], first.rows
+                while (self.pending and self.pending[0][0] is model
+                       and rows + self.pending[0][1].rows <= self.max_rows):
+                    _, validated, future = self.pending.popleft()
+                    batch.append((validated, future))
+                    rows += validated.rows
+                try:
+                    results = await loop.run_in_executor(self.executor, predict_batch, model,
+                                                         [validated for validated, _ in batch])
+                except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
+                    results = [error] * len(batch)
+                self.metrics.batch_rows.observe(rows)
+                for (_, future), result in zip(batch, results):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+            if self.stopping:
+                return
+
+    async def stop(self) -> None:
+        self.stopping = True
+        self.wakeup.set()
+        if self.task is not None:
+            await self.task
+        self.executor.shutdown(wait=True)
+
+
+def predict_batch(model: Any, batch: list[Validated]) -> list:
+    """One model call for several requests; a failing batch is retried request by request."""
+    if len(batch) == 1:
+        columns = batch[0].columns
+    else:
+        columns = {name: [value for validated in batch for value in validated.columns[name]]
+                   for name in model.contract.names}
+    try:
+        predictions, probabilities = model.predict(frame_from_columns(model.contract, columns))
+    except Exception as error:
+        if len(batch) == 1:
+            return [error]
+        return [result for validated in batch for result in predict_batch(model, [validated])]
+    results, start = [], 0
+    for validated in batch:
+        stop = start + validated.rows
+        results.append((predictions[start:stop], None if probabilities is None else probabilities[start:stop]))
+        start = stop
+    return results
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+
+
+class PredictionService:
+    """The ASGI application. ``loader`` (tests) replaces the registry watcher."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.model = None
+        self.metrics = Metrics(config.model_name)
+        self.log = None
+        self.batcher: MicroBatcher | None = None
+        self.watcher = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.token = config.token.encode() if config.token else None
+        self.metrics.collectors.append(self._log_metrics)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        from nbprod.serving.model_source import AliasWatcher
+        from nbprod.serving.prediction_log import PredictionLogWriter
+
+        self.loop = asyncio.get_running_loop()
+        if self.config.log_folder is not None:
+            self.log = PredictionLogWriter(self.config.log_folder, self.config.log_flush_rows,
+                                           self.config.log_flush_seconds)
+        self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
+        self.batcher.start()
+        self.watcher = AliasWatcher(self.config.tracking_uri, self.config.model_name, self.config.alias,
+                                    self.config.reload_seconds, self._loaded, self._load_failed)
+        self.watcher.start()
+
+    async def shutdown(self) -> None:
+        """Called after uvicorn has answered in-flight requests: stop polling, drain, flush the log."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.batcher is not None:
+            await self.batcher.stop()
+        if self.log is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.log.close)
+            log.info("prediction log flushed: %d rows in %d files", self.log.rows_written, self.log.files_written)
+
+    def _loaded(self, model: Any) -> None:  # watcher thread
+        def swap() -> None:
+            previous, self.model = self.model, model
+            self.metrics.observe_reload(True, model.version)
+            log.warning("serving %s version %s%s", model.name, model.version,
+                        f" (was {previous.version})" if previous is not None else "")
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(swap)
+
+    def _load_failed(self, error: BaseException) -> None:  # watcher thread
+        self.metrics.observe_reload(False)
+        log.warning("model not (re)loaded: %s", self.watcher.last_error if self.watcher else error)
+
+    def _log_metrics(self) -> dict[str, float]:
+        if self.log is None:
+            return {}
+        return {'nbprod_prediction_log_rows_total{state="written"}': self.log.rows_written,
+                'nbprod_prediction_log_rows_total{state="buffered"}': self.log.rows_buffered,
+                "nbprod_prediction_log_write_errors_total": self.log.write_errors}
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as error:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        arrived = time.time()
+        path = scope["path"]
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id")
+        request_id = given.decode("latin-1")[:200] if given else uuid.uuid4().hex
+        content_type = JSON
+        extra: list = []
+        try:
+            if path == "/predict":
+                if scope["method"] != "POST":
+                    raise RequestError(405, "method_not_allowed", "use POST /predict")
+                status, body = 200, await self.predict(headers, receive, request_id, arrived)
+            elif path == "/health":
+                status, body = 200, b'{"status":"alive"}'
+            elif path == "/ready":
+                status, body = self.ready()
+            elif path == "/metrics":
+                status, body, content_type = 200, self.metrics.render().encode(), TEXT
+            else:
+                raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
+                                                     "GET /health, /ready or /metrics")
+        except RequestError as error:
+            status = error.status
+            self.metrics.observe_error(error.kind)
+            body = _json({"request_id": request_id, "error": error.to_dict()})
+            if status == 401:
+                extra.append((b"www-authenticate", b'Bearer realm="nbprod"'))
+        except Exception:
+            log.exception("request %s failed", request_id)
+            status = 500
+            self.metrics.observe_error("internal")
+            body = _json({"request_id": request_id,
+                          "error": {"kind": "internal", "message": "internal error; see the service log"}})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                                (b"x-request-id", request_id.encode("latin-1", "replace")), *extra]})
+        await send({"type": "http.response.body", "body": body})
+        self.metrics.observe_request(path if path in ENDPOINTS else "other", status,
+                                     time.perf_counter() - started)
+
+    def ready(self) -> tuple[int, bytes]:
+        model = self.model
+        if model is None:
+            error = self.watcher.last_error if self.watcher is not None else None
+            return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
+                                                              "alias": self.config.alias}, "error": error})
+        return 200, _json({"status": "ready", "model": {
+            "name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
+            "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}})
+
+    async def read_body(self, headers: dict, receive: Any) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise RequestError(413, "body_too_large",
+                               f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError(400, "disconnected", "client disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, "body_too_large", f"request body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def records(self, payload: Any, model: Any) -> list:
+        if isinstance(payload, list):
+            records = payload
+        elif isinstance(payload, dict):
+            wrapped = payload.get("records")
+            if isinstance(wrapped, list) and len(payload) == 1 and "records" not in model.validator.known:
+                records = wrapped
+            else:
+                records = [payload]
+        else:
+            raise RequestError(400, "bad_shape", "the body must be a JSON object (one record), a list of "
+                                                 f"objects or {{\"records\": [...]}}, got {type(payload).__name__}")
+        if not records:
+            raise RequestError(422, "empty_input", "no records to predict: the list is empty")
+        if len(records) > self.config.max_rows:
+            raise RequestError(413, "too_many_rows",
+                               f"{len(records)} records is over the limit of {self.config.max_rows} per request")
+        return records
+
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float) -> bytes:
+        if self.token is not None:
+            given = headers.get(b"authorization", b"")
+            if not (given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), self.token)):
+                raise RequestError(401, "unauthorized", "missing or wrong bearer token "
+                                                        "(send 'Authorization: Bearer <token>')")
+        model = self.model
+        if model is None:
+            raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
+        body = await self.read_body(headers, receive)
+        try:
+            payload = json.loads(body)
+        except UnicodeDecodeError as error:
+            raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
+        except ValueError as error:
+            raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
+        validated = model.validator.check(self.records(payload, model))
+        predictions, probabilities = await self.batcher.predict(model, validated)
+        if self.log is not None:
+            self.log.append(model.contract.names, validated.columns, predictions, probabilities,
+                            model.name, model.version, request_id, arrived)
+        self.metrics.predictions += validated.rows
+        for warning in validated.warnings:
+            if warning["problem"] == "unseen_category":
+                self.metrics.observe_unseen(warning["column"])
+        response: dict[str, Any] = {"request_id": request_id,
+                                    "model": {"name": model.name, "version": model.version},
+                                    "predictions": predictions.tolist()}
+        if probabilities is not None:
+            response["probabilities"] = probabilities.tolist()
+            response["classes"] = [0, 1]
+            response["threshold"] = model.threshold
+        response["warnings"] = validated.warnings
+        return _json(response)
+
+
+def build_app(config: ServeConfig) -> PredictionService:
+    """The ASGI application for ``config``."""
+    return PredictionService(config)

@@ -1,0 +1,224 @@
+"""Batch scoring: a CSV or Parquet file scored with a loaded model, chunk by chunk.
+
+Memory stays flat in the file size: CSV is read with ``pandas.read_csv(chunksize=...)``,
+Parquet with ``pyarrow.parquet.ParquetFile.iter_batches``; each chunk is validated with
+the service's rules (:func:`nbprod.serving.validation.validate_frame`), scored and
+appended to the output before the next is read.
+
+Output: the contract columns as the model saw them (numbers as float, categories as
+text, date-times as naive UTC timestamps), the other input columns as read, then
+``prediction`` (0/1 at the version's threshold, or the regression value) and, for
+classification, ``probability`` (P(class 1)). Rows failing validation go, as read, to
+the rejects file with a ``reject_reason`` column (the file is always written; empty
+when nothing was rejected). CSV input columns are read as text and converted per the
+contract, so a CSV in gives text for the non-contract columns. Output and rejects are
+written under temporary names and renamed when complete: a reader never sees half a
+file, and a failed run leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from nbprod.serving.validation import RequestError, validate_frame
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+REASON = "reject_reason"
+
+
+class ScoreError(Exception):
+    """The input cannot be scored at all (missing, unreadable, wrong columns)."""
+
+
+@dataclass
+class ScoreSummary:
+    """What a batch scoring run did."""
+
+    input: Path
+    output: Path
+    rejects: Path
+    model_name: str
+    model_version: str
+    rows_read: int = 0
+    rows_scored: int = 0
+    rows_rejected: int = 0
+    chunks: int = 0
+    unseen: dict[str, int] = field(default_factory=dict)
+
+    def text(self) -> str:
+        unseen = {name: count for name, count in self.unseen.items() if count}
+        lines = [f"scored {self.rows_scored} of {self.rows_read} rows with models:/{self.model_name}/"
+                 f"{self.model_version} -> {self.output}",
+                 f"rejected {self.rows_rejected} rows -> {self.rejects}"]
+        if unseen:
+            lines.append(f"unseen categories (scored as missing): {unseen}")
+        return "\n".join(lines)
+
+
+def file_format(path: Path) -> str:
+    """``csv`` or ``parquet`` from the file name."""
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise ScoreError(f"{path}: unknown file type; use one of {CSV_SUFFIXES + PARQUET_SUFFIXES}")
+
+
+def default_rejects(output: Path) -> Path:
+    """``out.parquet`` -> ``out.rejects.parquet`` (same folder, same format)."""
+    name = output.name
+    for suffix in sorted(CSV_SUFFIXES + PARQUET_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return output.with_name(name[: -len(suffix)] + ".rejects" + name[-len(suffix):])
+    return output.with_name(name + ".rejects")
+
+
+def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
+    """DataFrames of at most ``chunk_rows`` rows; :class:`ScoreError` if unreadable."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise ScoreError(f"input file {path} does not exist")
+    kind = file_format(path)
+    try:
+        if kind == "parquet":
+            parquet = pq.ParquetFile(path)
+            for batch in parquet.iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        else:
+            separator = "\t" if path.name.lower().endswith(".tsv") else ","
+            with pd.read_csv(path, chunksize=chunk_rows, dtype=str, sep=separator) as reader:
+                yield from reader
+    except ScoreError:
+        raise
+    except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
+        raise ScoreError(f"cannot read {path} as {kind}: {error}") from error
+
+
+class _Sink:
+    """Appends DataFrames to a CSV or Parquet file under a temporary name; ``commit`` renames it."""
+
+    def __init__(self, path: Path, schema: Any | None = None) -> None:
+        self.path = path
+        self.kind = file_format(path)
+        self.temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.schema = schema
+        self.writer = None
+        self.started = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.kind == "csv":
+            frame.to_csv(self.temporary, mode="a" if self.started else "w", header=not self.started, index=False)
+        else:
+            if self.schema is None:
+                self.schema = pa.Table.from_pandas(frame, preserve_index=False).schema.remove_metadata()
+            table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.temporary, self.schema)
+            self.writer.write_table(table)
+        self.started = True
+
+    def commit(self, empty: Any) -> None:
+        if not self.started:
+            self.write(empty)
+        if self.writer is not None:
+            self.writer.close()
+        os.replace(self.temporary, self.path)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+def _output_schema(model: Any, input_schema: Any, extra: list[str]):
+    import pyarrow as pa
+
+    fields = []
+    for spec in model.contract.columns:
+        kind = {"numeric": pa.float64(), "categorical": pa.string(), "datetime": pa.timestamp("ns")}[spec.kind]
+        fields.append(pa.field(spec.name, kind))
+    for name in extra:
+        fields.append(input_schema.field(name) if input_schema is not None else pa.field(name, pa.string()))
+    if model.task == "classification":
+        fields += [pa.field("prediction", pa.int64()), pa.field("probability", pa.float64())]
+    else:
+        fields.append(pa.field("prediction", pa.float64()))
+    return pa.schema(fields)
+
+
+def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None = None,
+               chunk_rows: int = 50_000) -> ScoreSummary:
+    """Score ``input_path`` with ``model`` (a :class:`~nbprod.serving.model_source.LoadedModel`)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    input_path, output = Path(input_path), Path(output)
+    rejects = Path(rejects) if rejects is not None else default_rejects(output)
+    file_format(output), file_format(rejects)  # fail early on a bad name
+    if input_path.resolve() in (output.resolve(), rejects.resolve()):
+        raise ScoreError("the output and rejects files must differ from the input file")
+    summary = ScoreSummary(input_path, output, rejects, model.name, model.version)
+    chunks = read_chunks(input_path, chunk_rows)
+    input_schema = pq.ParquetFile(input_path).schema_arrow if file_format(input_path) == "parquet" else None
+    try:
+        first = next(chunks)
+    except StopIteration:
+        raise ScoreError(f"{input_path} has no rows and no header") from None
+    names = model.contract.names
+    extra = [name for name in first.columns if name not in names and name not in ("prediction", "probability")]
+    if input_schema is None:
+        input_schema = pa.schema([pa.field(str(name), pa.string()) for name in first.columns])
+    out_sink = _Sink(output, _output_schema(model, input_schema, extra))
+    reject_sink = _Sink(rejects, input_schema.append(pa.field(REASON, pa.string())))
+    empty_out = pd.DataFrame({f.name: pd.Series([], dtype=object) for f in out_sink.schema})
+    empty_rejects = first.head(0).assign(**{REASON: pd.Series([], dtype=object)})
+
+    def process(chunk: Any) -> None:
+        try:
+            clean, reasons, unseen = validate_frame(chunk, model.contract)
+        except RequestError as error:
+            raise ScoreError(f"{input_path}: {error.message}") from None
+        for column, count in unseen.items():
+            summary.unseen[column] = summary.unseen.get(column, 0) + count
+        bad = reasons.notna().to_numpy()
+        summary.rows_read += len(chunk)
+        summary.chunks += 1
+        if bad.any():
+            reject_sink.write(chunk[bad].assign(**{REASON: reasons[bad].to_numpy()}))
+            summary.rows_rejected += int(bad.sum())
+        good = clean[~bad]
+        if len(good):
+            predictions, probabilities = model.predict(good.reset_index(drop=True))
+            scored = good.copy()
+            for name in extra:
+                scored[name] = chunk.loc[~bad, name].to_numpy()
+            scored["prediction"] = predictions
+            if probabilities is not None:
+                scored["probability"] = probabilities[:, 1]
+            out_sink.write(scored)
+            summary.rows_scored += len(good)
+
+    try:
+        process(first)
+        for chunk in chunks:
+            process(chunk)
+        out_sink.commit(empty_out)
+        reject_sink.commit(empty_rejects)
+    except BaseException:
+        out_sink.abort()
+        reject_sink.abort()
+        raise
+    return summary

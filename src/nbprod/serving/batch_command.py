@@ -1,0 +1,58 @@
+"""``nbprod score INPUT OUTPUT``: score a CSV or Parquet file with the champion, in chunks.
+
+Usage::
+
+    nbprod score INPUT OUTPUT [--rejects PATH] [--chunk-rows N] [--version V] [--project DIR]
+
+The file type of each path comes from its name (``.csv``/``.csv.gz``/``.tsv``, or
+``.parquet``). Rows failing validation (the prediction service's rules) go to the
+rejects file (default: ``OUTPUT`` with ``.rejects`` before the suffix) with a
+``reject_reason``; the rest are scored. Prints a summary. Exit status: 0 when the
+run completed (rejects or not), 2 when the input cannot be scored at all (missing or
+unreadable file, a required column absent) or no model can be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``score`` options."""
+    parser.add_argument("input", type=Path, help="CSV or Parquet file to score")
+    parser.add_argument("output", type=Path, help="where to write the scored rows (CSV or Parquet)")
+    parser.add_argument("--rejects", type=Path, default=None,
+                        help="where to write rows that fail validation (default: beside OUTPUT)")
+    parser.add_argument("--chunk-rows", type=int, default=50_000, help="rows per chunk (memory use)")
+    parser.add_argument("--version", default=None,
+                        help="registered model version to use instead of the alias (registry.alias)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the file; print the summary."""
+    from mlflow import MlflowClient
+
+    from nbprod.serving.batch import ScoreError, score_file
+    from nbprod.serving.model_source import load_version
+    from nbprod.tracking import tracking_uri
+
+    settings = args.settings
+    name, alias = settings["registry"]["model_name"], settings["registry"]["alias"]
+    uri = tracking_uri(settings, args.project)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        version = args.version or str(client.get_model_version_by_alias(name, alias).version)
+        model = load_version(client, name, version)
+    except Exception as error:  # registry errors come in many types
+        print(f"nbprod score: cannot load models:/{name}@{alias if not args.version else args.version} "
+              f"from {uri}: {error}", file=sys.stderr)
+        return 2
+    try:
+        summary = score_file(model, args.input, args.output, args.rejects, max(1, args.chunk_rows))
+    except ScoreError as error:
+        print(f"nbprod score: {error}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    return 0

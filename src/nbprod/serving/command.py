@@ -1,0 +1,61 @@
+"""``nbprod serve``: serve the champion model over HTTP (see :mod:`nbprod.serving.app` for the API).
+
+Usage::
+
+    nbprod serve [--project DIR] [--set serve.port=9000] [--host H] [--port P]
+                 [--reload-seconds S] [--batch-wait-ms MS] [--max-batch-rows N] [--log-level L]
+
+Serves ``models:/<registry.model_name>@<registry.alias>`` from the project's MLflow
+store (``MLFLOW_TRACKING_URI`` wins) on ``serve.host:serve.port`` (127.0.0.1:8765 by
+default). SIGTERM or Ctrl-C shuts down gracefully: in-flight requests are answered,
+then the prediction log is flushed. Only light modules are imported at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options."""
+    parser.add_argument("--host", default=None, help="interface to bind (default: serve.host)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default: serve.port)")
+    parser.add_argument("--reload-seconds", type=float, default=None,
+                        help="how often to check where the alias points (default: serve.reload_seconds)")
+    parser.add_argument("--batch-wait-ms", type=float, default=0.0,
+                        help="extra time to gather concurrent requests into one model call (default 0: "
+                             "take what is queued)")
+    parser.add_argument("--max-batch-rows", type=int, default=2048, help="rows per model call at most")
+    parser.add_argument("--model-threads", type=int, default=1,
+                        help="BLAS/OpenMP threads for the model (default 1: small batches are slower "
+                             "with more)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the service; returns when it has shut down."""
+    threads = str(max(1, args.model_threads))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
+
+    import logging
+
+    import uvicorn
+    from threadpoolctl import threadpool_limits
+
+    from nbprod.serving.app import ServeConfig, build_app
+
+    threadpool_limits(int(threads))
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nbprod.serving").setLevel(args.log_level.upper())
+    config = ServeConfig.from_settings(args.settings, args.project, host=args.host, port=args.port,
+                                       reload_seconds=args.reload_seconds, batch_wait_ms=args.batch_wait_ms,
+                                       max_batch_rows=args.max_batch_rows)
+    app = build_app(config)
+    print(f"nbprod serve: models:/{config.model_name}@{config.alias} from {config.tracking_uri} "
+          f"on http://{config.host}:{config.port} (token {'required' if config.token else 'off'}, "
+          f"prediction log {config.log_folder})", flush=True)
+    uvicorn.run(app, host=config.host, port=config.port, lifespan="on", access_log=False,
+                log_level=args.log_level, timeout_graceful_shutdown=30, server_header=False)
+    return 0

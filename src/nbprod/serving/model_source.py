@@ -1,0 +1,155 @@
+"""The model to serve: ``models:/NAME@ALIAS`` loaded from the MLflow registry, and watched.
+
+:func:`load_version` loads one registered version as a :class:`LoadedModel` (the
+scikit-learn pipeline itself, its feature contract, task and decision threshold)
+and warms it up with one prediction, so a broken model is never switched to.
+:class:`AliasWatcher` polls where the alias points every ``reload_seconds`` and hands
+a newly loaded version to a callback; the service swaps one reference, so a request
+is served entirely by the old or entirely by the new model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nbprod.contract import FeatureContract
+from nbprod.serving.validation import RecordValidator
+
+log = logging.getLogger("nbprod.serving")
+
+THRESHOLD_TAG = "nbprod.threshold"
+TASK_TAG = "nbprod.task"
+
+
+@dataclass
+class LoadedModel:
+    """A registered model version ready to predict."""
+
+    name: str
+    version: str
+    model: Any
+    task: str
+    threshold: float
+    contract: FeatureContract
+    run_id: str | None = None
+    loaded_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.validator = RecordValidator(self.contract)
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def predict(self, frame) -> tuple[Any, Any]:
+        """``(predictions, probabilities)`` for a frame of raw input columns.
+
+        Classification: predictions are 0/1 at ``threshold`` on P(class 1) and
+        probabilities the ``(n, 2)`` array; regression: predictions and ``None``.
+        """
+        import numpy as np
+
+        if self.task == "classification":
+            probabilities = np.asarray(self.model.predict_proba(frame), dtype=float)
+            return (probabilities[:, 1] >= self.threshold).astype(np.int64), probabilities
+        return np.asarray(self.model.predict(frame), dtype=float), None
+
+
+def example_frame(contract: FeatureContract, rows: int = 1):
+    """A frame of plausible values (first category, lower bound, a fixed date) for warm-up."""
+    from datetime import datetime
+
+    from nbprod.serving.validation import frame_from_columns
+
+    columns: dict[str, list] = {}
+    for spec in contract.columns:
+        if spec.kind == "numeric":
+            columns[spec.name] = [float(spec.minimum) if spec.minimum is not None else 0.0] * rows
+        elif spec.kind == "categorical":
+            columns[spec.name] = [spec.categories[0] if spec.categories else None] * rows
+        else:
+            columns[spec.name] = [datetime(2020, 1, 1, 12)] * rows
+    return frame_from_columns(contract, columns)
+
+
+def load_version(client: Any, name: str, version: str) -> LoadedModel:
+    """Load, inspect and warm up one registered model version."""
+    import mlflow.sklearn
+
+    from nbprod.features import feature_contract
+
+    details = client.get_model_version(name, version)
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    tags = details.tags or {}
+    task = tags.get(TASK_TAG) or ("classification" if hasattr(model, "predict_proba") else "regression")
+    threshold = tags.get(THRESHOLD_TAG)
+    if threshold is None and details.run_id:
+        try:
+            threshold = client.get_run(details.run_id).data.params.get("threshold")
+        except Exception:  # the run may have been deleted; the default applies
+            threshold = None
+    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else 0.5,
+                         feature_contract(model), details.run_id)
+    for rows in (1, 8):
+        loaded.predict(example_frame(loaded.contract, rows))
+    return loaded
+
+
+class AliasWatcher(threading.Thread):
+    """Background thread: load the version ``alias`` points to, again whenever it moves.
+
+    ``on_load(model)`` is called with each newly loaded version; ``on_error(error)``
+    when resolving or loading fails (the current model keeps serving; retried at the
+    next poll).
+    """
+
+    def __init__(self, tracking_uri: str, name: str, alias: str, interval: float,
+                 on_load: Callable[[LoadedModel], None], on_error: Callable[[BaseException], None]) -> None:
+        super().__init__(name="nbprod-alias-watcher", daemon=True)
+        self.tracking_uri = tracking_uri
+        self.model_name = name
+        self.alias = alias
+        self.interval = interval
+        self.on_load = on_load
+        self.on_error = on_error
+        self.stopping = threading.Event()
+        self.current_version: str | None = None
+        self.failed_version: str | None = None
+        self.last_error: str | None = None
+
+    def run(self) -> None:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        while not self.stopping.is_set():
+            self.poll(client)
+            self.stopping.wait(self.interval)
+
+    def poll(self, client: Any) -> None:
+        """Resolve the alias once and load the version if it is new."""
+        try:
+            version = str(client.get_model_version_by_alias(self.model_name, self.alias).version)
+        except Exception as error:  # registry unreachable, alias not set yet
+            self.last_error = f"cannot resolve models:/{self.model_name}@{self.alias}: {error}"
+            self.on_error(error)
+            return
+        if version == self.current_version:
+            return
+        try:
+            loaded = load_version(client, self.model_name, version)
+        except Exception as error:
+            self.last_error = f"cannot load models:/{self.model_name}/{version}: {error}"
+            log.exception("loading %s version %s failed", self.model_name, version)
+            self.failed_version = version
+            self.on_error(error)
+            return
+        self.current_version = version
+        self.last_error = None
+        self.on_load(loaded)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,267 @@
+"""The prediction log: every prediction the service makes, as Parquet files (monitoring's input).
+
+One row per predicted record, with the raw input columns of the model's contract
+(as validated: numbers as float, categories as text -- unseen ones included, as sent --,
+date-times as UTC timestamps) and these columns:
+
+========================  ==========================================================
+``time``                  when the request arrived (timestamp, UTC)
+``request_id``            the request id (the client's ``X-Request-ID`` when given)
+``row``                   index of the record in its request
+``model_name``            registered model name
+``model_version``         registered model version (text)
+``prediction``            0/1 (classification, at the version's threshold) or the value
+``probability``           P(class 1) for classification, null for regression
+========================  ==========================================================
+
+Durability. :class:`PredictionLogWriter` buffers rows in memory and a background
+thread writes them in batches -- when ``flush_rows`` rows are waiting or the oldest
+has waited ``flush_seconds`` -- as one new file ``predictions-<UTC time>-<pid>-<n>.parquet``
+per batch (per contract, should the served model change mid-batch). Each file is
+written under a temporary name starting with ``.`` and renamed into place, so a
+reader never sees half a file. :meth:`PredictionLogWriter.close` (called by the
+service on graceful shutdown, e.g. SIGTERM, after in-flight requests are answered)
+writes everything still buffered: nothing is lost. A crash (SIGKILL, power loss) loses
+at most the rows not yet flushed: up to ``flush_rows`` rows or ``flush_seconds``
+seconds of traffic, whichever comes first. A row is appended before its response
+is sent, so every answered request is in the log after a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+log = logging.getLogger("nbprod.serving")
+
+PREFIX = "predictions-"
+SUFFIX = ".parquet"
+
+#: Columns of every prediction log, besides the model's input columns.
+META_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability")
+
+
+class PredictionLogWriter:
+    """Buffer prediction rows in memory; write them as Parquet files from a background thread."""
+
+    def __init__(self, folder: Path, flush_rows: int = 5000, flush_seconds: float = 2.0) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.flush_rows = max(1, int(flush_rows))
+        self.flush_seconds = float(flush_seconds)
+        self._buffer: list[tuple] = []
+        self._rows = 0
+        self._oldest: float | None = None
+        self._condition = threading.Condition()
+        self._closed = False
+        self._sequence = itertools.count()
+        self.rows_written = 0
+        self.files_written = 0
+        self.write_errors = 0
+        self._thread = threading.Thread(target=self._loop, name="nbprod-prediction-log", daemon=True)
+        self._thread.start()
+
+    @property
+    def rows_buffered(self) -> int:
+        return self._rows
+
+    def append(self, contract_names: Sequence[str], columns: dict[str, list], predictions: Sequence,
+               probabilities: Sequence | None, model_name: str, model_version: str,
+               request_id: str, arrived: float) -> None:
+        """Queue the rows of one request (cheap: keeps references, converts nothing)."""
+        rows = len(predictions)
+        with self._condition:
+            if self._closed:
+                raise RuntimeError("prediction log is closed")
+            self._buffer.append((tuple(contract_names), columns, predictions, probabilities,
+                                 model_name, model_version, request_id, arrived))
+            self._rows += rows
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+            if self._rows >= self.flush_rows:
+                self._condition.notify()
+
+    def _take(self) -> list[tuple]:
+        entries, self._buffer, self._rows, self._oldest = self._buffer, [], 0, None
+        return entries
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._closed:
+                    if self._rows >= self.flush_rows:
+                        break
+                    if self._oldest is not None:
+                        remaining = self.flush_seconds - (time.monotonic() - self._oldest)
+                        if remaining <= 0:
+                            break
+                        self._condition.wait(remaining)
+                    else:
+                        self._condition.wait()
+                closed = self._closed
+                entries = self._take()
+            if entries:
+                self._write(entries)
+            if closed:
+                return
+
+    def flush(self) -> None:
+        """Write what is buffered now, from the calling thread."""
+        with self._condition:
+            entries = self._take()
+        if entries:
+            self._write(entries)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the thread after it has written everything buffered (graceful shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        self._thread.join(timeout)
+        self.flush()  # the thread is gone or stuck; either way nothing stays in memory
+
+    def _write(self, entries: list[tuple]) -> None:
+        by_contract: dict[tuple, list[tuple]] = {}
+        for entry in entries:
+            by_contract.setdefault(entry[0], []).append(entry)
+        for names, group in by_contract.items():
+            try:
+                table = _table(names, group)
+                self._write_table(table)
+                self.rows_written += table.num_rows
+                self.files_written += 1
+            except Exception:  # never let logging take the service down; count and report
+                self.write_errors += 1
+                log.exception("writing %d prediction log entries failed", len(group))
+
+    def _write_table(self, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{PREFIX}{stamp}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
+        temporary = self.folder / f".{name}.tmp"
+        pq.write_table(table, temporary)
+        os.replace(temporary, self.folder / name)
+
+
+def _table(names: tuple[str, ...], entries: list[tuple]):
+    import numpy as np
+    import pyarrow as pa
+
+    times: list = []
+    request_ids: list = []
+    rows: list = []
+    model_names: list = []
+    versions: list = []
+    predictions: list = []
+    probabilities: list = []
+    features: dict[str, list] = {name: [] for name in names}
+    classification = True
+    for _, columns, preds, probs, model_name, version, request_id, arrived in entries:
+        n = len(preds)
+        stamp = datetime.fromtimestamp(arrived, timezone.utc)
+        times.extend([stamp] * n)
+        request_ids.extend([request_id] * n)
+        rows.extend(range(n))
+        model_names.extend([model_name] * n)
+        versions.extend([version] * n)
+        predictions.extend(np.asarray(preds).tolist())
+        if probs is None:
+            classification = False
+            probabilities.extend([None] * n)
+        else:
+            probabilities.extend(np.asarray(probs)[:, 1].tolist())
+        for name in names:
+            features[name].extend(columns[name])
+    arrays = {name: _feature_array(values) for name, values in features.items()}
+    meta = {
+        "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+        "request_id": pa.array(request_ids, pa.string()),
+        "row": pa.array(rows, pa.int32()),
+        "model_name": pa.array(model_names, pa.string()),
+        "model_version": pa.array(versions, pa.string()),
+        "prediction": pa.array(predictions, pa.int64() if classification else pa.float64()),
+        "probability": pa.array(probabilities, pa.float64()),
+    }
+    return pa.table({**meta, **{name: array for name, array in arrays.items() if name not in meta}})
+
+
+def _feature_array(values: list):
+    import pyarrow as pa
+
+    sample = next((value for value in values if value is not None), None)
+    if isinstance(sample, float):
+        return pa.array(values, pa.float64(), from_pandas=True)
+    if isinstance(sample, datetime):
+        return pa.array(values, pa.timestamp("us"))
+    if sample is None:
+        return pa.array(values, pa.null())
+    return pa.array([None if value is None else str(value) for value in values], pa.string())
+
+
+def _as_utc(value: Any):
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def empty_log_frame():
+    """The frame :func:`read_prediction_log` returns for an empty log: meta columns, no rows."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "time": pd.Series([], dtype="datetime64[us, UTC]"),
+        "request_id": pd.Series([], dtype=object),
+        "row": pd.Series([], dtype="int32"),
+        "model_name": pd.Series([], dtype=object),
+        "model_version": pd.Series([], dtype=object),
+        "prediction": pd.Series([], dtype="float64"),
+        "probability": pd.Series([], dtype="float64"),
+    })
+
+
+def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any = None):
+    """The prediction log in ``folder`` as a DataFrame, rows with ``since <= time < until``.
+
+    ``since``/``until``: anything :class:`pandas.Timestamp` takes; naive values are UTC.
+    Columns: :data:`META_COLUMNS` then the model's input columns (the union over
+    files, should the contract have changed; missing values where a file lacks one).
+    A missing or empty folder gives an empty frame with the meta columns. Files being
+    written (temporary names) are never read. Rows are in file (flush) order.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    path = Path(folder)
+    files = sorted(path.glob(f"{PREFIX}*{SUFFIX}")) if path.is_dir() else []
+    low = _as_utc(since) if since is not None else None
+    high = _as_utc(until) if until is not None else None
+    frames = []
+    for file in files:
+        if low is not None:
+            try:  # a file's name is its flush time, later than every row in it
+                flushed = pd.Timestamp(datetime.strptime(file.name[len(PREFIX):].split("-")[0],
+                                                         "%Y%m%dT%H%M%S%fZ"), tz="UTC")
+                if flushed < low:
+                    continue
+            except ValueError:
+                pass
+        frame = pq.read_table(file).to_pandas()
+        if low is not None:
+            frame = frame[frame["time"] >= low]
+        if high is not None:
+            frame = frame[frame["time"] < high]
+        if len(frame):
+            frames.append(frame)
+    if not frames:
+        return empty_log_frame()
+    result = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    features = [name for name in result.columns if name not in META_COLUMNS]
+    return result[[*META_COLUMNS, *features]]

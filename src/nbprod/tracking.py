@@ -32,8 +32,8 @@ def tracking_uri(settings: Mapping[str, Any], project: Path) -> str:
 def configure(settings: Mapping[str, Any], project: Path) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id.
 
-    A new experiment keeps its artifacts in ``mlartifacts/`` beside the project
-    (not in the working directory of whoever created it).
+    A new experiment in a SQLite store keeps its artifacts in ``mlartifacts/``
+    beside the database file (not in the working directory of whoever created it).
     """
     import mlflow
 
@@ -42,8 +42,9 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         location = None
-        if mlflow.get_tracking_uri().startswith("sqlite:"):
-            location = (project / ARTIFACTS_FOLDER).resolve().as_uri()
+        uri = mlflow.get_tracking_uri()
+        if uri.startswith("sqlite:///"):
+            location = (Path(uri[len("sqlite:///"):]).parent / ARTIFACTS_FOLDER).resolve().as_uri()
         experiment_id = mlflow.create_experiment(name, artifact_location=location)
     else:
         experiment_id = experiment.experiment_id

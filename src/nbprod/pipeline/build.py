@@ -97,7 +97,6 @@ def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None
 def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> BuildResult:
     """Build what is outdated; nothing (and no MLflow run) when nothing changed."""
     started = time.perf_counter()
-    os.chdir(project)
     products = resolve_path(project, settings["products"])
     dag = dag_module.load_dag(project, settings)
     current = current_fingerprints(dag, project)

@@ -32,11 +32,17 @@ def render_env(settings: Mapping[str, Any], project: Path) -> dict[str, Any]:
 
 def load_dag(project: Path, settings: Mapping[str, Any]) -> Any:
     """The rendered Ploomber DAG of ``pipeline.yaml`` with ``settings`` as its env."""
+    import warnings
+
     from ploomber.spec import DAGSpec
 
-    spec = DAGSpec(str(project / PIPELINE_FILE), env=render_env(settings, project), lazy_import=False)
-    dag = spec.to_dag()
-    dag.render(show_progress=False)
+    with warnings.catch_warnings():
+        # Ploomber warns about settings that only other nbprod commands use, and about
+        # params a notebook shows but does not read; neither is a problem here.
+        warnings.simplefilter("ignore", UserWarning)
+        spec = DAGSpec(str(project / PIPELINE_FILE), env=render_env(settings, project), lazy_import=False)
+        dag = spec.to_dag()
+        dag.render(show_progress=False)
     return dag
 
 

@@ -1,0 +1,58 @@
+# nbprod: `make run` builds the pipeline on the default data, `make test` runs the whole suite.
+# Everything installs into a project-local .venv; `make help` lists the targets.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help run test install install-test browser build serve dashboard mlflow-ui benchmarks clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: install ## install into .venv and build the whole pipeline on the default data
+	$(BIN)/nbprod build
+
+test: install-test browser ## install what the tests need and run the whole suite
+	$(BIN)/pytest
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install nbprod
+
+install-test: $(VENV)/.installed-test ## install nbprod with the test tools
+
+browser: ## install Debian's chromium and chromium-driver (browser tests)
+	bash scripts/install-browser.sh
+
+build: install ## build again, only what changed (nbprod build --set key=value for overrides)
+	$(BIN)/nbprod build
+
+serve: install ## serve the champion model on 127.0.0.1
+	$(BIN)/nbprod serve
+
+dashboard: install ## serve the Voila dashboards on 127.0.0.1
+	$(BIN)/nbprod dashboard
+
+mlflow-ui: install ## open the MLflow UI on the project's store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+benchmarks: install-test ## run the benchmarks; figures go to reports/benchmarks/
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_serve.py
+	$(BIN)/python benchmarks/bench_drift.py
+
+clean: ## remove products, reports and the MLflow store (keeps .venv)
+	rm -rf build mlflow.db mlartifacts reports/*.ipynb reports/*.html reports/*.json reports/dashboards reports/monitoring

@@ -82,9 +82,10 @@ class PredictionLogWriter:
             self._buffer.append((tuple(contract_names), columns, predictions, probabilities,
                                  model_name, model_version, request_id, arrived))
             self._rows += rows
-            if self._oldest is None:
+            if self._oldest is None:  # the thread sleeps until the first row: wake it to start the clock
                 self._oldest = time.monotonic()
-            if self._rows >= self.flush_rows:
+                self._condition.notify()
+            elif self._rows >= self.flush_rows:
                 self._condition.notify()
 
     def _take(self) -> list[tuple]:
@@ -218,10 +219,10 @@ def empty_log_frame():
 
     return pd.DataFrame({
         "time": pd.Series([], dtype="datetime64[us, UTC]"),
-        "request_id": pd.Series([], dtype=object),
+        "request_id": pd.Series([], dtype="str"),
         "row": pd.Series([], dtype="int32"),
-        "model_name": pd.Series([], dtype=object),
-        "model_version": pd.Series([], dtype=object),
+        "model_name": pd.Series([], dtype="str"),
+        "model_version": pd.Series([], dtype="str"),
         "prediction": pd.Series([], dtype="float64"),
         "probability": pd.Series([], dtype="float64"),
     })

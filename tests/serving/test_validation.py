@@ -1,0 +1,200 @@
+"""Input validation (records and frames, same rules), the prediction log, metrics text: no server."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbprod.contract import ColumnSpec, FeatureContract
+from nbprod.serving.metrics import Metrics
+from nbprod.serving.prediction_log import META_COLUMNS, PredictionLogWriter, read_prediction_log
+from nbprod.serving.validation import RecordValidator, RequestError, frame_from_columns, validate_frame
+
+CONTRACT = FeatureContract((
+    ColumnSpec("carrier", "categorical", False, ("UA", "AA")),
+    ColumnSpec("dest", "categorical", True, ("IAH", "MIA")),
+    ColumnSpec("distance", "numeric", False, minimum=80.0, maximum=4983.0),
+    ColumnSpec("delay", "numeric", True),
+    ColumnSpec("time_hour", "datetime", False),
+))
+GOOD = {"carrier": "UA", "dest": "IAH", "distance": 1400, "delay": 2.5, "time_hour": "2013-01-01T10:00:00Z"}
+
+
+def check(*records):
+    return RecordValidator(CONTRACT).check(list(records))
+
+
+def problem(records, status=422):
+    with pytest.raises(RequestError) as caught:
+        RecordValidator(CONTRACT).check(records)
+    assert caught.value.status == status
+    return caught.value
+
+
+def test_good_record_is_converted():
+    validated = check(GOOD, {**GOOD, "distance": 200.5, "delay": None, "dest": None,
+                             "time_hour": "2013-01-01 05:00:00-05:00"})
+    assert validated.rows == 2 and validated.warnings == []
+    assert validated.columns["distance"] == [1400.0, 200.5]
+    assert math.isnan(validated.columns["delay"][1])
+    assert validated.columns["dest"] == ["IAH", None]
+    assert validated.columns["time_hour"] == [datetime(2013, 1, 1, 10), datetime(2013, 1, 1, 10)]  # offset -> UTC
+    frame = frame_from_columns(CONTRACT, validated.columns)
+    assert list(frame.columns) == CONTRACT.names
+    assert str(frame["time_hour"].dtype) == "datetime64[ns]" and frame["distance"].dtype == float
+
+
+def test_missing_column_names_record_and_column():
+    record = dict(GOOD)
+    del record["distance"]
+    error = problem([GOOD, record])
+    assert error.kind == "missing_column"
+    assert error.details == [{"record": 1, "column": "distance", "problem": "missing_column",
+                              "message": "record 1: required column 'distance' is missing"}]
+
+
+@pytest.mark.parametrize("column, value, kind, text", [
+    ("distance", "far", "wrong_type", "expected a number, got str 'far'"),
+    ("distance", True, "wrong_type", "expected a number, got bool"),
+    ("distance", [1], "wrong_type", "expected a number"),
+    ("distance", math.inf, "not_finite", "not a finite number"),
+    ("distance", None, "null_not_allowed", "missing value (null) not allowed"),
+    ("distance", math.nan, "null_not_allowed", "missing value (NaN) not allowed"),
+    ("carrier", None, "null_not_allowed", "column 'carrier'"),
+    ("carrier", {"a": 1}, "wrong_type", "expected text, got dict"),
+    ("time_hour", "yesterday", "wrong_type", "'yesterday' is not an ISO 8601 date-time"),
+    ("time_hour", 1357034400, "wrong_type", "expected an ISO 8601 date-time text, got int"),
+])
+def test_bad_values(column, value, kind, text):
+    error = problem([GOOD, {**GOOD, column: value}])
+    assert error.kind == kind
+    assert error.details[0]["record"] == 1 and error.details[0]["column"] == column
+    assert text in error.message
+
+
+def test_several_problems_are_all_listed():
+    error = problem([{**GOOD, "distance": "x"}, {**GOOD, "carrier": None}, "not a record"])
+    assert error.kind == "not_an_object"  # shape first
+    error = problem([{**GOOD, "distance": "x"}, {**GOOD, "carrier": None}])
+    assert error.kind == "invalid_input" and len(error.details) == 2
+    assert "and 1 more problem" in error.message
+
+
+def test_problem_list_is_capped():
+    error = problem([{**GOOD, "distance": "x"}] * 500)
+    assert len(error.details) == 50 and "499 more" in error.message
+
+
+def test_cold_start_values_are_warnings():
+    validated = check({**GOOD, "carrier": "ZZ", "dest": 7, "delay": None, "extra": 1})
+    problems = {(w["problem"], w.get("column")) for w in validated.warnings}
+    assert problems == {("unseen_category", "carrier"), ("unseen_category", "dest"), ("unknown_columns", None)}
+    assert validated.columns["dest"] == ["7"]  # numbers as category text, as in training
+
+
+CASES = [
+    ({}, None),
+    ({"distance": "far"}, "expected a number"),
+    ({"distance": None}, "missing value not allowed"),
+    ({"distance": math.inf}, "not a finite number"),
+    ({"distance": True}, "expected a number"),
+    ({"delay": None}, None),
+    ({"carrier": None}, "missing value not allowed"),
+    ({"carrier": "ZZ"}, None),
+    ({"dest": None}, None),
+    ({"time_hour": "yesterday"}, "is not an ISO 8601 date-time"),
+    ({"time_hour": None}, "missing value not allowed"),
+    ({"time_hour": "2013-06-01 12:00"}, None),
+]
+
+
+def test_frame_validation_agrees_with_record_validation():
+    records = [{**GOOD, **change} for change, _ in CASES]
+    frame = pd.DataFrame(records, dtype=object)
+    clean, reasons, unseen = validate_frame(frame, CONTRACT)
+    for (change, expected), reason, record in zip(CASES, reasons, records):
+        if expected is None:
+            assert reason is None, (change, reason)
+            check(record)
+        else:
+            assert expected in reason, (change, reason)
+            with pytest.raises(RequestError):
+                check(record)
+    assert unseen == {"carrier": 1, "dest": 0}
+    good = reasons.isna().to_numpy()
+    expected = frame_from_columns(CONTRACT, check(*[r for r, g in zip(records, good) if g]).columns)
+    pd.testing.assert_frame_equal(clean[good].reset_index(drop=True).astype({"carrier": object, "dest": object}),
+                                  expected, check_dtype=False)
+
+
+def test_frame_validation_of_csv_text_and_missing_column():
+    frame = pd.DataFrame({"carrier": ["UA", "AA"], "dest": [None, "MIA"], "distance": ["1400", "1e3"],
+                          "delay": [None, "3"], "time_hour": ["2013-01-01T10:00:00Z", "2013-01-01"]})
+    clean, reasons, _ = validate_frame(frame, CONTRACT)
+    assert reasons.isna().all()
+    assert clean["distance"].tolist() == [1400.0, 1000.0]
+    with pytest.raises(RequestError, match="missing required column"):
+        validate_frame(frame.drop(columns="distance"), CONTRACT)
+
+
+def entry(writer, rows, version="1", request_id="r"):
+    writer.append(["distance", "carrier"], {"distance": [float(i) for i in range(rows)], "carrier": ["UA"] * rows},
+                  np.zeros(rows, dtype=int), np.full((rows, 2), 0.5), "m", version, request_id, time.time())
+
+
+def test_prediction_log_flushes_by_rows_time_and_close(tmp_path):
+    writer = PredictionLogWriter(tmp_path, flush_rows=10, flush_seconds=0.3)
+    entry(writer, 12)  # over flush_rows: written at once
+    deadline = time.monotonic() + 5
+    while writer.rows_written < 12 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert writer.rows_written == 12
+    entry(writer, 3)  # under flush_rows: written after flush_seconds
+    time.sleep(0.8)
+    assert writer.rows_written == 15
+    entry(writer, 2, version="2")
+    writer.close()  # what is left is written on close
+    assert writer.rows_written == 17 and writer.write_errors == 0
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # no temporary files left
+    log = read_prediction_log(tmp_path)
+    assert list(log.columns) == [*META_COLUMNS, "distance", "carrier"]
+    assert len(log) == 17 and log["model_version"].tolist()[-2:] == ["2", "2"]
+    assert log["row"].tolist()[:3] == [0, 1, 2] and str(log["time"].dt.tz) == "UTC"
+
+
+def test_prediction_log_reader_filters_by_time_and_cold_start(tmp_path):
+    empty = read_prediction_log(tmp_path / "nothing-yet")
+    assert empty.empty and list(empty.columns) == list(META_COLUMNS)
+    writer = PredictionLogWriter(tmp_path, flush_rows=1, flush_seconds=10)
+    entry(writer, 2)
+    time.sleep(0.3)
+    middle = pd.Timestamp.now(tz="UTC")
+    time.sleep(0.05)
+    entry(writer, 3)
+    writer.close()
+    (tmp_path / ".predictions-half-written.parquet.tmp").write_bytes(b"PAR1 garbage")  # never read
+    assert len(read_prediction_log(tmp_path)) == 5
+    assert len(read_prediction_log(tmp_path, since=middle)) == 3
+    assert len(read_prediction_log(tmp_path, until=middle)) == 2
+    assert len(read_prediction_log(tmp_path, since=middle.tz_convert(None))) == 3  # naive = UTC
+
+
+def test_metrics_text_format():
+    metrics = Metrics("m")
+    metrics.observe_request("/predict", 200, 0.003)
+    metrics.observe_request("/predict", 422, 0.001)
+    metrics.observe_error("wrong_type")
+    metrics.observe_reload(True, "4")
+    text = metrics.render()
+    assert 'nbprod_requests_total{endpoint="/predict",status="200"} 1' in text
+    assert 'nbprod_request_duration_seconds_bucket{endpoint="/predict",le="0.005"} 2' in text
+    assert 'nbprod_request_duration_seconds_count{endpoint="/predict"} 2' in text
+    assert 'nbprod_errors_total{kind="wrong_type"} 1' in text
+    assert 'nbprod_model_version{name="m"} 4' in text
+    assert 'nbprod_model_reloads_total{result="success"} 1' in text

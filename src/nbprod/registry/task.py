@@ -98,11 +98,14 @@ def promote(
     batch_rows: int = 1000,
     latency_calls: int = 200,
     timeout_s: float = 300.0,
+    threads: int = 1,
 ) -> None:
     """Ploomber task: gate the best candidate of ``evaluation.json`` (see :func:`run_gate`).
 
     ``product`` has ``json`` and ``html`` (the evidence files); ``upstream["evaluate"]["evaluation"]``
-    is the evaluate task's ``evaluation.json``.
+    is the evaluate task's ``evaluation.json``. ``batch_rows``: holdout rows predicted at once for
+    the memory figure; ``latency_calls``: timed single-row predictions; ``timeout_s``: time box of the
+    measuring subprocess; ``threads``: native threads of that subprocess (0: library default).
     """
     run_gate(
         _evaluation_path(upstream),
@@ -115,6 +118,7 @@ def promote(
         batch_rows=int(batch_rows),
         latency_calls=int(latency_calls),
         timeout_s=float(timeout_s),
+        threads=int(threads),
     )
 
 
@@ -130,6 +134,7 @@ def run_gate(
     batch_rows: int = 1000,
     latency_calls: int = 200,
     timeout_s: float = 300.0,
+    threads: int = 1,
     figures: gate.BudgetFigures | None = None,
 ) -> dict[str, Any]:
     """Register, gate and (maybe) promote the best candidate; write the evidence; return it.
@@ -227,6 +232,7 @@ def run_gate(
                 figures = budget.measure(
                     model_dir, X.head(max(int(batch_rows), 1)), task, latency_calls, timeout_s,
                     cap_mb=max(2 * limits.max_memory_mb, limits.max_memory_mb + 256),
+                    threads=threads or None,
                 )
 
         decision = gate.decide(metric_check, figures, limits, schema)

@@ -1,0 +1,155 @@
+"""nbprod.data.splitting: target rule, time and random splits, and their checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbprod.data.splitting import (SPLITS, apply_target_rule, check_splits, random_split, split_summary,
+                                   split_table, time_split)
+
+CUTS = ("2013-03-01", "2013-04-01", "2013-05-01")
+
+
+@pytest.fixture
+def monthly() -> pd.DataFrame:
+    """Rows on and around each cut, in shuffled order."""
+    stamps = pd.to_datetime(["2013-01-15 00:00", "2013-02-28 23:59:59", "2013-03-01 00:00", "2013-03-20 00:00",
+                             "2013-04-01 00:00", "2013-04-30 12:00", "2013-05-01 00:00", "2013-06-01 00:00"], format="ISO8601")
+    frame = pd.DataFrame({"when": stamps, "y": [0, 1, 0, 1, 0, 1, 0, 1], "id": range(8)})
+    return frame.sample(frac=1, random_state=1)
+
+
+def test_time_split_boundaries_go_to_the_later_split(monthly):
+    parts = time_split(monthly, "when", *CUTS)
+    assert list(parts) == list(SPLITS)
+    assert parts["train"]["id"].tolist() == [0, 1]
+    assert parts["valid"]["id"].tolist() == [2, 3]  # exactly 2013-03-01 is validation, not train
+    assert parts["test"]["id"].tolist() == [4, 5]
+    assert parts["new"]["id"].tolist() == [6, 7]
+    assert all(part["when"].is_monotonic_increasing for part in parts.values())
+
+
+def test_time_split_accepts_text_stamps(monthly):
+    parts = time_split(monthly.assign(when=monthly["when"].astype(str)), "when", *CUTS)
+    assert [len(part) for part in parts.values()] == [2, 2, 2, 2]
+
+
+@pytest.mark.parametrize("cuts", [("2013-04-01", "2013-03-01", "2013-05-01"),
+                                  ("2013-03-01", "2013-03-01", "2013-05-01"),
+                                  ("2013-03-01", "2013-06-01", "2013-05-01")])
+def test_time_split_dates_must_increase(monthly, cuts):
+    with pytest.raises(ValueError, match="split dates must increase"):
+        time_split(monthly, "when", *cuts)
+
+
+def test_random_split_fractions_no_overlap_and_all_rows():
+    frame = pd.DataFrame({"id": range(50), "y": [0, 1] * 25}, index=range(100, 150))
+    parts = random_split(frame, 0.2, 0.3, seed=0)
+    assert [len(parts[name]) for name in SPLITS] == [25, 10, 15, 0]
+    ids = [set(parts[name]["id"]) for name in ("train", "valid", "test")]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert set().union(*ids) == set(range(50))
+    assert all(part.index.is_monotonic_increasing for part in parts.values())
+    assert list(parts["new"].columns) == ["id", "y"]
+
+
+def test_random_split_is_deterministic_per_seed():
+    frame = pd.DataFrame({"id": range(50)})
+    first, again, other = (random_split(frame, 0.2, 0.2, seed) for seed in (1, 1, 2))
+    assert first["valid"]["id"].tolist() == again["valid"]["id"].tolist()
+    assert first["valid"]["id"].tolist() != other["valid"]["id"].tolist()
+
+
+@pytest.mark.parametrize("valid, test", [(0, 0.2), (0.2, 0), (0.5, 0.5), (1.2, 0.1), (-0.1, 0.2)])
+def test_random_split_bad_fractions(valid, test):
+    with pytest.raises(ValueError, match="split fractions"):
+        random_split(pd.DataFrame({"a": range(10)}), valid, test, seed=0)
+
+
+def test_split_table_picks_time_or_random(monthly):
+    split = dict(zip(("valid_start", "test_start", "new_start"), CUTS), valid_frac=0.25, test_frac=0.25)
+    assert len(split_table(monthly, "when", split, seed=0)["new"]) == 2
+    by_chance = split_table(monthly, None, split, seed=0)
+    assert [len(by_chance[name]) for name in SPLITS] == [4, 2, 2, 0]
+
+
+def test_missing_target_positive_for_classification():
+    frame = pd.DataFrame({"y": [0.0, np.nan, 1.0]})
+    out = apply_target_rule(frame, "y", "classification", "positive")
+    assert out["y"].tolist() == [0, 1, 1] and out["y"].dtype == np.int64
+
+
+def test_missing_target_drop():
+    frame = pd.DataFrame({"y": [0.0, np.nan, 1.0], "k": [1, 2, 3]})
+    out = apply_target_rule(frame, "y", "classification", "drop")
+    assert out["k"].tolist() == [1, 3] and out["y"].dtype == np.int64
+
+
+def test_regression_always_drops_missing_targets():
+    frame = pd.DataFrame({"y": [2.5, np.nan, -1.0]})
+    out = apply_target_rule(frame, "y", "regression", "positive")
+    assert out["y"].tolist() == [2.5, -1.0] and out["y"].dtype == np.float64
+
+
+def test_apply_target_rule_does_not_modify_its_input():
+    frame = pd.DataFrame({"y": [0.0, np.nan]})
+    apply_target_rule(frame, "y", "classification", "positive")
+    assert frame["y"].isna().sum() == 1
+
+
+def parts_of(train, valid=(0, 1), test=(0, 1)):
+    return {"train": pd.DataFrame({"y": list(train)}), "valid": pd.DataFrame({"y": list(valid)}),
+            "test": pd.DataFrame({"y": list(test)}), "new": pd.DataFrame({"y": []})}
+
+
+def test_check_splits_accepts_good_splits_and_an_empty_new_split():
+    check_splits(parts_of([0, 1, 1]), "y", "classification")
+    check_splits(parts_of([0.5, 2.0]), "y", "regression")
+    assert parts_of([0, 1])["new"].empty
+
+
+@pytest.mark.parametrize("name", ["train", "valid", "test"])
+def test_check_splits_empty_split(name):
+    parts = parts_of([0, 1])
+    parts[name] = parts[name].iloc[:0]
+    with pytest.raises(ValueError, match=f"the {name} split is empty"):
+        check_splits(parts, "y", "classification")
+
+
+def test_check_splits_single_class():
+    with pytest.raises(ValueError, match="target 'y' has a single class in the training data"):
+        check_splits(parts_of([1, 1]), "y", "classification")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "check_splits formats numpy scalars: the message reads '[np.int64(1)]' instead of '[1]'"))
+def test_check_splits_single_class_message_lists_plain_values():
+    with pytest.raises(ValueError, match=r"in the training data: \[1\]$"):
+        check_splits(parts_of([1, 1]), "y", "classification")
+
+
+def test_check_splits_more_than_two_classes():
+    with pytest.raises(ValueError, match="has 3 classes"):
+        check_splits(parts_of([0, 1, 2]), "y", "classification")
+
+
+def test_check_splits_regression_has_no_class_rule():
+    check_splits(parts_of([3.0, 3.0]), "y", "regression")  # a constant target is allowed here
+    assert parts_of([3.0, 3.0])["train"]["y"].nunique() == 1
+
+
+def test_split_summary_with_time(monthly):
+    summary = split_summary(time_split(monthly, "when", *CUTS), "y", "when")
+    assert summary.index.tolist() == list(SPLITS)
+    assert summary.loc["train", "rows"] == 2 and summary.loc["train", "target_mean"] == 0.5
+    assert summary.loc["valid", "from"] == pd.Timestamp("2013-03-01")
+    assert summary.loc["new", "to"] == pd.Timestamp("2013-06-01")
+
+
+def test_split_summary_without_time_and_with_an_empty_split():
+    summary = split_summary(random_split(pd.DataFrame({"y": [0, 1, 1, 1] * 5}), 0.25, 0.25, seed=0), "y", None)
+    assert "from" not in summary.columns
+    assert summary.loc["new", "rows"] == 0 and pd.isna(summary.loc["new", "target_mean"])
+    assert summary["rows"].sum() == 20

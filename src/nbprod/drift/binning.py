@@ -14,8 +14,11 @@ approximation is ``|integral (F_ref - F_cur)|`` in place of
 ``integral |F_ref - F_cur|`` inside a cell where the two CDFs cross: the result
 is a lower bound of scipy's ``wasserstein_distance``, exact when the CDFs do not
 cross inside any cell, and short by at most ``sum over crossing cells of
-width * (mass_ref + mass_cur)``. With the default 16,384 cells that is a few
-1e-4 reference standard deviations at most on ordinary data (see the tests).
+width * (mass_ref + mass_cur)`` -- at most one cell width, ``(hi - lo) /
+n_cells``, per crossing that carries the whole mass (a one-row window). With
+the default 16,384 cells the observed error on 1e4-1e6-row samples is about
+1e-6 reference standard deviations, and the tests bound it at 1e-4 (5e-4 for a
+single-row window), three orders of magnitude below the 0.1 threshold.
 The KS statistic evaluated at cell edges is likewise a lower bound, short by at
 most the mass of one cell.
 """

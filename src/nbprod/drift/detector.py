@@ -12,7 +12,7 @@ from nbprod.drift.results import ColumnDrift, DatasetDrift
 
 #: Default threshold of each method (distances drift above it, p-values below it).
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1, "ks": 0.05, "chisquare": 0.05,
+    "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1, "ks": 0.05, "chisquare": 0.05, "chisquare_gof": 0.05,
 }
 KINDS = ("numeric", "categorical")
 
@@ -45,9 +45,13 @@ class DriftDetector:
     reference values, Kolmogorov-Smirnov (numeric) or chi-square (categorical)
     at p < 0.05; above it, the Wasserstein distance normalised by the reference
     standard deviation (numeric) or the Jensen-Shannon distance (categorical)
-    above 0.1. Numeric columns with at most ``discrete_max_unique`` distinct
-    values (reference and window together) are compared value by value like
-    categorical ones. The dataset drifts when ``share >= drift_share`` of the
+    above 0.1. The chi-square is the two-sample test of homogeneity
+    (:func:`nbprod.drift.stats.chi_square_test`), which equals Evidently's
+    z-test on binary columns; Evidently's goodness-of-fit form, whose
+    false-alarm rate is far above 5% when the reference is small, is
+    available as ``"chisquare_gof"``. Numeric columns with at most
+    ``discrete_max_unique`` distinct values (reference and window together)
+    are compared value by value like categorical ones. The dataset drifts when ``share >= drift_share`` of the
     counted columns drift. PSI and the missing-value rates are reported for
     every column.
 
@@ -59,7 +63,7 @@ class DriftDetector:
         Overrides of the inferred kinds (``"numeric"`` or ``"categorical"``).
     method : str or mapping, default "auto"
         One of ``"auto"``, ``"wasserstein"``, ``"ks"``, ``"jensenshannon"``,
-        ``"chisquare"``, ``"psi"`` for every column, or a mapping whose keys are
+        ``"chisquare"``, ``"chisquare_gof"``, ``"psi"`` for every column, or a mapping whose keys are
         column names or kinds (a column's own entry wins). ``wasserstein`` and
         ``ks`` apply to numeric columns only; the counts-based methods apply to
         numeric columns through ``psi_bins`` reference-quantile bins.

@@ -12,9 +12,9 @@ from nbprod.drift import binning, stats
 from nbprod.drift.results import ColumnDrift
 
 #: Methods whose statistic is a p-value test (drift when ``p < threshold``).
-PVALUE_METHODS = frozenset({"ks", "chisquare"})
-NUMERIC_METHODS = frozenset({"auto", "wasserstein", "ks", "jensenshannon", "chisquare", "psi"})
-CATEGORICAL_METHODS = frozenset({"auto", "jensenshannon", "chisquare", "psi"})
+PVALUE_METHODS = frozenset({"ks", "chisquare", "chisquare_gof"})
+NUMERIC_METHODS = frozenset({"auto", "wasserstein", "ks", "jensenshannon", "chisquare", "chisquare_gof", "psi"})
+CATEGORICAL_METHODS = frozenset({"auto", "jensenshannon", "chisquare", "chisquare_gof", "psi"})
 #: Window rows up to which the exact (sorting) Wasserstein is used against a small reference.
 EXACT_WASSERSTEIN_MAX_N = 100_000
 
@@ -118,8 +118,9 @@ def _decide(method: str, value: float, threshold: float) -> bool:
 def _on_counts(method: str, ref: np.ndarray, cur: np.ndarray, eps: float) -> tuple[float, float | None]:
     """Statistic (and p-value) of a counts-based method."""
     if method == "chisquare":
-        stat, p = stats.chi_square_gof(ref, cur)
-        return stat, p
+        return stats.chi_square_test(ref, cur)
+    if method == "chisquare_gof":
+        return stats.chi_square_gof(ref, cur)
     if method == "jensenshannon":
         return stats.jensen_shannon_distance(ref, cur), None
     return stats.psi(ref, cur, eps), None

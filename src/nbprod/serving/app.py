@@ -389,7 +389,7 @@ class PredictionService:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         body = await self.read_body(headers, receive)
         try:
-            payload = json.loads(body)
+            payload = json.loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
         except UnicodeDecodeError as error:
             raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
         except ValueError as error:

@@ -32,19 +32,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the file; print the summary."""
-    from mlflow import MlflowClient
-
-    from nbprod.serving.batch import ScoreError, score_file
-    from nbprod.serving.model_source import load_version
+    from nbprod.serving.batch import ScoreError, file_format, score_file
+    from nbprod.serving.model_source import client_for, load_version
     from nbprod.tracking import tracking_uri
+
+    try:  # cheap checks before loading the model
+        if not args.input.is_file():
+            raise ScoreError(f"input file {args.input} does not exist")
+        for path in (args.input, args.output, args.rejects):
+            if path is not None:
+                file_format(path)
+    except ScoreError as error:
+        print(f"nbprod score: {error}", file=sys.stderr)
+        return 2
 
     settings = args.settings
     name, alias = settings["registry"]["model_name"], settings["registry"]["alias"]
     uri = tracking_uri(settings, args.project)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = client_for(uri)
     try:
         version = args.version or str(client.get_model_version_by_alias(name, alias).version)
-        model = load_version(client, name, version)
+        model = load_version(uri, name, version, client)
     except Exception as error:  # registry errors come in many types
         print(f"nbprod score: cannot load models:/{name}@{alias if not args.version else args.version} "
               f"from {uri}: {error}", file=sys.stderr)

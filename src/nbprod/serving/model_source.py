@@ -76,12 +76,27 @@ def example_frame(contract: FeatureContract, rows: int = 1):
     return frame_from_columns(contract, columns)
 
 
-def load_version(client: Any, name: str, version: str) -> LoadedModel:
-    """Load, inspect and warm up one registered model version."""
+def client_for(tracking_uri: str) -> Any:
+    """An MlflowClient on ``tracking_uri`` for both tracking and the registry."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def load_version(tracking_uri: str, name: str, version: str, client: Any = None) -> LoadedModel:
+    """Load, inspect and warm up one registered version from the store at ``tracking_uri``.
+
+    MLflow resolves ``models:/`` URIs through its global tracking and registry URIs,
+    so they are pointed at ``tracking_uri`` (the process serves one store).
+    """
+    import mlflow
     import mlflow.sklearn
 
     from nbprod.features import feature_contract
 
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = client or client_for(tracking_uri)
     details = client.get_model_version(name, version)
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     tags = details.tags or {}
@@ -122,9 +137,7 @@ class AliasWatcher(threading.Thread):
         self.last_error: str | None = None
 
     def run(self) -> None:
-        from mlflow import MlflowClient
-
-        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        client = client_for(self.tracking_uri)
         while not self.stopping.is_set():
             self.poll(client)
             self.stopping.wait(self.interval)
@@ -140,7 +153,7 @@ class AliasWatcher(threading.Thread):
         if version == self.current_version:
             return
         try:
-            loaded = load_version(client, self.model_name, version)
+            loaded = load_version(self.tracking_uri, self.model_name, version, client)
         except Exception as error:
             self.last_error = f"cannot load models:/{self.model_name}/{version}: {error}"
             log.exception("loading %s version %s failed", self.model_name, version)

@@ -1,0 +1,53 @@
+"""nbprod.eda: summaries for the exploratory notebook."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbprod import eda
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "t": pd.to_datetime(["2013-01-01", "2013-01-02", "2013-01-08", "2013-01-09", "2013-01-15"]),
+        "carrier": ["AA", "AA", "UA", "UA", "DL"],
+        "x": [1.0, 2.0, 3.0, np.nan, 5.0],
+        "w": [10, 8, 6, 4, 2],
+        "late": [1.0, 0.0, 1.0, 1.0, np.nan],
+    })
+
+
+def test_overview(table):
+    row = eda.overview(table, "late").iloc[0]
+    assert row.to_dict() == {"rows": 5, "columns": 5, "target_mean": 0.75, "target_missing": 1}
+
+
+def test_column_summary_sorted_by_missing_rate(table):
+    summary = eda.column_summary(table.assign(x=[np.nan, np.nan, 3.0, np.nan, 5.0]))
+    assert summary.index[0] == "x" and summary.loc["x", "missing_rate"] == 0.6
+    assert summary.loc["carrier", "distinct"] == 3
+    assert summary.loc["w", "dtype"] == "int64"
+    assert summary["missing_rate"].is_monotonic_decreasing
+
+
+def test_target_rate_over_time_weekly(table):
+    rate = eda.target_rate_over_time(table, "late", "t")
+    assert rate.name == "late"
+    assert rate.tolist()[:2] == [0.5, 1.0]
+    assert len(rate) == 3 and np.isnan(rate.iloc[2])  # the last week only has a missing target
+    assert all(stamp.dayofweek == 0 for stamp in rate.index)  # weeks start on Monday
+
+
+def test_numeric_correlations_are_spearman_over_numeric_columns(table):
+    corr = eda.numeric_correlations(table)
+    assert list(corr.columns) == ["x", "w", "late"]
+    assert corr.loc["x", "w"] == pytest.approx(-1.0)
+
+
+def test_target_rate_by_top_values(table):
+    rate = eda.target_rate_by(table, "late", "carrier", top=2)
+    assert set(rate.index) == {"AA", "UA"}
+    assert rate.tolist() == [1.0, 0.5]  # sorted best first

@@ -1,0 +1,88 @@
+"""nbprod.evaluation: holdout metrics, baseline, the evaluation record, permutation importance."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbprod import evaluation
+from nbprod.features import FeatureBuilder
+from nbprod.models import Candidate, make_model
+
+from .helpers import tiny_frame
+
+
+def test_holdout_results_at_each_models_own_threshold():
+    y = np.array([0, 1, 1])
+    scores = {"a": np.array([0.2, 0.3, 0.9]), "b": np.array([0.2, 0.3, 0.9])}
+    results = evaluation.holdout_results(scores, y, "classification", {"a": 0.25})
+    assert results["a"]["accuracy"] == 1.0 and results["a"]["threshold"] == 0.25
+    assert results["b"]["accuracy"] == pytest.approx(2 / 3) and results["b"]["threshold"] == 0.5
+
+
+def test_holdout_scores_of_fitted_models():
+    frame = tiny_frame(30)
+    X, y = frame.drop(columns="y"), frame["y"]
+    model = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)
+    scores = evaluation.holdout_scores({"lin": model}, X.head(5), "classification")
+    assert scores["lin"].shape == (5,) and ((0 <= scores["lin"]) & (scores["lin"] <= 1)).all()
+
+
+def test_baseline_result_classification_is_uninformative():
+    result = evaluation.baseline_result(np.array([0, 0, 0, 1]), np.array([0, 1, 1, 0, 1]), "classification")
+    assert result["roc_auc"] == 0.5
+    assert result["threshold"] == 0.25
+    assert result["accuracy"] == pytest.approx(0.6)  # everything predicted positive
+
+
+def test_baseline_result_regression_predicts_the_training_mean():
+    result = evaluation.baseline_result(np.array([1.0, 3.0]), np.array([2.0, 4.0]), "regression")
+    assert result == pytest.approx({"mae": 1.0, "rmse": np.sqrt(2.0), "r2": -1.0})
+
+
+def record(metric="roc_auc"):
+    index = {name: {"run_id": f"run-{name}", "model_uri": f"models:/{name}", "threshold": 0.4, "path": "x"}
+             for name in ("a", "b")}
+    results = {"a": {"roc_auc": 0.7, "log_loss": 0.5}, "b": {"roc_auc": 0.8, "log_loss": 0.6}}
+    return evaluation.evaluation_record("classification", metric, "late", "test", index, results,
+                                        {"roc_auc": 0.5, "log_loss": 0.69})
+
+
+def test_evaluation_record_picks_the_best_in_the_metrics_direction():
+    assert record("roc_auc")["best"] == "b" and record("roc_auc")["greater_is_better"] is True
+    assert record("log_loss")["best"] == "a" and record("log_loss")["greater_is_better"] is False
+
+
+def test_evaluation_record_contents():
+    data = record()
+    assert {key: data[key] for key in ("task", "metric", "target", "holdout")} == {
+        "task": "classification", "metric": "roc_auc", "target": "late", "holdout": "test"}
+    assert data["candidates"]["a"] == {"run_id": "run-a", "model_uri": "models:/a", "threshold": 0.4,
+                                       "metrics": {"roc_auc": 0.7, "log_loss": 0.5}}
+    assert data["baseline"] == {"metrics": {"roc_auc": 0.5, "log_loss": 0.69}}
+
+
+def test_importance_ranks_the_informative_raw_column_first():
+    frame = tiny_frame(50)
+    X, y = frame.drop(columns="y"), frame["y"]
+    model = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)
+    result = evaluation.importance(model, X, y, "classification", rows=40, repeats=2, seed=0)
+    assert isinstance(result, pd.Series)
+    assert set(result.index) == set(X.columns)  # raw inputs, not encoded features
+    assert result.index[0] == "x" and result["x"] > 0.1
+    assert result.is_monotonic_decreasing
+
+
+def test_importance_regression_and_more_rows_than_the_holdout():
+    frame = tiny_frame(30)
+    X, y = frame.drop(columns="y"), 2 * frame["x"]
+    model = make_model(Candidate("ridge", "linear"), "regression", FeatureBuilder(), seed=0).fit(X, y)
+    result = evaluation.importance(model, X, y, "regression", rows=1000, repeats=2, seed=0)
+    assert result.index[0] == "x" and result["x"] > 0
+
+
+def test_load_candidates(tmp_path):
+    joblib.dump({"model": 1}, tmp_path / "a.joblib")
+    assert evaluation.load_candidates({"a": {"path": str(tmp_path / "a.joblib")}}) == {"a": {"model": 1}}

@@ -1,0 +1,66 @@
+"""nbprod.training: the pure helpers of the train notebook."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbprod.features import FeatureBuilder
+from nbprod.models import expand_grid, fit_candidates
+from nbprod.training import features_and_target, results_table, validation_results
+
+from .helpers import tiny_frame
+
+
+class Fixed:
+    """A stand-in model that returns given scores."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=float)
+
+    def predict_proba(self, X):
+        return np.column_stack([1 - self.scores, self.scores])
+
+    def predict(self, X):
+        return self.scores
+
+
+def test_features_and_target(frame):
+    X, y = features_and_target(frame, "y")
+    assert "y" not in X.columns and list(X.columns) == ["x", "z", "c", "flag", "t"]
+    assert y.equals(frame["y"])
+    assert "y" in frame.columns  # input untouched
+
+
+def test_validation_results_classification_uses_the_best_threshold():
+    X = pd.DataFrame({"a": range(4)})
+    y = pd.Series([0, 0, 1, 1])
+    results = validation_results({"good": Fixed([0.1, 0.4, 0.35, 0.8]), "perfect": Fixed([0.1, 0.2, 0.6, 0.9])},
+                                 X, y, "classification")
+    assert results["good"]["threshold"] == 0.35
+    assert results["good"]["f1"] == pytest.approx(0.8)
+    assert results["perfect"]["roc_auc"] == 1.0 and results["perfect"]["accuracy"] == 1.0
+
+
+def test_validation_results_regression_has_no_threshold():
+    results = validation_results({"m": Fixed([1.0, 2.0, 5.0])}, pd.DataFrame({"a": [0, 1, 2]}),
+                                 pd.Series([1.0, 2.0, 3.0]), "regression")
+    assert set(results["m"]) == {"mae", "rmse", "r2"}
+    assert results["m"]["r2"] == pytest.approx(-1.0)
+
+
+def test_validation_results_of_real_fitted_candidates():
+    train, valid = tiny_frame(40, seed=0), tiny_frame(20, seed=1)
+    X, y = features_and_target(train, "y")
+    fitted = fit_candidates(expand_grid([{"name": "lin", "kind": "linear"}]), "classification",
+                            FeatureBuilder(), X, y, seed=0)
+    results = validation_results(fitted, *features_and_target(valid, "y"), "classification")
+    assert results["lin"]["roc_auc"] > 0.9
+    assert 0 <= results["lin"]["threshold"] <= 1
+
+
+def test_results_table():
+    table = results_table({"a": {"rmse": 1.234567, "r2": 0.5}, "b": {"rmse": 2.0, "r2": 0.25}}, digits=2)
+    assert table.index.name == "candidate" and table.index.tolist() == ["a", "b"]
+    assert table.loc["a", "rmse"] == 1.23 and list(table.columns) == ["rmse", "r2"]

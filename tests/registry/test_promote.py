@@ -131,6 +131,14 @@ def test_rerun_reuses_the_registered_version(good, measured, write_evaluation, m
     assert [v.version for v in Registry(model_name).versions()] == ["1"]
 
 
+def test_ploomber_sees_the_evaluate_dependency():
+    import inspect
+
+    from ploomber.static_analysis.python import PythonCallableExtractor
+
+    assert PythonCallableExtractor(inspect.getsource(promote)).extract_upstream() == {"evaluate"}
+
+
 # -- nbprod promote ------------------------------------------------------------------------------
 
 @pytest.fixture

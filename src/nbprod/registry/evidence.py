@@ -67,6 +67,10 @@ def _num(value: Any, digits: int = 4) -> str:
     return _e(value)
 
 
+def _names(values: Any) -> str:
+    return _e(", ".join(map(str, values))) if values else "none"
+
+
 def _flag(passed: bool | None) -> str:
     if passed is None:
         return "<td>–</td>"
@@ -89,6 +93,9 @@ def render_html(evidence: Mapping[str, Any]) -> str:
     title = (f"Promotion gate: {evidence.get('model_name')} version {candidate.get('version')} "
              f"{decision}")
 
+    summary = str(evidence.get("summary", ""))
+    if summary.startswith(decision + ": "):
+        summary = summary[len(decision) + 2:]
     reasons = [
         f"<tr><td>{_e(r['check'])}</td>{_flag(r['passed'])}<td>{_e(r['detail'])}</td></tr>"
         for r in evidence.get("reasons", [])
@@ -122,14 +129,15 @@ def render_html(evidence: Mapping[str, Any]) -> str:
     if budget.get("error"):
         detail_rows.insert(0, f"<tr><td>error</td><td class='fail'>{_e(budget['error'])}</td></tr>")
 
+    kinds = [f"{c['column']}: {c['champion']} -> {c['candidate']}" for c in schema.get("kind_changed", [])]
     schema_rows = [
         f"<tr><td>Compared with</td><td>{_e(schema.get('reference'))}</td></tr>",
         f"<tr><td>Compatible</td>{_flag(schema.get('compatible'))}</tr>",
-        f"<tr><td>Candidate columns</td><td>{_e(', '.join(schema.get('candidate_columns', [])))}</td></tr>",
-        f"<tr><td>Added (required, unknown to the champion)</td><td>{_e(schema.get('added'))}</td></tr>",
-        f"<tr><td>Removed</td><td>{_e(schema.get('removed'))}</td></tr>",
-        f"<tr><td>Kind changed</td><td>{_e(schema.get('kind_changed'))}</td></tr>",
-        f"<tr><td>No longer nullable</td><td>{_e(schema.get('nullable_tightened'))}</td></tr>",
+        f"<tr><td>Candidate columns</td><td>{_names(schema.get('candidate_columns'))}</td></tr>",
+        f"<tr><td>Added (required, unknown to the champion)</td><td>{_names(schema.get('added'))}</td></tr>",
+        f"<tr><td>Removed</td><td>{_names(schema.get('removed'))}</td></tr>",
+        f"<tr><td>Kind changed</td><td>{_names(kinds)}</td></tr>",
+        f"<tr><td>No longer nullable</td><td>{_names(schema.get('nullable_tightened'))}</td></tr>",
     ]
     for problem in schema.get("problems", []):
         schema_rows.append(f"<tr><td>Problem</td><td class='fail'>{_e(problem)}</td></tr>")
@@ -157,7 +165,7 @@ def render_html(evidence: Mapping[str, Any]) -> str:
 <h1>Promotion gate: {_e(evidence.get('model_name'))}</h1>
 <p class="muted">Candidate <code>{_e(candidate.get('name'))}</code>, version {_e(candidate.get('version'))},
 against the {_e(ref_label)}, on the same holdout, in this run.</p>
-<div class="banner {_e(decision)}">{_e(decision.upper())}: {_e(evidence.get('summary'))}</div>
+<div class="banner {_e(decision)}">{_e(decision.upper())}: {_e(summary)}</div>
 <h2>Checks</h2>
 {_table(["Check", "Result", "Detail"], reasons)}
 <h2>Metrics on the holdout</h2>
@@ -170,7 +178,7 @@ the last column is what the evaluate task recorded for the candidate.</p>
 {_table(["Figure", "Measured", "Limit", "Result"], budget_rows)}
 <details><summary class="muted">How it was measured</summary>{_table(["Detail", "Value"], detail_rows)}</details>
 <h2>Input schema</h2>
-{_table(["", ""], schema_rows)}
+<table><tbody>{''.join(schema_rows)}</tbody></table>
 <h2>Provenance</h2>
 <table><tbody>{''.join(meta_rows)}</tbody></table>
 </body></html>

@@ -70,7 +70,11 @@ class BudgetFigures:
 
 @dataclass(frozen=True)
 class Reason:
-    """One check of the gate."""
+    """One check of the gate.
+
+    ``measured``/``limit``: the figure and its limit (budget checks), or the
+    candidate's and the reference's metric value (metric check).
+    """
 
     check: str
     passed: bool

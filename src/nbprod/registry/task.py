@@ -41,15 +41,6 @@ def _path(value: Any) -> Path:
     return Path(str(value))
 
 
-def _evaluation_path(upstream: Any) -> Path:
-    """``upstream["evaluate"]["evaluation"]``, tolerating a single-product evaluate task."""
-    products = upstream["evaluate"] if "evaluate" in upstream else next(iter(upstream.values()))
-    try:
-        return _path(products["evaluation"])
-    except (KeyError, TypeError):
-        return _path(products)
-
-
 def _holdout_path(evaluation: Mapping[str, Any], evaluation_path: Path) -> Path:
     path = Path(evaluation["holdout"])
     if path.is_absolute() or path.exists():
@@ -107,8 +98,9 @@ def promote(
     the memory figure; ``latency_calls``: timed single-row predictions; ``timeout_s``: time box of the
     measuring subprocess; ``threads``: native threads of that subprocess (0: library default).
     """
+    # written out literally: Ploomber finds the task's dependencies by reading this source
     run_gate(
-        _evaluation_path(upstream),
+        _path(upstream["evaluate"]["evaluation"]),
         _path(product["json"]),
         _path(product["html"]),
         model_name=model_name,

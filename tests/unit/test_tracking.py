@@ -61,8 +61,6 @@ def test_tracking_uri_keeps_absolute_and_remote_uris(monkeypatch, tmp_path, uri)
 def test_tracking_uri_environment_wins(monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
     assert tracking.tracking_uri(SETTINGS, tmp_path) == "http://tracking.example:5000"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///rel.db")  # relative env paths are the project's too
-    assert tracking.tracking_uri(SETTINGS, tmp_path) == f"sqlite:///{tmp_path.resolve()}/rel.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
     assert tracking.tracking_uri(SETTINGS, tmp_path).endswith("/mlflow.db")
 

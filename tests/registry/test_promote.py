@@ -68,20 +68,21 @@ def test_first_model_beats_baseline_and_is_promoted(good, write_evaluation, mode
     assert run.data.metrics["gate.promoted"] == 1.0
 
 
-def test_over_budget_first_model_is_rejected_end_to_end(good, write_evaluation, model_name, tmp_path):
+def test_over_budget_first_model_is_rejected(good, measured, write_evaluation, model_name, tmp_path):
     evaluation = write_evaluation(good)
-    product = {"json": tmp_path / "promotion.json", "html": tmp_path / "promotion.html"}
-    promote(product, {"evaluate": {"evaluation": evaluation}}, model_name=model_name, alias="champion",
-            margin=0.0, max_size_mb=0.001, max_memory_mb=1024, max_p99_ms=1000, latency_calls=50)
-    record = json.loads(product["json"].read_text())
+    limits = gate.Limits(max_size_mb=measured.size_mb / 2, max_memory_mb=1024, max_p99_ms=1000)
+    record = gate_run(evaluation, model_name, measured, limits=limits)
     assert record["decision"] == "rejected"
     assert [r["check"] for r in record["reasons"] if not r["passed"]] == ["size"]
-    assert record["budget"]["size_mb"]["passed"] is False
+    assert record["budget"]["size_mb"] == {"measured": measured.size_mb, "limit": measured.size_mb / 2,
+                                           "passed": False}
     registry = Registry(model_name)
     assert registry.alias_version("champion") is None
     assert registry.version(1).tags["nbprod.gate.decision"] == "rejected"
     assert registry.version(1).tags["nbprod.gate.size"] == "fail"
-    assert "REJECTED" in product["html"].read_text()
+    assert "REJECTED" in (tmp_path / "promotion.html").read_text()
+    saved = json.loads((tmp_path / "promotion.json").read_text())
+    assert saved["champion_after"] is None and "size" in saved["summary"]
 
 
 def test_worse_challenger_is_rejected_and_champion_untouched(good, weak, measured, write_evaluation,

@@ -172,11 +172,11 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
         raise ScoreError("the output and rejects files must differ from the input file")
     summary = ScoreSummary(input_path, output, rejects, model.name, model.version)
     chunks = read_chunks(input_path, chunk_rows)
-    input_schema = pq.ParquetFile(input_path).schema_arrow if file_format(input_path) == "parquet" else None
     try:
         first = next(chunks)
     except StopIteration:
         raise ScoreError(f"{input_path} has no rows and no header") from None
+    input_schema = pq.ParquetFile(input_path).schema_arrow if file_format(input_path) == "parquet" else None
     names = model.contract.names
     extra = [name for name in first.columns if name not in names and name not in ("prediction", "probability")]
     if input_schema is None:

@@ -1,0 +1,506 @@
+"""The model report's data: builds, candidates, registered versions and the gate's decisions.
+
+Everything is read from MLflow (the build's run tree and the Model Registry)
+and scored once on the test split of the current build, so the champion and
+the challengers are compared on the same rows. Pure helpers (labels, tables,
+headline text) take plain values and are unit-tested without MLflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nbprod.dashboards.context import Context
+
+#: Tag names written by the registry's promote task (kept in sync with nbprod.registry.task).
+TAG_DECISION = "nbprod.gate.decision"
+TAG_REASONS = "nbprod.gate.reasons"
+
+#: Metrics shown side by side, in this order, per task.
+SHOWN_METRICS = {
+    "classification": ("roc_auc", "pr_auc", "f1", "accuracy", "brier", "log_loss"),
+    "regression": ("mae", "rmse", "r2"),
+}
+#: What each metric means, in plain words (the tables' column headers).
+METRIC_LABELS = {
+    "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1", "accuracy": "accuracy", "brier": "Brier score",
+    "log_loss": "log loss", "mae": "MAE", "rmse": "RMSE", "r2": "R²",
+}
+BASELINE_LABEL = "naive baseline"
+
+
+# -- plain helpers (no MLflow) ------------------------------------------------------------------
+
+
+def split_name(name: str) -> tuple[str, dict[str, str]]:
+    """``"hgb-learning_rate=0.1-max_leaf_nodes=31"`` -> ``("hgb", {"learning_rate": "0.1", ...})``."""
+    head, *rest = name.split("-")
+    params: dict[str, str] = {}
+    for part in rest:
+        key, sep, value = part.partition("=")
+        if not sep:  # a dash inside the name, not a parameter
+            return name, {}
+        params[key] = value
+    return head, params
+
+
+def friendly_names(names: Iterable[str]) -> dict[str, str]:
+    """Short labels: the candidate's name and only the parameters that differ within its kind.
+
+    ``hgb-learning_rate=0.1-max_iter=200-max_leaf_nodes=31`` and ``...=63`` become
+    ``hgb (max_leaf_nodes=31)`` and ``hgb (max_leaf_nodes=63)``.
+    """
+    names = list(dict.fromkeys(names))
+    parsed = {name: split_name(name) for name in names}
+    by_head: dict[str, list[dict[str, str]]] = {}
+    for head, params in parsed.values():
+        by_head.setdefault(head, []).append(params)
+    labels = {}
+    for name, (head, params) in parsed.items():
+        group = by_head[head]
+        varying = [key for key in params if len({str(p.get(key)) for p in group}) > 1]
+        labels[name] = f"{head} ({', '.join(f'{k}={params[k]}' for k in varying)})" if varying else head
+    if len(set(labels.values())) < len(labels):  # still ambiguous: keep the full names
+        return {name: name for name in names}
+    return labels
+
+
+def metrics_table(results: Mapping[str, Mapping[str, float]], task: str) -> pd.DataFrame:
+    """Models as rows, the task's shown metrics as columns (plain labels), in ``results`` order."""
+    shown = SHOWN_METRICS[task]
+    rows = {label: {METRIC_LABELS[m]: values.get(m, np.nan) for m in shown} for label, values in results.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def parse_reasons(text: str | None) -> list[dict[str, Any]]:
+    """The gate's reasons from the ``nbprod.gate.reasons`` tag (``[]`` when absent or unreadable)."""
+    if not text:
+        return []
+    try:
+        reasons = json.loads(text)
+    except ValueError:
+        return [{"check": "gate", "passed": False, "detail": text}]
+    return [r for r in reasons if isinstance(r, Mapping)] if isinstance(reasons, list) else []
+
+
+#: Each gate check's failure, in plain words.
+FAILED_CHECK_WORDS = {
+    "metric": "it was not better than the model serving",
+    "size": "it was too large",
+    "memory": "it needed too much memory",
+    "latency": "it answered too slowly",
+    "schema": "it needed input columns the service does not accept",
+}
+
+
+def plain_rejection(reasons: Sequence[Mapping[str, Any]]) -> str:
+    """Why a version was rejected, in plain words (``"it was too large and it answered too slowly"``)."""
+    failed = [FAILED_CHECK_WORDS.get(str(r.get("check")), f"its {r.get('check')} check failed")
+              for r in reasons if not r.get("passed")]
+    if not failed:
+        return ""
+    return failed[0] if len(failed) == 1 else ", ".join(failed[:-1]) + " and " + failed[-1]
+
+
+def reason_summary(decision: str | None, reasons: Sequence[Mapping[str, Any]]) -> str:
+    """One line in plain words: why the gate promoted or rejected a version."""
+    if not decision:
+        return "not judged by the gate"
+    if decision == "promoted":
+        return f"passed all {len(reasons)} checks" if reasons else "passed the gate"
+    failed = [r for r in reasons if not r.get("passed")]
+    if not failed:
+        return "rejected"
+    return "; ".join(f"{r.get('check')}: {r.get('detail')}" for r in failed)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def versions_table(versions: Sequence[Any], metric: str | None) -> pd.DataFrame:
+    """One row per registered version (objects like :class:`nbprod.registry.client.VersionInfo`).
+
+    Columns: ``version`` (int), ``created`` (UTC datetime), ``candidate``, ``decision``
+    (promoted / rejected / empty), ``why``, ``serving`` (holds an alias), ``aliases``,
+    ``metric`` and ``metric_value`` (the gate metric the evaluate task recorded),
+    ``manual`` (who moved an alias here by hand, and why), ``run_id``, ``threshold``, ``reasons`` (the gate's checks, a list of dicts),
+    ``plain`` (why it was rejected, in plain words).
+    """
+    rows = []
+    for info in versions:
+        tags = dict(info.tags or {})
+        name = metric or tags.get("nbprod.metric")
+        reasons = parse_reasons(tags.get(TAG_REASONS))
+        decision = tags.get(TAG_DECISION, "")
+        manual = ""
+        if tags.get("nbprod.manual.user"):
+            manual = (f"moved here by {tags['nbprod.manual.user']} at {tags.get('nbprod.manual.at', '?')}: "
+                      f"{tags.get('nbprod.manual.reason', '')}")
+        created = (dt.datetime.fromtimestamp(info.created_ms / 1000, dt.timezone.utc)
+                   if info.created_ms else pd.NaT)
+        rows.append({
+            "version": int(info.version), "created": created, "candidate": tags.get("nbprod.candidate", ""),
+            "decision": decision, "why": reason_summary(decision, reasons),
+            "serving": bool(info.aliases), "aliases": ", ".join(info.aliases),
+            "metric": name or "", "metric_value": _float(tags.get(f"nbprod.metric.{name}")) if name else np.nan,
+            "manual": manual, "run_id": info.run_id or tags.get("nbprod.run_id") or "",
+            "threshold": _float(tags.get("nbprod.threshold")), "reasons": reasons,
+            "plain": plain_rejection(reasons) if decision == "rejected" else "",
+        })
+    columns = ["version", "created", "candidate", "decision", "why", "serving", "aliases", "metric",
+               "metric_value", "manual", "run_id", "threshold", "reasons", "plain"]
+    return pd.DataFrame(rows, columns=columns).sort_values("version").reset_index(drop=True)
+
+
+def reasons_table(reasons: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The gate's checks of one version: check, passed (yes/no), detail."""
+    rows = [{"check": r.get("check", ""), "result": "passed" if r.get("passed") else "failed",
+             "detail": r.get("detail", "")} for r in reasons]
+    return pd.DataFrame(rows, columns=["check", "result", "detail"]).set_index("check")
+
+
+def history_table(versions: pd.DataFrame) -> pd.DataFrame:
+    """The version history as shown to a reader (newest first)."""
+    shown = versions.sort_values("version", ascending=False)
+    return pd.DataFrame({
+        "version": [f"v{v}" for v in shown["version"]],
+        "registered": [pd.Timestamp(c).strftime("%Y-%m-%d %H:%M") if not pd.isna(c) else "–"
+                       for c in shown["created"]],
+        "model": shown["candidate"].to_numpy(),
+        "gate decision": shown["decision"].replace("", "not judged").to_numpy(),
+        "why": shown["why"].to_numpy(),
+        "serving now": ["yes" if s else "" for s in shown["serving"]],
+        "moved by hand": shown["manual"].to_numpy(),
+    }).set_index("version")
+
+
+def latest_decision(versions: pd.DataFrame) -> dict[str, Any] | None:
+    """The most recent version the gate judged, as a dict of its row; None when there is none."""
+    judged = versions[versions["decision"].astype(bool)]
+    return None if judged.empty else judged.iloc[-1].to_dict()
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _date(value: Any) -> str:
+    stamp = pd.Timestamp(value)
+    return stamp.strftime("%-d %b %Y") if not pd.isna(stamp) else "?"
+
+
+def plain_performance(task: str, target: str, metrics: Mapping[str, float],
+                      baseline: Mapping[str, float] | None, recall: float | None = None,
+                      precision: float | None = None) -> str:
+    """What the champion's test metrics mean, in one or two plain sentences."""
+    if task == "classification":
+        parts = []
+        if recall is not None and precision is not None and math.isfinite(recall) and math.isfinite(precision):
+            parts.append(f"it catches {_pct(recall)} of the cases that were {target}, and "
+                         f"{_pct(precision)} of the cases it flags really were {target}")
+        auc = metrics.get("roc_auc")
+        if auc is not None and math.isfinite(auc):
+            text = (f"it ranks a {target} case above a non-{target} one {_pct(auc)} of the time "
+                    f"(ROC AUC {auc:.3f}")
+            base = (baseline or {}).get("roc_auc")
+            text += f"; a blind guess scores {base:.2f})" if base is not None and math.isfinite(base) else ")"
+            parts.append(text)
+        return "; ".join(parts)
+    mae = metrics.get("mae")
+    text = f"its predictions of {target} are off by {mae:.3g} on average (MAE)" if mae is not None else ""
+    base = (baseline or {}).get("mae")
+    if text and base is not None and math.isfinite(base):
+        text += f", against {base:.3g} when always predicting the training average"
+    return text
+
+
+def headline(champion: Mapping[str, Any] | None, performance: str, holdout: Mapping[str, Any],
+             last: Mapping[str, Any] | None, alias: str = "champion") -> str:
+    """The model report's headline (plain text; the notebook styles it).
+
+    ``champion``: ``{"version", "candidate"}`` or None; ``holdout``: ``{"rows", "period"}``;
+    ``last``: the latest judged version (see :func:`latest_decision`).
+    """
+    if champion is None:
+        first = f"No model is serving yet: no version holds the '{alias}' alias."
+    else:
+        first = f"Model v{champion['version']} ({champion['candidate']}) is serving."
+        if performance:
+            period = f" from {holdout['period']}" if holdout.get("period") else ""
+            first += f" On {holdout['rows']:,} test rows{period}, {performance}."
+    if last is None:
+        return first + " The promotion gate has not judged any version yet."
+    verdict = "promoted" if last["decision"] == "promoted" else "rejected"
+    why = last.get("plain") or ""
+    second = f" Latest gate decision: v{last['version']} {verdict} on {_date(last['created'])}"
+    second += f", because {why}." if verdict == "rejected" and why else "."
+    return first + second
+
+
+def period_text(stamps: pd.Series) -> str:
+    """``"1 Sep 2013 to 30 Sep 2013"`` for a series of timestamps ("" when empty or not dates)."""
+    try:
+        stamps = pd.to_datetime(stamps).dropna()
+    except (TypeError, ValueError):
+        return ""
+    if stamps.empty:
+        return ""
+    return f"{_date(stamps.min())} to {_date(stamps.max())}"
+
+
+def confusion_rates(y: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(recall, precision) of ``score >= threshold``; NaN when undefined."""
+    y = np.asarray(y).astype(int)
+    flagged = np.asarray(score) >= threshold
+    true_positive = float(np.sum(flagged & (y == 1)))
+    recall = true_positive / y.sum() if y.sum() else float("nan")
+    precision = true_positive / flagged.sum() if flagged.sum() else float("nan")
+    return recall, precision
+
+
+# -- MLflow --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Build:
+    """One ``nbprod build`` (the parent run)."""
+
+    run_id: str
+    started: dt.datetime
+    status: str
+    best: str | None = None
+
+    @property
+    def label(self) -> str:
+        state = "" if self.status == "FINISHED" else f" ({self.status.lower()})"
+        return f"{self.started:%Y-%m-%d %H:%M} UTC{state}"
+
+
+def _started(run: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp((run.info.start_time or 0) / 1000, dt.timezone.utc)
+
+
+def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]:
+    """The builds of the experiment, newest first, with the candidate each chose as best."""
+    runs = client.search_runs([experiment_id], "tags.`nbprod.build` = 'true'", max_results=limit,
+                              order_by=["attributes.start_time DESC"])
+    if not runs:
+        return []
+    wanted = {run.info.run_id for run in runs}
+    evaluations = [run for run in client.search_runs([experiment_id], "tags.`nbprod.task` = 'evaluate'",
+                                                     max_results=5 * limit,
+                                                     order_by=["attributes.start_time DESC"])
+                   if run.data.tags.get("nbprod.parent") in wanted]
+    best = {run.data.tags["nbprod.parent"]: run.data.tags.get("nbprod.best") for run in evaluations}
+    return [Build(run.info.run_id, _started(run), run.info.status, best.get(run.info.run_id)) for run in runs]
+
+
+def candidate_runs(client: Any, experiment_id: str, parent_id: str) -> list[Any]:
+    """The candidate runs of a build (oldest first)."""
+    runs = client.search_runs([experiment_id],
+                              f"tags.`nbprod.parent` = '{parent_id}' and tags.`nbprod.candidate` != ''",
+                              order_by=["attributes.start_time ASC"])
+    return [run for run in runs if run.data.tags.get("nbprod.candidate")]
+
+
+def evaluate_run(client: Any, experiment_id: str, parent_id: str) -> Any | None:
+    """The evaluate run of a build, if any."""
+    runs = client.search_runs([experiment_id],
+                              f"tags.`nbprod.parent` = '{parent_id}' and tags.`nbprod.task` = 'evaluate'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0] if runs else None
+
+
+def importance(run_id: str | None) -> pd.Series:
+    """The evaluate run's permutation importance (largest first; empty when not logged)."""
+    if not run_id:
+        return pd.Series(dtype=float)
+    import mlflow
+
+    try:
+        values = mlflow.artifacts.load_dict(f"runs:/{run_id}/permutation_importance.json")
+    except Exception:  # noqa: BLE001 - an evaluate run without the artifact
+        return pd.Series(dtype=float)
+    return pd.Series(values, dtype=float).sort_values(ascending=False)
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelReport:
+    """Everything the model report shows, read once when the dashboard opens."""
+
+    context: Context
+    experiment_id: str | None
+    builds: list[Build]
+    versions: pd.DataFrame
+    champion: dict[str, Any] | None
+    metric: str
+    X: pd.DataFrame | None
+    y: np.ndarray | None
+    period: str
+    baseline: dict[str, float] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # model uri -> loaded model (cache)
+
+    @property
+    def task(self) -> str:
+        return self.context.task
+
+    @property
+    def has_holdout(self) -> bool:
+        return self.X is not None and self.y is not None and len(self.y) > 0
+
+    def load(self, uri: str) -> Any:
+        """A model by URI, loaded once."""
+        if uri not in self.models:
+            import mlflow.sklearn
+
+            self.models[uri] = mlflow.sklearn.load_model(uri)
+        return self.models[uri]
+
+
+def _holdout(context: Context) -> tuple[pd.DataFrame | None, np.ndarray | None, str]:
+    path = context.split_path("test")
+    if not path.is_file():
+        return None, None, ""
+    frame = pd.read_parquet(path)
+    y = frame[context.target].to_numpy()
+    period = period_text(frame[context.time_column]) if context.time_column in frame else ""
+    return frame.drop(columns=[context.target]), y, period
+
+
+def _baseline(context: Context, y: np.ndarray | None) -> dict[str, float]:
+    from nbprod.evaluation import baseline_result
+
+    path = context.split_path("train")
+    if y is None or not len(y) or not path.is_file():
+        return {}
+    y_train = pd.read_parquet(path, columns=[context.target])[context.target].to_numpy()
+    try:
+        return baseline_result(y_train, y, context.task)
+    except ValueError:  # one class only in a tiny holdout
+        return {}
+
+
+def load_report(context: Context) -> ModelReport:
+    """Read the builds, the registered versions and the holdout (no model is loaded yet)."""
+    from mlflow import MlflowClient
+
+    from nbprod.dashboards.context import connect
+    from nbprod.metrics import selection_metric
+    from nbprod.registry.client import Registry
+
+    experiment_id = connect(context)
+    client = MlflowClient()
+    builds = list_builds(client, experiment_id) if experiment_id else []
+    registry = Registry(context.model_name)
+    versions = versions_table(registry.versions() if registry.exists() else [], None)
+    metric = selection_metric(context.settings["evaluate"]["metric"], context.task)
+    serving = versions[versions["aliases"].str.split(", ").apply(lambda a: context.alias in a)]
+    champion = serving.iloc[-1].to_dict() if not serving.empty else None
+    X, y, period = _holdout(context)
+    return ModelReport(context, experiment_id, builds, versions, champion, metric, X, y, period,
+                       _baseline(context, y))
+
+
+@dataclass
+class Comparison:
+    """The champion and one build's candidates, scored on the same holdout."""
+
+    results: dict[str, dict[str, float]]  # label -> metrics
+    scores: dict[str, np.ndarray]  # label -> scores on the holdout
+    thresholds: dict[str, float]
+    champion_label: str | None
+    best_label: str | None
+    importance: pd.Series
+    notes: list[str] = field(default_factory=list)
+
+    def table(self, task: str) -> pd.DataFrame:
+        return metrics_table(self.results, task)
+
+
+def champion_label(champion: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """``"v3 linear (C=0.1), serving"``."""
+    return f"v{champion['version']} {names.get(champion['candidate'], champion['candidate'])}, serving"
+
+
+def compare(report: ModelReport, build: Build | None) -> Comparison:
+    """Score the champion and ``build``'s candidates on the holdout (champion first, baseline last)."""
+    from mlflow import MlflowClient
+
+    from nbprod.metrics import task_metrics
+    from nbprod.models import predict_scores
+
+    client = MlflowClient()
+    runs = candidate_runs(client, report.experiment_id, build.run_id) if build and report.experiment_id else []
+    champion = report.champion
+    names = friendly_names([run.data.tags["nbprod.candidate"] for run in runs]
+                           + ([champion["candidate"]] if champion else []))
+    entries: list[tuple[str, str, float]] = []  # (label, model uri, threshold)
+    champion_name = None
+    if champion is not None:
+        champion_name = champion_label(champion, names)
+        threshold = _float(champion.get("threshold"))
+        entries.append((champion_name, f"models:/{report.context.model_name}/{champion['version']}",
+                        threshold if math.isfinite(threshold) else 0.5))
+    for run in runs:
+        if champion is not None and run.info.run_id == champion["run_id"]:
+            continue  # the champion itself, already first
+        threshold = _float(run.data.params.get("threshold", 0.5))
+        entries.append((names[run.data.tags["nbprod.candidate"]], f"runs:/{run.info.run_id}/model",
+                        threshold if math.isfinite(threshold) else 0.5))
+    results: dict[str, dict[str, float]] = {}
+    scores: dict[str, np.ndarray] = {}
+    thresholds: dict[str, float] = {}
+    notes: list[str] = []
+    if report.has_holdout:
+        for label, uri, threshold in entries:
+            try:
+                model = report.load(uri)
+                score = predict_scores(model, report.X, report.task)
+                results[label] = task_metrics(report.task, report.y, score, threshold)
+            except Exception as error:  # noqa: BLE001 - one unreadable model must not hide the others
+                notes.append(f"{label} could not be scored: {type(error).__name__}: {error}")
+                continue
+            scores[label], thresholds[label] = score, threshold
+        if report.baseline:
+            results[BASELINE_LABEL] = report.baseline
+    else:
+        notes.append("the test split was not found, so no model could be scored "
+                     f"(expected {report.context.split_path('test')})")
+    best_name = build.best if build else None
+    best_label = names.get(best_name) if best_name else None
+    evaluate = evaluate_run(client, report.experiment_id, build.run_id) if build and report.experiment_id else None
+    return Comparison(results, scores, thresholds, champion_name, best_label,
+                      importance(evaluate.info.run_id if evaluate else None), notes)
+
+
+def champion_summary(report: ModelReport, comparison: Comparison) -> str:
+    """The headline of the model report, from the report and a comparison."""
+    champion = report.champion
+    performance = ""
+    label = comparison.champion_label
+    if champion is not None and label in comparison.results:
+        metrics = comparison.results[label]
+        recall = precision = None
+        if report.task == "classification":
+            recall, precision = confusion_rates(report.y, comparison.scores[label], comparison.thresholds[label])
+        performance = plain_performance(report.task, report.context.target, metrics, report.baseline,
+                                        recall, precision)
+    names = friendly_names([champion["candidate"]]) if champion else {}
+    shown = None if champion is None else {**champion, "candidate": names.get(champion["candidate"],
+                                                                              champion["candidate"])}
+    holdout = {"rows": 0 if report.y is None else len(report.y), "period": report.period}
+    return headline(shown, performance, holdout, latest_decision(report.versions), report.context.alias)

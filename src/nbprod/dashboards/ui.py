@@ -1,0 +1,155 @@
+"""Display helpers for the dashboards: headline, tables, figures as PNG, and pickers.
+
+In Voila a picker is an ipywidgets dropdown above an output area that is
+redrawn when the choice changes. In a static snapshot (``NBPROD_DASHBOARD_STATIC``
+set, see :mod:`nbprod.dashboards.snapshot`) there is no kernel behind the page,
+so the default choice is drawn as ordinary outputs and the picker is not shown.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+CSS = """
+<style>
+.nbprod-headline{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:1.25rem;
+  line-height:1.45;padding:.9rem 1.1rem;border-radius:8px;margin:.4rem 0 1rem 0;font-weight:500}
+.nbprod-headline.good{background:#e3f5e6;color:#145a23;border:1px solid #9bd3a7}
+.nbprod-headline.warn{background:#fff4e0;color:#7a4a00;border:1px solid #f2c27a}
+.nbprod-headline.bad{background:#fde8e8;color:#8a1c1c;border:1px solid #f0a8a8}
+.nbprod-headline.info{background:#e8f0fb;color:#17365d;border:1px solid #a9c2e6}
+.nbprod-note{color:#555;font-size:.92rem;margin:.2rem 0 .6rem 0}
+table.nbprod-table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0 .8rem 0}
+table.nbprod-table th,table.nbprod-table td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left}
+table.nbprod-table th{background:#f5f5f5}
+table.nbprod-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.nbprod-table tr.hl td{background:#fff8d6}
+</style>
+"""
+
+
+def _display(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+def style() -> None:
+    """Add the dashboards' CSS to the page (call once, at the top)."""
+    from IPython.display import HTML
+
+    _display(HTML(CSS))
+
+
+def headline_html(text: str, tone: str = "info") -> str:
+    """The headline box: escaped text in a ``div.nbprod-headline``."""
+    return f'<div class="nbprod-headline {html.escape(tone)}">{html.escape(text)}</div>'
+
+
+def headline(text: str, tone: str = "info") -> None:
+    """Show the headline box (``tone``: info, good, warn or bad)."""
+    from IPython.display import HTML
+
+    _display(HTML(headline_html(text, tone)))
+
+
+def heading(text: str, level: int = 3) -> None:
+    """A section heading (inside a picker's output, where Markdown cells cannot be)."""
+    from IPython.display import HTML
+
+    _display(HTML(f"<h{level}>{html.escape(text)}</h{level}>"))
+
+
+def note(text: str) -> None:
+    """A short explanatory line in grey."""
+    from IPython.display import HTML
+
+    _display(HTML(f'<p class="nbprod-note">{html.escape(text)}</p>'))
+
+
+def figure_png(figure: Any, dpi: int = 100) -> bytes:
+    """A matplotlib figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def figure(figure: Any, dpi: int = 100) -> None:
+    """Show a matplotlib figure as a PNG image (no backend or pyplot state involved)."""
+    from IPython.display import Image
+
+    _display(Image(data=figure_png(figure, dpi), format="png"))
+
+
+def _cell(value: Any, digits: int) -> tuple[str, bool]:
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return f"{value:,}", True
+    if isinstance(value, float):
+        if pd.isna(value):
+            return "–", True
+        return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}", True
+    if isinstance(value, pd.Timestamp):
+        return ("–" if pd.isna(value) else value.strftime("%Y-%m-%d %H:%M")), False
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–", False
+    return str(value), False
+
+
+def table_html(frame: pd.DataFrame, digits: int = 3, highlight: Iterable[Any] = (),
+               index: bool = True) -> str:
+    """A compact HTML table: numbers right-aligned to ``digits`` significant digits, rows in
+    ``highlight`` (index values) shaded."""
+    marked = set(highlight)
+    header = ([html.escape(str(frame.index.name or ""))] if index else []) + [html.escape(str(c)) for c in frame.columns]
+    rows = []
+    for key, row in frame.iterrows():
+        cells = [f"<th>{html.escape(str(key))}</th>"] if index else []
+        for value in row.tolist():
+            text, numeric = _cell(value, digits)
+            cells.append(f'<td class="num">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>")
+        rows.append(f'<tr class="hl">{"".join(cells)}</tr>' if key in marked else f"<tr>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{h}</th>" for h in header)
+    return f'<table class="nbprod-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def table(frame: pd.DataFrame, digits: int = 3, highlight: Iterable[Any] = (), index: bool = True) -> None:
+    """Show :func:`table_html`."""
+    from IPython.display import HTML
+
+    _display(HTML(table_html(frame, digits, highlight, index)))
+
+
+def selector(description: str, options: Sequence[tuple[str, Any]] | Mapping[str, Any], value: Any,
+             render: Callable[[Any], None], static: bool = False) -> Any:
+    """A dropdown (label, value) over an output area drawn by ``render(value)``; returns the widget.
+
+    ``static``: draw ``render(value)`` as plain outputs and return None (snapshots).
+    """
+    if static:
+        render(value)
+        return None
+    import ipywidgets as widgets
+
+    choices = list(options.items()) if isinstance(options, Mapping) else list(options)
+    dropdown = widgets.Dropdown(options=choices, value=value, description=description,
+                                style={"description_width": "initial"},
+                                layout=widgets.Layout(width="max-content", min_width="24rem"))
+    output = widgets.Output()
+
+    def update(change: Mapping[str, Any]) -> None:
+        with output:
+            output.clear_output(wait=True)
+            render(change["new"])
+
+    dropdown.observe(update, names="value")
+    with output:
+        render(value)
+    box = widgets.VBox([dropdown, output])
+    _display(box)
+    return box

@@ -84,7 +84,13 @@ def infer_kind(series: pd.Series) -> Kind:
 
 
 def as_category_strings(series: pd.Series) -> pd.Series:
-    """Categorical values as strings, missing values kept missing."""
+    """Categorical values as strings, missing values kept missing.
+
+    Whole-number floats (an integer column with missing values) are written as
+    integers, so that ``1.0`` in training and ``1`` in a request are one category.
+    """
+    if pd.api.types.is_float_dtype(series) and bool((series.dropna() % 1 == 0).all()):
+        series = series.astype("Int64")
     return series.astype("string").astype(object).where(series.notna(), None)
 
 

@@ -68,8 +68,11 @@ def pick_best(results: Mapping[str, Mapping[str, float]], metric: str) -> str:
     """The candidate name with the best value of ``metric``."""
     if not results:
         raise ValueError("no candidates to choose from")
+    scored = {name: values[metric] for name, values in results.items() if not np.isnan(values[metric])}
+    if not scored:
+        raise ValueError(f"no candidate has a value of {metric!r} to choose by")
     sign = 1 if GREATER_IS_BETTER[metric] else -1
-    return max(results, key=lambda name: sign * results[name][metric])
+    return max(scored, key=lambda name: sign * scored[name])
 
 
 def naive_scores(task: str, y_train: np.ndarray, n: int) -> np.ndarray:

@@ -39,7 +39,7 @@ def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
         ]
     )
     if task == "classification":
-        estimator = LogisticRegression(max_iter=1000, random_state=seed, **params)
+        estimator = LogisticRegression(**{"max_iter": 1000, "random_state": seed, **params})
     else:
         estimator = Ridge(**{"alpha": 1.0, **params})
     return Pipeline([("encode", encode), ("model", estimator)])
@@ -50,7 +50,7 @@ def hist_gradient_boosting(task: str, params: Mapping[str, Any], seed: int) -> P
     estimator_class = (
         HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
     )
-    estimator = estimator_class(categorical_features="from_dtype", random_state=seed, **params)
+    estimator = estimator_class(**{"categorical_features": "from_dtype", "random_state": seed, **params})
     return Pipeline([("model", estimator)])
 
 
@@ -75,6 +75,10 @@ def expand_grid(specs: Sequence[Mapping[str, Any]]) -> list[Candidate]:
             suffix = "-".join(f"{key}={value}" for key, value in params.items())
             candidates.append(Candidate(f"{spec['name']}-{suffix}" if suffix else spec["name"],
                                         spec["kind"], params))
+    names = [candidate.name for candidate in candidates]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate candidate names (names must be unique): {duplicates}")
     return candidates
 
 

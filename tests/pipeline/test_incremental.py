@@ -30,7 +30,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 def append_code_cell(notebook: Path, code: str) -> None:
     """Add a code cell at the end of a notebook, as a user editing it would."""
     content = json.loads(notebook.read_text())
-    content["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+    content["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "id": "edited",
                              "source": [code]})
     notebook.write_text(json.dumps(content, indent=1))
 

@@ -112,9 +112,6 @@ def test_forced_kinds(frame):
     assert out["flag"].tolist() == [1.0, 0.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "forced-categorical integer codes are stringified by dtype: a training column with a missing value "
-    "is float ('1.0'), the same codes sent as ints at predict time are '1', so every value is 'unseen'"))
 def test_integer_codes_match_whether_or_not_training_had_missing_values():
     builder = FeatureBuilder(categorical=["code"]).fit(pd.DataFrame({"code": [1, 2, None, 1]}))
     out = builder.transform(pd.DataFrame({"code": [1, 2]}))["code"]

@@ -83,9 +83,6 @@ def test_pick_best_of_nothing():
         metrics.pick_best({}, "rmse")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pick_best uses max() with a NaN key: NaN compares False both ways, so a candidate whose metric "
-    "is NaN (e.g. r2 on one row) wins whenever it comes first"))
 def test_pick_best_never_picks_a_nan_metric():
     assert metrics.pick_best({"broken": {"rmse": float("nan")}, "ok": {"rmse": 1.0}}, "rmse") == "ok"
 

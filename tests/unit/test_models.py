@@ -45,9 +45,6 @@ def test_expand_grid_unknown_kind_names_candidate_and_known_kinds():
         expand_grid([{"name": "forest", "kind": "random_forest"}])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "expand_grid accepts two candidates with the same name; fit_candidates keys models by name, "
-    "so one silently replaces the other (and its .joblib file and MLflow run name collide)"))
 def test_expand_grid_rejects_duplicate_names():
     with pytest.raises(ValueError, match="duplicate"):
         expand_grid([{"name": "m", "kind": "linear"}, {"name": "m", "kind": "hist_gradient_boosting"}])
@@ -55,9 +52,6 @@ def test_expand_grid_rejects_duplicate_names():
 
 @pytest.mark.parametrize("kind, params", [("linear", {"max_iter": 50}),
                                           ("hist_gradient_boosting", {"random_state": 1})])
-@pytest.mark.xfail(strict=True, reason=(
-    "linear() and hist_gradient_boosting() pass max_iter/random_state as keywords and then **params, so a "
-    "grid that sets either raises 'got multiple values for keyword argument' (Ridge merges correctly)"))
 def test_grid_params_may_override_the_factory_defaults(kind, params):
     model = make_model(Candidate("c", kind, params), "classification", FeatureBuilder(), seed=0)
     assert all(model[-1].get_params()[key] == value for key, value in params.items())

@@ -19,8 +19,8 @@ def parse_time_column(frame: pd.DataFrame, time_column: str | None) -> pd.DataFr
     """Parse the time column to datetimes when it parses; otherwise leave it for validation to report."""
     if not time_column or time_column not in frame.columns:
         return frame
-    if pd.api.types.is_datetime64_any_dtype(frame[time_column]):
-        return frame
+    if pd.api.types.is_datetime64_any_dtype(frame[time_column]) or pd.api.types.is_numeric_dtype(frame[time_column]):
+        return frame  # numbers are not read as nanoseconds since 1970: validation reports the type
     try:
         parsed = pd.to_datetime(frame[time_column], errors="raise", format="mixed")
     except (ValueError, TypeError):

@@ -79,7 +79,8 @@ def build_schema(declared: Mapping[str, Any] | None, settings_cols: dict[str, pa
     for name, rules in (declared.get("columns") or {}).items():
         rules = rules or {}
         checks = column_checks(rules) + (columns[name].checks if name in columns else [])
-        columns[name] = pa.Column(nullable=rules.get("nullable", True), required=True, checks=checks)
+        nullable = rules.get("nullable", columns[name].nullable if name in columns else True)
+        columns[name] = pa.Column(nullable=nullable, required=True, checks=checks)
     checks = []
     if "min_rows" in declared:
         minimum = int(declared["min_rows"])

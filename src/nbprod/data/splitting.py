@@ -63,7 +63,7 @@ def check_splits(parts: Mapping[str, pd.DataFrame], target: str, task: str) -> N
         if parts[name].empty:
             raise ValueError(f"the {name} split is empty: check the split settings against the data's dates")
     if task == "classification":
-        classes = sorted(parts["train"][target].unique())
+        classes = sorted(parts["train"][target].unique().tolist())
         if len(classes) < 2:
             raise ValueError(f"target {target!r} has a single class in the training data: {classes}")
         if len(classes) > 2:

@@ -136,6 +136,12 @@ class DriftDetector:
         self.min_std = min_std
         self.missing_column_drifts = missing_column_drifts
 
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments, as scikit-learn's ``get_params`` (e.g. to log them to MLflow)."""
+        import inspect
+
+        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
+
     def _method_for(self, column: str, kind: str) -> str:
         if isinstance(self.method, str):
             name = self.method

@@ -139,6 +139,8 @@ class DatasetDrift:
         Rows of the reference and of the window.
     status : str
         ``"ok"`` or ``"empty"`` (window without rows).
+    extra : dict
+        Free-form metadata for consumers (e.g. a window label); empty by default.
     """
 
     columns: tuple[ColumnDrift, ...]

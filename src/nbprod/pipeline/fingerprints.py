@@ -36,8 +36,22 @@ def module_path(name: str, folder: Path) -> Path | None:
     return None
 
 
-def imported_modules(code: str) -> set[str]:
-    """Names of the ``nbprod`` modules that ``code`` imports (``from nbprod import x`` counts x)."""
+def absolute_module(node: ast.ImportFrom, package: str | None) -> str | None:
+    """The absolute module name of a ``from ... import`` (relative ones resolved against ``package``)."""
+    if node.level == 0:
+        return node.module
+    if package is None:
+        return None
+    parts = package.split(".")
+    base = parts[: len(parts) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else [])) if base else None
+
+
+def imported_modules(code: str, package: str | None = None) -> set[str]:
+    """Names of the ``nbprod`` modules that ``code`` imports (``from nbprod import x`` counts x).
+
+    ``package`` is the package the code belongs to, for relative imports.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -46,9 +60,11 @@ def imported_modules(code: str) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = absolute_module(node, package)
+            if module and module.split(".")[0] == PACKAGE:
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -64,7 +80,8 @@ def module_closure(code: str, folder: Path) -> list[Path]:
         if path is None:
             continue
         seen[name] = path
-        pending.extend(imported_modules(path.read_text()))
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        pending.extend(imported_modules(path.read_text(), package))
         parent = name.rsplit(".", 1)[0]
         if parent != name:
             pending.append(parent)

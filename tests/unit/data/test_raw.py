@@ -35,10 +35,6 @@ def test_parse_time_column_keeps_datetimes():
     assert parse_time_column(frame, "t") is frame
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_time_column passes numbers to pd.to_datetime, which reads them as nanoseconds since 1970: "
-    "a numeric time column (e.g. a year or epoch seconds) silently becomes 1970-01-01 stamps and "
-    "validation's 'type is datetime' never reports it"))
 def test_parse_time_column_leaves_numbers_for_validation_to_report():
     out = parse_time_column(pd.DataFrame({"t": [2012, 2013, 2014]}), "t")
     assert not pd.api.types.is_datetime64_any_dtype(out["t"])

@@ -122,9 +122,6 @@ def test_no_time_column_means_no_time_checks(table):
     assert check(table.drop(columns="t"), time_column=None)["checked_columns"] == ["y"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "build_schema gives a declared column nullable=True by default, replacing the settings' "
-    "nullable=False for the time column: a declared {type: datetime} lets missing times through"))
 def test_declaring_the_time_column_keeps_it_non_nullable(table):
     message = failure(table.assign(t=table["t"].where(table.index != 2)),
                       declared={"columns": {"t": {"type": "datetime"}}})

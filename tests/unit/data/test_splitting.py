@@ -123,8 +123,6 @@ def test_check_splits_single_class():
         check_splits(parts_of([1, 1]), "y", "classification")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "check_splits formats numpy scalars: the message reads '[np.int64(1)]' instead of '[1]'"))
 def test_check_splits_single_class_message_lists_plain_values():
     with pytest.raises(ValueError, match=r"in the training data: \[1\]$"):
         check_splits(parts_of([1, 1]), "y", "classification")

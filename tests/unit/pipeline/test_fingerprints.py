@@ -72,9 +72,6 @@ def test_module_closure_survives_import_cycles(package):
                                                              package / "e.py"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "imported_modules ignores relative imports (ImportFrom.level > 0): a module doing "
-    "'from . import x' or 'from .x import y' hides x from the closure, so editing x re-runs nothing"))
 def test_module_closure_follows_relative_imports(package):
     (package / "d.py").write_text("from . import e\n")
     assert package / "e.py" in fp.module_closure("import nbprod.d", package)

@@ -1,0 +1,120 @@
+"""Bad input stops the pipeline with an error that names what is wrong; nothing downstream runs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pipeline_helpers import products_of
+from sklearn.datasets import load_breast_cancer
+
+from nbprod.pipeline.build import build
+from nbprod.pipeline.dag import BuildFailed
+from project_copy import copy_project, load_settings
+
+pytestmark = pytest.mark.slow
+
+BYOD = ("data.source=data.csv", "data.target=target", "data.time_column=null", "data.schema=null",
+        "data.drop_columns=[]", "evaluate.permutation_rows=100")
+DOWNSTREAM = ("eda", "prepare", "train", "evaluate")
+
+
+@pytest.fixture(scope="module")
+def good_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A project built once on good data (breast cancer, from scikit-learn)."""
+    project = copy_project(tmp_path_factory.mktemp("bad") / "project", git=False)
+    load_breast_cancer(as_frame=True).frame.to_csv(project / "data.csv", index=False)
+    settings = load_settings(project, BYOD)
+    assert build(settings, project).ok
+    return project, settings
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Content digest of every product file, to show that nothing was touched."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file() and ".nbprod" not in path.parts
+            and not path.name.startswith(".")}
+
+
+def failed_build(project: Path, settings: dict) -> BuildFailed:
+    """Build and return the failure (the test fails if the build succeeds)."""
+    with pytest.raises(BuildFailed) as caught:
+        build(settings, project)
+    return caught.value
+
+
+def break_data(project: Path, change) -> None:
+    """Rewrite the project's CSV through ``change(frame) -> frame``."""
+    frame = load_breast_cancer(as_frame=True).frame
+    change(frame).to_csv(project / "data.csv", index=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "failing_task", "words"),
+    [
+        (lambda f: f.drop(columns=["target"]), "validate", ["'target'", "required column is missing"]),
+        (lambda f: f.assign(target=0), "validate", ["'target'", "target has both classes"]),
+        (lambda f: f.assign(target=f["target"].map({0: "no", 1: "yes"})), "validate",
+         ["'target'", "type is number"]),
+    ],
+    ids=["missing-column", "one-class-target", "wrong-type-target"],
+)
+def test_bad_data_stops_at_validate_and_keeps_earlier_products(good_project, change, failing_task, words):
+    project, settings = good_project
+    products = products_of(project, settings)
+    before = {name: value for name, value in digests(products).items() if "raw.parquet" not in name}
+    break_data(project, change)
+    failure = failed_build(project, settings)
+    assert failure.statuses[failing_task] == "Errored"
+    assert all(failure.statuses[name] != "Executed" for name in DOWNSTREAM)
+    for word in words:
+        assert word in failure.details
+    after = {name: value for name, value in digests(products).items() if "raw.parquet" not in name}
+    assert after == before, "products downstream of the failure must stay as they were"
+
+
+def test_wrong_type_against_a_declared_schema_names_column_rule_and_rows(good_project, tmp_path):
+    project, settings = good_project
+    schema = project / "schema.yaml"
+    schema.write_text("columns:\n  mean radius: {type: number, min: 0}\n  mean texture: {type: number}\n")
+    settings = load_settings(project, (*BYOD, "data.schema=schema.yaml"))
+
+    def corrupt(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.astype({"mean texture": object})
+        frame.loc[3, "mean texture"] = "eleven"
+        frame.loc[7, "mean radius"] = -1.0
+        return frame
+
+    break_data(project, corrupt)
+    failure = failed_build(project, settings)
+    assert "column 'mean texture', rule 'type is number'" in failure.details
+    assert "column 'mean radius', rule 'greater_than_or_equal_to(0)'" in failure.details
+    assert "row 7: -1.0" in failure.details
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(b"", "is empty"), (b"\x00\x01garbage\xff" * 10, "could not be parsed")],
+    ids=["empty-file", "unparseable-file"],
+)
+def test_unreadable_file_stops_at_get(tmp_path, content, words):
+    project = copy_project(tmp_path / "project", git=False)
+    (project / "data.parquet").write_bytes(content)
+    settings = load_settings(project, (*BYOD, "data.source=data.parquet"))
+    failure = failed_build(project, settings)
+    assert failure.statuses["get"] == "Errored"
+    assert words in failure.details and "data.parquet" in failure.details
+    assert not (products_of(project, settings) / "data" / "raw.parquet").exists()
+
+
+def test_cli_reports_the_failure_and_exits_non_zero(good_project, capsys):
+    from nbprod.cli import main
+
+    project, _ = good_project
+    break_data(project, lambda f: f.drop(columns=["target"]))
+    code = main(["build", "--project", str(project), *sum((["--set", item] for item in BYOD), [])])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "validate" in err and "Errored" in err and "required column is missing" in err

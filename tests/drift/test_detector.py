@@ -202,6 +202,16 @@ def test_detector_reused_on_many_windows_is_stable():
     assert det.compare(window).to_dict() == first
 
 
+def test_get_params_and_pickle_roundtrip():
+    import pickle
+
+    det = DriftDetector(drift_share=0.3, thresholds={"psi": 0.2}).fit(frame(3000))
+    assert det.get_params()["drift_share"] == 0.3 and det.get_params()["thresholds"] == {"psi": 0.2}
+    window = frame(500, seed=4, shift=0.4)
+    clone = pickle.loads(pickle.dumps(det))
+    assert clone.compare(window).to_dict() == det.compare(window).to_dict()
+
+
 def test_prediction_drift():
     rng = np.random.default_rng(0)
     ref, same, moved = rng.beta(2, 5, 5000), rng.beta(2, 5, 2000), rng.beta(5, 2, 2000)

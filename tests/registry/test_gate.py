@@ -133,3 +133,15 @@ def test_probe_is_time_boxed_and_memory_capped(good, frames, tmp_path):
     assert capped.memory_at_least and capped.memory_mb > 0.01 and "safety cap" in capped.error
     decision = gate.budget_reasons(capped, GENEROUS)
     assert not {r.check: r for r in decision}["memory"].passed
+
+
+def test_reasons_tag_stays_valid_json():
+    import json
+
+    from nbprod.registry.client import MAX_TAG_CHARS
+    from nbprod.registry.task import _reasons_tag
+
+    reasons = [gate.Reason(check, False, "x" * 4000) for check in gate.CHECKS]
+    text = _reasons_tag(reasons)
+    assert len(text) <= MAX_TAG_CHARS
+    assert [r["check"] for r in json.loads(text)] == list(gate.CHECKS)

@@ -70,6 +70,16 @@ def _git_commit(run_id: str | None) -> str | None:
     return None
 
 
+def _reasons_tag(reasons: Any) -> str:
+    """The reasons as a JSON list that fits in a tag (long details shortened, JSON kept valid)."""
+    from nbprod.registry.client import MAX_TAG_CHARS
+
+    budget = max(80, (MAX_TAG_CHARS - 100 * len(reasons)) // max(len(reasons), 1))
+    return json.dumps([{"check": r.check, "passed": r.passed,
+                        "detail": r.detail if len(r.detail) <= budget else r.detail[: budget - 3] + "..."}
+                       for r in reasons])
+
+
 def _score(model: Any, X: Any, y: Any, task: str, threshold: float) -> dict[str, float]:
     from nbprod.metrics import task_metrics
     from nbprod.models import predict_scores
@@ -278,8 +288,7 @@ def run_gate(
 
         registry.set_tags(version, {
             TAG_DECISION: decision.decision,
-            TAG_REASONS: json.dumps([{"check": r.check, "passed": r.passed, "detail": r.detail}
-                                     for r in decision.reasons]),
+            TAG_REASONS: _reasons_tag(decision.reasons),
             **{f"nbprod.gate.{r.check}": "pass" if r.passed else "fail" for r in decision.reasons},
             "nbprod.gate.at": decided_at,
             "nbprod.gate.previous_champion": previous or "none",

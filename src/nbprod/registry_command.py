@@ -38,6 +38,24 @@ def _user(explicit: str | None) -> str:
         return "unknown"
 
 
+def _failed_reasons(text: str | None) -> str:
+    """The failed checks of a ``nbprod.gate.reasons`` tag, one line."""
+    import json
+
+    try:
+        failed = [f"{r['check']}: {r['detail']}" for r in json.loads(text or "[]") if not r.get("passed")]
+    except (ValueError, TypeError, KeyError):
+        return text or ""
+    return "; ".join(failed)
+
+
+def _short(value: str) -> str:
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value
+
+
 def _list(registry) -> int:
     import datetime as dt
 
@@ -50,7 +68,7 @@ def _list(registry) -> int:
     rows = [("version", "aliases", "gate", "candidate", "metric (evaluate)", "manual", "created")]
     for info in versions:
         metric = info.tags.get("nbprod.metric", "")
-        value = info.tags.get(f"nbprod.metric.{metric}", "")
+        value = _short(info.tags.get(f"nbprod.metric.{metric}", ""))
         manual = info.tags.get("nbprod.manual.user", "")
         if manual:
             manual = f"{manual} {info.tags.get('nbprod.manual.at', '')}".strip()
@@ -72,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     from nbprod import tracking
     from nbprod.registry.client import Registry, RegistryError
-    from nbprod.registry.task import TAG_DECISION
+    from nbprod.registry.task import TAG_DECISION, TAG_REASONS
 
     settings = args.settings
     name = args.model_name or settings["registry"]["model_name"]
@@ -96,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if target.tags.get(TAG_DECISION) == "rejected":
         print(f"nbprod: warning: the promotion gate rejected version {target.version}: "
-              f"{target.tags.get('nbprod.gate.reasons', '')}", file=sys.stderr)
+              f"{_failed_reasons(target.tags.get(TAG_REASONS))}", file=sys.stderr)
 
     registry.set_alias(alias, target.version)
     registry.set_tags(target.version, {

@@ -40,8 +40,9 @@ When the environment variable named by ``serve.token_env`` is set, ``/predict`` 
 
 Performance: requests are validated on the event loop without pandas, then queued;
 a single model thread takes everything queued (up to ``max_batch_rows``) and makes one
-``predict_proba`` call for it ("natural" micro-batching: no added wait under light load,
-large batches under heavy load). The model reference is swapped atomically when the
+``predict_proba`` call for it. Under concurrent load the batcher waits up to
+``batch_wait_ms`` (2 ms) for as many requests as recent batches held, so the clients of
+one batch land in the next one together; a lone client never waits. The model reference is swapped atomically when the
 alias moves; a queued request is always predicted by the version that validated it.
 """
 
@@ -87,7 +88,7 @@ class ServeConfig:
     log_flush_rows: int = 5000
     log_flush_seconds: float = 2.0
     max_batch_rows: int = 2048
-    batch_wait_ms: float = 0.0
+    batch_wait_ms: float = 2.0
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], project: Path, **overrides: Any) -> "ServeConfig":
@@ -118,13 +119,16 @@ class ServeConfig:
 class MicroBatcher:
     """Gather concurrent requests into one model call, run off the event loop."""
 
-    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = 0.0) -> None:
+    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = 0.002) -> None:
         self.metrics = metrics
         self.max_rows = max_rows
         self.wait_seconds = wait_seconds
         self.pending: collections.deque = collections.deque()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="nbprod-model")
         self.wakeup = asyncio.Event()
+        self.filled = asyncio.Event()
+        self.wanted = 0
+        self.recent: collections.deque = collections.deque([1], maxlen=8)  # requests per recent batch
         self.stopping = False
         self.task: asyncio.Task | None = None
 
@@ -135,16 +139,33 @@ class MicroBatcher:
         future = asyncio.get_running_loop().create_future()
         self.pending.append((model, validated, future))
         self.wakeup.set()
+        if self.wanted and len(self.pending) >= self.wanted:
+            self.filled.set()
         return await future
+
+    async def gather(self) -> None:
+        """Under concurrent load, wait (at most ``wait_seconds``) until as many requests are queued
+        as recent batches held: clients answered by the last batch are sending their next request.
+        Under light load (recent batches of one request) nothing waits."""
+        target = max(self.recent)
+        if target <= 1 or len(self.pending) >= target or self.stopping or not self.wait_seconds:
+            return
+        self.wanted = target
+        self.filled.clear()
+        try:
+            await asyncio.wait_for(self.filled.wait(), self.wait_seconds)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self.wanted = 0
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
-            if self.wait_seconds and not self.stopping:
-                await asyncio.sleep(self.wait_seconds)
             while self.pending:
+                await self.gather()
                 model, first, future = self.pending.popleft()
                 batch, rows = [(first, future)], first.rows
                 while (self.pending and self.pending[0][0] is model
@@ -158,6 +179,7 @@ class MicroBatcher:
                 except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
                     results = [error] * len(batch)
                 self.metrics.batch_rows.observe(rows)
+                self.recent.append(len(batch))
                 for (_, future), result in zip(batch, results):
                     if future.done():
                         continue

@@ -23,9 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="TCP port (default: serve.port)")
     parser.add_argument("--reload-seconds", type=float, default=None,
                         help="how often to check where the alias points (default: serve.reload_seconds)")
-    parser.add_argument("--batch-wait-ms", type=float, default=0.0,
-                        help="extra time to gather concurrent requests into one model call (default 0: "
-                             "take what is queued)")
+    parser.add_argument("--batch-wait-ms", type=float, default=2.0,
+                        help="under concurrent load, wait at most this long to gather requests into one "
+                             "model call (default 2; 0: take what is queued; a lone client never waits)")
     parser.add_argument("--max-batch-rows", type=int, default=2048, help="rows per model call at most")
     parser.add_argument("--model-threads", type=int, default=1,
                         help="BLAS/OpenMP threads for the model (default 1: small batches are slower "

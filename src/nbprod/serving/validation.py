@@ -264,8 +264,7 @@ def frame_from_columns(contract: FeatureContract, columns: dict[str, list]):
             array[:] = values
             data[spec.name] = array
         else:
-            data[spec.name] = np.asarray([v if v is not None else "NaT" for v in values],
-                                         dtype="datetime64[us]").astype("datetime64[ns]")
+            data[spec.name] = np.array(values, dtype="datetime64[ns]")  # None -> NaT
     return pd.DataFrame(data)
 
 

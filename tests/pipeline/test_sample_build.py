@@ -11,7 +11,7 @@ from pipeline_helpers import products_of, reports_of
 pytestmark = pytest.mark.slow
 
 NOTEBOOK_TASKS = ("eda", "prepare", "train", "evaluate")
-TASKS = ("get", "validate", *NOTEBOOK_TASKS)
+TASKS = ("get", "validate", *NOTEBOOK_TASKS, "promote")
 
 
 def test_every_task_ran(sample_build):
@@ -29,6 +29,19 @@ def test_reports_hold_executed_notebooks_and_html(sample_build):
         assert all(cell["execution_count"] for cell in code_cells), name
         assert "<html" in (reports / f"{name}.html").read_text()[:2000].lower()
     assert (reports / "pipeline.png").stat().st_size > 5000
+    assert "promoted" in (reports / "promotion.html").read_text()
+
+
+def test_make_run_ends_with_a_champion(sample_build):
+    from mlflow import MlflowClient
+
+    from nbprod import tracking
+
+    project, settings, _ = sample_build
+    tracking.configure(settings, project)
+    version = MlflowClient().get_model_version_by_alias(settings["registry"]["model_name"], "champion")
+    evidence = json.loads((reports_of(project, settings) / "promotion.json").read_text())
+    assert evidence["decision"] == "promoted" and evidence["candidate"]["version"] == int(version.version)
 
 
 def test_splits_follow_the_configured_dates(sample_build):

@@ -58,9 +58,10 @@ def tracked_environment(settings: Mapping[str, Any], project: Path) -> Iterator[
     from mlflow.entities import Param
 
     client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in params.items()])
-    saved = {key: os.environ.get(key) for key in (tracking.URI_ENV, "MLFLOW_EXPERIMENT_ID", tracking.PARENT_ENV)}
-    os.environ.update({tracking.URI_ENV: tracking.tracking_uri(settings, project),
-                       "MLFLOW_EXPERIMENT_ID": experiment_id, tracking.PARENT_ENV: run.info.run_id})
+    exported = {tracking.URI_ENV: tracking.tracking_uri(settings, project), "MLFLOW_EXPERIMENT_ID": experiment_id,
+                tracking.PARENT_ENV: run.info.run_id, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    saved = {key: os.environ.get(key) for key in exported}
+    os.environ.update(exported)
     status = "FAILED"
     try:
         yield run.info.run_id

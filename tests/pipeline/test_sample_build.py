@@ -41,7 +41,7 @@ def test_make_run_ends_with_a_champion(sample_build):
     tracking.configure(settings, project)
     version = MlflowClient().get_model_version_by_alias(settings["registry"]["model_name"], "champion")
     evidence = json.loads((reports_of(project, settings) / "promotion.json").read_text())
-    assert evidence["decision"] == "promoted" and evidence["candidate"]["version"] == int(version.version)
+    assert evidence["decision"] == "promoted" and int(evidence["candidate"]["version"]) == int(version.version)
 
 
 def test_splits_follow_the_configured_dates(sample_build):

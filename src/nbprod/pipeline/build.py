@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 
 from nbprod import tracking
 from nbprod.pipeline import dag as dag_module
-from nbprod.pipeline import fingerprints
+from nbprod.pipeline import fingerprints, manifest
 from nbprod.settings import resolve_path
 
 
@@ -99,6 +99,10 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     """Build what is outdated; nothing (and no MLflow run) when nothing changed."""
     started = time.perf_counter()
     products = resolve_path(project, settings["products"])
+    unchanged = None if force else manifest.unchanged(products, settings)
+    if unchanged is not None:
+        return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started)
+    manifest.forget(products)
     dag = dag_module.load_dag(project, settings)
     current = current_fingerprints(dag, project)
     forced = mark_changed(dag, products, current, force)
@@ -107,6 +111,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     result = BuildResult(forced=forced)
     if not dag_module.outdated_tasks(dag):
         result.statuses = {name: "Skipped" for name in dag.keys()}
+        record_manifest(dag, project, settings, products)
         result.seconds = time.perf_counter() - started
         return result
     with tracked_environment(settings, project) as parent_run_id:
@@ -122,8 +127,19 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
         if not result.ok:
             raise dag_module.BuildFailed(result.statuses, details)
     save_dag_plot(dag, resolve_path(project, settings["reports"]))
+    record_manifest(dag, project, settings, products)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], products: Path) -> None:
+    """Remember the state of everything the up-to-date decision depends on."""
+    folder = fingerprints.package_folder()
+    data = [path for name in dag.keys()
+            for path in fingerprints.data_files(dag_module.task_params(dag, name), project)]
+    watched = [*dag_module.watched_files(dag, project), *sorted(folder.rglob("*.py")), *data,
+               products / fingerprints.STORE]
+    manifest.write(products, settings, list(dag.keys()), watched)
 
 
 def save_dag_plot(dag: Any, reports: Path) -> None:

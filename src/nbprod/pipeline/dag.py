@@ -120,3 +120,17 @@ class BuildFailed(RuntimeError):
         super().__init__(f"build failed: {statuses}")
         self.statuses = statuses
         self.details = details
+
+
+def watched_files(dag: Any, project: Path) -> list[Path]:
+    """Every file Ploomber's up-to-date decision reads: spec, sources, products and their metadata."""
+    paths = [project / PIPELINE_FILE]
+    for name in dag.keys():
+        source = notebook_source(dag, name)
+        if source is not None:
+            paths.append(source)
+        products = product_paths(dag[name].product)
+        for product in products.values() if isinstance(products, dict) else [products]:
+            product = Path(product)
+            paths += [product, product.with_name(f".{product.name}.metadata")]
+    return paths

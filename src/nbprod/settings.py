@@ -63,6 +63,19 @@ SCHEMA: dict[str, Any] = {
         "log_flush_rows": int,
         "log_flush_seconds": (int, float),
     },
+    "monitor": {
+        "window": str,
+        "window_column": str,
+        "min_rows": int,
+        "drift_share": (int, float),
+        "ignore_columns": list,
+        "trigger_k": int,
+        "trigger_n": int,
+        "performance_metric": str,
+        "performance_floor": (int, float),
+        "retrain": bool,
+        "reports": str,
+    },
 }
 
 CHOICES = {

@@ -29,7 +29,7 @@ class Candidate:
 
 
 def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
-    """Scaled numerics and one-hot categories into a (logistic) linear model."""
+    """Scaled numerics and one-hot categories into a logistic (classification) or ridge (regression) model."""
     encode = ColumnTransformer(
         [
             ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
@@ -41,6 +41,10 @@ def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
     if task == "classification":
         estimator = LogisticRegression(**{"max_iter": 1000, "random_state": seed, **params})
     else:
+        # One grid serves both tasks: C is the inverse regularisation strength, Ridge's alpha = 1 / C.
+        params = dict(params)
+        if "C" in params:
+            params["alpha"] = 1.0 / float(params.pop("C"))
         estimator = Ridge(**{"alpha": 1.0, **params})
     return Pipeline([("encode", encode), ("model", estimator)])
 

@@ -159,9 +159,11 @@ def severity(method: str | None, statistic: Any, threshold: Any, p_value: Any) -
     threshold = _number(threshold)
     if method in PVALUE_METHODS:
         p = _number(p_value)
+        if p == 0:
+            return float("inf")
         if not (math.isfinite(p) and 0 < threshold < 1):
-            return float("inf") if p == 0 else float("nan")
-        return math.log(max(p, 1e-300)) / math.log(threshold)
+            return float("nan")
+        return math.log(p) / math.log(threshold)
     value = _number(statistic)
     if not (math.isfinite(value) and threshold > 0):
         return float("inf") if value == float("inf") else float("nan")

@@ -173,11 +173,12 @@ def reasons_table(reasons: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 def history_table(versions: pd.DataFrame) -> pd.DataFrame:
     """The version history as shown to a reader (newest first)."""
     shown = versions.sort_values("version", ascending=False)
+    names = friendly_names(shown["candidate"].tolist())
     return pd.DataFrame({
         "version": [f"v{v}" for v in shown["version"]],
         "registered": [pd.Timestamp(c).strftime("%Y-%m-%d %H:%M") if not pd.isna(c) else "–"
                        for c in shown["created"]],
-        "model": shown["candidate"].to_numpy(),
+        "model": [names.get(name, name) for name in shown["candidate"]],
         "gate decision": shown["decision"].replace("", "not judged").to_numpy(),
         "why": shown["why"].to_numpy(),
         "serving now": ["yes" if s else "" for s in shown["serving"]],
@@ -426,6 +427,7 @@ class Comparison:
     best_label: str | None
     importance: pd.Series
     notes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # candidate name -> short label
 
     def table(self, task: str) -> pd.DataFrame:
         return metrics_table(self.results, task)
@@ -484,7 +486,7 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
     best_label = names.get(best_name) if best_name else None
     evaluate = evaluate_run(client, report.experiment_id, build.run_id) if build and report.experiment_id else None
     return Comparison(results, scores, thresholds, champion_name, best_label,
-                      importance(evaluate.info.run_id if evaluate else None), notes)
+                      importance(evaluate.info.run_id if evaluate else None), notes, names)
 
 
 def champion_summary(report: ModelReport, comparison: Comparison) -> str:
@@ -499,7 +501,7 @@ def champion_summary(report: ModelReport, comparison: Comparison) -> str:
             recall, precision = confusion_rates(report.y, comparison.scores[label], comparison.thresholds[label])
         performance = plain_performance(report.task, report.context.target, metrics, report.baseline,
                                         recall, precision)
-    names = friendly_names([champion["candidate"]]) if champion else {}
+    names = comparison.names
     shown = None if champion is None else {**champion, "candidate": names.get(champion["candidate"],
                                                                               champion["candidate"])}
     holdout = {"rows": 0 if report.y is None else len(report.y), "period": report.period}

@@ -24,9 +24,10 @@ CSS = """
 .nbprod-headline.info{background:#e8f0fb;color:#17365d;border:1px solid #a9c2e6}
 .nbprod-note{color:#555;font-size:.92rem;margin:.2rem 0 .6rem 0}
 table.nbprod-table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0 .8rem 0}
-table.nbprod-table th,table.nbprod-table td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left}
+table.nbprod-table th,table.nbprod-table td{border:1px solid #ddd;padding:.3rem .55rem;text-align:left!important;
+  vertical-align:top;max-width:36rem}
 table.nbprod-table th{background:#f5f5f5}
-table.nbprod-table td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.nbprod-table td.num{text-align:right!important;font-variant-numeric:tabular-nums}
 table.nbprod-table tr.hl td{background:#fff8d6}
 </style>
 """

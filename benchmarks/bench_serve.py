@@ -172,7 +172,8 @@ def proposed_transform(self, X):
         else:
             stamps = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"))
             for part in CALENDAR_PARTS:
-                columns[f"{spec.name}_{part}"] = np.asarray(getattr(stamps, part), dtype=float)
+                attribute = {"dayofweek": "day_of_week"}.get(part, part)  # dayofweek is deprecated in pandas 3
+                columns[f"{spec.name}_{part}"] = np.asarray(getattr(stamps, attribute), dtype=float)
     return pd.DataFrame(columns, index=X.index)
 
 
@@ -375,9 +376,12 @@ def main(argv=None) -> int:
         }
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        serve_args = ["serve", "--project", str(project), "--port", str(port), "--log-level", "warning"]
+
+        def serve_args(port):
+            return ["serve", "--project", str(project), "--port", str(port), "--log-level", "warning"]
+
         results["nbprod"] = bench_server(
-            "nbprod serve", [sys.executable, "-m", "nbprod.serving", *serve_args], env,
+            "nbprod serve", [sys.executable, "-m", "nbprod.serving", *serve_args(port)], env,
             base + "/ready", base + "/predict", ours, args.seconds, folder / "nbprod.log")
         logged = _logged_rows(project / settings["serve"]["prediction_log"])
         expected = sum(result["requests"] * result["rows_per_request"] for result in results["nbprod"].values()
@@ -403,7 +407,7 @@ def main(argv=None) -> int:
                         "(same outputs) installed in the server process; not the shipped code",
                 "same_outputs_checked": check,
                 **bench_server("nbprod serve + proposed transform",
-                               [sys.executable, __file__, "serve-proposed", *serve_args, "--set",
+                               [sys.executable, __file__, "serve-proposed", *serve_args(port), "--set",
                                 f"serve.prediction_log={folder / 'proposed-log'}"],
                                env, base + "/ready", base + "/predict", ours, args.seconds, folder / "proposed.log")}
 

@@ -1,0 +1,97 @@
+"""Benchmark the pipeline: full default build, no-change rebuild, and overhead against plain Python.
+
+Writes ``reports/benchmarks/pipeline.json``. Each measurement runs in a fresh copy of
+the project in a temporary folder, as a separate process, on the same machine in the
+same run. Peak memory is the largest sum of RSS over the measured process and all its
+children (kernels, subprocesses), sampled every 0.1 s with psutil.
+
+Targets (2 cores): full build < 180 s, no-change rebuild < 5 s, overhead ratio < 1.5.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+NBPROD = [sys.executable, "-m", "nbprod.cli"]
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """RSS of a process and all its children, in bytes."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    """Run ``command``; return wall seconds and the peak RSS of its process tree (MB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watched, peak = psutil.Process(process.pid), [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            try:
+                peak[0] = max(peak[0], tree_rss(watched))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    sampler.join()
+    if process.returncode:
+        raise RuntimeError(f"{command} failed:\n{stderr.decode()[-3000:]}")
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(peak[0] / 2**20, 1)}
+
+
+def project_copy(folder: Path) -> Path:
+    """A fresh copy of the project's pipeline, settings, notebooks and schemas."""
+    for name in ("pipeline.yaml", "env.yaml", "notebooks", "schemas"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
+    return folder
+
+
+def main() -> None:
+    """Measure and write the figures."""
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    with tempfile.TemporaryDirectory() as temporary:
+        project = project_copy(Path(temporary))
+        full = timed([*NBPROD, "build", "--project", str(project)], project, env)
+        nochange = [timed([*NBPROD, "build", "--project", str(project)], project, env) for _ in range(3)]
+        plain = timed([sys.executable, str(REPO / "benchmarks" / "pipeline_plain.py"), str(project / "plain")],
+                      project, env)
+    figures = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "full_build": full,
+        "no_change_rebuild": {"seconds": [run["seconds"] for run in nochange],
+                              "median_seconds": sorted(run["seconds"] for run in nochange)[1]},
+        "plain_python": plain,
+        "overhead_ratio": round(full["seconds"] / plain["seconds"], 2),
+        "targets": {"full_build_seconds": 180, "no_change_seconds": 5, "overhead_ratio": 1.5},
+    }
+    out = REPO / "reports" / "benchmarks" / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

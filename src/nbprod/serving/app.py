@@ -124,7 +124,7 @@ class MicroBatcher:
         self.max_rows = max_rows
         self.wait_seconds = wait_seconds
         self.pending: collections.deque = collections.deque()
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="nbprod-model")
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="nbprod-model", initializer=_model_thread_config)
         self.wakeup = asyncio.Event()
         self.filled = asyncio.Event()
         self.wanted = 0
@@ -196,6 +196,14 @@ class MicroBatcher:
         if self.task is not None:
             await self.task
         self.executor.shutdown(wait=True)
+
+
+def _model_thread_config() -> None:
+    """scikit-learn settings of the model thread (thread-local): inputs are validated already, so
+    skip the finiteness and parameter re-checks on every call."""
+    import sklearn
+
+    sklearn.set_config(assume_finite=True, skip_parameter_validation=True)
 
 
 def predict_batch(model: Any, batch: list[Validated]) -> list:

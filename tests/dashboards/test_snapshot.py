@@ -1,0 +1,70 @@
+"""Static snapshots and the model report's MLflow reading, on the sample build (slow)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import DASHBOARDS
+
+pytestmark = pytest.mark.slow
+
+
+def test_snapshot_task_writes_both_dashboards_with_code_hidden(sample, monkeypatch, tmp_path):
+    from nbprod.dashboards import task
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", sample.uri)
+    for name in ("NBPROD_PROJECT", "NBPROD_SET", "NBPROD_ENV_FILE", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(sample.project)  # as in a build
+    out = tmp_path / "dashboards"
+    product = {"model_report": out / "model_report.html", "drift_report": out / "drift_report.html"}
+    task.snapshots(product, {"evaluate": "x", "promote": "y"}, dashboards=str(DASHBOARDS),
+                   products=str(sample.project / "build"), reports=str(sample.reports), target="late",
+                   time_column="scheduled_departure")
+    model = product["model_report"].read_text()
+    drift = product["drift_report"].read_text()
+    first = sample.summary["first"]["version"]
+    assert re.search(rf'class="nbprod-headline good">Model v{first} \(.+\) is serving\. On [\d,]+ test rows', model)
+    latest = sample.history["windows"][-1]["drift"]
+    assert (f"Model v{first} is serving; {latest['n_drifted']} of {latest['n_columns']} features drifted "
+            "in the latest window") in drift
+    for html in (model, drift):
+        assert html.count("<img") >= 3
+        assert "from nbprod" not in html and "ui.selector" not in html and "def show_" not in html
+        assert "hl-ipython3" not in html and "load_context(" not in html  # no code cell input in the page
+        assert "Traceback" not in html and "widget-dropdown" not in html  # static: no pickers
+    assert not list(out.glob(".*.tmp"))  # written atomically, nothing left behind
+
+
+def test_drift_snapshot_without_monitoring_data_says_so(sample, tmp_path):
+    from nbprod.dashboards.snapshot import dashboard_env, write_snapshots
+
+    empty = tmp_path / "empty-reports"
+    env = dashboard_env(sample.project, None, [f"reports={empty}"], sample.uri, base=sample.env())
+    written = write_snapshots(DASHBOARDS, tmp_path / "out", env, names=["drift_report"])
+    html = written["drift_report"].read_text()
+    assert "No monitoring data yet: no drift check has been recorded" in html
+    assert "Traceback" not in html and not empty.exists()
+
+
+def test_model_report_reads_builds_versions_and_scores_on_one_holdout(sample, monkeypatch):
+    from nbprod.dashboards import context, model_data
+
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    ctx = context.load_context({"NBPROD_PROJECT": str(sample.project), "MLFLOW_TRACKING_URI": sample.uri})
+    report = model_data.load_report(ctx)
+    assert len(report.builds) == 1 and report.builds[0].best
+    assert report.versions["version"].tolist() == [1, 2]
+    assert report.versions["decision"].tolist() == ["promoted", "rejected"]
+    assert report.champion["version"] == 1 and report.has_holdout
+    comparison = model_data.compare(report, report.builds[0])
+    assert not comparison.notes
+    labels = list(comparison.results)
+    assert labels[0] == comparison.champion_label and labels[-1] == model_data.BASELINE_LABEL
+    assert len(labels) == 1 + 4  # the champion (one of the build's 4 candidates) + 3 others + baseline
+    assert comparison.results[labels[0]]["roc_auc"] > comparison.results[model_data.BASELINE_LABEL]["roc_auc"]
+    assert not comparison.importance.empty
+    headline = model_data.champion_summary(report, comparison)
+    assert headline.startswith("Model v1 (") and "v2 rejected" in headline

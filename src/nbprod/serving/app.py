@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import hmac
 import json
 import logging
@@ -275,6 +276,9 @@ class PredictionService:
         def swap() -> None:
             previous, self.model = self.model, model
             self.metrics.observe_reload(True, model.version)
+            # the long-lived objects (libraries, the model) leave the garbage collector's view:
+            # full collections then scan only request garbage, no 50-100 ms pauses under load
+            gc.freeze()
             log.warning("serving %s version %s%s", model.name, model.version,
                         f" (was {previous.version})" if previous is not None else "")
         if self.loop is not None and not self.loop.is_closed():

@@ -152,58 +152,64 @@ class PredictionLogWriter:
 
 
 def _table(names: tuple[str, ...], entries: list[tuple]):
+    """One Arrow table of many requests' rows, built column-wise (numpy concatenation, no per-row Python
+    where avoidable: this runs in a background thread but holds the GIL while it works)."""
     import numpy as np
     import pyarrow as pa
 
-    times: list = []
-    request_ids: list = []
-    rows: list = []
-    model_names: list = []
-    versions: list = []
-    predictions: list = []
-    probabilities: list = []
-    features: dict[str, list] = {name: [] for name in names}
-    classification = True
-    for _, columns, preds, probs, model_name, version, request_id, arrived in entries:
-        n = len(preds)
-        stamp = datetime.fromtimestamp(arrived, timezone.utc)
-        times.extend([stamp] * n)
-        request_ids.extend([request_id] * n)
-        rows.extend(range(n))
-        model_names.extend([model_name] * n)
-        versions.extend([version] * n)
-        predictions.extend(np.asarray(preds).tolist())
-        if probs is None:
-            classification = False
-            probabilities.extend([None] * n)
-        else:
-            probabilities.extend(np.asarray(probs)[:, 1].tolist())
-        for name in names:
-            features[name].extend(columns[name])
-    arrays = {name: _feature_array(values) for name, values in features.items()}
+    counts = np.fromiter((len(entry[2]) for entry in entries), dtype=np.int64, count=len(entries))
+    total = int(counts.sum())
+    arrived = np.fromiter((entry[7] for entry in entries), dtype=np.float64, count=len(entries))
+    micros = np.repeat((arrived * 1e6).astype(np.int64), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    rows = (np.arange(total, dtype=np.int64) - starts).astype(np.int32)
+    predictions = np.concatenate([np.asarray(entry[2]) for entry in entries])
+    classification = all(entry[3] is not None for entry in entries)
+    if classification:
+        probabilities = pa.array(np.concatenate([np.asarray(entry[3])[:, 1] for entry in entries]), pa.float64())
+    else:
+        probabilities = pa.nulls(total, pa.float64())
+
+    def repeated(index: int):
+        values = np.empty(len(entries), dtype=object)
+        values[:] = [entry[index] for entry in entries]
+        return pa.array(np.repeat(values, counts), pa.string())
+
     meta = {
-        "time": pa.array(times, pa.timestamp("us", tz="UTC")),
-        "request_id": pa.array(request_ids, pa.string()),
+        "time": pa.array(micros, pa.timestamp("us", tz="UTC")),
+        "request_id": repeated(6),
         "row": pa.array(rows, pa.int32()),
-        "model_name": pa.array(model_names, pa.string()),
-        "model_version": pa.array(versions, pa.string()),
-        "prediction": pa.array(predictions, pa.int64() if classification else pa.float64()),
-        "probability": pa.array(probabilities, pa.float64()),
+        "model_name": repeated(4),
+        "model_version": repeated(5),
+        "prediction": pa.array(predictions.astype(np.int64) if classification else predictions.astype(np.float64)),
+        "probability": probabilities,
     }
-    return pa.table({**meta, **{name: array for name, array in arrays.items() if name not in meta}})
+    features = {}
+    for name in names:
+        if name in meta:
+            continue
+        values: list = []
+        for entry in entries:
+            values.extend(entry[1][name])
+        features[name] = _feature_array(values)
+    return pa.table({**meta, **features})
 
 
 def _feature_array(values: list):
+    import numpy as np
     import pyarrow as pa
 
     sample = next((value for value in values if value is not None), None)
     if isinstance(sample, float):
-        return pa.array(values, pa.float64(), from_pandas=True)
+        return pa.array(np.asarray(values, dtype=np.float64), pa.float64(), from_pandas=True)  # NaN -> null
     if isinstance(sample, datetime):
-        return pa.array(values, pa.timestamp("us"))
+        return pa.array(np.array(values, dtype="datetime64[us]"), pa.timestamp("us"))  # None -> NaT -> null
     if sample is None:
-        return pa.array(values, pa.null())
-    return pa.array([None if value is None else str(value) for value in values], pa.string())
+        return pa.nulls(len(values), pa.string())
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if value is None else str(value) for value in values], pa.string())
 
 
 def _as_utc(value: Any):

@@ -78,7 +78,8 @@ def register_and_monitor(project: Path) -> dict:
         return float(roc_auc_score(y, model.predict_proba(rows.drop(columns=[target]))[:, 1]))
 
     reference = evaluation["candidates"][evaluation["best"]]["metrics"]["roc_auc"]
-    history = drift_fixture.write_history(products, reports / "monitoring" / "drift_history.json", target,
+    monitoring = project / (settings.get("monitor") or {}).get("reports", "reports/monitoring")
+    history = drift_fixture.write_history(products, monitoring / "drift_history.json", target,
                                           time_column, first["candidate"]["version"], score, "roc_auc",
                                           reference, second["candidate"]["version"], second["decision"])
     summary = {"first": {k: first[k] for k in ("decision", "champion_after")} | {"version": first["candidate"]["version"]},

@@ -19,12 +19,13 @@ from nbprod.dashboards import command, context, drift_data, figures, model_data,
 
 
 def test_context_resolves_project_settings_and_store_from_the_environment(project, tmp_path):
-    ctx = context.load_context({"NBPROD_PROJECT": str(project), "NBPROD_SET": "reports=elsewhere; seed=7"})
+    ctx = context.load_context({"NBPROD_PROJECT": str(project), "NBPROD_SET": "reports=elsewhere; seed=7; monitor.reports=mon"})
     assert ctx.project == project.resolve()
     assert ctx.settings["seed"] == 7 and ctx.reports == project.resolve() / "elsewhere"
     assert ctx.products == project.resolve() / "build"
     assert ctx.tracking_uri == f"sqlite:///{project.resolve() / 'mlflow.db'}"  # relative SQLite made absolute
-    assert ctx.drift_history_path == project.resolve() / "elsewhere" / "monitoring" / "drift_history.json"
+    assert ctx.drift_history_path == project.resolve() / "mon" / "drift_history.json"
+    assert ctx.window_column == ctx.time_column == "scheduled_departure"
     assert not ctx.static and ctx.experiment_id is None
 
     other = tmp_path / "other.yaml"

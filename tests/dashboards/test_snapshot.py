@@ -42,7 +42,7 @@ def test_drift_snapshot_without_monitoring_data_says_so(sample, tmp_path):
     from nbprod.dashboards.snapshot import dashboard_env, write_snapshots
 
     empty = tmp_path / "empty-reports"
-    env = dashboard_env(sample.project, None, [f"reports={empty}"], sample.uri, base=sample.env())
+    env = dashboard_env(sample.project, None, [f"reports={empty}", f"monitor.reports={empty / 'monitoring'}"], sample.uri, base=sample.env())
     written = write_snapshots(DASHBOARDS, tmp_path / "out", env, names=["drift_report"])
     html = written["drift_report"].read_text()
     assert "No monitoring data yet: no drift check has been recorded" in html

@@ -69,9 +69,23 @@ class Context:
         return self.products / "evaluation.json"
 
     @property
+    def monitoring_reports(self) -> Path:
+        """Monitoring's folder: ``monitor.reports`` (relative to the project), else ``{reports}/monitoring``."""
+        folder = (self.settings.get("monitor") or {}).get("reports")
+        return self.path(folder) if folder else self.reports / "monitoring"
+
+    @property
     def drift_history_path(self) -> Path:
-        """``{reports}/monitoring/drift_history.json``."""
-        return self.reports / "monitoring" / "drift_history.json"
+        """``{monitor.reports}/drift_history.json``."""
+        return self.monitoring_reports / "drift_history.json"
+
+    @property
+    def window_column(self) -> str | None:
+        """What places a row in a monitoring window: a column name, or None for the request time."""
+        chosen = (self.settings.get("monitor") or {}).get("window_column", "auto")
+        if chosen in (None, "auto"):
+            return self.time_column
+        return None if chosen in ("time", "request_time") else chosen
 
     @property
     def prediction_log(self) -> Path:

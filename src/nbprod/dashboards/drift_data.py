@@ -1,4 +1,4 @@
-"""The drift report's data: ``{reports}/monitoring/drift_history.json`` and the rows of a window.
+"""The drift report's data: ``{monitor.reports}/drift_history.json`` and the rows of a window.
 
 The history (written by monitoring) holds the reference, one entry per window
 (its rows, the model version serving, the drift library's dataset result and the
@@ -284,30 +284,41 @@ def window_summary(window: Mapping[str, Any], top: int = 6) -> str:
 # -- rows ---------------------------------------------------------------------------------------
 
 
+def _between(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    stamps = pd.to_datetime(frame[column])
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame[(stamps >= start) & (stamps < end)]
+
+
 def window_rows(context: Any, window: Mapping[str, Any], columns: list[str] | None = None,
                 max_rows: int = 50_000, seed: int = 0) -> tuple[pd.DataFrame, str]:
-    """The window's input rows and where they came from (sampled down to ``max_rows``)."""
+    """The window's input rows and where they came from (sampled down to ``max_rows``).
+
+    Rows are placed in windows like monitoring places them (``monitor.window_column``:
+    the data's time column when the rows have it, else the request time).
+    """
     start, end = _stamp(window.get("start")), _stamp(window.get("end"))
+    column = context.window_column
     frame = pd.DataFrame()
     source = ""
     try:
         from nbprod.serving.prediction_log import read_prediction_log
 
-        frame = read_prediction_log(context.prediction_log, start, end)
-        source = f"the prediction log ({context.prediction_log})"
+        log = read_prediction_log(context.prediction_log)
+        if len(log):
+            by = column if column and column in log.columns else "time"
+            frame = _between(log, by, start, end)
+            source = f"the prediction log ({context.prediction_log})"
     except Exception:  # noqa: BLE001 - no log or an older log format: fall back to the new split
         frame = pd.DataFrame()
     if frame.empty:
         path = context.split_path("new")
         time_column = context.time_column
         if path.is_file() and time_column:
-            new = pd.read_parquet(path)
-            stamps = pd.to_datetime(new[time_column])
-            if getattr(stamps.dt, "tz", None) is not None:
-                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-            frame = new[(stamps >= start) & (stamps < end)]
+            frame = _between(pd.read_parquet(path), time_column, start, end)
             source = (f"the build's new-data split ({path}), rows with {time_column} in the window "
-                      "(no prediction log rows in that time range)")
+                      "(the prediction log has no rows in it)")
         else:
             source = "nowhere: neither the prediction log nor the new-data split has rows for this window"
     if columns is not None:

@@ -20,6 +20,7 @@ latest decision)::
         alias: "{{registry.alias}}"
         experiment: "{{tracking.experiment}}"
         prediction_log: "{{serve.prediction_log}}"
+        monitor_reports: "{{monitor.reports}}"
 
 (:func:`snapshots_after_evaluate` is the same task for a pipeline without a
 ``promote`` task: Ploomber reads a function task's upstream from the
@@ -44,7 +45,8 @@ from typing import Any, Mapping
 SETTINGS = {"products": "products", "reports": "reports", "target": "data.target", "task": "data.task",
             "time_column": "data.time_column", "metric": "evaluate.metric",
             "model_name": "registry.model_name", "alias": "registry.alias",
-            "experiment": "tracking.experiment", "prediction_log": "serve.prediction_log"}
+            "experiment": "tracking.experiment", "prediction_log": "serve.prediction_log",
+            "monitor_reports": "monitor.reports"}
 #: Default of a param: keep the project's ``env.yaml`` value.
 KEEP = "__env.yaml__"
 
@@ -86,8 +88,8 @@ def write(product: Any, dashboards: str, project: str | None = None, timeout: in
 def snapshots(product: Any, upstream: Mapping[str, Any], dashboards: str,
               products: str = KEEP, reports: str = KEEP, target: str = KEEP, task: str = KEEP,
               time_column: str | None = KEEP, metric: str = KEEP, model_name: str = KEEP, alias: str = KEEP,
-              experiment: str = KEEP, prediction_log: str = KEEP, project: str | None = None,
-              timeout: int = 600) -> None:
+              experiment: str = KEEP, prediction_log: str = KEEP, monitor_reports: str = KEEP,
+              project: str | None = None, timeout: int = 600) -> None:
     """Ploomber task (after ``evaluate`` and ``promote``): write the dashboards' HTML snapshots.
 
     ``product``: name -> HTML file (``model_report``, ``drift_report``); ``dashboards``:
@@ -98,16 +100,17 @@ def snapshots(product: Any, upstream: Mapping[str, Any], dashboards: str,
     _ = upstream["evaluate"], upstream["promote"]  # Ploomber reads the upstream tasks from these
     write(product, dashboards, project, timeout, products=products, reports=reports, target=target,
           task=task, time_column=time_column, metric=metric, model_name=model_name, alias=alias,
-          experiment=experiment, prediction_log=prediction_log)
+          experiment=experiment, prediction_log=prediction_log, monitor_reports=monitor_reports)
 
 
 def snapshots_after_evaluate(product: Any, upstream: Mapping[str, Any], dashboards: str,
                              products: str = KEEP, reports: str = KEEP, target: str = KEEP, task: str = KEEP,
                              time_column: str | None = KEEP, metric: str = KEEP, model_name: str = KEEP,
                              alias: str = KEEP, experiment: str = KEEP, prediction_log: str = KEEP,
-                             project: str | None = None, timeout: int = 600) -> None:
+                             monitor_reports: str = KEEP, project: str | None = None,
+                             timeout: int = 600) -> None:
     """:func:`snapshots` for a pipeline without a ``promote`` task (runs after ``evaluate``)."""
     _ = upstream["evaluate"]  # Ploomber reads the upstream task from this
     write(product, dashboards, project, timeout, products=products, reports=reports, target=target,
           task=task, time_column=time_column, metric=metric, model_name=model_name, alias=alias,
-          experiment=experiment, prediction_log=prediction_log)
+          experiment=experiment, prediction_log=prediction_log, monitor_reports=monitor_reports)

@@ -96,6 +96,7 @@ def test_cold_start_values_are_warnings():
     problems = {(w["problem"], w.get("column")) for w in validated.warnings}
     assert problems == {("unseen_category", "carrier"), ("unseen_category", "dest"), ("unknown_columns", None)}
     assert validated.columns["dest"] == ["7"]  # numbers as category text, as in training
+    assert check({**GOOD, "dest": 7.0}).columns["dest"] == ["7"]  # whole floats too (as_category_strings)
 
 
 CASES = [

@@ -7,7 +7,7 @@ and to frame chunks (batch scoring, :func:`validate_frame`):
 - numeric columns take numbers (JSON numbers; in files, values that parse as numbers).
   Booleans, text and non-finite numbers (``Infinity``) are rejected;
 - categorical columns take text; numbers and booleans are accepted and turned into
-  text the way the training data was (``1`` -> ``"1"``, ``true`` -> ``"True"``).
+  text the way the training data was (``1`` and ``1.0`` -> ``"1"``, ``true`` -> ``"True"``).
   A value outside the categories seen in training is accepted, treated as missing by
   the model ("unseen", cold start) and reported as a warning;
 - datetime columns take ISO 8601 text (``"2013-01-01T10:00:00Z"``, ``"2013-01-01 10:00"``);
@@ -104,8 +104,14 @@ def parse_datetime(value: str) -> datetime:
 
 
 def category_text(value: Any) -> str:
-    """A scalar as category text, as ``pandas.Series.astype('string')`` spells it (``1`` -> ``"1"``)."""
-    return value if type(value) is str else str(value)
+    """A scalar as category text, as :func:`nbprod.contract.as_category_strings` spells it:
+    ``1`` -> ``"1"``, ``True`` -> ``"True"``, and a whole float ``1.0`` -> ``"1"`` (so that an integer
+    column with missing values in training and an integer in a request are one category)."""
+    if type(value) is str:
+        return value
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class Problems(list):

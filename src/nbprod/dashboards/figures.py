@@ -202,7 +202,7 @@ def drift_over_time(windows: pd.DataFrame, events: pd.DataFrame, drift_share: fl
     """
     has_performance = "performance_value" in windows and windows["performance_value"].notna().any()
     nrows = 2 if has_performance else 1
-    figure, axes = _figure(9.5, 3.2 * nrows, nrows=nrows, ncols=1, sharex=True, squeeze=False)
+    figure, axes = _figure(11, 3.2 * nrows, nrows=nrows, ncols=1, sharex=True, squeeze=False)
     axes = axes.ravel()
     x = pd.to_datetime(windows["end"])
     axis = axes[0]
@@ -219,7 +219,10 @@ def drift_over_time(windows: pd.DataFrame, events: pd.DataFrame, drift_share: fl
     axis.set_title("Drift window by window", fontsize=11)
     if has_performance:
         perf = axes[1]
+        from nbprod.dashboards.model_data import METRIC_LABELS
+
         metric = str(windows["performance_metric"].dropna().iloc[0])
+        metric = METRIC_LABELS.get(metric, metric)
         perf.plot(x, windows["performance_value"], marker="o", color=ORANGE, label=f"{metric} on the window")
         reference = windows["performance_reference"].dropna()
         if not reference.empty:
@@ -241,7 +244,7 @@ def drift_over_time(windows: pd.DataFrame, events: pd.DataFrame, drift_share: fl
                              fontsize=8, color=color)
         seen.add(label)
     for axis_ in axes:
-        axis_.legend(fontsize=8, loc="upper left", frameon=False)
+        axis_.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         axis_.spines[["top", "right"]].set_visible(False)
     axes[-1].set_xlabel("end of window")
     figure.autofmt_xdate()

@@ -235,7 +235,7 @@ def make_project(folder: Path, rows: int) -> tuple[dict, str]:
     client.set_model_version_tag(MODEL_NAME, version, "nbprod.threshold", "0.5")
     client.set_model_version_tag(MODEL_NAME, version, "nbprod.task", "classification")
     client.set_registered_model_alias(MODEL_NAME, "champion", version)
-    return settings, tracking.tracking_uri(settings, folder)
+    return settings, tracking.tracking_uri(settings, folder), int(model.steps[-1][1].n_iter_)
 
 
 def free_port() -> int:
@@ -273,6 +273,7 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (2 cores: above ~2 means other work competes for the CPUs)."""
     return [round(value, 2) for value in os.getloadavg()]
 
 
@@ -353,7 +354,7 @@ def main(argv=None) -> int:
     # mlflow models serve runs `uvicorn` from PATH: the virtual environment's bin folder first
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     try:
-        settings, uri = make_project(project, args.rows)
+        settings, uri, n_iter = make_project(project, args.rows)
         env["MLFLOW_TRACKING_URI"] = uri
         X, _ = flights(100, skip=100_000)
         records = json.loads(X.assign(time_hour=X["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(
@@ -369,7 +370,8 @@ def main(argv=None) -> int:
             "what": "single-row and 100-row POSTs, 8 concurrent keep-alive connections, closed loop, "
                     f"{args.seconds:g} s measured after 2 s warm-up, load generator in a separate process on loopback",
             "model": f"nbprod pipeline: FeatureBuilder + HistGradientBoostingClassifier(learning_rate=0.1, "
-                     f"max_iter=200, max_leaf_nodes=31), trained on {args.rows} NYC flights 2013 rows",
+                     f"max_iter=200, max_leaf_nodes=31; early stopping: {n_iter} trees), trained on {args.rows} NYC "
+                     "flights 2013 rows; logged with skops, served from models:/NAME@champion",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "versions": {name: _version(name) for name in ("mlflow", "scikit-learn", "pandas", "uvicorn",
                                                           "httptools", "uvloop", "starlette")},

@@ -21,8 +21,24 @@ CALENDAR_PARTS = ("month", "dayofweek", "hour")
 
 def calendar_features(values: pd.Series, name: str) -> dict[str, np.ndarray]:
     """Month, day of week and hour of a datetime column, as floats (NaN when missing)."""
-    stamps = pd.to_datetime(values, errors="coerce")
-    return {f"{name}_{part}": getattr(stamps.dt, part).to_numpy(dtype=float) for part in CALENDAR_PARTS}
+    stamps = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"))
+    attributes = {"month": "month", "dayofweek": "day_of_week", "hour": "hour"}
+    return {f"{name}_{part}": np.asarray(getattr(stamps, attributes[part]), dtype=float) for part in CALENDAR_PARTS}
+
+
+def numeric_values(values: pd.Series) -> np.ndarray:
+    """A column as floats; anything that is not a number becomes NaN."""
+    if pd.api.types.is_float_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return values.to_numpy(dtype=float, copy=True)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
+def categorical_values(values: pd.Series, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """A column as a categorical of the training categories; unseen and missing values become missing."""
+    if not pd.api.types.is_string_dtype(values):  # numbers, booleans, mixed: normalise to category text
+        values = as_category_strings(values)
+    codes = dtype.categories.get_indexer(values.to_numpy(dtype=object, na_value=None))
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 class FeatureBuilder(TransformerMixin, BaseEstimator):
@@ -38,6 +54,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     contract_ : FeatureContract learned from the training frame.
+    category_dtypes_ : the pandas categorical dtype of each categorical column.
     feature_names_out_ : names of the produced features.
     """
 
@@ -54,6 +71,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: object = None) -> "FeatureBuilder":
         """Learn the contract from the training frame."""
         self.contract_ = contract_from_frame(X, self.categorical, self.numeric, self.max_categories)
+        self.category_dtypes_ = {spec.name: pd.CategoricalDtype(list(spec.categories))
+                                 for spec in self.contract_.columns if spec.kind == "categorical"}
         self.feature_names_out_ = np.asarray(list(self.transform(X.head(1)).columns), dtype=object)
         return self
 
@@ -66,9 +85,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         for spec in self.contract_.columns:
             values = X[spec.name]
             if spec.kind == "numeric":
-                columns[spec.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+                columns[spec.name] = numeric_values(values)
             elif spec.kind == "categorical":
-                columns[spec.name] = pd.Categorical(as_category_strings(values), categories=spec.categories)
+                columns[spec.name] = categorical_values(values, self.category_dtypes_[spec.name])
             else:
                 columns.update(calendar_features(values, spec.name))
         return pd.DataFrame(columns, index=X.index)

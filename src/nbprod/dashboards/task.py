@@ -69,6 +69,8 @@ def overrides(**values: Any) -> list[str]:
 def _targets(product: Any) -> dict[str, Path]:
     if isinstance(product, (str, Path)):
         return {"model_report": Path(str(product))}
+    if hasattr(product, "to_json_serializable"):  # a Ploomber MetaProduct: iterating it yields values
+        product = product.to_json_serializable()
     return {key: Path(str(value)) for key, value in dict(product).items()}
 
 

@@ -17,8 +17,10 @@ PATH_SETTINGS = (("products",), ("reports",), ("data", "schema"))
 
 
 def render_env(settings: Mapping[str, Any], project: Path) -> dict[str, Any]:
-    """The Ploomber env: the settings with relative paths made absolute (kernels run elsewhere)."""
+    """The Ploomber env: the settings with relative paths made absolute (kernels run elsewhere),
+    and ``project``, the project folder."""
     env = copy.deepcopy(dict(settings))
+    env["project"] = str(project.resolve())
     for path in PATH_SETTINGS + (("data", "source"),):
         node = env
         for key in path[:-1]:

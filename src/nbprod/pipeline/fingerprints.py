@@ -100,7 +100,8 @@ def digest_files(paths: Iterable[Path]) -> str:
 
 
 def data_files(params: Mapping[str, Any], project: Path) -> list[Path]:
-    """Files that a task's params name: existing paths, and the embedded default's files."""
+    """Files that a task's params name: existing files, every file in a named folder, and the
+    embedded default's files."""
     from nbprod.data.sources import EMBEDDED, source_files
 
     files: list[Path] = []
@@ -109,6 +110,9 @@ def data_files(params: Mapping[str, Any], project: Path) -> list[Path]:
             files.extend(source_files(EMBEDDED, project))
         elif isinstance(value, str) and len(value) < 4096 and (project / value).is_file():
             files.append(project / value)
+        elif isinstance(value, str) and len(value) < 4096 and value and (project / value).is_dir():
+            files.extend(path for path in sorted((project / value).rglob("*"))
+                         if path.is_file() and ".ipynb_checkpoints" not in path.parts)
     return files
 
 

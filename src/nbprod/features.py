@@ -54,7 +54,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     contract_ : FeatureContract learned from the training frame.
-    category_dtypes_ : the pandas categorical dtype of each categorical column.
     feature_names_out_ : names of the produced features.
     """
 
@@ -71,8 +70,6 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: object = None) -> "FeatureBuilder":
         """Learn the contract from the training frame."""
         self.contract_ = contract_from_frame(X, self.categorical, self.numeric, self.max_categories)
-        self.category_dtypes_ = {spec.name: pd.CategoricalDtype(list(spec.categories))
-                                 for spec in self.contract_.columns if spec.kind == "categorical"}
         self.feature_names_out_ = np.asarray(list(self.transform(X.head(1)).columns), dtype=object)
         return self
 
@@ -87,10 +84,25 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             if spec.kind == "numeric":
                 columns[spec.name] = numeric_values(values)
             elif spec.kind == "categorical":
-                columns[spec.name] = categorical_values(values, self.category_dtypes_[spec.name])
+                columns[spec.name] = categorical_values(values, self._category_dtypes()[spec.name])
             else:
                 columns.update(calendar_features(values, spec.name))
         return pd.DataFrame(columns, index=X.index)
+
+    def _category_dtypes(self) -> dict[str, pd.CategoricalDtype]:
+        """The categorical dtype of each categorical column, built once per fitted object (not saved)."""
+        cached = self.__dict__.get("_dtype_cache")
+        if cached is None or cached[0] is not self.contract_:
+            dtypes = {spec.name: pd.CategoricalDtype(list(spec.categories))
+                      for spec in self.contract_.columns if spec.kind == "categorical"}
+            cached = self.__dict__["_dtype_cache"] = (self.contract_, dtypes)
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        """Pickle without the dtype cache (it is rebuilt on first use)."""
+        state = super().__getstate__()
+        state.pop("_dtype_cache", None)
+        return state
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Names of the produced features."""

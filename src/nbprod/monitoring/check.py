@@ -1,0 +1,191 @@
+"""The drift check per window: the reference, the detector fitted once, one history entry per window.
+
+The reference is the train split of the current build (``{products}/data/train.parquet``).
+The monitored columns are the reference's, less the target, the data's time column and
+``monitor.ignore_columns``; a monitored column missing from the rows counts as drifted
+(the drift library's ``missing_column`` status). Performance is computed on a window's
+labelled rows only (a target column), from the logged probabilities/predictions or
+from scores given by the caller; the reference value is the evaluated best candidate's
+test metric (``{products}/evaluation.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nbprod.settings import resolve_path
+
+#: Metrics the drift library computes on a window, by task.
+WINDOW_METRICS = {"classification": ("roc_auc", "accuracy", "f1"), "regression": ("mae", "rmse", "r2")}
+#: Prediction-log columns that are not model inputs.
+LOG_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability")
+
+
+class MonitorError(RuntimeError):
+    """Monitoring cannot run (no build yet, unreadable input): the message says what to do."""
+
+
+@dataclass
+class Reference:
+    """The reference rows (features only) and where they came from."""
+
+    frame: pd.DataFrame
+    path: Path
+    columns: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "rows": int(len(self.frame))}
+
+
+def split_path(settings: Mapping[str, Any], project: Path, name: str) -> Path:
+    """``{products}/data/<name>.parquet``."""
+    return resolve_path(project, settings["products"]) / "data" / f"{name}.parquet"
+
+
+def monitored_columns(columns: Sequence[str], settings: Mapping[str, Any]) -> list[str]:
+    """The reference's columns less the target, the time column and ``monitor.ignore_columns``."""
+    left_out = {settings["data"]["target"], settings["data"]["time_column"], *settings["monitor"]["ignore_columns"],
+                *LOG_COLUMNS}
+    return [c for c in columns if c not in left_out]
+
+
+def load_reference(settings: Mapping[str, Any], project: Path, path: Path | None = None) -> Reference:
+    """The train split of the current build as the reference."""
+    path = Path(path) if path else split_path(settings, project, "train")
+    if not path.is_file():
+        raise MonitorError(f"no reference data: {path} does not exist (build the pipeline first: nbprod build)")
+    frame = pd.read_parquet(path)
+    columns = monitored_columns(frame.columns, settings)
+    return Reference(frame[columns], path, columns)
+
+
+def detector_for(reference: Reference, drift_share: float) -> Any:
+    """A :class:`~nbprod.drift.DriftDetector` fitted on the reference (once; compared with every window)."""
+    from nbprod.drift import DriftDetector
+
+    return DriftDetector(columns=reference.columns, drift_share=float(drift_share)).fit(reference.frame)
+
+
+def window_metric_name(settings: Mapping[str, Any]) -> str:
+    """``monitor.performance_metric`` (``auto``: the evaluate metric when a window can compute it)."""
+    from nbprod.metrics import selection_metric
+
+    task = settings["data"]["task"]
+    name = settings["monitor"]["performance_metric"]
+    if name == "auto":
+        name = selection_metric(settings["evaluate"]["metric"], task)
+    if name not in WINDOW_METRICS[task]:
+        fallback = WINDOW_METRICS[task][0] if task == "classification" else "rmse"
+        return fallback
+    return name
+
+
+def reference_metric(settings: Mapping[str, Any], project: Path, metric: str) -> float | None:
+    """The best candidate's test ``metric`` from ``{products}/evaluation.json`` (None when unknown)."""
+    path = resolve_path(project, settings["products"]) / "evaluation.json"
+    try:
+        evaluation = json.loads(path.read_text())
+        value = evaluation["candidates"][evaluation["best"]]["metrics"][metric]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if value is not None and math.isfinite(float(value)) else None
+
+
+def window_performance(frame: pd.DataFrame, target: str, task: str, metric: str, reference: float | None,
+                       scores: np.ndarray | None = None) -> dict[str, Any] | None:
+    """``{"metric", "value", "reference"}`` on the labelled rows, or None without labels/scores."""
+    from nbprod.drift import window_metric
+
+    if target not in frame.columns:
+        return None
+    labelled = frame[target].notna().to_numpy()
+    if not labelled.any():
+        return None
+    if scores is None:
+        column = "probability" if task == "classification" and metric == "roc_auc" else "prediction"
+        if column not in frame.columns and "probability" in frame.columns:
+            column = "probability"
+        if column not in frame.columns:
+            return None
+        scores = frame[column].to_numpy(dtype=float)
+    scores = np.asarray(scores, dtype=float)[labelled]
+    y = frame[target].to_numpy()[labelled]
+    known = np.isfinite(scores)
+    if not known.any():
+        return None
+    value = window_metric(metric, y[known].astype(float), scores[known])
+    return {"metric": metric, "value": None if not math.isfinite(value) else value,
+            "reference": reference}
+
+
+def model_version_of(frame: pd.DataFrame, default: str | None = None) -> str | None:
+    """The model version that served most of the window's rows (prediction log), else ``default``."""
+    if "model_version" in frame.columns:
+        versions = frame["model_version"].dropna().astype(str)
+        if len(versions):
+            return str(versions.value_counts().index[0])
+    return default
+
+
+def window_entry(window: Any, detector: Any, *, model_version: str | None = None,
+                 performance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One history entry: the window's bounds, rows, model version, drift and performance."""
+    from nbprod.monitoring.windows import iso
+
+    features = window.frame[[c for c in window.frame.columns if c in detector.columns_]]
+    # the monitored columns the rows lack are reported by the detector as missing (they count as drifted)
+    drift = detector.compare(features)
+    return {"start": iso(window.start), "end": iso(window.end), "rows": window.rows,
+            "model_version": model_version_of(window.frame, model_version),
+            "drift": drift.to_dict(), "performance": None if performance is None else dict(performance)}
+
+
+def check_windows(windows: Sequence[Any], reference: Reference, settings: Mapping[str, Any], *,
+                  recorded: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+                  scorer: Callable[[pd.DataFrame], np.ndarray | None] | None = None,
+                  reference_value: float | None = None, model_version: str | None = None,
+                  detector: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """History entries for ``windows``: ``(changed, all)``.
+
+    A window already ``recorded`` with the same rows, the same ``drift_share`` and (when
+    the rows now have labels) a performance is kept as it was: a re-run does not
+    rewrite history, even after a retraining changed the reference. A new window, one
+    that gained rows or labels, or one recorded under another ``drift_share``, is
+    checked (and replaces the recorded entry). The detector is fitted at most once.
+    """
+    recorded = recorded or {}
+    target, task = settings["data"]["target"], settings["data"]["task"]
+    metric = window_metric_name(settings)
+    changed, entries = [], []
+    for window in windows:
+        known = recorded.get(window.key)
+        if known is not None and _still_valid(known, window, settings):
+            entries.append(dict(known))
+            continue
+        if detector is None:
+            detector = detector_for(reference, settings["monitor"]["drift_share"])
+        scores = scorer(window.frame) if scorer is not None and target in window.frame.columns else None
+        performance = window_performance(window.frame, target, task, metric, reference_value, scores)
+        entry = window_entry(window, detector, model_version=model_version, performance=performance)
+        changed.append(entry)
+        entries.append(entry)
+    return changed, entries
+
+
+def _still_valid(known: Mapping[str, Any], window: Any, settings: Mapping[str, Any]) -> bool:
+    """Whether a recorded window entry still describes ``window`` under ``settings``."""
+    if int(known.get("rows") or 0) != window.rows:
+        return False
+    share = (known.get("drift") or {}).get("drift_share")
+    if share is None or not math.isclose(float(share), float(settings["monitor"]["drift_share"])):
+        return False
+    target = settings["data"]["target"]
+    labelled = target in window.frame.columns and bool(window.frame[target].notna().any())
+    return not labelled or known.get("performance") is not None

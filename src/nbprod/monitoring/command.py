@@ -1,0 +1,120 @@
+"""``nbprod monitor``: drift per window of the prediction log (or a batch), the retrain decision, retraining.
+
+Usage::
+
+    nbprod monitor [--data FILE] [--labels FILE] [--label-key COL[,COL]] [--since T] [--until T]
+                   [--no-retrain] [--retrain-set KEY=VALUE ...] [--set monitor.drift_share=0.3 ...]
+
+Reads the service's prediction log (``serve.prediction_log``) or ``--data`` (CSV or
+Parquet with the raw input columns), slices it into ``monitor.window`` windows, checks
+each new window's drift against the train split of the current build, decides with
+the k-of-n rule (and the performance floor once labels are known: ``--labels``, or the
+target column in ``--data``), and when it fires starts the retraining build on the
+refreshed data window (see :mod:`nbprod.monitoring.retrain`); the promotion gate in
+that build decides whether the new model serves. Every decision is recorded in
+``{monitor.reports}/drift_history.json``, ``decisions.md`` and MLflow.
+
+Exit status: 0 (decision recorded), 1 (the retraining build failed), 2 (cannot monitor:
+no build yet, unreadable input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``monitor`` options."""
+    parser.add_argument("--data", default=None,
+                        help="CSV or Parquet batch of new data (raw input columns) instead of the prediction log")
+    parser.add_argument("--labels", default=None,
+                        help="CSV or Parquet of true outcomes: a key (request_id[,row] or row columns) and data.target")
+    parser.add_argument("--label-key", default=None, help="comma-separated columns joining --labels to the rows")
+    parser.add_argument("--since", default=None, help="only log rows with request time >= this (UTC)")
+    parser.add_argument("--until", default=None, help="only log rows with request time < this (UTC)")
+    parser.add_argument("--no-retrain", action="store_true",
+                        help="record the decision only (same as --set monitor.retrain=false)")
+    parser.add_argument("--retrain-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override for the retraining build only, e.g. --retrain-set sample_frac=0.1 "
+                             "(split.* given here replace the refreshed split dates)")
+    parser.add_argument("--quiet", action="store_true", help="print only the decision line")
+
+
+def load_rows(args: argparse.Namespace, settings, project):
+    """The rows to monitor and a description of where they came from."""
+    from nbprod.monitoring.monitor import read_rows
+    from nbprod.settings import resolve_path
+
+    if args.data:
+        path = resolve_path(project, args.data) if not str(args.data).startswith("/") else args.data
+        return read_rows(path), f"data file {path}"
+    from nbprod.serving.prediction_log import read_prediction_log
+
+    folder = resolve_path(project, settings["serve"]["prediction_log"])
+    return read_prediction_log(folder, args.since, args.until), f"the prediction log {folder}"
+
+
+def describe(report, quiet: bool = False) -> list[str]:
+    """The pass, in plain lines."""
+    lines = []
+    if not quiet:
+        lines.append(f"Monitored {report.rows} row(s) from {report.source}"
+                     + (f", windows by {report.window_column}" if report.window_column else "") + ".")
+        for note in report.notes:
+            lines.append(f"  note: {note}")
+        checked = {(w["start"], w["end"]) for w in report.checked}
+        for window in report.windows:
+            drift = window["drift"]
+            share = drift.get("share")
+            names = [c["column"] for c in drift["columns"] if c.get("drifted") and c.get("status") != "not_in_reference"]
+            performance = window.get("performance") or {}
+            quality = (f"{performance['metric']} {performance['value']:.3f}"
+                       if performance.get("value") is not None else "")
+            flag = "DRIFT" if drift.get("drifted") else ("-" if drift.get("drifted") is None else "ok")
+            lines.append(f"  {window['start'][:10]} .. {window['end'][:10]}  {window['rows']:>6} rows  "
+                         f"share {'n/a' if share is None else f'{share:.2f}'}  {flag:<5} {quality:<14} "
+                         f"{'' if (window['start'], window['end']) in checked else '(recorded) '}"
+                         f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}")
+    decision = report.decision
+    verb = "RETRAIN" if decision.retrain else "no action"
+    if decision.retrain and not report.retrain_enabled:
+        verb = "retrain due (record only: monitor.retrain is false)"
+    lines.append(f"Decision: {verb} -- {decision.reason}.")
+    outcome = report.outcome
+    if outcome is not None:
+        if outcome.decision:
+            lines.append(f"Retraining build {outcome.parent_run_id} ({outcome.seconds:.0f} s): gate "
+                         f"{outcome.decision.upper()} v{outcome.model_version} -- {outcome.reason}")
+        else:
+            lines.append(f"Retraining build {outcome.parent_run_id}: {outcome.reason}")
+    if not quiet:
+        lines.append(f"Recorded in {report.history_path} and MLflow run {report.monitor_run_id}.")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one monitoring pass; print what it saw and decided."""
+    import copy
+
+    from nbprod.monitoring.check import MonitorError
+    from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
+    from nbprod.monitoring.windows import WindowError
+
+    settings = copy.deepcopy(args.settings)
+    if args.no_retrain:
+        settings["monitor"]["retrain"] = False
+    try:
+        rows, source = load_rows(args, settings, args.project)
+        if args.labels:
+            labels = read_rows(args.labels)
+            key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
+            rows, used = attach_labels(rows, labels, settings["data"]["target"], key)
+            source += f" with labels from {args.labels} (joined on {', '.join(used)})"
+        report = run_pass(settings, args.project, rows, source, retrain_overrides=args.retrain_set,
+                          log=lambda text: print(text, flush=True))
+    except (MonitorError, WindowError) as error:
+        print(f"nbprod monitor: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(describe(report, args.quiet)), flush=True)
+    return report.exit_code

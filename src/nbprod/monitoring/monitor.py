@@ -1,0 +1,324 @@
+"""One monitoring pass: rows -> windows -> drift per window -> decision -> (retraining) -> records.
+
+Used by ``nbprod monitor`` and by the replay demo. Every pass records its decision,
+with the reason, in the drift history (``{monitor.reports}/drift_history.json`` and
+``decisions.md``) and in MLflow (a run tagged ``nbprod.task=monitor``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from nbprod.monitoring import check, history, trigger, windows as windows_module
+from nbprod.settings import resolve_path
+
+
+@dataclass
+class Report:
+    """What a pass saw and did."""
+
+    source: str
+    rows: int
+    windows: list[dict[str, Any]]            # every window of the rows (recorded or checked now)
+    checked: list[dict[str, Any]]            # the windows checked in this pass (new or grown)
+    decision: trigger.Decision
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outcome: Any = None                      # retrain.Outcome when a retraining build ran
+    monitor_run_id: str | None = None
+    window_column: str | None = None
+    rows_without_time: int = 0
+    retrain_enabled: bool = True
+    history_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.outcome is not None and not self.outcome.ok else 0
+
+
+def history_path(settings: Mapping[str, Any], project: Path) -> Path:
+    """``{monitor.reports}/drift_history.json``."""
+    return resolve_path(project, settings["monitor"]["reports"]) / history.HISTORY_FILE
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet batch of new data."""
+    path = Path(path)
+    if not path.is_file():
+        raise check.MonitorError(f"data file {path} does not exist")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if path.suffix.lower() in (".csv", ".txt", ".gz"):
+        return pd.read_csv(path)
+    raise check.MonitorError(f"data file {path} must be .csv or .parquet")
+
+
+def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Sequence[str] | None = None
+                  ) -> tuple[pd.DataFrame, list[str]]:
+    """``rows`` with the true ``target`` from ``labels`` joined on ``key``; and the key used.
+
+    Default key: ``request_id`` and ``row`` (prediction log rows) when both sides have
+    them, else ``request_id``, else every column the two share besides the target.
+    """
+    if target not in labels.columns:
+        raise check.MonitorError(f"the labels have no {target!r} column (data.target)")
+    if key:
+        key = list(key)
+    elif {"request_id", "row"} <= set(rows.columns) & set(labels.columns):
+        key = ["request_id", "row"]
+    elif "request_id" in rows.columns and "request_id" in labels.columns:
+        key = ["request_id"]
+    else:
+        key = [c for c in labels.columns if c in rows.columns and c != target]
+    missing = [c for c in key if c not in rows.columns or c not in labels.columns]
+    if not key or missing:
+        raise check.MonitorError(f"cannot join the labels to the rows: no shared key column "
+                                 f"({', '.join(missing) or 'none in common'}); use --label-key")
+    right = labels[[*key, target]].drop_duplicates(key, keep="last")
+    for column in key:  # join on text: ids read from CSV may be numbers
+        right[column] = right[column].astype(str)
+    left = rows.assign(**{column: rows[column].astype(str) for column in key})
+    merged = left.drop(columns=[target], errors="ignore").merge(
+        right.rename(columns={target: "__label"}), on=key, how="left", validate="many_to_one")
+    label = merged.pop("__label")
+    if target in rows.columns:
+        label = label.where(label.notna(), rows[target].to_numpy())
+    result = rows.copy()
+    result[target] = label.to_numpy()
+    return result, key
+
+
+def champion_scorer(settings: Mapping[str, Any]) -> tuple[Any, str | None, str]:
+    """A function scoring raw rows with the champion, its version, and a note (None scorer without champion)."""
+    from nbprod.models import predict_scores
+    from nbprod.registry.client import Registry
+
+    registry_settings = settings["registry"]
+    try:
+        registry = Registry(registry_settings["model_name"])
+        version = registry.alias_version(registry_settings["alias"])
+    except Exception as error:  # noqa: BLE001 - no registry: drift only
+        return None, None, f"no champion ({type(error).__name__}): performance skipped"
+    if version is None:
+        return None, None, "no champion yet: drift checked, performance skipped"
+    model = registry.load(version)
+    task = settings["data"]["task"]
+
+    def score(frame: pd.DataFrame):
+        from nbprod.features import feature_contract
+
+        names = feature_contract(model).names
+        if any(name not in frame.columns for name in names):
+            return None
+        return predict_scores(model, frame[names], task)
+
+    return score, version, f"scored with the champion v{version}"
+
+
+def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, version: str | None) -> float | None:
+    """The champion's recorded test metric (version tag), else the build's evaluation."""
+    if version is not None:
+        try:
+            from nbprod.registry.client import Registry
+
+            tag = Registry(settings["registry"]["model_name"]).version(version).tags.get(f"nbprod.metric.{metric}")
+            if tag is not None:
+                return float(tag)
+        except Exception:  # noqa: BLE001
+            pass
+    return check.reference_metric(settings, project, metric)
+
+
+def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, source: str, *,
+             retrain_overrides: Sequence[str] = (), track: bool = True, log=print) -> Report:
+    """Monitor ``rows``: check new windows, decide, maybe retrain, record everything."""
+    from nbprod.monitoring import retrain
+
+    monitor = settings["monitor"]
+    path = history_path(settings, project)
+    reference = check.load_reference(settings, project)
+    target = settings["data"]["target"]
+    notes: list[str] = []
+    column = None
+    slices: list[windows_module.Window] = []
+    without_time = 0
+    if len(rows):
+        column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
+        origin = settings["split"]["new_start"]
+        slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], origin)
+        if without_time:
+            notes.append(f"{without_time} row(s) without a {column} were left out")
+    absent = [c for c in reference.columns if len(rows) and c not in rows.columns]
+    if absent:
+        notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
+
+    if track:
+        from nbprod import tracking
+
+        tracking.configure(settings, project)
+    scorer, version, metric_reference = None, None, None
+    labelled = target in rows.columns and rows[target].notna().any() if len(rows) else False
+    if track:
+        try:
+            from nbprod.registry.client import Registry
+
+            version = Registry(settings["registry"]["model_name"]).alias_version(settings["registry"]["alias"])
+        except Exception:  # noqa: BLE001
+            version = None
+        if version is None:
+            notes.append("no champion yet: drift checked, performance skipped")
+    if labelled and track:
+        metric = check.window_metric_name(settings)
+        if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
+            scorer, version, note = champion_scorer(settings)
+            notes.append(note)
+        metric_reference = champion_reference(settings, project, metric, version)
+
+    recorded = history.recorded(history.read(path))
+    checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
+                                           reference_value=metric_reference,
+                                           model_version=None if "model_version" in rows.columns else version)
+    state = history.read(path)
+    since = history.last_retrain_window(state)
+    all_windows = sorted(history.recorded(state).items())
+    merged = {key: w for key, w in all_windows}
+    merged.update({(w["start"], w["end"]): w for w in checked})
+    votes = [trigger.Vote.from_window(w) for _, w in sorted(merged.items())]
+    decision = trigger.decide(votes, trigger.Rules.from_settings(monitor), since=since)
+    if not len(rows):
+        decision = trigger.Decision(False, f"no data: {source} has no rows", None)
+    elif not slices:
+        decision = trigger.Decision(False, f"no data: none of the {len(rows)} rows has a {column}", None)
+
+    report = Report(source=source, rows=int(len(rows)), windows=entries, checked=checked, decision=decision,
+                    window_column=column, rows_without_time=without_time, retrain_enabled=bool(monitor["retrain"]),
+                    history_path=path, notes=notes)
+    run_id = _start_mlflow_run(settings, project, report, merged) if track else None
+    report.monitor_run_id = run_id
+
+    will_retrain = decision.retrain and monitor["retrain"]
+    if decision.retrain and not monitor["retrain"]:
+        first = history.event("no_action", f"retraining is due ({decision.reason}) but monitor.retrain is false: "
+                                           "recorded only", decision.window, run_id)
+    elif will_retrain:
+        first = history.event("retrain", f"{decision.reason}; retraining started", decision.window, None)
+    else:
+        first = history.event("no_action", decision.reason, decision.window, run_id)
+    report.events.append(first)
+
+    def record(data: dict[str, Any]) -> None:
+        data["reference"] = reference.to_dict()
+        history.merge_windows(data, checked)
+        data["events"].append(first)
+
+    history.update(path, record)
+    if not will_retrain:
+        _finish_mlflow_run(run_id, report)
+        return report
+
+    end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
+    overrides = retrain.retrain_overrides(settings, end, column == settings["data"]["time_column"],
+                                          retrain_overrides)
+    log(f"Retraining: nbprod build {' '.join('--set ' + o for o in overrides) or '(current settings)'}")
+    build_log = path.parent / f"retrain-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    outcome = retrain.run(settings, project, overrides, build_log)
+    report.notes.append(f"retraining build output: {build_log}")
+    report.outcome = outcome
+    first["run_id"] = outcome.parent_run_id
+    first["reason"] = f"{decision.reason}; retraining build " + (
+        f"with {', '.join(overrides)}" if overrides else "with the current settings")
+    if outcome.decision in ("promoted", "rejected"):
+        second = history.event(outcome.decision, f"promotion gate: {outcome.reason}", decision.window,
+                               outcome.parent_run_id, outcome.model_version)
+    elif not outcome.ok:
+        second = history.event("rejected", f"no new model: {outcome.reason}; the champion is unchanged",
+                               decision.window, outcome.parent_run_id, None)
+    else:
+        second = None
+        first["reason"] += f" ({outcome.reason})"
+    if second:
+        report.events.append(second)
+
+    def record_outcome(data: dict[str, Any]) -> None:
+        for item in reversed(data["events"]):
+            if item["time"] == first["time"] and item["kind"] == "retrain" and item["window"] == first["window"]:
+                item.update(first)
+                break
+        if second:
+            data["events"].append(second)
+
+    history.update(path, record_outcome)
+    _finish_mlflow_run(run_id, report)
+    return report
+
+
+def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report, windows: Mapping[tuple, Mapping]) -> str | None:
+    """A run tagged ``nbprod.task=monitor``: drift share per window, drifted windows, the decision."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    from nbprod import tracking
+
+    experiment_id = tracking.configure(settings, project)
+    client = MlflowClient()
+    decision = report.decision
+    tags = {"nbprod.task": "monitor", "nbprod.monitor.decision": decision.kind,
+            "nbprod.monitor.retrain_due": str(decision.retrain).lower(),
+            "nbprod.monitor.reason": decision.reason[:5000], "nbprod.monitor.window": decision.window or "",
+            "nbprod.monitor.trigger": decision.trigger or "", "nbprod.monitor.source": report.source[:5000]}
+    run = client.create_run(experiment_id, run_name=f"monitor {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
+    now_ms = int(time.time() * 1000)
+    metrics = []
+    for step, (_, window) in enumerate(sorted(windows.items())):
+        drift = window.get("drift") or {}
+        stamp = int(pd.Timestamp(window["start"]).timestamp() * 1000)
+        if drift.get("share") is not None:
+            metrics.append(Metric("drift_share", float(drift["share"]), stamp, step))
+        metrics.append(Metric("window_rows", float(window.get("rows") or 0), stamp, step))
+        value = (window.get("performance") or {}).get("value")
+        if value is not None:
+            metrics.append(Metric(f"window_{window['performance']['metric']}", float(value), stamp, step))
+    metrics += [Metric("windows", float(len(windows)), now_ms, 0),
+                Metric("windows_checked", float(len(report.checked)), now_ms, 0),
+                Metric("voting_windows", float(len(decision.voting)), now_ms, 0),
+                Metric("drifted_windows", float(len(decision.drifted)), now_ms, 0),
+                Metric("retrain", float(decision.retrain), now_ms, 0),
+                Metric("rows", float(report.rows), now_ms, 0)]
+    params = [Param(f"monitor.{key}", str(value)[:6000]) for key, value in settings["monitor"].items()]
+    for start in range(0, len(metrics), 900):
+        client.log_batch(run.info.run_id, metrics=metrics[start:start + 900],
+                         params=params if start == 0 else [], tags=[])
+    if not metrics:
+        client.log_batch(run.info.run_id, params=params)
+    return run.info.run_id
+
+
+def _finish_mlflow_run(run_id: str | None, report: Report) -> None:
+    if run_id is None:
+        return
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    outcome = report.outcome
+    if outcome is not None:
+        client.set_tag(run_id, "nbprod.monitor.retrain_overrides", "; ".join(outcome.overrides)[:5000])
+        client.set_tag(run_id, "nbprod.monitor.build_ok", str(outcome.ok).lower())
+        if outcome.parent_run_id:
+            client.set_tag(run_id, "nbprod.monitor.retrain_run", outcome.parent_run_id)
+            try:
+                client.set_tag(outcome.parent_run_id, "nbprod.monitor.run", run_id)
+                client.set_tag(outcome.parent_run_id, "nbprod.monitor.reason", report.decision.reason[:5000])
+            except Exception:  # noqa: BLE001 - the link is a convenience
+                pass
+        client.set_tag(run_id, "nbprod.monitor.gate", outcome.decision or "not run")
+        if outcome.model_version:
+            client.set_tag(run_id, "nbprod.monitor.model_version", outcome.model_version)
+        client.log_metric(run_id, "promoted", float(outcome.decision == "promoted"))
+    client.set_tag(run_id, "nbprod.monitor.events", "; ".join(f"{e['kind']}: {e['reason']}"
+                                                                for e in report.events)[:5000])
+    client.set_terminated(run_id, "FINISHED")

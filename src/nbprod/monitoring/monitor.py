@@ -224,7 +224,7 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
     overrides = retrain.retrain_overrides(settings, end, column == settings["data"]["time_column"],
                                           retrain_overrides)
-    log(f"Retraining: nbprod build {' '.join('--set ' + o for o in overrides) or '(current settings)'}")
+    log(f"retraining started: nbprod build {' '.join('--set ' + o for o in overrides) or '(current settings)'}")
     build_log = path.parent / f"retrain-{time.strftime('%Y%m%dT%H%M%S')}.log"
     outcome = retrain.run(settings, project, overrides, build_log)
     report.notes.append(f"retraining build output: {build_log}")

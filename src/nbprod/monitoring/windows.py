@@ -47,9 +47,16 @@ def iso(stamp: Any) -> str:
 
 def naive_utc(values: Any) -> pd.Series:
     """Timestamps as naive UTC (aware ones converted; unparsable ones NaT)."""
-    stamps = pd.to_datetime(pd.Series(values), errors="coerce", utc=False)
-    if not pd.api.types.is_datetime64_any_dtype(stamps):
-        stamps = pd.to_datetime(stamps, errors="coerce", utc=True)
+    series = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        stamps = series
+    else:
+        try:
+            stamps = pd.to_datetime(series, errors="coerce", format="mixed")
+        except (TypeError, ValueError):  # offsets that differ between rows: everything to UTC
+            stamps = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+        if not pd.api.types.is_datetime64_any_dtype(stamps):
+            stamps = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     return stamps

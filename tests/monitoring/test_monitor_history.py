@@ -1,0 +1,136 @@
+"""The drift history file and one monitoring pass on small synthetic data (no MLflow): edge cases, no duplicates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbprod import settings as settings_module
+from nbprod.monitoring import history
+from nbprod.monitoring.monitor import attach_labels, run_pass
+from project_copy import REPO
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Settings pointing at a tiny synthetic build (train split) in ``tmp_path``."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    train = pd.DataFrame({
+        "scheduled_departure": pd.date_range("2013-01-01", periods=n, freq="h"),
+        "temp": rng.normal(40, 10, n), "distance": rng.normal(1000, 300, n),
+        "origin": rng.choice(["EWR", "JFK", "LGA"], n), "late": rng.integers(0, 2, n),
+    })
+    (tmp_path / "build" / "data").mkdir(parents=True)
+    train.to_parquet(tmp_path / "build" / "data" / "train.parquet")
+    settings = settings_module.load(REPO, overrides=[
+        f"products={tmp_path / 'build'}", f"monitor.reports={tmp_path / 'monitoring'}", "monitor.min_rows=50",
+        "monitor.retrain=false"])
+    return tmp_path, settings
+
+
+def rows(start, n, temp=40.0, seed=1, hours=1, distance=1000.0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "scheduled_departure": pd.date_range(start, periods=n, freq=f"{hours}h"),
+        "temp": rng.normal(temp, 10, n), "distance": rng.normal(distance, 300, n),
+        "origin": rng.choice(["EWR", "JFK", "LGA"], n),
+    })
+
+
+def read(tmp_path):
+    return json.loads((tmp_path / "monitoring" / "drift_history.json").read_text())
+
+
+def test_history_shape_and_rerun_does_not_duplicate_windows(project):
+    tmp_path, settings = project
+    data = pd.concat([rows("2013-10-01", 24 * 14, temp=75, distance=1500), rows("2013-10-15", 24 * 7, temp=40, seed=2)])
+    first = run_pass(settings, tmp_path, data, "test rows", track=False)
+    recorded = read(tmp_path)
+    assert set(recorded) == {"reference", "windows", "events"}
+    assert recorded["reference"]["rows"] == 3000 and recorded["reference"]["path"].endswith("train.parquet")
+    assert [w["start"] for w in recorded["windows"]] == ["2013-10-01T00:00:00", "2013-10-08T00:00:00",
+                                                         "2013-10-15T00:00:00"]
+    window = recorded["windows"][0]
+    assert set(window) == {"start", "end", "rows", "model_version", "drift", "performance"}
+    assert window["end"] == "2013-10-08T00:00:00" and window["rows"] == 168
+    assert window["drift"]["drifted"] is True and "temp" in [c["column"] for c in window["drift"]["columns"]
+                                                             if c["drifted"]]
+    assert recorded["windows"][2]["drift"]["drifted"] is False
+    event = recorded["events"][0]
+    assert set(event) == {"time", "kind", "reason", "window", "run_id", "model_version"}
+    # 2 of the last 3 drifted: due, but monitor.retrain is false -> recorded only
+    assert first.decision.retrain and event["kind"] == "no_action" and "monitor.retrain is false" in event["reason"]
+
+    second = run_pass(settings, tmp_path, data, "test rows", track=False)
+    again = read(tmp_path)
+    assert len(again["windows"]) == 3 and len(again["events"]) == 2
+    assert second.checked == []  # nothing new: the recorded windows are kept as they were
+    grown = pd.concat([data, rows("2013-10-21", 10, seed=3)])
+    third = run_pass(settings, tmp_path, grown, "test rows", track=False)
+    assert [w["start"] for w in third.checked] == ["2013-10-15T00:00:00"]
+    assert len(read(tmp_path)["windows"]) == 3 and read(tmp_path)["windows"][2]["rows"] == 178
+    decisions = (tmp_path / "monitoring" / "decisions.md").read_text()
+    assert decisions.count("| no_action |") == 3 and "2013-10-15T00:00:00" in decisions
+
+
+def test_empty_log_is_no_data(project):
+    from nbprod.serving.prediction_log import empty_log_frame
+
+    tmp_path, settings = project
+    report = run_pass(settings, tmp_path, empty_log_frame(), "the empty log", track=False)
+    assert not report.decision.retrain and report.decision.reason.startswith("no data")
+    recorded = read(tmp_path)
+    assert recorded["windows"] == [] and recorded["events"][0]["kind"] == "no_action"
+
+
+def test_one_row_window_all_rows_in_one_window_and_a_missing_column(project):
+    tmp_path, settings = project
+    one = run_pass(settings, tmp_path, rows("2013-10-02", 1), "one row", track=False)
+    assert one.windows[0]["rows"] == 1 and not one.decision.retrain and "enough rows" in one.decision.reason
+    lacking = rows("2013-10-29", 100, hours=1).drop(columns=["distance"])
+    report = run_pass(settings, tmp_path, lacking, "no distance", track=False)
+    assert len(report.windows) == 1 and report.windows[0]["rows"] == 100
+    distance = next(c for c in report.windows[0]["drift"]["columns"] if c["column"] == "distance")
+    assert distance["status"] == "missing_column" and distance["drifted"] is True
+    assert any("distance" in note for note in report.notes)
+
+
+def test_rows_without_the_time_column_use_the_request_time(project):
+    tmp_path, settings = project
+    data = rows("2013-10-01", 60).drop(columns=["scheduled_departure"])
+    data.insert(0, "time", pd.Timestamp("2026-01-05T10:00", tz="UTC"))
+    report = run_pass(settings, tmp_path, data, "log without a data time", track=False)
+    assert report.window_column == "time" and len(report.windows) == 1
+
+
+def test_labels_join_on_request_id_and_row_and_give_performance(project):
+    tmp_path, settings = project
+    data = rows("2013-10-01", 200)
+    data["request_id"] = [f"r{i // 10}" for i in range(200)]
+    data["row"] = [i % 10 for i in range(200)]
+    rng = np.random.default_rng(5)
+    truth = rng.integers(0, 2, 200)
+    data["probability"] = np.clip(truth * 0.3 + rng.uniform(0, 0.7, 200), 0, 1)
+    labels = pd.DataFrame({"request_id": data["request_id"], "row": data["row"].astype(str), "late": truth})
+    joined, key = attach_labels(data, labels.sample(frac=1, random_state=0), "late")
+    assert key == ["request_id", "row"] and (joined["late"].to_numpy() == truth).all()
+    report = run_pass(settings, tmp_path, joined, "labelled", track=False)
+    performance = report.windows[0]["performance"]
+    assert performance["metric"] == "roc_auc" and 0.6 < performance["value"] <= 1
+    with pytest.raises(Exception, match="late"):
+        attach_labels(data, labels.drop(columns=["late"]), "late")
+
+
+def test_merge_windows_replaces_by_start_and_end():
+    data = history.empty()
+    history.merge_windows(data, [{"start": "a", "end": "b", "rows": 1}, {"start": "b", "end": "c", "rows": 1}])
+    history.merge_windows(data, [{"start": "a", "end": "b", "rows": 5}])
+    assert sorted((w["start"], w["rows"]) for w in data["windows"]) == [("a", 5), ("b", 1)]
+    with pytest.raises(ValueError):
+        history.event("maybe", "no such kind")
+    data["events"] = [history.event("retrain", "x", "2013-10-08T00:00:00"), history.event("no_action", "y", "z")]
+    assert history.last_retrain_window(data) == "2013-10-08T00:00:00"

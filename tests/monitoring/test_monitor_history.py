@@ -134,3 +134,19 @@ def test_merge_windows_replaces_by_start_and_end():
         history.event("maybe", "no such kind")
     data["events"] = [history.event("retrain", "x", "2013-10-08T00:00:00"), history.event("no_action", "y", "z")]
     assert history.last_retrain_window(data) == "2013-10-08T00:00:00"
+
+
+def test_no_champion_yet_checks_drift_and_skips_performance(project, monkeypatch):
+    from mlflow import MlflowClient
+
+    tmp_path, settings = project
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    data = rows("2013-10-01", 100)
+    data["late"] = np.random.default_rng(0).integers(0, 2, 100)  # labels, but no model to score them
+    report = run_pass(settings, tmp_path, data, "labelled rows, empty registry")
+    assert "no champion yet: drift checked, performance skipped" in report.notes
+    assert report.windows[0]["performance"] is None and report.windows[0]["drift"]["status"] == "ok"
+    run = MlflowClient().get_run(report.monitor_run_id)
+    assert run.data.tags["nbprod.task"] == "monitor" and run.data.tags["nbprod.monitor.decision"] == "no_action"
+    assert run.info.status == "FINISHED" and run.data.metrics["windows"] == 1
+    assert read(tmp_path)["events"][0]["run_id"] == report.monitor_run_id

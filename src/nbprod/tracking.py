@@ -37,7 +37,14 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     """
     import mlflow
 
+    user_uri = os.environ.get(URI_ENV)
     mlflow.set_tracking_uri(tracking_uri(settings, project))
+    # MLflow 3 also writes the URI into MLFLOW_TRACKING_URI, which would then win over the
+    # settings of the next project configured in this process: put the variable back.
+    if user_uri is None:
+        os.environ.pop(URI_ENV, None)
+    else:
+        os.environ[URI_ENV] = user_uri
     name = settings["tracking"]["experiment"]
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:

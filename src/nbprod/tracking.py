@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping
 
 PARENT_ENV = "NBPROD_PARENT_RUN"
 URI_ENV = "MLFLOW_TRACKING_URI"
+EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
 ARTIFACTS_FOLDER = "mlartifacts"
 
 
@@ -37,14 +38,8 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     """
     import mlflow
 
-    user_uri = os.environ.get(URI_ENV)
-    mlflow.set_tracking_uri(tracking_uri(settings, project))
-    # MLflow 3 also writes the URI into MLFLOW_TRACKING_URI, which would then win over the
-    # settings of the next project configured in this process: put the variable back.
-    if user_uri is None:
-        os.environ.pop(URI_ENV, None)
-    else:
-        os.environ[URI_ENV] = user_uri
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV):
+        mlflow.set_tracking_uri(tracking_uri(settings, project))
     name = settings["tracking"]["experiment"]
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
@@ -55,8 +50,28 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
         experiment_id = mlflow.create_experiment(name, artifact_location=location)
     else:
         experiment_id = experiment.experiment_id
-    mlflow.set_experiment(experiment_id=experiment_id)
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV):
+        mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+@contextlib.contextmanager
+def preserved_environment(*names: str) -> Iterator[None]:
+    """Undo changes to these environment variables.
+
+    MLflow 3's ``set_tracking_uri`` and ``set_experiment`` also export
+    ``MLFLOW_TRACKING_URI`` and ``MLFLOW_EXPERIMENT_ID``; left there, they would win
+    over the settings of the next project configured in the same process.
+    """
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def git_commit(project: Path) -> str | None:

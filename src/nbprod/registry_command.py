@@ -86,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     """Move the alias, or list the versions."""
     import datetime as dt
 
-    import mlflow
 
     from nbprod import tracking
     from nbprod.registry.client import Registry, RegistryError
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     settings = args.settings
     name = args.model_name or settings["registry"]["model_name"]
     alias = args.alias or settings["registry"]["alias"]
-    mlflow.set_tracking_uri(tracking.tracking_uri(settings, args.project))
+    tracking.set_uri(tracking.tracking_uri(settings, args.project))
     registry = Registry(name)
     if args.list:
         return _list(registry)

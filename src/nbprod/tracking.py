@@ -38,8 +38,7 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     """
     import mlflow
 
-    with preserved_environment(URI_ENV, EXPERIMENT_ENV):
-        mlflow.set_tracking_uri(tracking_uri(settings, project))
+    set_uri(tracking_uri(settings, project))
     name = settings["tracking"]["experiment"]
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
@@ -53,6 +52,14 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     with preserved_environment(URI_ENV, EXPERIMENT_ENV):
         mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def set_uri(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment)."""
+    import mlflow
+
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV):
+        mlflow.set_tracking_uri(uri)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from sklearn.datasets import load_breast_cancer
 
 from nbprod.pipeline.build import build
 from nbprod.pipeline.dag import BuildFailed
-from project_copy import copy_project, load_settings
+from project_copy import REPORTING_TASKS, copy_project, load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ DOWNSTREAM = ("eda", "prepare", "train", "evaluate")
 @pytest.fixture(scope="module")
 def good_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A project built once on good data (breast cancer, from scikit-learn)."""
-    project = copy_project(tmp_path_factory.mktemp("bad") / "project", git=False)
+    project = copy_project(tmp_path_factory.mktemp("bad") / "project", git=False, drop_tasks=REPORTING_TASKS)
     load_breast_cancer(as_frame=True).frame.to_csv(project / "data.csv", index=False)
     settings = load_settings(project, BYOD)
     assert build(settings, project).ok
@@ -100,7 +100,7 @@ def test_wrong_type_against_a_declared_schema_names_column_rule_and_rows(good_pr
     ids=["empty-file", "unparseable-file"],
 )
 def test_unreadable_file_stops_at_get(tmp_path, content, words):
-    project = copy_project(tmp_path / "project", git=False)
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
     (project / "data.parquet").write_bytes(content)
     settings = load_settings(project, (*BYOD, "data.source=data.parquet"))
     failure = failed_build(project, settings)

@@ -9,7 +9,7 @@ from pipeline_helpers import products_of, reports_of
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from nbprod.pipeline.build import build
-from project_copy import copy_project, load_settings
+from project_copy import REPORTING_TASKS, copy_project, load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ COMMON = ("data.time_column=null", "data.schema=null", "data.drop_columns=[]", "
     ids=["breast-cancer-classification", "diabetes-regression"],
 )
 def test_dataset_runs_by_configuration_alone(tmp_path, loader, task, check):
-    project = copy_project(tmp_path / "project", git=False)
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
     loader(as_frame=True).frame.to_parquet(project / "data.parquet")
     settings = load_settings(project, (*COMMON, "data.source=data.parquet", "data.target=target",
                                        f"data.task={task}"))

@@ -11,7 +11,7 @@ from pipeline_helpers import products_of
 
 from nbprod.pipeline import fingerprints
 from nbprod.pipeline.build import build
-from project_copy import copy_project, load_settings
+from project_copy import REPORTING_TASKS, copy_project, load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ SAMPLE = ("sample_frac=0.02",)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory):
     """A freshly built project copy that the tests in this module change step by step."""
-    project = copy_project(tmp_path_factory.mktemp("incremental") / "project")
+    project = copy_project(tmp_path_factory.mktemp("incremental") / "project", drop_tasks=REPORTING_TASKS)
     settings = load_settings(project, SAMPLE)
     assert build(settings, project).ok
     return project, settings
@@ -44,7 +44,7 @@ def test_nothing_changed_executes_nothing_and_opens_no_run(built):
 def test_editing_one_notebook_reruns_it_and_its_dependents_only(built):
     project, settings = built
     append_code_cell(project / "notebooks" / "train.ipynb", "print('edited')")
-    assert sorted(build(settings, project).executed) == ["evaluate", "train"]
+    assert sorted(build(settings, project).executed) == ["evaluate", "promote", "train"]
     append_code_cell(project / "notebooks" / "eda.ipynb", "print('edited')")
     assert build(settings, project).executed == ["eda"]
 
@@ -52,7 +52,7 @@ def test_editing_one_notebook_reruns_it_and_its_dependents_only(built):
 def test_changing_a_parameter_reruns_the_tasks_it_affects(built):
     project, _ = built
     settings = load_settings(project, (*SAMPLE, "evaluate.permutation_repeats=2"))
-    assert build(settings, project).executed == ["evaluate"]
+    assert build(settings, project).executed == ["evaluate", "promote"]
 
 
 def test_changing_package_code_reruns_the_tasks_that_import_it(built, tmp_path, monkeypatch):
@@ -63,16 +63,16 @@ def test_changing_package_code_reruns_the_tasks_that_import_it(built, tmp_path, 
     assert build(settings, project).executed == [], "a copy of the same code is no change"
     with open(package / "evaluation.py", "a") as handle:
         handle.write("\n# a change to the evaluation code\n")
-    assert build(settings, project).executed == ["evaluate"]
+    assert build(settings, project).executed == ["evaluate", "promote"]
     with open(package / "metrics.py", "a") as handle:
         handle.write("\n# a change to the metrics, used by training and evaluation\n")
-    assert sorted(build(settings, project).executed) == ["evaluate", "train"]
+    assert sorted(build(settings, project).executed) == ["evaluate", "promote", "train"]
 
 
 def test_replacing_the_raw_data_file_reruns_everything_downstream(tmp_path):
     from sklearn.datasets import load_breast_cancer
 
-    project = copy_project(tmp_path / "project", git=False)
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
     frame = load_breast_cancer(as_frame=True).frame
     data = project / "cancer.csv"
     frame.to_csv(data, index=False)
@@ -82,5 +82,5 @@ def test_replacing_the_raw_data_file_reruns_everything_downstream(tmp_path):
     assert build(settings, project).ok
     frame.sample(frac=1.0, random_state=1).iloc[:-10].to_csv(data, index=False)
     executed = build(settings, project).executed
-    assert sorted(executed) == sorted(["get", "validate", "eda", "prepare", "train", "evaluate"])
+    assert sorted(executed) == sorted(["get", "validate", "eda", "prepare", "train", "evaluate", "promote"])
     assert len(json.loads((products_of(project, settings) / "data" / "validation.json").read_text())) > 0

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod.notebook import ENV_FILE_ENV, PROJECT_ENV, SET_ENV
+from nbprod.tracking import set_uri
 
 #: Set (to anything but ``""``/``0``) by :mod:`nbprod.dashboards.snapshot`: no widgets, static outputs.
 STATIC_ENV = "NBPROD_DASHBOARD_STATIC"
@@ -172,7 +173,7 @@ def connect(context: Context) -> str | None:
     import mlflow
 
     quiet()
-    mlflow.set_tracking_uri(context.tracking_uri)
+    set_uri(context.tracking_uri)
     if context.experiment_id:
         return context.experiment_id
     experiment = mlflow.MlflowClient().get_experiment_by_name(context.settings["tracking"]["experiment"])

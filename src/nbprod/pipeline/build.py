@@ -99,7 +99,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     """Build what is outdated; nothing (and no MLflow run) when nothing changed."""
     started = time.perf_counter()
     products = resolve_path(project, settings["products"])
-    unchanged = None if force else manifest.unchanged(products, settings)
+    unchanged = None if force else manifest.unchanged(products, manifest_key(settings))
     if unchanged is not None:
         return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started)
     manifest.forget(products)
@@ -139,7 +139,12 @@ def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], produc
             for path in fingerprints.data_files(dag_module.task_params(dag, name), project)]
     watched = [*dag_module.watched_files(dag, project), *sorted(folder.rglob("*.py")), *data,
                products / fingerprints.STORE]
-    manifest.write(products, settings, list(dag.keys()), watched)
+    manifest.write(products, manifest_key(settings), list(dag.keys()), watched)
+
+
+def manifest_key(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What the manifest's digest covers besides files: the settings and where the package lives."""
+    return {"settings": dict(settings), "package": str(fingerprints.package_folder())}
 
 
 def save_dag_plot(dag: Any, reports: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from nbprod.contract import FeatureContract
 from nbprod.serving.validation import RecordValidator
+from nbprod.tracking import set_uri
 
 log = logging.getLogger("nbprod.serving")
 
@@ -94,7 +95,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
 
     from nbprod.features import feature_contract
 
-    mlflow.set_tracking_uri(tracking_uri)
+    set_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     client = client or client_for(tracking_uri)
     details = client.get_model_version(name, version)

@@ -5,6 +5,9 @@ the project in a temporary folder, as a separate process, on the same machine in
 same run. Peak memory is the largest sum of RSS over the measured process and all its
 children (kernels, subprocesses), sampled every 0.1 s with psutil.
 
+The overhead ratio compares the build of the same tasks the plain run repeats (get to promote) with
+that plain run; the full build also writes the dashboard snapshots and runs the monitoring notebook.
+
 Targets (2 cores): full build < 180 s, no-change rebuild < 5 s, overhead ratio < 1.5.
 """
 
@@ -61,11 +64,23 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float
     return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(peak[0] / 2**20, 1)}
 
 
-def project_copy(folder: Path) -> Path:
-    """A fresh copy of the project's pipeline, settings, notebooks and schemas."""
+#: Tasks whose work the plain-Python run does not repeat (HTML snapshots of the dashboards, the
+#: monitoring notebook): the overhead ratio compares the DAG without them to the plain run.
+REPORTING_TASKS = ("dashboards", "monitor")
+
+
+def project_copy(folder: Path, drop_tasks: tuple[str, ...] = ()) -> Path:
+    """A fresh copy of the project's pipeline, settings, notebooks and schemas, less ``drop_tasks``."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
     for name in ("pipeline.yaml", "env.yaml", "notebooks", "schemas"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
+    if drop_tasks:
+        spec = yaml.safe_load((folder / "pipeline.yaml").read_text())
+        spec["tasks"] = [task for task in spec["tasks"] if task.get("name") not in drop_tasks]
+        (folder / "pipeline.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return folder
 
 
@@ -73,9 +88,11 @@ def main() -> None:
     """Measure and write the figures."""
     env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
     with tempfile.TemporaryDirectory() as temporary:
-        project = project_copy(Path(temporary))
+        project = project_copy(Path(temporary) / "full")
         full = timed([*NBPROD, "build", "--project", str(project)], project, env)
         nochange = [timed([*NBPROD, "build", "--project", str(project)], project, env) for _ in range(3)]
+        core_project = project_copy(Path(temporary) / "core", REPORTING_TASKS)
+        core = timed([*NBPROD, "build", "--project", str(core_project)], core_project, env)
         plain = timed([sys.executable, str(REPO / "benchmarks" / "pipeline_plain.py"), str(project / "plain")],
                       project, env)
     figures = {
@@ -83,8 +100,10 @@ def main() -> None:
         "full_build": full,
         "no_change_rebuild": {"seconds": [run["seconds"] for run in nochange],
                               "median_seconds": sorted(run["seconds"] for run in nochange)[1]},
+        "core_build_without_reporting_tasks": {**core, "left_out": list(REPORTING_TASKS)},
         "plain_python": plain,
-        "overhead_ratio": round(full["seconds"] / plain["seconds"], 2),
+        "overhead_ratio": round(core["seconds"] / plain["seconds"], 2),
+        "overhead_ratio_note": "core build (get..promote, the work pipeline_plain.py repeats) / plain Python",
         "targets": {"full_build_seconds": 180, "no_change_seconds": 5, "overhead_ratio": 1.5},
     }
     out = REPO / "reports" / "benchmarks" / "pipeline.json"

@@ -29,3 +29,21 @@ def test_a_file_that_appears_or_a_missing_manifest_means_changed(tmp_path):
     assert manifest.unchanged(products, {}) is None
     manifest.forget(products)
     assert manifest.read(products) is None
+
+
+def test_dag_picture_is_rewritten_only_when_the_graph_changes(tmp_path):
+    from types import SimpleNamespace
+
+    from nbprod.pipeline import build
+
+    def fake_dag(names, upstream):
+        return {name: SimpleNamespace(upstream=upstream.get(name, [])) for name in names}
+
+    dag = fake_dag(["get", "train"], {"train": ["get"]})
+    build.save_dag_plot(dag, tmp_path)
+    picture = tmp_path / "pipeline.png"
+    first = picture.stat().st_mtime_ns
+    build.save_dag_plot(dag, tmp_path)
+    assert picture.stat().st_mtime_ns == first
+    build.save_dag_plot(fake_dag(["get", "train", "score"], {"train": ["get"], "score": ["train"]}), tmp_path)
+    assert '"score"' in build.png_description(picture)

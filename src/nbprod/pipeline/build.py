@@ -148,8 +148,30 @@ def manifest_key(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def save_dag_plot(dag: Any, reports: Path) -> None:
-    """Save the DAG's picture to ``reports/pipeline.png``."""
+    """Save the DAG's picture to ``reports/pipeline.png``, unless the picture there shows the same graph.
+
+    The graph is written into the PNG's metadata, so an unchanged pipeline leaves the file
+    (which the README shows, and git tracks) untouched.
+    """
+    import json
+
     from nbprod.reports import dag_figure
 
+    names = list(dag.keys())
+    graph = json.dumps({"tasks": names, "edges": sorted(dag_module.edges(dag))})
+    target = reports / "pipeline.png"
+    if png_description(target) == graph:
+        return
     reports.mkdir(parents=True, exist_ok=True)
-    dag_figure(dag_module.edges(dag), list(dag.keys())).savefig(reports / "pipeline.png", dpi=110)
+    dag_figure(dag_module.edges(dag), names).savefig(target, dpi=110, metadata={"Description": graph})
+
+
+def png_description(path: Path) -> str | None:
+    """The ``Description`` text of a PNG file, or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.text.get("Description")
+    except (OSError, ValueError):
+        return None

@@ -114,6 +114,12 @@ def category_text(value: Any) -> str:
     return str(value)
 
 
+def _missing(name: str, index: int) -> dict[str, Any]:
+    """The problem record of a required column absent from one record."""
+    return {"record": index, "column": name, "problem": "missing_column",
+            "message": f"record {index}: required column {name!r} is missing"}
+
+
 class Problems(list):
     """A list of problem dicts that keeps the first :data:`MAX_PROBLEMS` and counts the rest."""
 
@@ -198,8 +204,7 @@ class RecordValidator:
                 self._null(name, index, nullable, problems, value)
                 out[index] = math.nan
             elif value is MISSING:
-                problems.append({"record": index, "column": name, "problem": "missing_column",
-                                 "message": f"record {index}: required column {name!r} is missing"})
+                problems.append(_missing(name, index))
             else:
                 problems.append({"record": index, "column": name, "problem": "wrong_type",
                                  "message": f"record {index}, column {name!r}: expected a number, "
@@ -217,8 +222,7 @@ class RecordValidator:
                     out[index] = None
                     continue
                 if value is MISSING:
-                    problems.append({"record": index, "column": name, "problem": "missing_column",
-                                     "message": f"record {index}: required column {name!r} is missing"})
+                    problems.append(_missing(name, index))
                     continue
                 if kind not in (int, float, bool):
                     problems.append({"record": index, "column": name, "problem": "wrong_type",
@@ -246,8 +250,7 @@ class RecordValidator:
                 self._null(name, index, nullable, problems, value)
                 out[index] = None
             elif value is MISSING:
-                problems.append({"record": index, "column": name, "problem": "missing_column",
-                                 "message": f"record {index}: required column {name!r} is missing"})
+                problems.append(_missing(name, index))
             else:
                 problems.append({"record": index, "column": name, "problem": "wrong_type",
                                  "message": f"record {index}, column {name!r}: expected an ISO 8601 "

@@ -14,9 +14,10 @@ from nbprod import io
 def notebook_to_html(notebook: Path) -> Path:
     """Convert an executed notebook to a self-contained HTML file beside it."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(notebook, as_version=4))
+    from nbprod.templates import html_exporter
+
+    body, _ = html_exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     target = notebook.with_suffix(".html")
     io.write_text(body, target)
     return target

@@ -216,8 +216,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-quic", "--disable-dev-shm-usage", "--window-size=1280,1400",
+                     # offline, as on a CI runner or behind a firewall: other hosts fail at once
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
                      f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(argument)
+    options.page_load_strategy = "none"  # get() returns at once; the tests wait for the rendered page
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(180)
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from pages import external_loads
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -48,6 +49,7 @@ def open_dashboard(driver, url: str, min_images: int):
 def assert_clean(driver, text: str) -> None:
     from selenium.webdriver.common.by import By
 
+    assert external_loads(driver.page_source) == [], "the page loads files from outside the machine"
     errors = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type*=error]")
     assert not errors, [e.text[:500] for e in errors]
     assert "Traceback" not in text

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from conftest import DASHBOARDS
+from pages import external_loads
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +36,7 @@ def test_snapshot_task_writes_both_dashboards_with_code_hidden(sample, monkeypat
         assert "from nbprod" not in html and "ui.selector" not in html and "def show_" not in html
         assert "hl-ipython3" not in html and "load_context(" not in html  # no code cell input in the page
         assert "Traceback" not in html and "widget-dropdown" not in html  # static: no pickers
+        assert external_loads(html) == []  # opens offline
     assert not list(out.glob(".*.tmp"))  # written atomically, nothing left behind
 
 

@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def voila_command(folder: Path, port: int, no_browser: bool, python: str | None = None) -> list[str]:
     """The Voila command line serving ``folder`` on 127.0.0.1."""
     command = [python or sys.executable, "-m", "voila", str(folder), "--Voila.ip=127.0.0.1", f"--port={port}",
-               "--show_tracebacks=True", "--template=lab", "--theme=light"]
+               "--show_tracebacks=True", "--template=nbprod", "--theme=light"]
     if no_browser:
         command.append("--no-browser")
     return command

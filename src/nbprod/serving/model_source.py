@@ -2,7 +2,7 @@
 
 :func:`load_version` loads one registered version as a :class:`LoadedModel` (the
 scikit-learn pipeline itself, its feature contract, task and decision threshold)
-and warms it up with one prediction, so a broken model is never switched to.
+and warms it up with a few predictions, so a broken model is never switched to.
 :class:`AliasWatcher` polls where the alias points every ``reload_seconds`` and hands
 a newly loaded version to a callback; the service swaps one reference, so a request
 is served entirely by the old or entirely by the new model.
@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from nbprod.contract import FeatureContract
 from nbprod.serving.validation import RecordValidator
@@ -41,6 +41,7 @@ class LoadedModel:
 
     def __post_init__(self) -> None:
         self.validator = RecordValidator(self.contract)
+        self.encoded = encoded_predictor(self.model, self.task)
 
     @property
     def uri(self) -> str:
@@ -52,29 +53,72 @@ class LoadedModel:
         Classification: predictions are 0/1 at ``threshold`` on P(class 1) and
         probabilities the ``(n, 2)`` array; regression: predictions and ``None``.
         """
+        method = self.model.predict_proba if self.task == "classification" else self.model.predict
+        return self._answer(method(frame))
+
+    def predict_columns(self, columns: Mapping[str, list]) -> tuple[Any, Any]:
+        """:meth:`predict` for validated columns; without pandas when the model takes category codes."""
+        if self.encoded is not None:
+            return self._answer(self.encoded(columns))
+        from nbprod.serving.validation import frame_from_columns
+
+        return self.predict(frame_from_columns(self.contract, columns))
+
+    def _answer(self, output: Any) -> tuple[Any, Any]:
         import numpy as np
 
         if self.task == "classification":
-            probabilities = np.asarray(self.model.predict_proba(frame), dtype=float)
+            probabilities = np.asarray(output, dtype=float)
             return (probabilities[:, 1] >= self.threshold).astype(np.int64), probabilities
-        return np.asarray(self.model.predict(frame), dtype=float), None
+        return np.asarray(output, dtype=float), None
 
 
-def example_frame(contract: FeatureContract, rows: int = 1):
-    """A frame of plausible values (first category, lower bound, a fixed date) for warm-up."""
+def encoded_predictor(model: Any, task: str) -> Callable[[Mapping[str, list]], Any] | None:
+    """Validated columns -> model output through the category codes, for a FeatureBuilder followed
+    by a CategoryCodesBoosting model (no data frame on the way); None for any other model."""
+    from nbprod.features import FeatureBuilder
+    from nbprod.models import CategoryCodesBoosting
+
+    steps = [step for _, step in getattr(model, "steps", [])]
+    if len(steps) != 2 or not isinstance(steps[0], FeatureBuilder) or not isinstance(steps[1], CategoryCodesBoosting):
+        return None
+    builder, estimator = steps[0], steps[1].estimator_
+    method = estimator.predict_proba if task == "classification" else estimator.predict
+    return lambda columns: method(builder.encode_columns(columns))
+
+
+def example_columns(contract: FeatureContract, rows: int = 1) -> dict[str, list]:
+    """Plausible validated columns (first category, lower bound, a fixed date), then a row of missing values."""
     from datetime import datetime
-
-    from nbprod.serving.validation import frame_from_columns
 
     columns: dict[str, list] = {}
     for spec in contract.columns:
         if spec.kind == "numeric":
-            columns[spec.name] = [float(spec.minimum) if spec.minimum is not None else 0.0] * rows
+            value: Any = float(spec.minimum) if spec.minimum is not None else 0.0
         elif spec.kind == "categorical":
-            columns[spec.name] = [spec.categories[0] if spec.categories else None] * rows
+            value = spec.categories[0] if spec.categories else None
         else:
-            columns[spec.name] = [datetime(2020, 1, 1, 12)] * rows
-    return frame_from_columns(contract, columns)
+            value = datetime(2020, 1, 1, 12)
+        columns[spec.name] = [value] * rows + [float("nan") if spec.kind == "numeric" else None]
+    return columns
+
+
+def warm_up(loaded: LoadedModel) -> None:
+    """Predict examples through both paths; the encoded one is dropped (and logged) if it disagrees."""
+    import numpy as np
+
+    from nbprod.serving.validation import frame_from_columns
+
+    for rows in (1, 8):
+        columns = example_columns(loaded.contract, rows)
+        reference = loaded.predict(frame_from_columns(loaded.contract, columns))
+        if loaded.encoded is None:
+            continue
+        encoded = loaded.predict_columns(columns)
+        if not all(np.allclose(a, b, equal_nan=True) for a, b in zip(reference, encoded) if a is not None):
+            log.warning("%s: the category-codes path disagrees with the pipeline; serving through the pipeline",
+                        loaded.uri)
+            loaded.encoded = None
 
 
 def client_for(tracking_uri: str) -> Any:
@@ -110,8 +154,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
             threshold = None
     loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else 0.5,
                          feature_contract(model), details.run_id)
-    for rows in (1, 8):
-        loaded.predict(example_frame(loaded.contract, rows))
+    warm_up(loaded)
     return loaded
 
 

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 
 from nbprod import tracking
 from nbprod.pipeline import dag as dag_module
-from nbprod.pipeline import fingerprints, manifest
+from nbprod.pipeline import fingerprints, kernels, manifest
 from nbprod.settings import resolve_path
 
 
@@ -114,7 +114,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
         record_manifest(dag, project, settings, products)
         result.seconds = time.perf_counter() - started
         return result
-    with tracked_environment(settings, project) as parent_run_id:
+    with tracked_environment(settings, project) as parent_run_id, kernels.warm_kernels(dag_module.notebook_runs(dag)):
         result.parent_run_id = parent_run_id
         try:
             result.statuses = dag_module.build(dag)

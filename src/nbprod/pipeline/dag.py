@@ -67,11 +67,29 @@ def notebook_source(dag: Any, name: str) -> Path | None:
     return Path(location) if location and str(location).endswith((".ipynb", ".py")) else None
 
 
+def notebook_runs(dag: Any) -> list[tuple[str, str]]:
+    """``(kernel name, working folder)`` of each notebook the next build executes, in execution order."""
+    import json
+    import os
+
+    outdated = set(outdated_tasks(dag))
+    runs = []
+    for name in dag:  # Ploomber's serial executor runs tasks in this (topological) order
+        notebook = notebook_source(dag, name)
+        if name not in outdated or notebook is None or notebook.suffix != ".ipynb":
+            continue
+        spec = json.loads(notebook.read_text()).get("metadata", {}).get("kernelspec", {})
+        folder = notebook.parent if getattr(dag[name], "local_execution", False) else Path.cwd()
+        runs.append((spec.get("name", "python3"), os.path.realpath(folder)))
+    return runs
+
+
 def outdated_tasks(dag: Any) -> list[str]:
     """Tasks the next build would execute."""
     from ploomber.constants import TaskStatus
 
-    return [name for name, task in dag.items() if task.exec_status == TaskStatus.WaitingExecution]
+    waiting = (TaskStatus.WaitingExecution, TaskStatus.WaitingUpstream)  # the latter run once upstream has
+    return [name for name, task in dag.items() if task.exec_status in waiting]
 
 
 def forget_task(dag: Any, name: str) -> None:

@@ -1,0 +1,182 @@
+"""Warm kernels for the notebook tasks of one build.
+
+Each notebook task runs in a fresh Jupyter kernel, and starting one and importing
+pandas, scikit-learn, MLflow and matplotlib takes seconds. During a build the next
+kernel is started, and those libraries imported, in the background while the current
+task runs; the notebook then executes in it as papermill would in a new kernel (a
+fresh process, an empty namespace, execution counts from 1, the same working folder
+and environment). Any mismatch or failure falls back to papermill's own cold start.
+
+Papermill is reached through one seam: :func:`warm_kernels` makes :class:`WarmEngine`
+papermill's default engine for the duration of a build and restores it afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+log = logging.getLogger("nbprod.pipeline")
+
+#: Modules imported in a warm kernel before the notebook runs (what the pipeline notebooks import).
+PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "scipy.stats", "matplotlib.pyplot", "sklearn.ensemble",
+           "sklearn.linear_model", "sklearn.inspection", "sklearn.metrics", "mlflow", "mlflow.sklearn",
+           "IPython.display", "nbprod.notebook", "nbprod.plots", "nbprod.tracking")
+
+#: Seconds a kernel may take to start and import :data:`PRELOAD`.
+START_TIMEOUT = 120
+
+def preload_code(modules: Sequence[str]) -> str:
+    """Code importing ``modules`` that leaves the user namespace as it found it."""
+    return f"for _nbprod_module in {tuple(modules)!r}:\n    __import__(_nbprod_module)\ndel _nbprod_module\n"
+
+
+def start_kernel(kernel_name: str, cwd: str, modules: Sequence[str]) -> Any:
+    """Start a kernel in ``cwd`` with this process's environment and import ``modules`` silently."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.utils import run_sync
+
+    manager = AsyncKernelManager(kernel_name=kernel_name)
+    run_sync(manager.start_kernel)(cwd=cwd, env=dict(os.environ))
+    client = manager.blocking_client()
+    try:
+        client.start_channels()
+        client.wait_for_ready(timeout=START_TIMEOUT)
+        reply = client.execute_interactive(preload_code(modules), silent=True, store_history=False,
+                                           timeout=START_TIMEOUT)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"preloading failed: {reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+    except BaseException:
+        client.stop_channels()
+        shutdown(manager)
+        raise
+    client.stop_channels()
+    return manager
+
+
+def shutdown(manager: Any) -> None:
+    """Stop a kernel at once; never raises."""
+    from jupyter_client.utils import run_sync
+
+    try:
+        run_sync(manager.shutdown_kernel)(now=True)
+    except Exception:  # already gone
+        log.debug("kernel shutdown failed", exc_info=True)
+
+
+class KernelPool:
+    """At most one kernel warming in the background, for the next notebook expected to run.
+
+    ``expected`` lists ``(kernel_name, cwd)`` of the notebooks the build will run, in order.
+    """
+
+    def __init__(self, expected: Sequence[tuple[str, str]], modules: Sequence[str] = PRELOAD) -> None:
+        self.expected = list(expected)
+        self.modules = tuple(modules)
+        self.lock = threading.Lock()
+        self.warming: tuple[tuple[str, str], threading.Thread, dict] | None = None
+        self.closed = False
+
+    def start_next(self) -> None:
+        """Start warming a kernel for the next expected notebook, if any and none is warming."""
+        with self.lock:
+            if self.closed or self.warming is not None or not self.expected:
+                return
+            key = self.expected[0]
+            box: dict = {}
+            thread = threading.Thread(target=self._warm, args=(key, box), name="nbprod-kernel-warmer", daemon=True)
+            self.warming = (key, thread, box)
+        thread.start()
+
+    def _warm(self, key: tuple[str, str], box: dict) -> None:
+        try:
+            box["manager"] = start_kernel(key[0], key[1], self.modules)
+        except BaseException as error:  # noqa: BLE001 - reported by take(); papermill cold-starts instead
+            box["error"] = error
+
+    def take(self, kernel_name: str, cwd: str) -> Any | None:
+        """The warm kernel for this notebook, or None (cold start); starts warming the one after."""
+        with self.lock:
+            if self.expected and self.expected[0] == (kernel_name, cwd):
+                self.expected.pop(0)
+            warming, self.warming = self.warming, None
+        manager = None
+        if warming is not None:
+            key, thread, box = warming
+            thread.join(START_TIMEOUT)
+            manager = box.get("manager")
+            if key != (kernel_name, cwd) or thread.is_alive():
+                if manager is not None:
+                    shutdown(manager)
+                manager = None
+            elif "error" in box:
+                log.warning("warm kernel unavailable (%s); starting a new one", box["error"])
+        self.start_next()
+        return manager
+
+    def close(self) -> None:
+        """Stop warming and shut down a kernel nobody took."""
+        with self.lock:
+            self.closed = True
+            warming, self.warming = self.warming, None
+        if warming is not None:
+            warming[1].join(START_TIMEOUT)
+            if warming[2].get("manager") is not None:
+                shutdown(warming[2]["manager"])
+
+
+_ACTIVE: KernelPool | None = None
+
+
+def _engine_class() -> type:
+    """:class:`WarmEngine`, defined on first use (papermill is imported only then)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class WarmEngine(NBClientEngine):
+        """Papermill's nbclient engine, executing in the build's warm kernel when there is one."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            manager = _ACTIVE.take(kernel_name, os.path.realpath(os.getcwd())) if _ACTIVE is not None else None
+            if manager is None:
+                return super().execute_managed_notebook(nb_man, kernel_name, log_output, stdout_file, stderr_file,
+                                                        start_timeout, execution_timeout, **kwargs)
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            options = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                   kernel_name=kernel_name, log=logger,
+                                   log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            try:
+                return PapermillNotebookClient(nb_man, km=manager, **options).execute()
+            finally:
+                shutdown(manager)
+
+    return WarmEngine
+
+
+@contextmanager
+def warm_kernels(expected: Sequence[tuple[str, str]], modules: Sequence[str] = PRELOAD) -> Iterator[KernelPool]:
+    """Within the block, papermill runs notebooks in kernels warmed ahead (see the module docstring).
+
+    ``expected``: ``(kernel name, working folder)`` of the notebooks to run, in order.
+    """
+    global _ACTIVE
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    pool = KernelPool(expected, modules)
+    previous = papermill_engines.get_engine(None)
+    papermill_engines.register(None, _engine_class())
+    _ACTIVE = pool
+    pool.start_next()
+    try:
+        yield pool
+    finally:
+        _ACTIVE = None
+        papermill_engines.register(None, previous if previous is not None else NBClientEngine)
+        pool.close()

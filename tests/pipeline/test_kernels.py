@@ -1,0 +1,93 @@
+"""Warm kernels: papermill runs each notebook in a kernel started (and preloaded) ahead of time.
+
+Real kernels, one tiny fixture notebook per behaviour. ``colorsys`` stands for the
+preloaded libraries: nothing else imports it, so seeing it in ``sys.modules`` means
+the notebook ran in the warm kernel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from nbprod.pipeline import kernels
+
+pytestmark = pytest.mark.slow
+
+PROBE = ("import os, sys\n"
+         "print('colorsys' in sys.modules, '_nbprod_module' in dir(), os.getcwd() == {cwd!r},"
+         " os.environ.get('NBPROD_PROBE'))")
+
+
+def probe_notebook(folder: Path, name: str = "probe.ipynb") -> Path:
+    notebook = new_notebook(cells=[new_code_cell(PROBE.format(cwd=os.path.realpath(folder)))])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / name
+    nbformat.write(notebook, path)
+    return path
+
+
+def run(path: Path, out: Path) -> tuple[str, int]:
+    """Execute with papermill as Ploomber does (working folder: the notebook's); first cell's text and count."""
+    papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), progress_bar=False)
+    cell = nbformat.read(out, as_version=4).cells[0]
+    return "".join(output.get("text", "") for output in cell.outputs).strip(), cell.execution_count
+
+
+def test_notebooks_run_in_warm_kernels_as_in_fresh_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBPROD_PROBE", "build-env")
+    notebook = probe_notebook(tmp_path)
+    folder = os.path.realpath(tmp_path)
+    with kernels.warm_kernels([("python3", folder), ("python3", folder)], modules=("colorsys",)) as pool:
+        first = run(notebook, tmp_path / "first.ipynb")
+        second = run(notebook, tmp_path / "second.ipynb")
+        assert pool.expected == [] and pool.warming is None  # nothing more expected: nothing warming
+    # preloaded, empty namespace, the notebook's folder, the build's environment, counts from 1
+    assert first == second == ("True False True build-env", 1)
+
+
+def test_without_a_pool_papermill_starts_its_own_kernel(tmp_path):
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    with kernels.warm_kernels([], modules=("colorsys",)):
+        pass
+    assert papermill_engines.get_engine(None) is NBClientEngine  # the seam is restored
+    assert run(probe_notebook(tmp_path), tmp_path / "out.ipynb")[0].startswith("False False True")
+
+
+def test_a_kernel_warmed_for_another_folder_is_not_used_and_not_left_running(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pool = kernels.KernelPool([("python3", os.path.realpath(elsewhere))], modules=("colorsys",))
+    pool.start_next()
+    _, thread, box = pool.warming
+    assert pool.take("python3", os.path.realpath(tmp_path)) is None
+    assert not thread.is_alive() and not _alive(box["manager"])
+    pool.close()
+
+
+def test_close_shuts_down_a_kernel_nobody_took(tmp_path):
+    pool = kernels.KernelPool([("python3", os.path.realpath(tmp_path))], modules=("colorsys",))
+    pool.start_next()
+    _, thread, box = pool.warming
+    pool.close()
+    assert not thread.is_alive() and not _alive(box["manager"])
+    pool.start_next()
+    assert pool.warming is None  # closed: warms nothing more
+
+
+def test_preload_code_leaves_the_namespace_as_it_found_it():
+    namespace: dict = {}
+    exec(kernels.preload_code(["json", "colorsys"]), namespace)
+    assert set(namespace) == {"__builtins__"}
+
+
+def _alive(manager) -> bool:
+    from jupyter_client.utils import run_sync
+
+    return bool(run_sync(manager.is_alive)())

@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from nbprod.templates import TEMPLATE
+
 DEFAULT_PORT = 8866
 
 
@@ -32,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def voila_command(folder: Path, port: int, no_browser: bool, python: str | None = None) -> list[str]:
     """The Voila command line serving ``folder`` on 127.0.0.1."""
     command = [python or sys.executable, "-m", "voila", str(folder), "--Voila.ip=127.0.0.1", f"--port={port}",
-               "--show_tracebacks=True", "--template=nbprod", "--theme=light"]
+               "--show_tracebacks=True", f"--template={TEMPLATE}", "--theme=light"]
     if no_browser:
         command.append("--no-browser")
     return command

@@ -29,6 +29,7 @@ PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "scipy.stats", "matplotlib.pypl
 #: Seconds a kernel may take to start and import :data:`PRELOAD`.
 START_TIMEOUT = 120
 
+
 def preload_code(modules: Sequence[str]) -> str:
     """Code importing ``modules`` that leaves the user namespace as it found it."""
     return f"for _nbprod_module in {tuple(modules)!r}:\n    __import__(_nbprod_module)\ndel _nbprod_module\n"
@@ -133,27 +134,18 @@ _ACTIVE: KernelPool | None = None
 
 def _engine_class() -> type:
     """:class:`WarmEngine`, defined on first use (papermill is imported only then)."""
-    from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
-    from papermill.log import logger
-    from papermill.utils import merge_kwargs, remove_args
 
     class WarmEngine(NBClientEngine):
-        """Papermill's nbclient engine, executing in the build's warm kernel when there is one."""
+        """Papermill's nbclient engine, handed the build's warm kernel when there is one."""
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+        def execute_managed_notebook(cls, nb_man, kernel_name, *args, **kwargs):
             manager = _ACTIVE.take(kernel_name, os.path.realpath(os.getcwd())) if _ACTIVE is not None else None
             if manager is None:
-                return super().execute_managed_notebook(nb_man, kernel_name, log_output, stdout_file, stderr_file,
-                                                        start_timeout, execution_timeout, **kwargs)
-            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
-            options = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
-                                   kernel_name=kernel_name, log=logger,
-                                   log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
-            try:
-                return PapermillNotebookClient(nb_man, km=manager, **options).execute()
+                return super().execute_managed_notebook(nb_man, kernel_name, *args, **kwargs)
+            try:  # papermill's client takes an existing kernel as ``km`` and leaves it running
+                return super().execute_managed_notebook(nb_man, kernel_name, *args, km=manager, **kwargs)
             finally:
                 shutdown(manager)
 

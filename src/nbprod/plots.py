@@ -1,4 +1,4 @@
-"""Figures for the notebooks and dashboards. Each function returns a matplotlib Figure."""
+"""Figures for the notebooks and dashboards. Each function returns a :class:`~nbprod.notebook_figure.NotebookFigure`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
+from nbprod.notebook_figure import new_figure
+
 
 def _figure(width: float = 7, height: float = 4, ncols: int = 1) -> tuple[Figure, object]:
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = new_figure(width, height)
     return figure, figure.subplots(1, ncols)
 
 
@@ -38,7 +40,7 @@ def histograms(frame: pd.DataFrame, columns: Sequence[str], bins: int = 30) -> F
     """One histogram per numeric column, in a grid."""
     ncols = 4
     nrows = max(1, -(-len(columns) // ncols))
-    figure = Figure(figsize=(12, 2.4 * nrows), layout="constrained")
+    figure = new_figure(12, 2.4 * nrows)
     axes = np.atleast_1d(figure.subplots(nrows, ncols)).ravel()
     for axis, column in zip(axes, columns):
         axis.hist(frame[column].dropna(), bins=bins, color="#4C72B0")
@@ -77,7 +79,7 @@ def roc_pr_curves(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figur
 def confusion(y_true: np.ndarray, predicted: np.ndarray, title: str) -> Figure:
     """A confusion matrix with counts."""
     figure, axis = _figure(4.5, 4)
-    skm.ConfusionMatrixDisplay.from_predictions(y_true, predicted, ax=axis, colorbar=False)
+    skm.ConfusionMatrixDisplay.from_predictions(y_true, predicted, ax=axis, colorbar=False, values_format=",d")
     axis.set_title(title)
     return figure
 

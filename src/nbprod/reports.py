@@ -8,6 +8,8 @@ from typing import Sequence
 
 from matplotlib.figure import Figure
 
+from nbprod.notebook_figure import new_figure
+
 from nbprod import io
 
 
@@ -48,7 +50,7 @@ def dag_figure(edges: Sequence[tuple[str, str]], names: Sequence[str]) -> Figure
         rows[depth[name]].append(name)
     position = {name: (level, index - (len(group) - 1) / 2)
                 for level, group in rows.items() for index, name in enumerate(group)}
-    figure = Figure(figsize=(1.9 * (max(rows) + 1) + 0.6, 2.2), layout="constrained")
+    figure = new_figure(1.9 * (max(rows) + 1) + 0.6, 2.2)
     axis = figure.subplots()
     for up, down in edges:
         (x0, y0), (x1, y1) = position[up], position[down]

@@ -68,6 +68,8 @@ def test_monitoring_notebook_ran_as_a_dag_task(sample_build):
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count for cell in code)
     assert not [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    images = [o for cell in code for o in cell.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 2  # the distribution overlays and the drift over time, as pictures
     assert (reports / "monitor.html").is_file()
     record = json.loads((project / settings["products"] / "monitoring" / "pipeline_drift.json").read_text())
     assert record["windows"] and record["windows"][0]["start"] == "2013-10-01T00:00:00"

@@ -32,6 +32,17 @@ def test_reports_hold_executed_notebooks_and_html(sample_build):
     assert "promoted" in (reports / "promotion.html").read_text()
 
 
+@pytest.mark.parametrize("name", ["eda", "evaluate"])
+def test_executed_notebooks_show_their_figures_as_images(sample_build, name):
+    project, settings, _ = sample_build
+    notebook = json.loads((reports_of(project, settings) / f"{name}.ipynb").read_text())
+    outputs = [output for cell in notebook["cells"] for output in cell.get("outputs", [])]
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    as_text = [output for output in outputs if "<Figure size" in "".join(output.get("data", {}).get("text/plain", ""))
+               and "image/png" not in output.get("data", {})]
+    assert len(images) >= 3 and as_text == []
+
+
 def test_make_run_ends_with_a_champion(sample_build):
     from mlflow import MlflowClient
 

@@ -56,3 +56,4 @@ def test_notebook_to_html(tmp_path):
     assert html.lstrip().lower().startswith("<!doctype html>")
     assert "Tiny report" in html and "42" in html and "print" in html
     assert not list(tmp_path.glob(".*.tmp"))
+

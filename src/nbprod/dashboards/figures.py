@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from nbprod.notebook_figure import new_figure
+
 BLUE, ORANGE, GREEN, RED, GREY = "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8C8C8C"
 
 
 def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kwargs) -> tuple[Figure, object]:
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = new_figure(width, height)
     return figure, figure.subplots(nrows, ncols, **kwargs)
 
 
@@ -113,7 +115,7 @@ def drift_bars(columns: pd.DataFrame, top: int = 25) -> Figure:
         axis.axis("off")
         return figure
     heights = [max(1.6, 0.3 * len(frame) + 1.0) for frame, _ in panels]
-    figure = Figure(figsize=(8.5, sum(heights)), layout="constrained")
+    figure = new_figure(8.5, sum(heights))
     axes = np.atleast_1d(figure.subplots(len(panels), 1, height_ratios=heights))
     for axis, (frame, kind) in zip(axes, panels):
         positions = np.arange(len(frame))[::-1]
@@ -157,7 +159,7 @@ def distributions(reference: pd.DataFrame, current: pd.DataFrame, columns: Seque
         return figure
     ncols = min(ncols, len(columns))
     nrows = -(-len(columns) // ncols)
-    figure = Figure(figsize=(5.2 * ncols, 3.1 * nrows), layout="constrained")
+    figure = new_figure(5.2 * ncols, 3.1 * nrows)
     axes = np.atleast_1d(figure.subplots(nrows, ncols)).ravel()
     for axis, column in zip(axes, columns):
         if kinds.get(column) == "numeric":

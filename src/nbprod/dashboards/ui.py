@@ -9,10 +9,11 @@ so the default choice is drawn as ordinary outputs and the picker is not shown.
 from __future__ import annotations
 
 import html
-import io
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
+
+from nbprod.notebook_figure import figure_png
 
 CSS = """
 <style>
@@ -70,13 +71,6 @@ def note(text: str) -> None:
     from IPython.display import HTML
 
     _display(HTML(f'<p class="nbprod-note">{html.escape(text)}</p>'))
-
-
-def figure_png(figure: Any, dpi: int = 100) -> bytes:
-    """A matplotlib figure as PNG bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def figure(figure: Any, dpi: int = 100) -> None:

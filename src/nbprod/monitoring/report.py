@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from nbprod.notebook_figure import new_figure
+
 from nbprod.monitoring import check, history, trigger, windows as windows_module
 
 
@@ -104,7 +106,7 @@ def overlays(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[s
     columns = list(columns)
     ncols = 3
     nrows = max(1, -(-len(columns) // ncols))
-    figure = Figure(figsize=(12, 2.8 * nrows), layout="constrained")
+    figure = new_figure(12, 2.8 * nrows)
     axes = np.atleast_1d(figure.subplots(nrows, ncols)).ravel()
     for axis, column in zip(axes, columns):
         ref, cur = reference[column], current[column]
@@ -134,7 +136,7 @@ def overlays(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[s
 
 def share_figure(entries: Sequence[Mapping[str, Any]], drift_share: float, min_rows: int) -> Figure:
     """Share of drifted columns per window, the alarm level, small windows greyed; quality when known."""
-    figure = Figure(figsize=(9, 3.8), layout="constrained")
+    figure = new_figure(9, 3.8)
     axis = figure.subplots()
     starts = [pd.Timestamp(w["start"]) for w in entries]
     shares = [np.nan if w["drift"].get("share") is None else float(w["drift"]["share"]) for w in entries]

@@ -150,3 +150,15 @@ def test_no_champion_yet_checks_drift_and_skips_performance(project, monkeypatch
     assert run.data.tags["nbprod.task"] == "monitor" and run.data.tags["nbprod.monitor.decision"] == "no_action"
     assert run.info.status == "FINISHED" and run.data.metrics["windows"] == 1
     assert read(tmp_path)["events"][0]["run_id"] == report.monitor_run_id
+
+
+def test_on_decision_sees_the_recorded_decision(project):
+    tmp_path, settings = project
+    data = pd.concat([rows("2013-10-01", 24 * 14, temp=75, distance=1500)])
+    seen = []
+
+    def on_decision(report):
+        seen.append((report.decision.retrain, report.outcome, read(tmp_path)["events"][-1]["kind"]))
+
+    report = run_pass(settings, tmp_path, data, "test rows", track=False, on_decision=on_decision)
+    assert seen == [(True, None, "no_action")] and report.decision.retrain

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -135,80 +135,33 @@ def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, 
 
 
 def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, source: str, *,
-             retrain_overrides: Sequence[str] = (), track: bool = True, log=print) -> Report:
-    """Monitor ``rows``: check new windows, decide, maybe retrain, record everything."""
-    from nbprod.monitoring import retrain
+             retrain_overrides: Sequence[str] = (), track: bool = True, log=print,
+             on_decision: Callable[[Report], None] | None = None) -> Report:
+    """Monitor ``rows``: check new windows, decide, maybe retrain, record everything.
 
-    monitor = settings["monitor"]
+    ``on_decision`` is called with the report once the decision is recorded, before a
+    retraining build starts (the replay demo narrates the week there).
+    """
     path = history_path(settings, project)
     reference = check.load_reference(settings, project)
-    target = settings["data"]["target"]
     notes: list[str] = []
-    column = None
-    slices: list[windows_module.Window] = []
-    without_time = 0
-    if len(rows):
-        column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
-        origin = settings["split"]["new_start"]
-        slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], origin)
-        if without_time:
-            notes.append(f"{without_time} row(s) without a {column} were left out")
-    absent = [c for c in reference.columns if len(rows) and c not in rows.columns]
-    if absent:
-        notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
-
+    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
     if track:
         from nbprod import tracking
 
         tracking.configure(settings, project)
-    scorer, version, metric_reference = None, None, None
-    labelled = target in rows.columns and rows[target].notna().any() if len(rows) else False
-    if track:
-        try:
-            from nbprod.registry.client import Registry
-
-            version = Registry(settings["registry"]["model_name"]).alias_version(settings["registry"]["alias"])
-        except Exception:  # noqa: BLE001
-            version = None
-        if version is None:
-            notes.append("no champion yet: drift checked, performance skipped")
-    if labelled and track:
-        metric = check.window_metric_name(settings)
-        if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
-            scorer, version, note = champion_scorer(settings)
-            notes.append(note)
-        metric_reference = champion_reference(settings, project, metric, version)
-
+    version, scorer, metric_reference = _champion_context(settings, project, rows, track, notes)
     recorded = history.recorded(history.read(path))
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
                                            model_version=None if "model_version" in rows.columns else version)
-    state = history.read(path)
-    since = history.last_retrain_window(state)
-    all_windows = sorted(history.recorded(state).items())
-    merged = {key: w for key, w in all_windows}
-    merged.update({(w["start"], w["end"]): w for w in checked})
-    votes = [trigger.Vote.from_window(w) for _, w in sorted(merged.items())]
-    decision = trigger.decide(votes, trigger.Rules.from_settings(monitor), since=since)
-    if not len(rows):
-        decision = trigger.Decision(False, f"no data: {source} has no rows", None)
-    elif not slices:
-        decision = trigger.Decision(False, f"no data: none of the {len(rows)} rows has a {column}", None)
-
+    merged, decision = _decide(settings, path, rows, source, column, slices, checked)
+    monitor = settings["monitor"]
     report = Report(source=source, rows=int(len(rows)), windows=entries, checked=checked, decision=decision,
                     window_column=column, rows_without_time=without_time, retrain_enabled=bool(monitor["retrain"]),
                     history_path=path, notes=notes)
-    run_id = _start_mlflow_run(settings, project, report, merged) if track else None
-    report.monitor_run_id = run_id
-
-    will_retrain = decision.retrain and monitor["retrain"]
-    if decision.retrain and not monitor["retrain"]:
-        first = history.event("no_action", f"retraining is due ({decision.reason}) but monitor.retrain is false: "
-                                           "recorded only", decision.window, run_id)
-    elif will_retrain:
-        first = history.event("retrain", f"{decision.reason}; retraining started", decision.window, None)
-    else:
-        first = history.event("no_action", decision.reason, decision.window, run_id)
+    report.monitor_run_id = _start_mlflow_run(settings, project, report, merged) if track else None
+    first = _decision_event(report)
     report.events.append(first)
 
     def record(data: dict[str, Any]) -> None:
@@ -217,12 +170,90 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
         data["events"].append(first)
 
     history.update(path, record)
-    if not will_retrain:
-        _finish_mlflow_run(run_id, report)
-        return report
+    if on_decision is not None:
+        on_decision(report)
+    if decision.retrain and monitor["retrain"]:
+        end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
+        _retrain(settings, project, report, first, end, retrain_overrides, log)
+    _finish_mlflow_run(report.monitor_run_id, report)
+    return report
 
-    end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
-    overrides = retrain.retrain_overrides(settings, end, column == settings["data"]["time_column"],
+
+def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_columns: Sequence[str],
+                notes: list[str]) -> tuple[str | None, list[windows_module.Window], int]:
+    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns)."""
+    if not len(rows):
+        return None, [], 0
+    monitor = settings["monitor"]
+    column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
+    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"])
+    if without_time:
+        notes.append(f"{without_time} row(s) without a {column} were left out")
+    absent = [c for c in reference_columns if c not in rows.columns]
+    if absent:
+        notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
+    return column, slices, without_time
+
+
+def _champion_context(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, track: bool,
+                      notes: list[str]) -> tuple[str | None, Any, float | None]:
+    """The champion's version, a scorer for labelled rows without logged scores, and its reference metric."""
+    if not track:
+        return None, None, None
+    try:
+        from nbprod.registry.client import Registry
+
+        version = Registry(settings["registry"]["model_name"]).alias_version(settings["registry"]["alias"])
+    except Exception:  # noqa: BLE001 - no registry: drift only
+        version = None
+    if version is None:
+        notes.append("no champion yet: drift checked, performance skipped")
+    target = settings["data"]["target"]
+    if not len(rows) or target not in rows.columns or not rows[target].notna().any():
+        return version, None, None
+    scorer = None
+    metric = check.window_metric_name(settings)
+    if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
+        scorer, version, note = champion_scorer(settings)
+        notes.append(note)
+    return version, scorer, champion_reference(settings, project, metric, version)
+
+
+def _decide(settings: Mapping[str, Any], path: Path, rows: pd.DataFrame, source: str, column: str | None,
+            slices: Sequence[Any], checked: Sequence[Mapping[str, Any]]
+            ) -> tuple[dict[tuple, Mapping[str, Any]], trigger.Decision]:
+    """Every window (recorded and checked now) by ``(start, end)``, and the k-of-n decision over them."""
+    state = history.read(path)
+    merged = dict(sorted(history.recorded(state).items()))
+    merged.update({(w["start"], w["end"]): w for w in checked})
+    votes = [trigger.Vote.from_window(w) for _, w in sorted(merged.items())]
+    decision = trigger.decide(votes, trigger.Rules.from_settings(settings["monitor"]),
+                              since=history.last_retrain_window(state))
+    if not len(rows):
+        decision = trigger.Decision(False, f"no data: {source} has no rows", None)
+    elif not slices:
+        decision = trigger.Decision(False, f"no data: none of the {len(rows)} rows has a {column}", None)
+    return merged, decision
+
+
+def _decision_event(report: Report) -> dict[str, Any]:
+    """The history event of the decision: retrain, or no action (with why)."""
+    decision, run_id = report.decision, report.monitor_run_id
+    if decision.retrain and not report.retrain_enabled:
+        return history.event("no_action", f"retraining is due ({decision.reason}) but monitor.retrain is false: "
+                                          "recorded only", decision.window, run_id)
+    if decision.retrain:
+        return history.event("retrain", f"{decision.reason}; retraining started", decision.window, None)
+    return history.event("no_action", decision.reason, decision.window, run_id)
+
+
+def _retrain(settings: Mapping[str, Any], project: Path, report: Report, first: dict[str, Any], end: Any,
+             retrain_overrides: Sequence[str], log: Callable[[str], None]) -> None:
+    """Build on the refreshed window; record the build on ``first`` and the gate's verdict as a second event."""
+    from nbprod.monitoring import retrain
+
+    decision, path = report.decision, report.history_path
+    overrides = retrain.retrain_overrides(settings, end, report.window_column == settings["data"]["time_column"],
                                           retrain_overrides)
     log(f"retraining started: nbprod build {' '.join('--set ' + o for o in overrides) or '(current settings)'}")
     build_log = path.parent / f"retrain-{time.strftime('%Y%m%dT%H%M%S')}.log"
@@ -232,16 +263,10 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     first["run_id"] = outcome.parent_run_id
     first["reason"] = f"{decision.reason}; retraining build " + (
         f"with {', '.join(overrides)}" if overrides else "with the current settings")
-    if outcome.decision in ("promoted", "rejected"):
-        second = history.event(outcome.decision, f"promotion gate: {outcome.reason}", decision.window,
-                               outcome.parent_run_id, outcome.model_version)
-    elif not outcome.ok:
-        second = history.event("rejected", f"no new model: {outcome.reason}; the champion is unchanged",
-                               decision.window, outcome.parent_run_id, None)
-    else:
-        second = None
+    second = _gate_event(outcome, decision.window)
+    if second is None:
         first["reason"] += f" ({outcome.reason})"
-    if second:
+    else:
         report.events.append(second)
 
     def record_outcome(data: dict[str, Any]) -> None:
@@ -253,8 +278,17 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
             data["events"].append(second)
 
     history.update(path, record_outcome)
-    _finish_mlflow_run(run_id, report)
-    return report
+
+
+def _gate_event(outcome: Any, window: str | None) -> dict[str, Any] | None:
+    """The gate's verdict on a retraining build as an event (None when the build ran without one)."""
+    if outcome.decision in ("promoted", "rejected"):
+        return history.event(outcome.decision, f"promotion gate: {outcome.reason}", window,
+                             outcome.parent_run_id, outcome.model_version)
+    if not outcome.ok:
+        return history.event("rejected", f"no new model: {outcome.reason}; the champion is unchanged",
+                             window, outcome.parent_run_id, None)
+    return None
 
 
 def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report, windows: Mapping[tuple, Mapping]) -> str | None:

@@ -213,15 +213,20 @@ def replay(settings: Mapping[str, Any], project: Path, data: pd.DataFrame, clien
         if labels:
             log, _ = attach_labels(log, pd.concat(labels, ignore_index=True), target, ["request_id", "row"])
         report = run_pass(settings, project, log, f"the prediction log {folder} (this replay)",
-                          retrain_overrides=list(retrain_overrides), log=lambda text: say(f"  {text}"))
+                          retrain_overrides=list(retrain_overrides), log=lambda text: say(f"  {text}"),
+                          on_decision=lambda checked, w=window: say_lines(say, narrate_check(checked, w)))
         reports.append(report)
-        for line in narrate(report, window):
-            say(line)
+        say_lines(say, narrate_outcome(report))
     return reports
 
 
-def narrate(report: Any, window: Any) -> list[str]:
-    """The week's drift, decision and (when it ran) the retraining and the gate, in plain lines."""
+def say_lines(say: Callable[[str], None], lines: list[str]) -> None:
+    for line in lines:
+        say(line)
+
+
+def narrate_check(report: Any, window: Any) -> list[str]:
+    """The week's drift, quality and decision, in plain lines."""
     from nbprod.monitoring.windows import iso
 
     entry = next((w for w in report.windows if w["start"] == iso(window.start)), None)
@@ -244,6 +249,12 @@ def narrate(report: Any, window: Any) -> list[str]:
         lines.append(f"  decision: retraining due -- {decision.reason} (monitor.retrain is false: recorded only)")
     else:
         lines.append(f"  decision: {'RETRAIN' if decision.retrain else 'no action'} -- {decision.reason}")
+    return lines
+
+
+def narrate_outcome(report: Any) -> list[str]:
+    """The retraining build and the gate's verdict, when a build ran."""
+    lines = []
     outcome = report.outcome
     if outcome is not None:
         lines.append(f"  retraining build (MLflow parent run {outcome.parent_run_id}, {outcome.seconds:.0f} s) with "

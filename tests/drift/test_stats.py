@@ -65,16 +65,6 @@ def test_binned_wasserstein_exact_outside_reference_range():
     assert approx == pytest.approx(ss.wasserstein_distance(ref, cur), rel=1e-6)
 
 
-def test_binned_ks_is_a_close_lower_bound():
-    rng = np.random.default_rng(4)
-    ref, cur = rng.normal(0, 1, 40_000), rng.normal(0.1, 1, 40_000)
-    grid = binning.make_grid(ref, 16384)
-    d = binning.binned_ks(binning.summarize(ref, grid)[0], binning.summarize(cur, grid)[0])
-    exact = ss.ks_2samp(ref, cur).statistic
-    assert d <= exact + 1e-12
-    assert exact - d < 1e-3
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_ks_statistic_matches_scipy(kind):
     rng = np.random.default_rng(5)
@@ -167,12 +157,55 @@ def test_psi_formula():
     assert np.isnan(stats.psi(np.array([0.0, 0.0]), np.array([1.0, 1.0])))
 
 
-def test_quantile_groups_are_about_deciles():
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shift", [0.0, 0.5])
+def test_wasserstein_error_bound_covers_the_shortfall(kind, shift):
+    rng = np.random.default_rng(9)
+    ref = np.append(_samples(rng, kind, 20_000), 1e4)  # one outlier: wide cells
+    cur = _samples(rng, kind, 5_000, shift)
+    grid = binning.make_grid(ref, 1024)
+    rc, rs = binning.summarize(ref, grid)
+    cc, cs = binning.summarize(cur, grid)
+    shortfall = ss.wasserstein_distance(ref, cur) - binning.binned_wasserstein(grid, rc, rs, cc, cs)
+    bound = binning.wasserstein_error_bound(grid, rc, cc)
+    assert -1e-9 <= shortfall <= bound + 1e-9
+    assert bound <= np.sum(grid.widths * (rc / rc.sum() + cc / cc.sum()))  # the module docstring's cruder bound
+
+
+def test_wasserstein_error_bound_is_zero_without_crossing():
+    ref = np.linspace(0.0, 1.0, 1001)
+    grid = binning.make_grid(ref, 10)
+    rc = binning.summarize(ref, grid)[0]
+    assert binning.wasserstein_error_bound(grid, rc, binning.summarize(ref + 5.0, grid)[0]) == 0.0
+
+
+def test_ks_statistic_presorted_reference():
+    rng = np.random.default_rng(10)
+    ref, cur = np.sort(rng.pareto(1.5, 30_000)), rng.pareto(1.5, 50_000) * 1.15
+    assert stats.ks_statistic(ref, cur, presorted=True) == pytest.approx(ss.ks_2samp(ref, cur).statistic, abs=1e-12)
+    values, counts = stats.sorted_unique(np.array([1.0, 1.0, 2.0, 5.0, 5.0, 5.0]))
+    assert values.tolist() == [1.0, 2.0, 5.0] and counts.tolist() == [2, 1, 3]
+
+
+@pytest.mark.parametrize("kind", KINDS + ["heavy"])
+def test_quantile_edges_are_reference_deciles(kind):
     rng = np.random.default_rng(8)
-    ref = rng.normal(size=20_000)
-    grid = binning.make_grid(ref, 4096)
-    counts = binning.summarize(ref, grid)[0]
-    groups = binning.quantile_groups(counts, 10)
-    shares = np.bincount(groups, weights=counts) / counts.sum()
-    assert shares.size == 10
-    assert np.allclose(shares, 0.1, atol=0.005)
+    ref = rng.lognormal(0, 2.5, 20_000) if kind == "heavy" else _samples(rng, kind, 20_000)
+    edges = binning.quantile_edges(np.sort(ref), 10)
+    counts = binning.edge_counts(ref, edges)
+    expected = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1)
+    assert counts.tolist() == expected.tolist() and counts.sum() == ref.size
+    if kind == "integers":  # 12 tied values: a bin holds whole values, so shares are multiples of ~1/12
+        largest_tie = np.unique(ref, return_counts=True)[1].max() / ref.size
+        assert counts.min() > 0 and np.all(counts / ref.size <= 0.1 + largest_tie)
+    else:
+        assert counts.size == 10 and np.all(np.abs(counts / ref.size - 0.1) <= 1e-3)
+
+
+def test_quantile_edges_with_a_tie_block():
+    ref = np.sort(np.r_[np.zeros(500), np.arange(1.0, 501.0)])  # half the reference is 0
+    edges = binning.quantile_edges(ref, 10)
+    counts = binning.edge_counts(ref, edges)
+    assert counts[0] == 500  # the tie block is one bin, not several empty ones
+    assert counts.min() > 0 and counts.size == 6
+    assert edges[0] > 0.0

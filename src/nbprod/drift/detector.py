@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from nbprod.drift import profiles as pr
 from nbprod.drift.results import ColumnDrift, DatasetDrift
+from nbprod.drift.stats import DEFAULT_MIN_STD, DEFAULT_PSI_EPS
 
 #: Default threshold of each method (distances drift above it, p-values below it).
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.1, "ks": 0.05, "chisquare": 0.05, "chisquare_gof": 0.05,
 }
 KINDS = ("numeric", "categorical")
+#: Numeric methods that need the sorted reference values (exact Wasserstein / KS).
+SORTED_METHODS = frozenset({"auto", "wasserstein", "ks"})
 
 
 def infer_kind(dtype: Any) -> str | None:
@@ -28,12 +32,27 @@ def infer_kind(dtype: Any) -> str | None:
     return None
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
+def _as_frame(data: Any, what: str) -> pd.DataFrame:
+    """``data`` as a DataFrame; ValueError naming ``what`` when it has duplicated column names."""
     if isinstance(data, pd.Series):
-        return data.to_frame()
-    return pd.DataFrame(data)
+        data = data.to_frame()
+    elif not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(data)
+    duplicated = data.columns[data.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"the {what} has duplicated column names: {duplicated}; rename or drop them")
+    return data
+
+
+def _check_number(name: str, value: Any, low: float, high: float = np.inf, *,
+                  integer: bool = False, low_open: bool = False) -> None:
+    """ValueError naming parameter ``name`` unless ``value`` is a finite number in ``[low, high]`` (``(low, high]``)."""
+    number = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    ok = (number and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+          and (value > low if low_open else value >= low) and value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} in {interval}, got {value!r}")
 
 
 class DriftDetector:
@@ -52,7 +71,17 @@ class DriftDetector:
     ``discrete_max_unique`` distinct values (reference and window together)
     are compared value by value like categorical ones. The dataset drifts when ``share >= drift_share`` of the
     counted columns drift. PSI and the missing-value rates are reported for
-    every column.
+    every column, with two data-quality alarms that do not change ``drifted``
+    unless ``alarms_count_as_drift``: a missing-rate change above
+    ``max_missing_change`` and unseen categories above ``max_unseen_share``.
+
+    On large references the Wasserstein distance is computed from fitted
+    cell histograms in one linear pass (:mod:`nbprod.drift.binning`), and
+    exactly (sorting the window) only when the threshold lies within the
+    approximation's error bound, so decisions are always scipy's. KS is
+    always exact. Both need the sorted reference values, kept per numeric
+    column whose method is ``auto``, ``wasserstein`` or ``ks``: 8 bytes per
+    reference value (8 MB per million rows and column).
 
     Parameters
     ----------
@@ -76,15 +105,24 @@ class DriftDetector:
     discrete_max_unique : int, default 5
         Numeric columns with at most this many distinct values are compared as categories.
     n_cells : int, default 16384
-        Resolution of the binned Wasserstein/KS on large windows (see :mod:`nbprod.drift.binning`).
+        Resolution (>= 1) of the binned Wasserstein on large references (see :mod:`nbprod.drift.binning`).
     psi_bins : int, default 10
-        Reference-quantile bins of numeric columns for PSI.
-    psi_eps : float, default 1e-4
+        Reference-quantile bins (>= 2) of numeric columns for PSI (fewer when the reference has ties).
+    psi_eps : float, default :data:`nbprod.drift.stats.DEFAULT_PSI_EPS`
         Floor of the bin proportions in PSI.
-    min_std : float, default 0.001
+    min_std : float, default :data:`nbprod.drift.stats.DEFAULT_MIN_STD`
         Floor of the Wasserstein normaliser (a constant reference has std 0).
     missing_column_drifts : bool, default True
         Whether a monitored column absent from a window counts as drifted.
+    max_missing_change : float, default :data:`nbprod.drift.profiles.DEFAULT_MAX_MISSING_CHANGE`
+        A column's ``missing_drifted`` alarm is raised when its missing-value
+        rate moves by more than this (absolute change).
+    max_unseen_share : float, default :data:`nbprod.drift.profiles.DEFAULT_MAX_UNSEEN_SHARE`
+        A column's ``unseen_drifted`` alarm is raised when more than this share
+        of its window values are categories unseen in the reference.
+    alarms_count_as_drift : bool, default False
+        Whether a raised alarm makes the column ``drifted`` (and so counts in
+        the dataset share). Off by default: ``drifted`` is the statistic's decision.
 
     Attributes
     ----------
@@ -104,7 +142,10 @@ class DriftDetector:
     absent_columns_ : list of str
         Requested ``columns`` absent from the reference.
     skipped_columns_ : list of str
-        Reference columns of unsupported dtypes (datetimes...), not monitored.
+        Reference columns of unsupported dtypes (datetimes...), not monitored;
+        each compare reports them with status ``"unsupported_dtype"``.
+    settings_ : nbprod.drift.profiles.Settings
+        The validated parameters a column comparison needs.
     """
 
     def __init__(
@@ -118,9 +159,12 @@ class DriftDetector:
         discrete_max_unique: int = 5,
         n_cells: int = 16384,
         psi_bins: int = 10,
-        psi_eps: float = 1e-4,
-        min_std: float = 0.001,
+        psi_eps: float = DEFAULT_PSI_EPS,
+        min_std: float = DEFAULT_MIN_STD,
         missing_column_drifts: bool = True,
+        max_missing_change: float = pr.DEFAULT_MAX_MISSING_CHANGE,
+        max_unseen_share: float = pr.DEFAULT_MAX_UNSEEN_SHARE,
+        alarms_count_as_drift: bool = False,
     ) -> None:
         self.columns = columns
         self.kinds = kinds
@@ -134,6 +178,9 @@ class DriftDetector:
         self.psi_eps = psi_eps
         self.min_std = min_std
         self.missing_column_drifts = missing_column_drifts
+        self.max_missing_change = max_missing_change
+        self.max_unseen_share = max_unseen_share
+        self.alarms_count_as_drift = alarms_count_as_drift
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments, as scikit-learn's ``get_params`` (e.g. to log them to MLflow)."""
@@ -155,6 +202,23 @@ class DriftDetector:
         t = self.thresholds or {}
         return float(t.get(column, t.get(method, DEFAULT_THRESHOLDS[method])))
 
+    def _validated_settings(self) -> pr.Settings:
+        """The numeric parameters checked (ValueError naming the first bad one), as :class:`~profiles.Settings`."""
+        _check_number("drift_share", self.drift_share, 0.0, 1.0)
+        _check_number("small_sample_size", self.small_sample_size, 0, integer=True)
+        _check_number("discrete_max_unique", self.discrete_max_unique, 0, integer=True)
+        _check_number("n_cells", self.n_cells, 1, integer=True)
+        _check_number("psi_bins", self.psi_bins, 2, integer=True)
+        _check_number("psi_eps", self.psi_eps, 0.0, 1.0, low_open=True)
+        _check_number("min_std", self.min_std, 0.0, low_open=True)
+        _check_number("max_missing_change", self.max_missing_change, 0.0, 1.0)
+        _check_number("max_unseen_share", self.max_unseen_share, 0.0, 1.0)
+        for key, value in (self.thresholds or {}).items():
+            _check_number(f"thresholds[{key!r}]", value, 0.0)
+        return pr.Settings(int(self.small_sample_size), int(self.discrete_max_unique), float(self.min_std),
+                           float(self.psi_eps), float(self.max_missing_change), float(self.max_unseen_share),
+                           bool(self.alarms_count_as_drift))
+
     def fit(self, reference: pd.DataFrame) -> "DriftDetector":
         """Learn the reference profiles.
 
@@ -168,16 +232,13 @@ class DriftDetector:
         DriftDetector
             ``self``.
         """
-        reference = _as_frame(reference)
-        if not 0.0 <= float(self.drift_share) <= 1.0:
-            raise ValueError(f"drift_share must be in [0, 1], got {self.drift_share!r}")
+        reference = _as_frame(reference, "reference")
+        self.settings_ = self._validated_settings()
         overrides = dict(self.kinds or {})
         bad = {k: v for k, v in overrides.items() if v not in KINDS}
         if bad:
             raise ValueError(f"kinds must be one of {KINDS}: {bad}")
         wanted = list(reference.columns) if self.columns is None else list(self.columns)
-        self.settings_ = pr.Settings(int(self.small_sample_size), int(self.discrete_max_unique),
-                                     float(self.min_std), float(self.psi_eps))
         self.absent_columns_ = [c for c in wanted if c not in reference.columns]
         self.columns_, self.skipped_columns_ = [], []
         self.kinds_, self.methods_, self.profiles_, self.missing_rates_ = {}, {}, {}, {}
@@ -192,7 +253,8 @@ class DriftDetector:
             self.kinds_[col] = kind
             self.methods_[col] = self._method_for(col, kind)
             if kind == "numeric":
-                prof = pr.fit_numeric(reference[col], int(self.n_cells), int(self.psi_bins), self.settings_)
+                prof = pr.fit_numeric(reference[col], int(self.n_cells), int(self.psi_bins), self.settings_,
+                                      keep_sorted=self.methods_[col] in SORTED_METHODS)
             else:
                 prof = pr.fit_categorical(reference[col])
             self.profiles_[col] = prof
@@ -227,7 +289,7 @@ class DriftDetector:
             gives ``status="empty"`` and ``drifted=None`` (no decision).
         """
         self._check_fitted()
-        window = _as_frame(window)
+        window = _as_frame(window, "window")
         nan = float("nan")
         empty = len(window) == 0
         results: list[ColumnDrift] = []
@@ -248,9 +310,11 @@ class DriftDetector:
         extra = self.absent_columns_ + [c for c in window.columns
                                         if c not in self.profiles_ and c not in self.absent_columns_
                                         and c not in self.skipped_columns_]
-        for col in extra:
+        not_compared = [(c, "not_in_reference") for c in extra] + [(c, "unsupported_dtype")
+                                                                  for c in self.skipped_columns_]
+        for col, status in not_compared:
             results.append(ColumnDrift(column=col, kind="unknown", method=None, statistic=nan, threshold=nan,
-                                       drifted=None if empty else False, status="empty" if empty else "not_in_reference"))
+                                       drifted=None if empty else False, status="empty" if empty else status))
         counted = [r for r in results if r.counted]
         n_drifted = sum(bool(r.drifted) for r in counted)
         share = n_drifted / len(counted) if counted else nan
@@ -259,6 +323,8 @@ class DriftDetector:
             columns=tuple(results), n_columns=len(counted), n_drifted=n_drifted, share=share,
             drift_share=float(self.drift_share), drifted=drifted, n_rows_reference=self.n_rows_reference_,
             n_rows_current=int(len(window)), status="empty" if empty else "ok",
+            n_missing_alarms=sum(r.missing_drifted for r in results),
+            n_unseen_alarms=sum(r.unseen_drifted for r in results),
         )
 
 
@@ -286,6 +352,12 @@ def prediction_drift(
     Returns
     -------
     ColumnDrift
+
+    Notes
+    -----
+    Each call fits a new :class:`DriftDetector` on ``reference`` (a sort of
+    it): to compare one reference with many windows, fit a detector on the
+    reference predictions once and call :meth:`DriftDetector.compare`.
     """
     ref = pd.DataFrame({name: pd.Series(reference).reset_index(drop=True)})
     cur = pd.DataFrame({name: pd.Series(current).reset_index(drop=True)})

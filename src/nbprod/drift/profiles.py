@@ -17,6 +17,12 @@ NUMERIC_METHODS = frozenset({"auto", "wasserstein", "ks", "jensenshannon", "chis
 CATEGORICAL_METHODS = frozenset({"auto", "jensenshannon", "chisquare", "chisquare_gof", "psi"})
 #: Window rows up to which the exact (sorting) Wasserstein is used against a small reference.
 EXACT_WASSERSTEIN_MAX_N = 100_000
+#: Relative float64 rounding allowed for in the binned Wasserstein, on top of its error bound.
+ROUNDING_ALLOWANCE = 1e-9
+#: Default largest absolute change of a column's missing-value rate before its alarm.
+DEFAULT_MAX_MISSING_CHANGE = 0.1
+#: Default largest share of window values of unseen categories before its alarm.
+DEFAULT_MAX_UNSEEN_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,9 @@ class Settings:
     discrete_max_unique: int
     min_std: float
     psi_eps: float
+    max_missing_change: float = DEFAULT_MAX_MISSING_CHANGE
+    max_unseen_share: float = DEFAULT_MAX_UNSEEN_SHARE
+    alarms_count_as_drift: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,14 @@ class NumericProfile:
     """Fitted summary of a numeric reference column.
 
     ``counts``/``slack`` are the per-bin summaries over ``grid`` (see
-    :mod:`nbprod.drift.binning`), ``groups`` maps bins to about ``psi_bins``
-    reference-quantile groups; ``values``/``value_counts`` are kept when the
-    column has at most ``discrete_max_unique`` distinct values, ``sorted_values``
-    when it has at most ``small_sample_size`` observed values.
+    :mod:`nbprod.drift.binning`); ``psi_edges`` are the reference-quantile bin
+    edges (about ``psi_bins`` bins) and ``psi_counts`` the reference counts in
+    them; ``values``/``value_counts`` are kept when the column has at most
+    ``discrete_max_unique`` distinct values. ``sorted_values`` (the sorted
+    finite reference values, 8 bytes per value: 8 MB per million rows and
+    column) is kept when the column may need the exact Wasserstein or KS
+    statistic; it is what lets a compare decide exactly when the binned
+    approximation cannot, and compute KS exactly on any reference size.
     """
 
     n: int
@@ -47,8 +60,8 @@ class NumericProfile:
     grid: binning.CellGrid | None = None
     counts: np.ndarray | None = None
     slack: np.ndarray | None = None
-    groups: np.ndarray | None = None
-    group_counts: np.ndarray | None = None
+    psi_edges: np.ndarray | None = None
+    psi_counts: np.ndarray | None = None
     values: np.ndarray | None = None
     value_counts: np.ndarray | None = None
     sorted_values: np.ndarray | None = None
@@ -78,8 +91,9 @@ def _rate(missing: int, rows: int) -> float:
     return missing / rows if rows else float("nan")
 
 
-def fit_numeric(series: pd.Series, n_cells: int, psi_bins: int, settings: Settings) -> NumericProfile:
-    """Summarise a numeric reference column."""
+def fit_numeric(series: pd.Series, n_cells: int, psi_bins: int, settings: Settings,
+                keep_sorted: bool = True) -> NumericProfile:
+    """Summarise a numeric reference column (``keep_sorted``: keep its sorted values, see :class:`NumericProfile`)."""
     x = numeric_values(series)
     n, rows = int(x.size), int(series.size)
     if n == 0:
@@ -87,16 +101,15 @@ def fit_numeric(series: pd.Series, n_cells: int, psi_bins: int, settings: Settin
     x = np.sort(x)
     grid = binning.make_grid(x, n_cells)
     counts, slack = binning.summarize(x, grid)
-    groups = binning.quantile_groups(counts, psi_bins)
+    edges = binning.quantile_edges(x, psi_bins)
     values, value_counts = None, None
     change = np.flatnonzero(np.diff(x)) if n > 1 else np.array([], dtype=np.intp)
     if change.size + 1 <= settings.discrete_max_unique:
         values, value_counts = np.unique(x, return_counts=True)
     return NumericProfile(
         n=n, n_rows=rows, missing_rate=_rate(rows - n, rows), std=float(np.std(x)), grid=grid,
-        counts=counts, slack=slack, groups=groups,
-        group_counts=np.bincount(groups, weights=counts), values=values, value_counts=value_counts,
-        sorted_values=x.copy() if n <= settings.small_sample_size else None,
+        counts=counts, slack=slack, psi_edges=edges, psi_counts=binning.edge_counts(x, edges),
+        values=values, value_counts=value_counts, sorted_values=x if keep_sorted else None,
     )
 
 
@@ -126,21 +139,29 @@ def _on_counts(method: str, ref: np.ndarray, cur: np.ndarray, eps: float) -> tup
     return stats.psi(ref, cur, eps), None
 
 
-def _result(name: str, kind: str, prof, n_cur: int, rows: int, **kw) -> ColumnDrift:
+def _result(name: str, kind: str, prof, n_cur: int, rows: int, settings: Settings, *, drifted: bool,
+            unseen_share: float = 0.0, **kw) -> ColumnDrift:
+    """The column result, with its missing-rate and unseen-category alarms."""
     rate = _rate(rows - n_cur, rows)
+    change = rate - prof.missing_rate
+    missing_alarm = bool(abs(change) > settings.max_missing_change)  # False when NaN
+    unseen_alarm = bool(unseen_share > settings.max_unseen_share)
+    if settings.alarms_count_as_drift:
+        drifted = drifted or missing_alarm or unseen_alarm
     return ColumnDrift(
-        column=name, kind=kind, missing_rate_reference=prof.missing_rate, missing_rate_current=rate,
-        missing_rate_change=rate - prof.missing_rate, n_reference=prof.n, n_current=n_cur, **kw,
+        column=name, kind=kind, drifted=drifted, missing_rate_reference=prof.missing_rate,
+        missing_rate_current=rate, missing_rate_change=change, n_reference=prof.n, n_current=n_cur,
+        unseen_share=unseen_share, missing_drifted=missing_alarm, unseen_drifted=unseen_alarm, **kw,
     )
 
 
-def _unavailable(name: str, kind: str, prof, n_cur: int, rows: int) -> ColumnDrift | None:
+def _unavailable(name: str, kind: str, prof, n_cur: int, rows: int, settings: Settings) -> ColumnDrift | None:
     """The result when one side has no observed value (None when both have some)."""
     if prof.n and n_cur:
         return None
     status = "no_values" if not (prof.n or n_cur) else ("no_current_values" if prof.n else "no_reference_values")
-    return _result(name, kind, prof, n_cur, rows, method=None, statistic=float("nan"), threshold=float("nan"),
-                   drifted=status != "no_values", status=status)
+    return _result(name, kind, prof, n_cur, rows, settings, method=None, statistic=float("nan"),
+                   threshold=float("nan"), drifted=status != "no_values", status=status)
 
 
 def _examples(keys, counts) -> tuple[str, ...]:
@@ -148,12 +169,33 @@ def _examples(keys, counts) -> tuple[str, ...]:
     return tuple(str(keys[i]) for i in order)
 
 
+def _wasserstein(prof: NumericProfile, x: np.ndarray, threshold: float,
+                 settings: Settings) -> tuple[float, bool, float]:
+    """Normalised Wasserstein ``(statistic, exact, error_bound)`` of window values ``x``.
+
+    Binned (linear in rows) unless the threshold lies within the
+    approximation's error bound (plus float rounding) of it, or the reference
+    is small: then exact, from the kept sorted reference and the sorted window.
+    """
+    norm = max(prof.std, settings.min_std)
+    small = prof.n <= settings.small_sample_size and x.size <= EXACT_WASSERSTEIN_MAX_N
+    if not small or prof.sorted_values is None:
+        counts, slack = binning.summarize(x, prof.grid)
+        stat = binning.binned_wasserstein(prof.grid, prof.counts, prof.slack, counts, slack) / norm
+        bound = binning.wasserstein_error_bound(prof.grid, prof.counts, counts) / norm
+        rounding = ROUNDING_ALLOWANCE * (abs(stat) + (prof.grid.hi - prof.grid.lo) / norm)
+        if abs(stat - threshold) > bound + rounding or prof.sorted_values is None:
+            return stat, False, bound
+    exact = stats.wasserstein_sorted(prof.sorted_values, np.sort(x)) / norm
+    return exact, True, 0.0
+
+
 def compare_numeric(name: str, prof: NumericProfile, series: pd.Series, method: str,
                     threshold: Callable[[str], float], settings: Settings) -> ColumnDrift:
     """Drift of a numeric window column against its profile."""
     x = numeric_values(series)
     n_cur, rows = int(x.size), int(series.size)
-    if (done := _unavailable(name, "numeric", prof, n_cur, rows)) is not None:
+    if (done := _unavailable(name, "numeric", prof, n_cur, rows, settings)) is not None:
         return done
     small = prof.n <= settings.small_sample_size
     # Discrete columns (few distinct values on both sides, Evidently's rule): counts per value.
@@ -175,34 +217,19 @@ def compare_numeric(name: str, prof: NumericProfile, series: pd.Series, method: 
             method = "chisquare" if small else "jensenshannon"
         else:
             method = "ks" if small else "wasserstein"
-    counts = slack = None
-    if discrete is None or method in ("wasserstein", "ks"):
-        counts, slack = binning.summarize(x, prof.grid)
-    if discrete is not None:
-        ref_d, cur_d = discrete
-    else:
-        ref_d = prof.group_counts
-        cur_d = np.bincount(prof.groups, weights=counts, minlength=prof.group_counts.size)
-    psi = stats.psi(ref_d, cur_d, settings.psi_eps)
-    p_value = None
+    ref_d, cur_d = discrete if discrete is not None else (prof.psi_counts, binning.edge_counts(x, prof.psi_edges))
+    thr = threshold(method)
+    p_value, exact, bound = None, True, 0.0
     if method == "wasserstein":
-        norm = max(prof.std, settings.min_std)
-        if prof.sorted_values is not None and n_cur <= EXACT_WASSERSTEIN_MAX_N:
-            stat = stats.wasserstein_distance(prof.sorted_values, x) / norm
-        else:
-            stat = binning.binned_wasserstein(prof.grid, prof.counts, prof.slack, counts, slack) / norm
+        stat, exact, bound = _wasserstein(prof, x, thr, settings)
     elif method == "ks":
-        if prof.sorted_values is not None:
-            stat, p_value = stats.ks_test(prof.sorted_values, x)
-        else:
-            stat = binning.binned_ks(prof.counts, counts)
-            p_value = stats.ks_pvalue(stat, prof.n, n_cur)
+        stat, p_value = stats.ks_test(prof.sorted_values, x, presorted=True)
     else:
         stat, p_value = _on_counts(method, ref_d, cur_d, settings.psi_eps)
-    thr = threshold(method)
-    return _result(name, "numeric", prof, n_cur, rows, method=method, statistic=float(stat), threshold=thr,
-                   drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr),
-                   p_value=p_value, psi=psi, status="ok", **unseen)
+    return _result(name, "numeric", prof, n_cur, rows, settings, method=method, statistic=float(stat),
+                   threshold=thr, drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr),
+                   p_value=p_value, psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", exact=exact,
+                   error_bound=bound, **unseen)
 
 
 def compare_categorical(name: str, prof: CategoricalProfile, series: pd.Series, method: str,
@@ -211,7 +238,7 @@ def compare_categorical(name: str, prof: CategoricalProfile, series: pd.Series, 
     vc = series.value_counts(dropna=True, sort=False)
     vc = vc[vc > 0]
     n_cur, rows = int(vc.sum()), int(series.size)
-    if (done := _unavailable(name, "categorical", prof, n_cur, rows)) is not None:
+    if (done := _unavailable(name, "categorical", prof, n_cur, rows, settings)) is not None:
         return done
     keys = np.asarray(vc.index, dtype=object)
     values = vc.to_numpy(dtype=np.float64)
@@ -228,8 +255,8 @@ def compare_categorical(name: str, prof: CategoricalProfile, series: pd.Series, 
     thr = threshold(method)
     n_new = int(new_counts.sum())
     return _result(
-        name, "categorical", prof, n_cur, rows, method=method, statistic=float(stat), threshold=thr,
+        name, "categorical", prof, n_cur, rows, settings, method=method, statistic=float(stat), threshold=thr,
         drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr), p_value=p_value,
-        psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", unseen_count=n_new,
-        unseen_share=n_new / n_cur, unseen_examples=_examples(keys[~seen], new_counts),
+        psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", exact=True, error_bound=0.0,
+        unseen_count=n_new, unseen_share=n_new / n_cur, unseen_examples=_examples(keys[~seen], new_counts),
     )

@@ -18,9 +18,25 @@ Column ``status`` values (only ``"ok"`` columns carry a statistic):
 ``"not_in_reference"``
     In the window (or asked for at fit) but absent from the reference: reported
     with ``drifted=False`` and excluded from the dataset counts.
+``"unsupported_dtype"``
+    A reference column of a dtype the detector does not monitor (datetimes,
+    timedeltas...): reported with ``drifted=False`` and excluded from the
+    dataset counts.
 ``"empty"``
     The window has no rows: no decision (``drifted=None``), nothing counts and
     the dataset result has ``status="empty"`` and ``drifted=None``.
+
+Besides ``drifted``, two data-quality alarms are raised per column and never
+change ``drifted`` (which stays the statistic's decision, comparable with
+Evidently's) unless the detector's ``alarms_count_as_drift`` is set:
+``missing_drifted`` (the missing-value rate moved by more than
+``max_missing_change``) and ``unseen_drifted`` (more than ``max_unseen_share``
+of the window's values are categories never seen in the reference).
+
+A window of a few rows is compared like any other: a single row against a
+large reference nearly always drifts under the distance rule. Every result
+carries the window's size (``n_rows_current``, and ``n_current`` per column)
+so that a consumer can apply its own minimum.
 """
 
 from __future__ import annotations
@@ -87,6 +103,18 @@ class ColumnDrift:
         Up to five unseen categories, most frequent first.
     status : str
         See the module docstring.
+    exact : bool or None
+        Whether ``statistic`` was computed exactly (scipy's value); False for
+        the binned Wasserstein approximation, whose decision is nonetheless
+        exact (see ``error_bound``); None when nothing was computed.
+    error_bound : float
+        Largest possible shortfall of an approximate ``statistic`` below the
+        exact one (0 when exact, NaN when nothing was computed). The exact
+        statistic is computed whenever the threshold lies within this bound.
+    missing_drifted : bool
+        ``|missing_rate_change| > max_missing_change`` (False when undefined).
+    unseen_drifted : bool
+        ``unseen_share > max_unseen_share``.
     """
 
     column: str
@@ -106,6 +134,10 @@ class ColumnDrift:
     unseen_share: float = 0.0
     unseen_examples: tuple[str, ...] = ()
     status: str = "ok"
+    exact: bool | None = None
+    error_bound: float = float("nan")
+    missing_drifted: bool = False
+    unseen_drifted: bool = False
 
     @property
     def counted(self) -> bool:
@@ -141,6 +173,8 @@ class DatasetDrift:
         ``"ok"`` or ``"empty"`` (window without rows).
     extra : dict
         Free-form metadata for consumers (e.g. a window label); empty by default.
+    n_missing_alarms, n_unseen_alarms : int
+        Columns whose ``missing_drifted`` / ``unseen_drifted`` alarm is raised.
     """
 
     columns: tuple[ColumnDrift, ...]
@@ -153,11 +187,19 @@ class DatasetDrift:
     n_rows_current: int
     status: str = "ok"
     extra: dict[str, Any] = field(default_factory=dict)
+    n_missing_alarms: int = 0
+    n_unseen_alarms: int = 0
 
     @property
     def drifted_columns(self) -> list[str]:
         """Names of the counted columns that drifted."""
         return [c.column for c in self.columns if c.counted and c.drifted]
+
+    @property
+    def alarm_columns(self) -> dict[str, list[str]]:
+        """Names of the columns with each data-quality alarm: ``{"missing": [...], "unseen": [...]}``."""
+        return {"missing": [c.column for c in self.columns if c.missing_drifted],
+                "unseen": [c.column for c in self.columns if c.unseen_drifted]}
 
     def column(self, name: str) -> ColumnDrift:
         """The result of column ``name`` (KeyError if absent)."""
@@ -206,9 +248,14 @@ class PerformanceDrift:
     degraded : bool
         ``below_floor`` or ``drop > max_drop``.
     n : int
-        Labelled rows in the window.
+        Labelled rows in the window (those the metric was computed on).
     status : str
-        ``"ok"``, ``"empty"`` (no rows) or ``"undefined"`` (the metric is not defined on the window).
+        ``"ok"``, ``"empty"`` (no labelled rows) or ``"undefined"`` (the metric
+        is not defined on the window; ``reason`` says why).
+    n_unlabelled : int
+        Window rows dropped because their label is missing (NaN/None).
+    reason : str
+        Why the metric is undefined (empty when ``status`` is ``"ok"``).
     """
 
     metric: str
@@ -222,6 +269,8 @@ class PerformanceDrift:
     degraded: bool
     n: int
     status: str = "ok"
+    n_unlabelled: int = 0
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (non-finite floats as None)."""

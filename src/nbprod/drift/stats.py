@@ -13,6 +13,10 @@ import numpy as np
 #: scipy's ``ks_2samp(method="auto")`` switches from the exact to the asymptotic
 #: p-value above this many rows in the larger sample.
 KS_EXACT_MAX_N = 10_000
+#: Default floor of the Wasserstein normaliser (a constant reference has std 0).
+DEFAULT_MIN_STD = 0.001
+#: Default floor of the bin proportions in PSI.
+DEFAULT_PSI_EPS = 1e-4
 
 
 def wasserstein_distance(u: np.ndarray, v: np.ndarray) -> float:
@@ -28,8 +32,11 @@ def wasserstein_distance(u: np.ndarray, v: np.ndarray) -> float:
     float
         ``integral |F_u(x) - F_v(x)| dx`` over the real line.
     """
-    u = np.sort(np.asarray(u, dtype=np.float64))
-    v = np.sort(np.asarray(v, dtype=np.float64))
+    return wasserstein_sorted(np.sort(np.asarray(u, dtype=np.float64)), np.sort(np.asarray(v, dtype=np.float64)))
+
+
+def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
+    """:func:`wasserstein_distance` of two samples already sorted (float64), same arithmetic as scipy."""
     allv = np.concatenate([u, v])
     allv.sort(kind="mergesort")
     deltas = np.diff(allv)
@@ -38,14 +45,14 @@ def wasserstein_distance(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.sum(np.abs(cdf_u - cdf_v) * deltas))
 
 
-def normalized_wasserstein(reference: np.ndarray, current: np.ndarray, min_std: float = 0.001) -> float:
+def normalized_wasserstein(reference: np.ndarray, current: np.ndarray, min_std: float = DEFAULT_MIN_STD) -> float:
     """Wasserstein distance divided by the reference standard deviation (Evidently's ``wasserstein``).
 
     Parameters
     ----------
     reference, current : numpy.ndarray
         Finite values of the two samples.
-    min_std : float, default 0.001
+    min_std : float, default DEFAULT_MIN_STD (0.001)
         Floor of the normaliser, so that a constant reference (std 0) gives a
         finite distance: ``W / max(std(reference), min_std)``.
 
@@ -59,24 +66,33 @@ def normalized_wasserstein(reference: np.ndarray, current: np.ndarray, min_std: 
     return wasserstein_distance(reference, current) / norm
 
 
-def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
+def sorted_unique(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and their counts of an already sorted array, in one linear pass."""
+    starts = np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
+    return sorted_values[starts], np.diff(np.append(starts, sorted_values.size))
+
+
+def ks_statistic(reference: np.ndarray, current: np.ndarray, presorted: bool = False) -> float:
     """Two-sided Kolmogorov-Smirnov statistic ``sup |F_ref - F_cur|``, without sorting ``current``.
 
-    ``reference`` is sorted (it is small in the regime where KS is used); each
-    value of ``current`` is located among its distinct values, so the cost is
-    linear in ``len(current)``.
+    Each value of ``current`` is located among the distinct values of the
+    sorted ``reference`` (binary search), so the cost is linear in
+    ``len(current)`` (times ``log`` of the reference's distinct values).
 
     Parameters
     ----------
     reference, current : numpy.ndarray
         Finite values of the two samples (at least one value each).
+    presorted : bool, default False
+        Whether ``reference`` is already sorted (float64): it is then not sorted again.
 
     Returns
     -------
     float
         The statistic in [0, 1].
     """
-    ref_values, ref_counts = np.unique(np.asarray(reference, dtype=np.float64), return_counts=True)
+    reference = np.asarray(reference, dtype=np.float64)
+    ref_values, ref_counts = sorted_unique(reference if presorted else np.sort(reference))
     current = np.asarray(current, dtype=np.float64)
     k = ref_values.size
     pos = np.searchsorted(ref_values, current, side="left")  # ref_values[pos-1] < x <= ref_values[pos]
@@ -113,12 +129,13 @@ def ks_pvalue(statistic: float, n1: int, n2: int) -> float:
     return float(np.clip(kstwo.sf(statistic, np.round(m * n / (m + n))), 0.0, 1.0))
 
 
-def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """Two-sample KS test with scipy's ``method="auto"`` p-value.
+def ks_test(reference: np.ndarray, current: np.ndarray, presorted: bool = False) -> tuple[float, float]:
+    """Two-sample KS test with scipy's ``method="auto"`` p-value (``ks_2samp``'s result).
 
     Exact p-value (scipy itself) when both samples have at most
     :data:`KS_EXACT_MAX_N` rows, the asymptotic one otherwise (as scipy does),
-    with the statistic computed without sorting ``current``.
+    with the exact statistic computed without sorting ``current``
+    (``presorted``: ``reference`` is already sorted, see :func:`ks_statistic`).
 
     Returns
     -------
@@ -130,7 +147,7 @@ def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 
         res = ks_2samp(reference, current)
         return float(res.statistic), float(res.pvalue)
-    d = ks_statistic(reference, current)
+    d = ks_statistic(reference, current, presorted)
     return d, ks_pvalue(d, np.size(reference), np.size(current))
 
 
@@ -229,14 +246,14 @@ def jensen_shannon_distance(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sqrt(max((kl_p + kl_q) / 2.0, 0.0)))
 
 
-def psi(reference_counts: np.ndarray, current_counts: np.ndarray, eps: float = 1e-4) -> float:
+def psi(reference_counts: np.ndarray, current_counts: np.ndarray, eps: float = DEFAULT_PSI_EPS) -> float:
     """Population stability index ``sum((cur - ref) * ln(cur / ref))`` over bins.
 
     Parameters
     ----------
     reference_counts, current_counts : numpy.ndarray
         Counts (or proportions) over the same bins.
-    eps : float, default 1e-4
+    eps : float, default DEFAULT_PSI_EPS (1e-4)
         Proportions are floored at ``eps`` so empty bins give a finite index.
 
     Returns

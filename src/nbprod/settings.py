@@ -72,7 +72,12 @@ SCHEMA: dict[str, Any] = {
         "trigger_k": int,
         "trigger_n": int,
         "performance_metric": str,
-        "performance_floor": (int, float),
+        "performance_floor": (int, float, type(None)),
+        "performance_drop": (int, float, type(None)),
+        "reference_start": (str, type(None)),
+        "reference_end": (str, type(None)),
+        "current_start": (str, type(None)),
+        "current_end": (str, type(None)),
         "retrain": bool,
         "reports": str,
     },
@@ -112,10 +117,20 @@ def apply_override(settings: dict, path: list[str], value: Any) -> None:
         if not isinstance(schema, dict) or key not in schema:
             raise SettingsError(f"unknown setting {'.'.join(path[: depth + 1])!r}")
         if depth == len(path) - 1:
-            node[key] = value
+            node[key] = _date_as_text(value, schema[key])
         else:
             node = node.setdefault(key, {})
             schema = schema[key]
+
+
+def _date_as_text(value: Any, expected: Any) -> Any:
+    """A YAML date (``--set split.new_start=2013-10-01``) as ISO text where the setting is text."""
+    import datetime
+
+    texts = expected if isinstance(expected, tuple) else (expected,)
+    if str in texts and isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
 
 
 def check(settings: Mapping, schema: Mapping = SCHEMA, prefix: str = "") -> None:

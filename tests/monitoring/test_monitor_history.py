@@ -162,3 +162,19 @@ def test_on_decision_sees_the_recorded_decision(project):
 
     report = run_pass(settings, tmp_path, data, "test rows", track=False, on_decision=on_decision)
     assert seen == [(True, None, "no_action")] and report.decision.retrain
+
+
+def test_the_champions_build_is_the_reference_only_while_it_is_champion(project):
+    from nbprod.monitoring import builds
+
+    tmp_path, settings = project
+    assert builds.champion_products(settings, tmp_path, "3") == settings["products"]  # nothing recorded
+    folder = tmp_path / "build" / "retrain" / "20131022T000000"
+    (folder / "data").mkdir(parents=True)
+    builds.record_champion(settings, tmp_path, "3", str(folder), "run-1")
+    assert builds.champion_products(settings, tmp_path, "3") == str(folder)
+    assert builds.for_champion(settings, tmp_path, "3")["products"] == str(folder)
+    assert builds.champion_products(settings, tmp_path, "4") == settings["products"]  # another champion since
+    assert builds.champion_products(settings, tmp_path, None) == settings["products"]
+    overrides = builds.retrain_folders({"products": "build", "monitor": {"reports": "reports/monitoring"}}, "X")
+    assert overrides == ['products="build/retrain/X"', 'reports="reports/monitoring/retrain-X"']

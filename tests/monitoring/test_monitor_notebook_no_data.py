@@ -32,7 +32,8 @@ def test_notebook_with_an_empty_new_split_records_no_data(tmp_path, monkeypatch)
         product={"nb": str(tmp_path / "monitor.ipynb"), "history": str(history)}, target="late",
         task="classification", time_column=None, new_start="2013-10-01", window="7D", min_rows=200,
         drift_share=0.5, ignore_columns=[], trigger_k=2, trigger_n=3, performance_metric="auto",
-        performance_floor=0.6, metric="auto", model_name="nbprod-model")
+        performance_floor=0.6, performance_drop=0.05, metric="auto", model_name="nbprod-model",
+        reference_start=None, reference_end=None, current_start=None, current_end=None)
     papermill.execute_notebook(str(REPO / "notebooks" / "monitor.ipynb"), str(tmp_path / "monitor.ipynb"),
                                parameters=parameters, progress_bar=False, cwd=str(tmp_path))
     record = json.loads(history.read_text())

@@ -97,6 +97,9 @@ def test_nbprod_monitor_on_a_data_file_retrains_and_records_the_gate(sample_buil
                   *sets("monitor.drift_share=0.2", "monitor.min_rows=20", "monitor.retrain=true"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Decision: RETRAIN" in done.stdout, done.stdout
+    # the snapshots are refreshed after the pass: the drift report shows the retraining and the gate
+    assert "Dashboard snapshots refreshed" in done.stdout, done.stdout[-2000:]
+    assert "retrain" in (project / "reports" / "dashboards" / "drift_report.html").read_text().lower()
 
     history = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())
     assert [w["start"][:10] for w in history["windows"]] == ["2013-10-01", "2013-10-08", "2013-10-15"]
@@ -106,8 +109,18 @@ def test_nbprod_monitor_on_a_data_file_retrains_and_records_the_gate(sample_buil
     retrain, gate = history["events"]
     assert retrain["run_id"] and retrain["run_id"] == gate["run_id"] and gate["model_version"]
     assert "split.new_start" in retrain["reason"]
-    # the refreshed data window: the build's new split now starts where the last checked window ended
-    assert pd.read_parquet(project / "build" / "data" / "new.parquet")[TIME].min() >= pd.Timestamp("2013-10-22")
+    # the refreshed data window, built in its own folders: its new split starts where the last checked window ended
+    (retrain_products,) = (project / "build" / "retrain").iterdir()
+    assert pd.read_parquet(retrain_products / "data" / "new.parquet")[TIME].min() >= pd.Timestamp("2013-10-22")
+    assert (project / "reports" / "monitoring" / f"retrain-{retrain_products.name}" / "promotion.json").is_file()
+    # the project's own build is left as it was (a rejected model never replaces the champion's data)
+    assert pd.read_parquet(project / "build" / "data" / "new.parquet")[TIME].min() < pd.Timestamp("2013-10-02")
+    state = project / "reports" / "monitoring" / "champion_build.json"
+    if gate["kind"] == "promoted":
+        recorded = json.loads(state.read_text())
+        assert recorded["version"] == gate["model_version"] and recorded["products"].endswith(retrain_products.name)
+    else:
+        assert not state.exists()
     assert (project / "reports" / "monitoring" / "decisions.md").read_text().count("| retrain |") == 1
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow exports the last URI it was pointed at
@@ -123,7 +136,7 @@ def test_nbprod_monitor_on_a_data_file_retrains_and_records_the_gate(sample_buil
     assert client.get_run(retrain["run_id"]).data.tags["nbprod.monitor.run"] == standalone[0].info.run_id
     assert len(client.get_metric_history(standalone[0].info.run_id, "drift_share")) == 3
 
-    again = nbprod(project, "monitor", "--data", str(batch), "--no-retrain",
+    again = nbprod(project, "monitor", "--data", str(batch), "--no-retrain", "--no-snapshot",
                    *sets("monitor.drift_share=0.2", "monitor.min_rows=20"))
     assert again.returncode == 0, again.stderr
     rerun = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())
@@ -134,6 +147,7 @@ def test_replay_through_a_real_server(sample_build, tmp_path):
     pytest.importorskip("nbprod.serving.app", reason="the serving package is not importable yet")
     project = copy_of(sample_build, tmp_path)
     done = nbprod(project, "replay", "--start-server", "--weeks", "2", "--batch-size", "50", "--no-retrain",
+                  "--no-snapshot",
                   *sets("monitor.min_rows=20"), timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout

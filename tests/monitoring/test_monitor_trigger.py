@@ -79,3 +79,28 @@ def test_from_history_window():
     vote = Vote.from_window(window)
     assert vote.drifted and vote.rows == 300 and vote.share == 0.4 and vote.value == 0.7
     assert Vote.from_window({"start": "x", "rows": 0, "drift": None, "performance": None}).drifted is None
+
+
+def test_a_drop_below_the_expected_quality_fires_and_a_small_one_does_not():
+    rules = Rules(trigger_k=2, trigger_n=3, min_rows=100, performance_floor=0.6, performance_drop=0.05)
+
+    def labelled(value, metric="roc_auc", expected=0.736):
+        return votes(False, False) + [Vote("2013-10-03T00:00:00", 500, False, metric=metric, value=value,
+                                           expected=expected)]
+
+    dropped = decide(labelled(0.649), rules)
+    assert dropped.retrain and dropped.trigger == "performance"
+    assert "0.087 worse than the serving model's 0.736 (allowed: 0.05)" in dropped.reason
+    assert not decide(labelled(0.70), rules).retrain           # 0.036 worse: within the allowed drop
+    assert not decide(labelled(0.649, expected=None), rules).retrain  # nothing to compare with
+    errors = Rules(trigger_k=2, trigger_n=3, min_rows=100, performance_floor=None, performance_drop=0.05)
+    assert decide(labelled(12.0, metric="rmse", expected=10.0), errors).retrain  # errors: greater is worse
+    assert not decide(labelled(8.0, metric="rmse", expected=10.0), errors).retrain
+    off = Rules(trigger_k=2, trigger_n=3, min_rows=100, performance_floor=0.6, performance_drop=None)
+    assert not decide(labelled(0.649), off).retrain
+
+
+def test_a_vote_reads_the_expected_quality_from_the_window():
+    window = {"start": "2013-10-01T00:00:00", "rows": 300, "drift": {"drifted": False, "share": 0.1},
+              "performance": {"metric": "roc_auc", "value": 0.7, "reference": 0.74}}
+    assert Vote.from_window(window).expected == 0.74

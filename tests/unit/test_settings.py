@@ -205,3 +205,10 @@ def test_resolve_path(tmp_path, monkeypatch):
     assert settings.resolve_path(tmp_path, "build") == tmp_path / "build"
     assert settings.resolve_path(tmp_path, "/abs/x") == Path("/abs/x")
     assert settings.resolve_path(tmp_path, "~/data.csv") == tmp_path / "home" / "data.csv"
+
+
+def test_an_unquoted_date_override_is_kept_as_text():
+    from nbprod import settings as settings_module
+
+    loaded = settings_module.load(REPO, overrides=["split.new_start=2013-10-15", "monitor.current_start=2013-11-01"])
+    assert loaded["split"]["new_start"] == "2013-10-15" and loaded["monitor"]["current_start"] == "2013-11-01"

@@ -7,12 +7,14 @@ Usage::
 
 Reads the service's prediction log (``serve.prediction_log``) or ``--data`` (CSV or
 Parquet with the raw input columns), slices it into ``monitor.window`` windows, checks
-each new window's drift against the train split of the current build, decides with
-the k-of-n rule (and the performance floor once labels are known: ``--labels``, or the
-target column in ``--data``), and when it fires starts the retraining build on the
-refreshed data window (see :mod:`nbprod.monitoring.retrain`); the promotion gate in
-that build decides whether the new model serves. Every decision is recorded in
-``{monitor.reports}/drift_history.json``, ``decisions.md`` and MLflow.
+each new window's drift against the train split of the champion's build (see
+:mod:`nbprod.monitoring.builds`), decides with the k-of-n rule (and, once labels are
+known -- ``--labels``, or the target column in ``--data`` --, the performance floor and
+the allowed drop below the champion's test score), and when it fires starts the
+retraining build on the refreshed data window in its own folders (see
+:mod:`nbprod.monitoring.retrain`); the promotion gate in that build decides whether the
+new model serves. Every decision is recorded in ``{monitor.reports}/drift_history.json``,
+``decisions.md`` and MLflow; then the dashboards' static snapshots are refreshed.
 
 Exit status: 0 (decision recorded), 1 (the retraining build failed), 2 (cannot monitor:
 no build yet, unreadable input).
@@ -39,6 +41,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="an override for the retraining build only, e.g. --retrain-set sample_frac=0.1 "
                              "(split.* given here replace the refreshed split dates)")
     parser.add_argument("--quiet", action="store_true", help="print only the decision line")
+    add_snapshot_option(parser)
+
+
+def add_snapshot_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-snapshot", action="store_true",
+                        help="do not refresh the dashboards' static snapshots ({reports}/dashboards) afterwards")
+
+
+def refresh_snapshots(args: argparse.Namespace) -> str:
+    """Rewrite the dashboards' static snapshots after monitoring; a line saying where (or why not)."""
+    from nbprod.dashboards.context import dashboards_folder
+    from nbprod.dashboards.snapshot import SnapshotError, dashboard_env, write_snapshots
+    from nbprod.settings import resolve_path
+    from nbprod.tracking import tracking_uri
+
+    target = resolve_path(args.project, args.settings["reports"]) / "dashboards"
+    env = dashboard_env(args.project, args.env, list(args.set or []), tracking_uri(args.settings, args.project),
+                        static=True)
+    try:
+        written = write_snapshots(dashboards_folder(args.project), target, env)
+    except SnapshotError as error:
+        return f"Dashboard snapshots not refreshed: {error}"
+    return f"Dashboard snapshots refreshed: {', '.join(path.name for path in written.values())} in {target}"
 
 
 def load_rows(args: argparse.Namespace, settings, project):
@@ -47,7 +72,7 @@ def load_rows(args: argparse.Namespace, settings, project):
     from nbprod.settings import resolve_path
 
     if args.data:
-        path = resolve_path(project, args.data) if not str(args.data).startswith("/") else args.data
+        path = resolve_path(project, args.data)
         return read_rows(path), f"data file {path}"
     from nbprod.serving.prediction_log import read_prediction_log
 
@@ -100,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from nbprod.monitoring.check import MonitorError
     from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
     from nbprod.monitoring.windows import WindowError
+    from nbprod.settings import resolve_path
 
     settings = copy.deepcopy(args.settings)
     if args.no_retrain:
@@ -107,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rows, source = load_rows(args, settings, args.project)
         if args.labels:
-            labels = read_rows(args.labels)
+            labels = read_rows(resolve_path(args.project, args.labels))
             key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
             rows, used = attach_labels(rows, labels, settings["data"]["target"], key)
             source += f" with labels from {args.labels} (joined on {', '.join(used)})"
@@ -117,4 +143,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"nbprod monitor: {error}", file=sys.stderr)
         return 2
     print("\n".join(describe(report, args.quiet)), flush=True)
+    if not args.no_snapshot:
+        print(refresh_snapshots(args), flush=True)
     return report.exit_code

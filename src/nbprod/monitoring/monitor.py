@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from nbprod.monitoring import check, history, trigger, windows as windows_module
+from nbprod.monitoring import builds, check, history, trigger, windows as windows_module
 from nbprod.settings import resolve_path
 
 
@@ -142,15 +142,18 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     ``on_decision`` is called with the report once the decision is recorded, before a
     retraining build starts (the replay demo narrates the week there).
     """
-    path = history_path(settings, project)
-    reference = check.load_reference(settings, project)
     notes: list[str] = []
-    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
+    base, version = settings, None
     if track:
         from nbprod import tracking
 
         tracking.configure(settings, project)
-    version, scorer, metric_reference = _champion_context(settings, project, rows, track, notes)
+        version = _champion_version(settings, notes)
+        settings = builds.for_champion(settings, project, version)
+    path = history_path(settings, project)
+    reference = check.load_reference(settings, project)
+    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
+    scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
     recorded = history.recorded(history.read(path))
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
@@ -174,7 +177,7 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
         on_decision(report)
     if decision.retrain and monitor["retrain"]:
         end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
-        _retrain(settings, project, report, first, end, retrain_overrides, log)
+        _retrain(base, project, report, first, end, retrain_overrides, log)
     _finish_mlflow_run(report.monitor_run_id, report)
     return report
 
@@ -195,11 +198,8 @@ def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_colum
     return column, slices, without_time
 
 
-def _champion_context(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, track: bool,
-                      notes: list[str]) -> tuple[str | None, Any, float | None]:
-    """The champion's version, a scorer for labelled rows without logged scores, and its reference metric."""
-    if not track:
-        return None, None, None
+def _champion_version(settings: Mapping[str, Any], notes: list[str]) -> str | None:
+    """The version the alias points at (None, noted, when there is none or no registry)."""
     try:
         from nbprod.registry.client import Registry
 
@@ -208,15 +208,20 @@ def _champion_context(settings: Mapping[str, Any], project: Path, rows: pd.DataF
         version = None
     if version is None:
         notes.append("no champion yet: drift checked, performance skipped")
+    return version
+
+
+def _champion_scoring(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, version: str | None,
+                      notes: list[str]) -> tuple[Any, float | None]:
+    """For labelled rows: a scorer when the rows carry no logged scores, and the champion's expected metric."""
     target = settings["data"]["target"]
     if not len(rows) or target not in rows.columns or not rows[target].notna().any():
-        return version, None, None
+        return None, None
     scorer = None
-    metric = check.window_metric_name(settings)
     if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
         scorer, version, note = champion_scorer(settings)
         notes.append(note)
-    return version, scorer, champion_reference(settings, project, metric, version)
+    return scorer, champion_reference(settings, project, check.window_metric_name(settings), version)
 
 
 def _decide(settings: Mapping[str, Any], path: Path, rows: pd.DataFrame, source: str, column: str | None,
@@ -253,11 +258,17 @@ def _retrain(settings: Mapping[str, Any], project: Path, report: Report, first: 
     from nbprod.monitoring import retrain
 
     decision, path = report.decision, report.history_path
+    stamp = time.strftime("%Y%m%dT%H%M%S")
     overrides = retrain.retrain_overrides(settings, end, report.window_column == settings["data"]["time_column"],
                                           retrain_overrides)
+    if not any(text.split("=", 1)[0].strip() in ("products", "reports") for text in retrain_overrides):
+        overrides += builds.retrain_folders(settings, stamp)
     log(f"retraining started: nbprod build {' '.join('--set ' + o for o in overrides) or '(current settings)'}")
-    build_log = path.parent / f"retrain-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    build_log = path.parent / f"retrain-{stamp}.log"
     outcome = retrain.run(settings, project, overrides, build_log)
+    if outcome.decision == "promoted" and outcome.model_version:
+        products = retrain.apply(settings, overrides)["products"]
+        builds.record_champion(settings, project, outcome.model_version, products, outcome.parent_run_id)
     report.notes.append(f"retraining build output: {build_log}")
     report.outcome = outcome
     first["run_id"] = outcome.parent_run_id

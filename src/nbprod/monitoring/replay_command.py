@@ -3,7 +3,7 @@
 Usage::
 
     nbprod replay [--start-server | --url URL] [--file FILE] [--weeks N] [--batch-size 200]
-                  [--max-requests 100] [--drift-share 0.3] [--retrain-set KEY=VALUE ...] [--set KEY=VALUE ...]
+                  [--max-requests 100] [--drift-share X] [--retrain-set KEY=VALUE ...] [--set KEY=VALUE ...]
 
 Replays the current build's ``new`` split (or ``--file``) in time order, week by week
 (``monitor.window``), through the prediction service -- ``--url`` (default
@@ -11,11 +11,13 @@ Replays the current build's ``new`` split (or ``--file``) in time order, week by
 subprocess on a free loopback port and stop it at the end -- then runs the monitoring
 pass after each week (see ``nbprod monitor``) and prints what happened.
 
-Why ``--drift-share 0.3`` by default: on the default data, between the training
+The demo runs with the project's settings. On the default data, between the training
 months (January to July) and October to December only the weather columns drift
 (temp, dewp, humid, wind_*, precip, pressure, visib: 8 or 9 of the 21 monitored
-columns, a share of 0.38 to 0.48 per week), so ``env.yaml``'s 0.5 never fires. Pass
-``--drift-share 0.5`` (or any value) to see the configured behaviour.
+columns, a share of 0.38 to 0.48 per week), under ``monitor.drift_share`` 0.5; what
+starts the retraining is the model's quality on the landed flights falling more than
+``monitor.performance_drop`` below its test score. ``--drift-share 0.3`` shows the
+drift rule firing instead.
 
 A quick version (small retraining build)::
 
@@ -29,8 +31,7 @@ import argparse
 import copy
 import sys
 
-#: The demo's alarm level (see the module docstring for why it is below env.yaml's 0.5).
-DEMO_DRIFT_SHARE = 0.3
+from nbprod.monitoring.command import add_snapshot_option, refresh_snapshots
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,15 +45,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=200, help="records per POST (default 200)")
     parser.add_argument("--max-requests", type=int, default=100,
                         help="POSTs per week at most; larger weeks are sampled down (default 100)")
-    parser.add_argument("--drift-share", type=float, default=DEMO_DRIFT_SHARE,
-                        help=f"monitor.drift_share for the demo (default {DEMO_DRIFT_SHARE}: only the weather "
-                             "columns drift on the default data, a share of about 0.4)")
+    parser.add_argument("--drift-share", type=float, default=None,
+                        help="monitor.drift_share for the demo's monitoring (default: the settings'; on the "
+                             "default data only the weather columns drift, a share of about 0.4)")
     parser.add_argument("--no-retrain", action="store_true", help="record the decisions only")
     parser.add_argument("--retrain-set", action="append", default=[], metavar="KEY=VALUE",
                         help="an override for the retraining builds only (e.g. sample_frac=0.1)")
     parser.add_argument("--server-timeout", type=float, default=120.0,
                         help="seconds to wait for a started service to load its model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling of large weeks")
+    add_snapshot_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = copy.deepcopy(args.settings)
     configured = settings["monitor"]["drift_share"]
-    settings["monitor"]["drift_share"] = float(args.drift_share)
+    if args.drift_share is not None:
+        settings["monitor"]["drift_share"] = float(args.drift_share)
     if args.no_retrain:
         settings["monitor"]["retrain"] = False
     process = None
@@ -87,11 +90,7 @@ def run(args: argparse.Namespace) -> int:
         model = (ready or {}).get("model") or {}
         print(f"Replaying {len(data):,} rows of {source} through {url} (serving {model.get('name')} "
               f"v{model.get('version')}), {settings['monitor']['window']} windows, {args.batch_size} records per "
-              f"request.\nAlarm: a window drifts when at least {args.drift_share:g} of its columns drift "
-              f"(env.yaml: {configured:g}; the demo lowers it because only the ~9 weather columns of 21 drift "
-              f"between January-July and October-December); retrain when {settings['monitor']['trigger_k']} of "
-              f"the last {settings['monitor']['trigger_n']} windows drift"
-              + ("" if settings["monitor"]["retrain"] else " (record only)") + ".", flush=True)
+              f"request.\n{rules_text(settings['monitor'], configured)}", flush=True)
         reports = replay(settings, args.project, data, client, batch_size=args.batch_size,
                          max_requests=args.max_requests, weeks=args.weeks, retrain_overrides=args.retrain_set,
                          seed=args.seed, say=lambda text: print(text, flush=True))
@@ -105,7 +104,22 @@ def run(args: argparse.Namespace) -> int:
           + "".join(f"; {r.outcome.decision or 'no gate'}" + (f" v{r.outcome.model_version}" if r.outcome.model_version
                                                                else "") for r in retrained)
           + f". History: {reports[-1].history_path if reports else '-'}", flush=True)
+    if reports and not args.no_snapshot:
+        print(refresh_snapshots(args), flush=True)
     return 1 if any(r.exit_code for r in reports) else 0
+
+
+def rules_text(monitor: dict, configured: float) -> str:
+    """The retraining rules the demo runs with, in one sentence."""
+    share = monitor["drift_share"]
+    changed = "" if share == configured else f" (the settings say {configured:g})"
+    quality = [f"falls below {monitor['performance_floor']:g}"] if monitor.get("performance_floor") is not None else []
+    if monitor.get("performance_drop") is not None:
+        quality.append(f"is more than {monitor['performance_drop']:g} below the serving model's test score")
+    return (f"Retrain when a window's share of drifted columns reaches {share:g}{changed} in "
+            f"{monitor['trigger_k']} of the last {monitor['trigger_n']} windows"
+            + (f", or when the quality on the landed flights {' or '.join(quality)}" if quality else "")
+            + ("" if monitor["retrain"] else " (record only)") + ".")
 
 
 def _ready_now(client):

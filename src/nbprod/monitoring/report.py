@@ -38,8 +38,7 @@ class PipelineCheck:
 
 
 def settings_for(*, target: str, task: str, time_column: str | None, drift_share: float,
-                 ignore_columns: Sequence[str] = (), performance_metric: str = "auto",
-                 metric: str = "auto") -> dict[str, Any]:
+                 ignore_columns: Sequence[str], performance_metric: str, metric: str) -> dict[str, Any]:
     """The part of the settings the check functions read."""
     return {"data": {"target": target, "task": task, "time_column": time_column},
             "monitor": {"drift_share": float(drift_share), "ignore_columns": list(ignore_columns or []),
@@ -48,17 +47,16 @@ def settings_for(*, target: str, task: str, time_column: str | None, drift_share
 
 
 def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, task: str, time_column: str | None,
-              window: str, origin: Any, drift_share: float, ignore_columns: Sequence[str] = (),
-              min_rows: int = 200, trigger_k: int = 2, trigger_n: int = 3, performance_floor: float | None = None,
-              performance_metric: str = "auto", metric: str = "auto",
-              scorer: Callable[[pd.DataFrame], Any] | None = None, reference_value: float | None = None,
-              model_version: str | None = None) -> PipelineCheck:
+              window: str, origin: Any, drift_share: float, ignore_columns: Sequence[str], min_rows: int,
+              trigger_k: int, trigger_n: int, performance_floor: float | None, performance_drop: float | None,
+              performance_metric: str, metric: str, scorer: Callable[[pd.DataFrame], Any] | None = None,
+              reference_value: float | None = None, model_version: str | None = None) -> PipelineCheck:
     """Drift of ``current`` against ``reference``: overall and per window; the k-of-n decision."""
     settings = settings_for(target=target, task=task, time_column=time_column, drift_share=drift_share,
                             ignore_columns=ignore_columns, performance_metric=performance_metric, metric=metric)
     columns = check.monitored_columns(reference.columns, settings)
     ref = check.Reference(reference[columns], path=None, columns=columns)  # type: ignore[arg-type]
-    rules = trigger.Rules(int(trigger_k), int(trigger_n), int(min_rows), performance_floor)
+    rules = trigger.Rules(int(trigger_k), int(trigger_n), int(min_rows), performance_floor, performance_drop)
     if current.empty:
         return PipelineCheck(None, [], trigger.Decision(False, "no data: the new split is empty (a random split "
                                                                "holds no new data back)", None),
@@ -73,6 +71,74 @@ def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, ta
                                      model_version=model_version, detector=detector)
     decision = trigger.decide([trigger.Vote.from_window(w) for w in entries], rules)
     return PipelineCheck(overall, entries, decision, len(reference), len(current), columns)
+
+
+def rows_between(frame: pd.DataFrame, time_column: str | None, start: Any = None, end: Any = None) -> pd.DataFrame:
+    """The rows of ``frame`` with ``start <= time < end`` (either bound None: open); all rows without a time column."""
+    if (start is None and end is None) or not time_column:
+        return frame
+    if time_column not in frame.columns:
+        raise check.MonitorError(f"cannot select a window: the rows have no {time_column!r} column (data.time_column)")
+    times = pd.to_datetime(frame[time_column])
+    keep = pd.Series(True, index=frame.index)
+    if start is not None:
+        keep &= times >= pd.Timestamp(start)
+    if end is not None:
+        keep &= times < pd.Timestamp(end)
+    return frame[keep.to_numpy()]
+
+
+def window_label(name: str, start: Any, end: Any) -> str:
+    """``"train"`` or ``"train from 2013-05-01 to 2013-08-01"``: what a notebook compared."""
+    if start is None and end is None:
+        return name
+    return f"{name}" + (f" from {start}" if start is not None else "") + (f" until {end}" if end is not None else "")
+
+
+def champion_scoring(promotion: Mapping[str, Any], model_name: str, task: str, metric: str
+                     ) -> tuple[Callable[[pd.DataFrame], Any] | None, float | None, str | None]:
+    """A scorer with the champion the promote task left, its recorded ``metric``, and its version (Nones: none)."""
+    champion = promotion.get("champion_after")
+    if champion is None:
+        return None, None, None
+    from nbprod.features import feature_contract
+    from nbprod.models import predict_scores
+    from nbprod.registry.client import Registry
+
+    model = Registry(model_name).load(champion)
+    names = feature_contract(model).names
+
+    def score(frame: pd.DataFrame) -> Any:
+        return predict_scores(model, frame[names], task)
+
+    same = str((promotion.get("candidate") or {}).get("version")) == str(champion)
+    recorded = promotion["candidate"]["metrics"] if same else (promotion.get("reference") or {}).get("metrics", {})
+    return score, recorded.get(metric), str(champion)
+
+
+def track_check(result: PipelineCheck, params: Mapping[str, Any]) -> None:
+    """The ``monitor`` task's MLflow run: params, drift share and quality per window, the decision."""
+    import mlflow
+
+    from nbprod import tracking
+
+    decision = result.decision
+    with tracking.task_run("monitor", **{"nbprod.monitor.decision": decision.kind,
+                                         "nbprod.monitor.reason": decision.reason[:5000],
+                                         "nbprod.monitor.no_data": str(result.no_data).lower()}):
+        mlflow.log_params({f"monitor.{key}": str(value)[:6000] for key, value in params.items()})
+        for step, entry in enumerate(result.windows):
+            if entry["drift"].get("share") is not None:
+                mlflow.log_metric("drift_share", entry["drift"]["share"], step=step)
+            value = (entry.get("performance") or {}).get("value")
+            if value is not None:
+                mlflow.log_metric(f"window_{entry['performance']['metric']}", value, step=step)
+        mlflow.log_metrics({"windows": len(result.windows), "drifted_windows": len(decision.drifted),
+                            "voting_windows": len(decision.voting), "would_retrain": float(decision.retrain),
+                            "no_data": float(result.no_data), "rows.new": result.current_rows})
+        if result.overall is not None:
+            mlflow.log_metric("overall_drift_share", result.overall.share)
+            mlflow.log_dict(result.overall.to_dict(), "drift_overall.json")
 
 
 def windows_table(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

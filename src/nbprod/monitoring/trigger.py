@@ -9,7 +9,8 @@ Rules (``monitor`` settings):
   ``n`` voting windows do not fire);
 * **performance**: the most recent of those ``n`` windows whose metric is known
   (labelled rows) is past ``performance_floor`` (below it for metrics where
-  greater is better, above it for error metrics);
+  greater is better, above it for error metrics), or worse than the serving
+  model's expected value (its test metric) by more than ``performance_drop``;
 * windows that start before ``since`` (the last retraining's window: its data
   went into the retrained model) are not looked at again.
 """
@@ -35,6 +36,7 @@ class Vote:
     share: float = float("nan")
     metric: str | None = None
     value: float | None = None
+    expected: float | None = None
 
     @classmethod
     def from_window(cls, window: Mapping[str, Any]) -> "Vote":
@@ -44,22 +46,28 @@ class Vote:
         share = drift.get("share")
         return cls(start=str(window["start"]), rows=int(window.get("rows") or 0), drifted=drift.get("drifted"),
                    share=float("nan") if share is None else float(share),
-                   metric=performance.get("metric"), value=performance.get("value"))
+                   metric=performance.get("metric"), value=performance.get("value"),
+                   expected=performance.get("reference"))
 
 
 @dataclass(frozen=True)
 class Rules:
     """The ``monitor`` settings the decision uses."""
 
-    trigger_k: int = 2
-    trigger_n: int = 3
-    min_rows: int = 200
-    performance_floor: float | None = None
+    trigger_k: int
+    trigger_n: int
+    min_rows: int
+    performance_floor: float | None = None   # None: no floor
+    performance_drop: float | None = None    # None: no check against the expected value
 
     @classmethod
     def from_settings(cls, monitor: Mapping[str, Any]) -> "Rules":
         return cls(int(monitor["trigger_k"]), int(monitor["trigger_n"]), int(monitor["min_rows"]),
-                   None if monitor.get("performance_floor") is None else float(monitor["performance_floor"]))
+                   _optional_float(monitor.get("performance_floor")), _optional_float(monitor.get("performance_drop")))
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,34 @@ def _past_floor(metric: str | None, value: float | None, floor: float | None) ->
     return float(value) < floor if greater else float(value) > floor
 
 
+def _dropped(vote: Vote, drop: float | None) -> float | None:
+    """How much worse than expected the vote's metric is, when that is more than ``drop``; else None."""
+    if drop is None or vote.expected is None or vote.value is None or not math.isfinite(float(vote.expected)):
+        return None
+    worse = float(vote.expected) - float(vote.value)
+    if not GREATER_IS_BETTER.get(str(vote.metric), True):
+        worse = -worse
+    return worse if worse > drop else None
+
+
+def _performance_decision(last: Sequence[Vote], rules: Rules, common: Mapping[str, Any]) -> Decision | None:
+    """Retrain on the latest labelled window's quality (floor, then drop), or None."""
+    labelled = [v for v in last if v.value is not None and math.isfinite(float(v.value))]
+    if not labelled:
+        return None
+    v = labelled[-1]
+    if _past_floor(v.metric, v.value, rules.performance_floor):
+        side = "below" if GREATER_IS_BETTER.get(str(v.metric), True) else "above"
+        return Decision(True, f"{v.metric} {float(v.value):.3f} on the window starting {v.start} is {side} the "
+                              f"floor {rules.performance_floor:g}", v.start, "performance", **common)
+    worse = _dropped(v, rules.performance_drop)
+    if worse is not None:
+        return Decision(True, f"{v.metric} {float(v.value):.3f} on the window starting {v.start} is {worse:.3f} "
+                              f"worse than the serving model's {float(v.expected):.3f} (allowed: "
+                              f"{rules.performance_drop:g})", v.start, "performance", **common)
+    return None
+
+
 def decide(votes: Sequence[Vote], rules: Rules, since: str | None = None) -> Decision:
     """Apply the rules to ``votes`` (in time order)."""
     import pandas as pd
@@ -98,12 +134,9 @@ def decide(votes: Sequence[Vote], rules: Rules, since: str | None = None) -> Dec
     drifted = [v for v in last if v.drifted]
     latest = last[-1].start if last else (considered[-1].start if considered else None)
     common = dict(voting=tuple(v.start for v in last), drifted=tuple(v.start for v in drifted), skipped=skipped)
-    labelled = [v for v in last if v.value is not None and math.isfinite(float(v.value))]
-    if labelled and _past_floor(labelled[-1].metric, labelled[-1].value, rules.performance_floor):
-        v = labelled[-1]
-        side = "below" if GREATER_IS_BETTER.get(str(v.metric), True) else "above"
-        return Decision(True, f"{v.metric} {float(v.value):.3f} on the window starting {v.start} is {side} the "
-                              f"floor {rules.performance_floor:g}", v.start, "performance", **common)
+    performance = _performance_decision(last, rules, common)
+    if performance is not None:
+        return performance
     if not considered:
         since_text = f" after {since}" if since else ""
         return Decision(False, f"no window{since_text} to check", None, **common)

@@ -251,3 +251,91 @@ def test_performance_drift_undefined_and_empty():
     assert empty.status == "empty" and empty.n == 0 and not empty.below_floor
     with pytest.raises(ValueError):
         performance_drift([1], [1], reference=1.0, metric="bogus")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("n_cells", 0), ("n_cells", 2.5), ("psi_bins", 0), ("psi_bins", 1), ("psi_eps", 0.0), ("min_std", -1.0),
+    ("small_sample_size", -1), ("discrete_max_unique", "5"), ("max_missing_change", 1.5),
+    ("max_unseen_share", -0.1), ("drift_share", float("nan")),
+])
+def test_bad_parameters_raise_at_fit_naming_them(name, value):
+    det = DriftDetector(**{name: value})  # stored as given: no validation in __init__
+    with pytest.raises(ValueError, match=name):
+        det.fit(frame(300))
+    with pytest.raises(ValueError, match="thresholds"):
+        DriftDetector(thresholds={"wasserstein": -0.1}).fit(frame(300))
+
+
+@pytest.mark.parametrize("where", ["reference", "window"])
+def test_duplicated_column_names_raise_naming_them(where):
+    good = frame(300)
+    dup = pd.concat([good, good[["x", "c"]]], axis=1)
+    with pytest.raises(ValueError, match=rf"{where} has duplicated column names: \['x', 'c'\]"):
+        if where == "reference":
+            DriftDetector().fit(dup)
+        else:
+            DriftDetector().fit(good).compare(dup)
+
+
+def test_missing_rate_and_unseen_alarms_do_not_change_drifted_by_default():
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"v": rng.normal(size=5000), "c": rng.choice(["a", "b"], 5000)})
+    cur = pd.DataFrame({"v": rng.normal(size=5000), "c": rng.choice(["a", "b"], 5000)})
+    cur.loc[:749, "v"] = np.nan                      # missing rate 0 -> 0.15
+    cur.loc[:399, "c"] = "new"                       # 8% unseen
+    result = DriftDetector().fit(ref).compare(cur)
+    v, c = result.column("v"), result.column("c")
+    assert v.missing_rate_change == pytest.approx(0.15) and v.missing_drifted and not v.unseen_drifted
+    assert c.unseen_share == pytest.approx(0.08) and c.unseen_drifted and not c.missing_drifted
+    assert v.drifted is False  # the statistic's decision, unchanged (values still N(0, 1))
+    assert result.n_missing_alarms == 1 and result.n_unseen_alarms == 1
+    assert result.alarm_columns == {"missing": ["v"], "unseen": ["c"]}
+    d = result.to_dict()
+    assert d["n_missing_alarms"] == 1 and d["columns"][0]["missing_drifted"] is True
+    lenient = DriftDetector(max_missing_change=0.2, max_unseen_share=0.1).fit(ref).compare(cur)
+    assert lenient.n_missing_alarms == 0 and lenient.n_unseen_alarms == 0
+    counted = DriftDetector(alarms_count_as_drift=True).fit(ref).compare(cur)
+    assert counted.column("v").drifted is True and counted.n_drifted == result.n_drifted + 1 + (not c.drifted)
+
+
+def test_performance_drift_drops_unlabelled_rows():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 1000).astype(float)
+    score = np.clip(y * 0.5 + rng.normal(0.25, 0.2, y.size), 0, 1)
+    partly = y.copy()
+    partly[:300] = np.nan
+    for metric in ("accuracy", "roc_auc", "f1"):
+        res = performance_drift(partly, score, reference=0.9, metric=metric)
+        full = performance_drift(y[300:], score[300:], reference=0.9, metric=metric)
+        assert res.status == "ok" and res.n == 700 and res.n_unlabelled == 300
+        assert res.current == pytest.approx(full.current)
+    as_objects = performance_drift(np.array([None, 1, 0, 1, 0], dtype=object), [0.9, 0.8, 0.3, 0.6, 0.7],
+                                   reference=0.9)
+    assert as_objects.n_unlabelled == 1 and as_objects.current == pytest.approx(0.75)
+    nothing = performance_drift(np.full(5, np.nan), np.ones(5), reference=0.9, metric="accuracy")
+    assert nothing.status == "empty" and nothing.n_unlabelled == 5 and nothing.reason == "no labelled rows"
+
+
+def test_performance_drift_multiclass_roc_auc():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 600)
+    proba = rng.dirichlet([1, 1, 1], y.size)
+    proba[np.arange(y.size), y] += 0.6
+    proba /= proba.sum(axis=1, keepdims=True)
+    res = performance_drift(y, proba, reference=0.95)
+    assert res.status == "ok" and res.current == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"))
+    one_score = performance_drift(y, proba[:, 0], reference=0.95)
+    assert one_score.status == "undefined" and "probability matrix" in one_score.reason
+    two_classes = performance_drift(y[y < 2], proba[y < 2], reference=0.95)
+    assert two_classes.status == "undefined" and "2 classes for 3 columns" in two_classes.reason
+    binary = performance_drift(y[y < 2], proba[y < 2][:, :2], reference=0.95)
+    assert binary.current == pytest.approx(roc_auc_score(y[y < 2], proba[y < 2][:, 1]))
+
+
+def test_single_row_window_result_says_its_size():
+    det = DriftDetector().fit(frame(5000))
+    result = det.compare(frame(1, seed=3))
+    assert result.n_rows_current == 1 and result.to_dict()["n_rows_current"] == 1
+    assert all(c.n_current == 1 for c in result.columns)

@@ -6,15 +6,55 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from nbprod.drift.results import PerformanceDrift
 
 #: Whether a larger value of each supported metric is better.
 GREATER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "mae": False, "rmse": False, "r2": True}
+#: Default probability cut turning scores into labels for ``accuracy`` and ``f1``.
+DEFAULT_PROBABILITY_CUT = 0.5
 
 
-def window_metric(metric: str, y_true: np.ndarray, y_score: np.ndarray, threshold: float = 0.5) -> float:
-    """``metric`` on a window; NaN when it is undefined there (no rows, one class for ROC AUC).
+def labelled_rows(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(y_true, y_score, n_dropped)`` restricted to the rows whose label is known (not NaN/None)."""
+    y_true = np.asarray(y_true)
+    y_score = np.asarray(y_score)
+    if y_true.shape[0] != y_score.shape[0]:
+        raise ValueError(f"y_true has {y_true.shape[0]} rows but y_score has {y_score.shape[0]}")
+    known = ~pd.isna(y_true) if y_true.ndim == 1 else np.ones(y_true.shape[0], dtype=bool)
+    if known.all():
+        return y_true, y_score, 0
+    kept = y_true[known]
+    if kept.dtype == object:
+        kept = pd.Series(kept).infer_objects().to_numpy()
+    return kept, y_score[known], int(np.count_nonzero(~known))
+
+
+def undefined_reason(metric: str, y_true: np.ndarray, y_score: np.ndarray) -> str:
+    """Why ``metric`` cannot be computed on the (labelled) window; empty when it can."""
+    if y_true.size == 0:
+        return "no labelled rows"
+    if metric == "roc_auc":
+        classes = np.unique(y_true).size
+        if classes < 2:
+            return "ROC AUC needs both classes; the window has one"
+        if classes > 2 and y_score.ndim != 2:
+            return ("multiclass ROC AUC needs a probability matrix (one column per class, one-vs-rest); "
+                    "got one score per row")
+        if y_score.ndim == 2 and classes != y_score.shape[1]:
+            return (f"ROC AUC on a probability matrix needs every class of its columns in the window: "
+                    f"{classes} classes for {y_score.shape[1]} columns")
+    if metric == "r2" and y_true.size < 2:
+        return "R2 needs at least two rows"
+    return ""
+
+
+def window_metric(metric: str, y_true: np.ndarray, y_score: np.ndarray,
+                  threshold: float = DEFAULT_PROBABILITY_CUT) -> float:
+    """``metric`` on a window's labelled rows; NaN when it is undefined there (see :func:`undefined_reason`).
+
+    Rows without a label (NaN/None) are dropped first.
 
     Parameters
     ----------
@@ -23,31 +63,38 @@ def window_metric(metric: str, y_true: np.ndarray, y_score: np.ndarray, threshol
     y_true : numpy.ndarray
         Labels (classification) or targets (regression).
     y_score : numpy.ndarray
-        Scores/probabilities (``roc_auc``), probabilities or labels (``accuracy``,
-        ``f1``: probabilities are cut at ``threshold``), or predictions (regression).
-    threshold : float, default 0.5
+        Scores/probabilities (``roc_auc``: one score per row for two classes,
+        or a matrix with one probability column per class, in sorted class
+        order, for one-vs-rest multiclass ROC AUC), probabilities or labels
+        (``accuracy``, ``f1``: probabilities are cut at ``threshold``), or
+        predictions (regression).
+    threshold : float, default :data:`DEFAULT_PROBABILITY_CUT`
         Probability cut for ``accuracy`` and ``f1`` when ``y_score`` is not already 0/1.
     """
     from sklearn import metrics as skm
 
-    y_true = np.asarray(y_true)
-    y_score = np.asarray(y_score)
-    if y_true.size == 0:
+    if metric not in GREATER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; known: {sorted(GREATER_IS_BETTER)}")
+    y_true, y_score, _ = labelled_rows(y_true, y_score)
+    if undefined_reason(metric, y_true, y_score):
         return float("nan")
     if metric == "roc_auc":
-        return float(skm.roc_auc_score(y_true, y_score)) if np.unique(y_true).size == 2 else float("nan")
+        if y_score.ndim == 2 and y_score.shape[1] == 2:
+            y_score = y_score[:, 1]
+        if y_score.ndim == 2:
+            return float(skm.roc_auc_score(y_true, y_score, multi_class="ovr"))
+        return float(skm.roc_auc_score(y_true, y_score))
     if metric in ("accuracy", "f1"):
         if np.issubdtype(y_score.dtype, np.floating) and not np.isin(y_score, (0.0, 1.0)).all():
             y_score = (y_score >= threshold).astype(int)
-        fn = skm.accuracy_score if metric == "accuracy" else skm.f1_score
-        return float(fn(y_true, y_score)) if metric == "accuracy" else float(fn(y_true, y_score, zero_division=0))
+        if metric == "accuracy":
+            return float(skm.accuracy_score(y_true, y_score))
+        return float(skm.f1_score(y_true, y_score, zero_division=0))
     if metric == "mae":
         return float(skm.mean_absolute_error(y_true, y_score))
     if metric == "rmse":
         return float(np.sqrt(skm.mean_squared_error(y_true, y_score)))
-    if metric == "r2":
-        return float(skm.r2_score(y_true, y_score)) if y_true.size > 1 else float("nan")
-    raise ValueError(f"unknown metric {metric!r}; known: {sorted(GREATER_IS_BETTER)}")
+    return float(skm.r2_score(y_true, y_score))
 
 
 def performance_drift(
@@ -58,14 +105,18 @@ def performance_drift(
     *,
     floor: float | None = None,
     max_drop: float | None = None,
-    threshold: float = 0.5,
+    threshold: float = DEFAULT_PROBABILITY_CUT,
 ) -> PerformanceDrift:
     """Compare ``metric`` on a labelled window with its reference value.
+
+    Rows whose label is missing (NaN/None: not known yet) are dropped and
+    counted in ``n_unlabelled``; the metric is computed on the others.
 
     Parameters
     ----------
     y_true, y_score : array-like
-        Window labels/targets and the model's scores/predictions.
+        Window labels/targets and the model's scores/predictions (see
+        :func:`window_metric` for multiclass ROC AUC).
     reference : float
         The metric on the reference (e.g. the validation score logged at training).
     metric : str, default "roc_auc"
@@ -75,20 +126,20 @@ def performance_drift(
         maximum for error metrics (``mae``, ``rmse``).
     max_drop : float, optional
         Largest acceptable degradation ``drop``.
-    threshold : float, default 0.5
+    threshold : float, default :data:`DEFAULT_PROBABILITY_CUT`
         Probability cut for ``accuracy``/``f1``.
 
     Returns
     -------
     PerformanceDrift
         ``drop`` is positive when the window is worse; ``status`` is
-        ``"empty"`` without rows and ``"undefined"`` when the metric is not
-        defined on the window (then nothing is flagged).
+        ``"empty"`` without labelled rows and ``"undefined"`` when the metric
+        is not defined on the window (``reason`` says why; nothing is flagged).
     """
     if metric not in GREATER_IS_BETTER:
         raise ValueError(f"unknown metric {metric!r}; known: {sorted(GREATER_IS_BETTER)}")
-    y_true = np.asarray(y_true)
-    current = window_metric(metric, y_true, np.asarray(y_score), threshold)
+    y_true, y_score, n_dropped = labelled_rows(y_true, y_score)
+    current = window_metric(metric, y_true, y_score, threshold)
     greater = GREATER_IS_BETTER[metric]
     reference = float(reference)
     drop = (reference - current) if greater else (current - reference)
@@ -100,5 +151,6 @@ def performance_drift(
     return PerformanceDrift(
         metric=metric, reference=reference, current=current, drop=drop, relative_drop=relative,
         floor=floor, below_floor=bool(below), max_drop=max_drop, degraded=bool(below or too_far),
-        n=int(y_true.size), status=status,
+        n=int(y_true.size), status=status, n_unlabelled=n_dropped,
+        reason="" if defined else (undefined_reason(metric, y_true, y_score) or "the metric is not finite"),
     )

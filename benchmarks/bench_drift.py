@@ -4,24 +4,35 @@
 
 Data: a synthetic reference and window of ``--rows`` rows x 20 columns (12
 numeric, 8 categorical; 9 columns shifted in the window: means, scales, a
-missing-rate change, new categories, re-weighted categories).
+missing-rate change, new categories, re-weighted categories; and 4 columns
+shifted to just below or just above the 0.1 thresholds -- Wasserstein 0.095 and
+0.105 reference standard deviations, Jensen-Shannon 0.095 and 0.105 -- where an
+approximate statistic would flip a decision).
 
 nbprod: ``DriftDetector().fit(reference)`` once (timed apart), then
 ``compare(window)`` timed (wall clock; cold first call and median of
-``--repeats``). Peak memory of the compare step is measured two ways:
+``--repeats``). Peak memory of the compare step is measured in fresh child
+processes that hold only the fitted detector (unpickled) and the window (read
+from Parquet), on their first compare call -- so no memory the allocators kept
+from earlier calls can hide the peak -- two ways:
 
-* ``tracemalloc`` peak over a separate compare call — every allocation made
-  through Python's and numpy's allocators (the arrays of the computation),
-  but not memory that pyarrow allocates in its own pool (used by pandas' string
-  ``value_counts``);
-* RSS: the peak resident size of the process during a compare call minus the
-  RSS just before, from the kernel's high-water mark (``VmHWM``, reset through
-  ``/proc/self/clear_refs``) on Linux, else sampled by a thread. It catches
-  pyarrow's allocations too, but memory the allocators already hold from
-  earlier calls is reused without growing the RSS, so it can under-count.
+* ``tracemalloc`` peak -- every allocation made through Python's and numpy's
+  allocators (the arrays of the computation), but not memory that pyarrow
+  allocates in its own pool (used by pandas' string ``value_counts``);
+* RSS: the peak resident size during the call minus the RSS just before, from the
+  kernel's high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) on
+  Linux, else sampled by a thread. It catches pyarrow's allocations too.
 
 The target is compared with the larger of the two, against the window's own
 ``memory_usage(deep=True)``.
+
+A second, small run (``--small-rows``, 800 by default) compares the decisions
+where the issue's rule switches to tests: reference of 1,000 rows or fewer, KS
+(numeric) and chi-square (categorical) at p < 0.05. Evidently's chi-square there is
+a goodness-of-fit test of the window against the reference's proportions (and a
+z-test for two categories); nbprod's default is the two-sample test of
+homogeneity, which accounts for the reference's own sampling error (Evidently's
+form is ``method="chisquare_gof"``). Both are compared.
 
 Evidently (``evidently==0.7.*``, which needs ``pandas<3``) runs in its own
 virtual environment, created on first use under ``$NBPROD_EVIDENTLY_VENV`` or
@@ -72,9 +83,9 @@ def make_frame(n: int, seed: int, shifted: bool) -> pd.DataFrame:
         "balance": rng.normal(0, 1 + 0.8 * s, n),                    # (*) scale x1.8
         "tenure_days": rng.integers(0, 3650, n).astype(np.int64),
         "n_orders": rng.poisson(20 + 6 * s, n).astype(np.int64),     # (*) rate 20 -> 26
-        "score": rng.uniform(0, 1, n),
+        "score": rng.uniform(0, 1, n) + 0.105 * np.sqrt(1 / 12) * s,  # (~) W/std 0.105: just above 0.1
         "latency_ms": rng.gamma(2.0, 50.0, n),
-        "temperature": rng.normal(15, 8, n),
+        "temperature": rng.normal(15 + 0.095 * 8 * s, 8, n),         # (~) W/std 0.095: just below 0.1
         "discount": rng.choice(np.array([0.0, 0.05, 0.1, 0.2]), n, p=[0.7, 0.1, 0.1, 0.1]),
         "ratio": rng.beta(2, 5, n),
         "clicks": rng.negative_binomial(5, 0.3, n).astype(np.int64),
@@ -98,8 +109,11 @@ def make_frame(n: int, seed: int, shifted: bool) -> pd.DataFrame:
         "product": rng.choice(products, n, p=pw / pw.sum()),
         "channel": rng.choice(channel_cats, n, p=channel_p),
         "plan": plan,
-        "device": rng.choice(np.array(["ios", "android", "desktop"]), n, p=[0.3, 0.4, 0.3]),
-        "segment": rng.choice(np.array(list("ABCDEFGH")), n),
+        # (~) Jensen-Shannon 0.105 (just above 0.1) and 0.095 (just below)
+        "device": rng.choice(np.array(["ios", "android", "desktop"]), n,
+                             p=[0.42383702, 0.27616298, 0.3] if shifted else [0.3, 0.4, 0.3]),
+        "segment": rng.choice(np.array(list("ABCDEFGH")), n,
+                              p=np.array([1 + 8 * 0.06439807 * s, 1 - 8 * 0.06439807 * s, 1, 1, 1, 1, 1, 1]) / 8),
         "is_member": rng.random(n) < 0.35,
         "region": rng.choice(np.array(["north", "south", "east", "west"]), n),
     })
@@ -169,7 +183,32 @@ def rss_peak_delta(fn) -> tuple[object, int, str]:
     return out, peak[0] - base, "psutil RSS sampled every 2 ms"
 
 
+def child_memory(detector_path: Path, window_path: Path, method: str) -> dict:
+    """Peak memory of the first ``compare`` in a fresh process holding only the detector and the window."""
+    out = subprocess.run([sys.executable, __file__, "--child-memory", str(detector_path), str(window_path), method],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child_memory_main(detector_path: str, window_path: str, method: str) -> None:
+    import pickle
+
+    with open(detector_path, "rb") as fh:
+        detector = pickle.load(fh)
+    window = pd.read_parquet(window_path)
+    if method == "tracemalloc":
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        detector.compare(window)
+        print(json.dumps({"bytes": tracemalloc.get_traced_memory()[1] - before, "method": "tracemalloc"}))
+        return
+    _, delta, how = rss_peak_delta(lambda: detector.compare(window))
+    print(json.dumps({"bytes": delta, "method": how}))
+
+
 def bench_nbprod(reference: pd.DataFrame, window: pd.DataFrame, repeats: int) -> tuple[dict, object]:
+    import pickle
+
     t0 = time.perf_counter()
     detector = DriftDetector().fit(reference)
     fit_s = time.perf_counter() - t0
@@ -178,27 +217,27 @@ def bench_nbprod(reference: pd.DataFrame, window: pd.DataFrame, repeats: int) ->
         t0 = time.perf_counter()
         result = detector.compare(window)
         times.append(time.perf_counter() - t0)
-    _, rss_delta, rss_method = rss_peak_delta(lambda: detector.compare(window))
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    before = tracemalloc.get_traced_memory()[0]
-    detector.compare(window)
-    traced_peak = tracemalloc.get_traced_memory()[1] - before
-    tracemalloc.stop()
+    with tempfile.TemporaryDirectory(prefix="nbprod-bench-mem-") as tmp:
+        detector_path, window_path = Path(tmp, "detector.pkl"), Path(tmp, "window.parquet")
+        detector_path.write_bytes(pickle.dumps(detector))
+        window.to_parquet(window_path, index=False)
+        rss = child_memory(detector_path, window_path, "rss")
+        traced = child_memory(detector_path, window_path, "tracemalloc")
     window_bytes = int(window.memory_usage(deep=True).sum())
-    peak = max(traced_peak, rss_delta)
+    peak = max(traced["bytes"], rss["bytes"])
     return {
         "fit_seconds": fit_s,
         "compare_seconds_first": times[0],
         "compare_seconds_median": statistics.median(times),
         "compare_seconds_all": times,
-        "peak_memory_tracemalloc_bytes": int(traced_peak),
-        "peak_memory_rss_delta_bytes": int(rss_delta),
-        "peak_memory_rss_method": rss_method,
+        "peak_memory_tracemalloc_bytes": int(traced["bytes"]),
+        "peak_memory_rss_delta_bytes": int(rss["bytes"]),
+        "peak_memory_rss_method": rss["method"] + ", first compare in a fresh process",
         "peak_memory_bytes": int(peak),
         "window_memory_bytes": window_bytes,
         "peak_memory_over_window": peak / window_bytes,
         "dataset_drifted": result.drifted, "n_drifted": result.n_drifted, "share": result.share,
+        "numeric_columns_computed_exactly": [c.column for c in result.columns if c.kind == "numeric" and c.exact],
     }, result
 
 
@@ -233,15 +272,13 @@ def agreement(result, evidently: dict) -> dict:
     rows, disagreements = [], []
     for col in result.columns:
         ev = evidently["columns"].get(col.column)
-        if ev is None:
-            continue
         row = {"column": col.column, "kind": col.kind,
                "nbprod": {"method": col.method, "statistic": col.statistic, "p_value": col.p_value,
                           "threshold": col.threshold, "drifted": col.drifted},
                "evidently": ev}
         rows.append(row)
-        if bool(col.drifted) != bool(ev.get("drifted")):
-            disagreements.append(row)
+        if ev is None or ev.get("drifted") is None or bool(col.drifted) != bool(ev["drifted"]):
+            disagreements.append(row)  # a column Evidently did not decide on is a disagreement too
     return {"columns_compared": len(rows), "agree": len(rows) - len(disagreements),
             "disagreements": disagreements, "dataset_nbprod": result.drifted,
             "dataset_evidently": evidently.get("dataset", {}).get("drifted"), "per_column": rows}
@@ -268,6 +305,23 @@ def side_by_side(rows: int, args, python: Path | None) -> dict:
     return out
 
 
+def small_reference_run(rows: int, python: Path, timeout: float) -> dict:
+    """Reference and window of ``rows`` rows (<= 1,000: the test-based rule): both tools' decisions."""
+    reference = make_frame(rows, seed=3, shifted=False)
+    window = make_frame(rows, seed=4, shifted=True)
+    default = DriftDetector().fit(reference)
+    kinds = default.kinds_
+    gof = DriftDetector(method={c: "chisquare_gof" for c, k in kinds.items() if k == "categorical"}).fit(reference)
+    ev = run_evidently(python, reference, window, kinds, timeout)
+    out = {"rows": rows, "methods_nbprod": {c.column: c.method for c in default.compare(window).columns}}
+    if ev is None:
+        return {**out, "evidently": {"timed_out_after_seconds": timeout}}
+    out["evidently"] = {k: v for k, v in ev.items() if k != "columns"}
+    out["decisions_default"] = agreement(default.compare(window), ev)
+    out["decisions_chisquare_gof"] = agreement(gof.compare(window), ev)
+    return out
+
+
 def _clean(value):
     """JSON-safe copy: non-finite floats become None, numpy scalars Python ones."""
     if isinstance(value, dict):
@@ -288,6 +342,7 @@ def main() -> None:
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--evidently-timeout", type=float, default=900.0)
     parser.add_argument("--fallback-rows", type=int, default=200_000)
+    parser.add_argument("--small-rows", type=int, default=800, help="rows of the small-reference comparison")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks" / "drift.json")
     args = parser.parse_args()
@@ -302,6 +357,8 @@ def main() -> None:
               "main": main_run}
     if python is not None and "timed_out_after_seconds" in main_run.get("evidently", {}):
         report["fallback"] = side_by_side(args.fallback_rows, args, python)
+    if python is not None:
+        report["small_reference"] = small_reference_run(args.small_rows, python, args.evidently_timeout)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(_clean(report), indent=1, default=str) + "\n")
     nb = main_run["nbprod"]
@@ -314,8 +371,16 @@ def main() -> None:
             d = run["decisions"]
             print(f"{name}: evidently {run['evidently']['seconds']:.1f}s at {run['rows']:,} rows, "
                   f"ratio {run['speed_ratio_compare']:.0f}x, decisions agree {d['agree']}/{d['columns_compared']}")
+    small = report.get("small_reference") or {}
+    for name in ("decisions_default", "decisions_chisquare_gof"):
+        if name in small:
+            d = small[name]
+            print(f"small reference ({small['rows']} rows), {name}: agree {d['agree']}/{d['columns_compared']}")
     print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--child-memory":
+        _child_memory_main(*sys.argv[2:])
+    else:
+        main()

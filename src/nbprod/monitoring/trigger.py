@@ -21,9 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-#: Metrics where a greater value is better (others are errors: smaller is better).
-GREATER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "r2": True, "pr_auc": True,
-                     "mae": False, "rmse": False, "log_loss": False, "brier": False}
+from nbprod.metrics import GREATER_IS_BETTER
 
 
 @dataclass(frozen=True)

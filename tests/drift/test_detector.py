@@ -275,6 +275,8 @@ def test_duplicated_column_names_raise_naming_them(where):
             DriftDetector().fit(dup)
         else:
             DriftDetector().fit(good).compare(dup)
+    with pytest.raises(ValueError, match=r"columns names some columns more than once: \['x'\]"):
+        DriftDetector(columns=["x", "y", "x"]).fit(good)
 
 
 def test_missing_rate_and_unseen_alarms_do_not_change_drifted_by_default():

@@ -209,3 +209,18 @@ def test_quantile_edges_with_a_tie_block():
     assert counts[0] == 500  # the tie block is one bin, not several empty ones
     assert counts.min() > 0 and counts.size == 6
     assert edges[0] > 0.0
+
+
+def test_grid_core_and_tails():
+    rng = np.random.default_rng(11)
+    ref = np.append(rng.normal(size=100_000), [-50.0, 1e5])
+    grid = binning.make_grid(ref, 1024)
+    assert grid.lo == pytest.approx(np.quantile(ref, binning.TAIL_SHARE))
+    assert grid.hi == pytest.approx(np.quantile(ref, 1 - binning.TAIL_SHARE))
+    assert grid.span == 1e5 + 50.0 and grid.edges[0] == -50.0 and grid.edges[-1] == 1e5
+    assert np.all(np.diff(grid.edges) > 0) and grid.widths.size == grid.n_bins
+    assert (grid.hi - grid.lo) / grid.n_cells < 7.0 / 1024  # core cells ~7 std / n_cells, not 1e5 / n_cells
+    counts = binning.summarize(ref, grid)[0]
+    assert counts.sum() == ref.size and counts[0] == 0
+    constant = binning.make_grid(np.full(10, 3.0), 1024)
+    assert (constant.n_cells, constant.span, constant.n_bins) == (1, 0.0, 3)

@@ -76,6 +76,13 @@ class CellGrid:
         return np.concatenate([self.below, np.linspace(self.lo, self.hi, self.n_cells + 1), self.above])
 
     @property
+    def span(self) -> float:
+        """Distance from the first cell edge to the last (the reference range)."""
+        first = self.below[0] if self.below.size else self.lo
+        last = self.above[-1] if self.above.size else self.hi
+        return float(last - first)
+
+    @property
     def n_bins(self) -> int:
         """Cells plus the two open-ended outer bins."""
         return self.below.size + self.n_cells + self.above.size + 2

@@ -239,6 +239,9 @@ class DriftDetector:
         if bad:
             raise ValueError(f"kinds must be one of {KINDS}: {bad}")
         wanted = list(reference.columns) if self.columns is None else list(self.columns)
+        repeated = pd.Index(wanted)[pd.Index(wanted).duplicated()].unique().tolist()
+        if repeated:
+            raise ValueError(f"columns names some columns more than once: {repeated}")
         self.absent_columns_ = [c for c in wanted if c not in reference.columns]
         self.columns_, self.skipped_columns_ = [], []
         self.kinds_, self.methods_, self.profiles_, self.missing_rates_ = {}, {}, {}, {}

@@ -183,7 +183,7 @@ def _wasserstein(prof: NumericProfile, x: np.ndarray, threshold: float,
         counts, slack = binning.summarize(x, prof.grid)
         stat = binning.binned_wasserstein(prof.grid, prof.counts, prof.slack, counts, slack) / norm
         bound = binning.wasserstein_error_bound(prof.grid, prof.counts, counts) / norm
-        rounding = ROUNDING_ALLOWANCE * (abs(stat) + (prof.grid.hi - prof.grid.lo) / norm)
+        rounding = ROUNDING_ALLOWANCE * (abs(stat) + prof.grid.span / norm)
         if abs(stat - threshold) > bound + rounding or prof.sorted_values is None:
             return stat, False, bound
     exact = stats.wasserstein_sorted(prof.sorted_values, np.sort(x)) / norm

@@ -171,8 +171,12 @@ def test_the_champions_build_is_the_reference_only_while_it_is_champion(project)
     assert builds.champion_products(settings, tmp_path, "3") == settings["products"]  # nothing recorded
     folder = tmp_path / "build" / "retrain" / "20131022T000000"
     (folder / "data").mkdir(parents=True)
-    builds.record_champion(settings, tmp_path, "3", str(folder), "run-1")
+    builds.record_champion(settings, tmp_path, "3", str(folder), "run-1", {"roc_auc": 0.69})
     assert builds.champion_products(settings, tmp_path, "3") == str(folder)
+    # the quality the gate last measured is what the windows are expected to reach, for that version only
+    assert builds.champion_metric(settings, tmp_path, "3", "roc_auc") == 0.69
+    assert builds.champion_metric(settings, tmp_path, "4", "roc_auc") is None
+    assert builds.champion_metric(settings, tmp_path, "3", "rmse") is None
     assert builds.for_champion(settings, tmp_path, "3")["products"] == str(folder)
     assert builds.champion_products(settings, tmp_path, "4") == settings["products"]  # another champion since
     assert builds.champion_products(settings, tmp_path, None) == settings["products"]

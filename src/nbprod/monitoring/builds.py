@@ -5,9 +5,15 @@ A retraining build (``nbprod monitor``, ``nbprod replay``) runs in folders of it
 gate rejects never replaces the data the serving model was trained on, nor the
 project's reports. When the gate promotes one, ``{monitor.reports}/champion_build.json``
 records the version and its products folder; monitoring takes its reference (the
-train split) and expected quality from there for as long as that version is the
-champion. Once another version is champion (e.g. promoted by ``nbprod build``), the
-project's own products are the reference again.
+train split) from there for as long as that version is the champion. Once another
+version is champion (e.g. promoted by ``nbprod build``), the project's own products
+are the reference again.
+
+The file also keeps the champion's quality as the gate last measured it, on the
+newest test period: after a retraining the gate rejected, that -- not the champion's
+old test score -- is what the monitored windows are expected to reach, so a model
+that the newest data already showed to be as good as any new one is not retrained
+again week after week.
 """
 
 from __future__ import annotations
@@ -37,22 +43,35 @@ def retrain_folders(settings: Mapping[str, Any], stamp: str) -> list[str]:
 
 
 def record_champion(settings: Mapping[str, Any], project: Path, version: str, products: str,
-                    run_id: str | None) -> None:
-    """Note that ``version`` was trained in the build whose products are ``products``."""
-    io.write_json({"version": str(version), "products": str(products), "run_id": run_id},
-                  state_path(settings, project))
+                    run_id: str | None, metrics: Mapping[str, float] | None = None) -> None:
+    """Note that ``version`` was trained in the build whose products are ``products`` and last scored ``metrics``."""
+    io.write_json({"version": str(version), "products": str(products), "run_id": run_id,
+                   "metrics": dict(metrics or {})}, state_path(settings, project))
+
+
+def _state_for(settings: Mapping[str, Any], project: Path, version: str | None) -> dict[str, Any] | None:
+    """The recorded state when it is about ``version``."""
+    path = state_path(settings, project)
+    if version is None or not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return state if str(state.get("version")) == str(version) else None
+
+
+def champion_metric(settings: Mapping[str, Any], project: Path, version: str | None, metric: str) -> float | None:
+    """``version``'s ``metric`` as the gate last measured it after a retraining (None: not recorded)."""
+    state = _state_for(settings, project, version)
+    value = ((state or {}).get("metrics") or {}).get(metric)
+    return None if value is None else float(value)
 
 
 def champion_products(settings: Mapping[str, Any], project: Path, version: str | None) -> str:
     """The products folder of ``version``'s build: the recorded retraining build's, else ``products``."""
-    path = state_path(settings, project)
-    if version is None or not path.is_file():
-        return settings["products"]
-    try:
-        state = json.loads(path.read_text())
-    except ValueError:
-        return settings["products"]
-    if str(state.get("version")) != str(version) or not resolve_path(project, state["products"]).is_dir():
+    state = _state_for(settings, project, version)
+    if state is None or not resolve_path(project, state["products"]).is_dir():
         return settings["products"]
     return state["products"]
 

@@ -121,7 +121,11 @@ def champion_scorer(settings: Mapping[str, Any]) -> tuple[Any, str | None, str]:
 
 
 def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, version: str | None) -> float | None:
-    """The champion's recorded test metric (version tag), else the build's evaluation."""
+    """What the champion is expected to score: as the gate last measured it after a retraining, else its
+    recorded test metric (version tag), else the build's evaluation."""
+    remeasured = builds.champion_metric(settings, project, version, metric)
+    if remeasured is not None:
+        return remeasured
     if version is not None:
         try:
             from nbprod.registry.client import Registry
@@ -268,7 +272,12 @@ def _retrain(settings: Mapping[str, Any], project: Path, report: Report, first: 
     outcome = retrain.run(settings, project, overrides, build_log)
     if outcome.decision == "promoted" and outcome.model_version:
         products = retrain.apply(settings, overrides)["products"]
-        builds.record_champion(settings, project, outcome.model_version, products, outcome.parent_run_id)
+        builds.record_champion(settings, project, outcome.model_version, products, outcome.parent_run_id,
+                               outcome.champion_metrics)
+    elif outcome.decision == "rejected" and outcome.champion:
+        builds.record_champion(settings, project, outcome.champion,
+                               builds.champion_products(settings, project, outcome.champion), outcome.parent_run_id,
+                               outcome.champion_metrics)
     report.notes.append(f"retraining build output: {build_log}")
     report.outcome = outcome
     first["run_id"] = outcome.parent_run_id

@@ -52,6 +52,7 @@ class Outcome:
     model_version: str | None = None
     champion: str | None = None
     reason: str = ""
+    champion_metrics: dict[str, float] = field(default_factory=dict)  # the champion after, on the new test period
     seconds: float = 0.0
     statuses: dict[str, str] = field(default_factory=dict)
 
@@ -154,6 +155,9 @@ def run(settings: Mapping[str, Any], project: Path, overrides: Sequence[str], lo
     outcome.model_version = str((record.get("candidate") or {}).get("version") or "") or None
     outcome.champion = None if record.get("champion_after") is None else str(record["champion_after"])
     outcome.reason = record.get("summary") or outcome.decision or ""
+    measured = record.get("candidate") if outcome.decision == "promoted" else record.get("reference")
+    outcome.champion_metrics = {key: float(value) for key, value in ((measured or {}).get("metrics") or {}).items()
+                                if isinstance(value, (int, float))}
     return outcome
 
 

@@ -116,3 +116,15 @@ def test_psi_bins_parameter_and_ties():
     det = DriftDetector(psi_bins=5).fit(pd.DataFrame({"x": ref}))
     counts = det.profiles_["x"].psi_counts
     assert counts[0] == 6000 and counts.size == 3 and counts.min() > 0
+
+
+def test_ks_without_kept_reference_values_raises_clearly():
+    from nbprod.drift import profiles
+
+    settings = profiles.Settings(small_sample_size=1000, discrete_max_unique=5, min_std=1e-3, psi_eps=1e-4)
+    prof = profiles.fit_numeric(pd.Series(np.arange(100.0)), 64, 10, settings, keep_sorted=False)
+    with pytest.raises(ValueError, match="'v': KS needs the sorted reference"):
+        profiles.compare_numeric("v", prof, pd.Series(np.arange(50.0)), "ks", lambda m: 0.05, settings)
+    wasserstein = profiles.compare_numeric("v", prof, pd.Series(np.arange(50.0)), "wasserstein",
+                                           lambda m: 0.1, settings)
+    assert wasserstein.exact is False and wasserstein.drifted is True  # binned, decided within its bound

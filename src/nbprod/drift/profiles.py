@@ -176,6 +176,7 @@ def _wasserstein(prof: NumericProfile, x: np.ndarray, threshold: float,
     Binned (linear in rows) unless the threshold lies within the
     approximation's error bound (plus float rounding) of it, or the reference
     is small: then exact, from the kept sorted reference and the sorted window.
+    A profile fitted without them (``keep_sorted=False``) always gives the binned value.
     """
     norm = max(prof.std, settings.min_std)
     small = prof.n <= settings.small_sample_size and x.size <= EXACT_WASSERSTEIN_MAX_N
@@ -223,6 +224,8 @@ def compare_numeric(name: str, prof: NumericProfile, series: pd.Series, method: 
     if method == "wasserstein":
         stat, exact, bound = _wasserstein(prof, x, thr, settings)
     elif method == "ks":
+        if prof.sorted_values is None:
+            raise ValueError(f"column {name!r}: KS needs the sorted reference; fit it with keep_sorted=True")
         stat, p_value = stats.ks_test(prof.sorted_values, x, presorted=True)
     else:
         stat, p_value = _on_counts(method, ref_d, cur_d, settings.psi_eps)

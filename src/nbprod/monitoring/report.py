@@ -161,7 +161,8 @@ def column_table(overall: Any) -> pd.DataFrame:
     frame = overall.to_frame()
     frame = frame[frame["status"] != "not_in_reference"]
     shown = frame[["column", "kind", "method", "statistic", "threshold", "p_value", "drifted", "psi",
-                   "missing_rate_reference", "missing_rate_current", "unseen_share"]].copy()
+                   "missing_rate_reference", "missing_rate_current", "missing_drifted", "unseen_share",
+                   "unseen_drifted"]].copy()
     shown = shown.sort_values(["drifted", "statistic"], ascending=[False, False], na_position="last")
     return shown.set_index("column").round(4)
 

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nbprod.dashboards.browser import CHROMEDRIVER, CHROMIUM
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DASHBOARDS = REPO / "notebooks" / "dashboards"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 sys.path.insert(0, str(HERE))
 
 import drift_fixture  # noqa: E402
@@ -118,6 +119,12 @@ class Sample:
     def history(self) -> dict:
         return json.loads((self.reports / "monitoring" / "drift_history.json").read_text())
 
+    @property
+    def headline_window(self) -> dict:
+        """The window the drift headline reports: the latest with enough rows to vote."""
+        return [w for w in self.history["windows"]
+                if w["rows"] >= sample_build.MIN_ROWS and w["drift"].get("drifted") is not None][-1]
+
 
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
@@ -167,6 +174,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float, log: Path
 def voila(sample: Sample, tmp_path_factory: pytest.TempPathFactory):
     """Voila serving the repository's dashboards against the sample project; yields its base URL."""
     from nbprod.dashboards.command import voila_command
+    from nbprod.monitoring.replay import stop_server
     from nbprod.dashboards.snapshot import dashboard_env
 
     port = free_port()
@@ -180,12 +188,7 @@ def voila(sample: Sample, tmp_path_factory: pytest.TempPathFactory):
         wait_for_http(base + "/", process, 90, log)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_server(process, 15)
 
 
 def ensure_browser() -> str | None:
@@ -208,21 +211,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     problem = ensure_browser()
     if problem:
         pytest.skip(problem)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from nbprod.dashboards.browser import chrome
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-quic", "--disable-dev-shm-usage", "--window-size=1280,1400",
-                     # offline, as on a CI runner or behind a firewall: other hosts fail at once
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(argument)
-    options.page_load_strategy = "none"  # get() returns at once; the tests wait for the rendered page
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(180)
+    driver = chrome(tmp_path_factory.mktemp("chromium-profile"))  # offline; get() returns at once
     try:
         yield driver
     finally:

@@ -5,7 +5,8 @@ Reference: the train split of a build; windows: weekly slices of its new split
 :mod:`nbprod.drift.profiles` and summarised as a :class:`nbprod.drift.results.DatasetDrift`
 (whose ``to_dict()`` is what monitoring stores); the champion's quality on each
 window is added when a scorer is given. Events: a check per window, a retraining
-after the first drifting window (or the last one) and the gate's verdict.
+after the first drifting window (or the last one) and the gate's verdict. Events
+name their window by its start, as monitoring does.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def write_history(products: Path, path: Path, target: str, time_column: str, mod
                 first_drift = len(windows) - 1
             events.append({"time": (end + pd.Timedelta(hours=1)).isoformat(), "kind": "no_action",
                            "reason": f"{result.n_drifted} of {result.n_columns} features drifted",
-                           "window": end.isoformat(), "run_id": None, "model_version": None})
+                           "window": start.isoformat(), "run_id": None, "model_version": None})
         start = end
     acted = first_drift if first_drift is not None else len(windows) - 1
     window = windows[acted]
@@ -85,11 +86,11 @@ def write_history(products: Path, path: Path, target: str, time_column: str, mod
     events[acted] = {"time": window["end"], "kind": "retrain",
                      "reason": f"{drift['n_drifted']} of {drift['n_columns']} features drifted "
                                f"(alarm at {DRIFT_SHARE:.0%})",
-                     "window": window["end"], "run_id": None, "model_version": None}
+                     "window": window["start"], "run_id": None, "model_version": None}
     events.insert(acted + 1, {"time": window["end"], "kind": retrained_decision,
                               "reason": "the retrained model did not beat the champion on the holdout"
                               if retrained_decision == "rejected" else "the retrained model beat the champion",
-                              "window": window["end"], "run_id": None, "model_version": retrained_version})
+                              "window": window["start"], "run_id": None, "model_version": retrained_version})
     history = {"reference": {"path": str(train_path), "rows": int(len(reference))},
                "windows": windows, "events": events}
     path = Path(path)

@@ -27,21 +27,10 @@ RENDER_TIMEOUT = 180
 def open_dashboard(driver, url: str, min_images: int):
     """Load a Voila page and wait until it has rendered (spinner gone, widgets drawn, images there)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(url)
+    from nbprod.dashboards.browser import open_page
 
-    def rendered(d):
-        state = d.execute_script(
-            "return {loading: !!document.getElementById('loading'),"
-            " shown: (document.getElementById('rendered_cells') || {style: {}}).style.display !== 'none',"
-            " images: document.querySelectorAll('#rendered_cells img').length,"
-            " headline: document.querySelectorAll('.nbprod-headline').length,"
-            " pending: document.querySelectorAll('.jupyter-widgets-disconnected, .lm-Widget.p-mod-hidden').length}")
-        return state if (not state["loading"] and state["shown"] and state["headline"]
-                         and state["images"] >= min_images) else False
-
-    state = WebDriverWait(driver, RENDER_TIMEOUT, poll_frequency=0.5).until(rendered)
+    state = open_page(driver, url, min_images, RENDER_TIMEOUT)
     time.sleep(1.0)  # let the last images decode before the screenshot
     return state, driver.find_element(By.TAG_NAME, "body").text
 
@@ -104,15 +93,17 @@ def test_drift_report_renders_and_switches_windows(voila, browser, sample):
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     history = sample.history
-    latest = history["windows"][-1]["drift"]
+    latest = sample.headline_window["drift"]
     state, text = open_dashboard(browser, f"{voila}/voila/render/drift_report.ipynb", min_images=3)
     headline = browser.find_element("css selector", ".nbprod-headline").text
     expected = f"Model v{sample.summary['first']['version']} is serving; " \
-               f"{latest['n_drifted']} of {latest['n_columns']} features drifted in the latest window"
+               f"{latest['n_drifted']} of {latest['n_columns']} features drifted in the latest"
     assert expected in headline, headline
+    assert "vnan" not in headline and "nan)" not in headline
     assert re.search(r", [\d,]+ predictions\)", headline), headline
     assert "Last action" in headline and "rejected" in headline, headline
-    assert "Drift over time" in text and "feature by feature" in text
+    assert "Drift over time" in text and "feature by feature" in text and "Pick a window." in text
+    assert str(sample.project) not in text  # paths are shown relative to the project
     assert_clean(browser, text)
     assert screenshot(browser, sample, "drift_report").stat().st_size > 20_000
 

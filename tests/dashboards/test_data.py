@@ -14,6 +14,9 @@ from matplotlib.figure import Figure
 
 from nbprod.dashboards import command, context, drift_data, figures, model_data, snapshot, task, ui
 
+REPO = Path(__file__).resolve().parents[2]
+MIN_ROWS = 200  # the windows of the synthetic history have about 300 rows
+
 
 # -- context ------------------------------------------------------------------------------------
 
@@ -144,29 +147,88 @@ def test_confusion_rates_period_and_metrics_table():
     assert np.isnan(table.loc["b", "F1"])
 
 
+@dataclass
+class FakeRun:
+    run_id: str
+    tags: dict
+
+    @property
+    def info(self):
+        return self
+
+    @property
+    def data(self):
+        return self
+
+
+class FakeClient:
+    """Two builds: the champion's (b1, evaluate run e1) and a newer one (b2, e2) whose best was rejected."""
+
+    runs = {"r1": FakeRun("r1", {"nbprod.parent": "b1", "nbprod.candidate": "linear-C=0.1"}),
+            "e1": FakeRun("e1", {"nbprod.parent": "b1", "nbprod.task": "evaluate", "nbprod.best": "linear-C=0.1"}),
+            "e2": FakeRun("e2", {"nbprod.parent": "b2", "nbprod.task": "evaluate", "nbprod.best": "hgb"})}
+
+    def get_run(self, run_id):
+        return self.runs[run_id]
+
+    def search_runs(self, experiments, query, **_):
+        return [run for run in self.runs.values()
+                if f"'{run.tags.get('nbprod.parent')}'" in query and run.tags.get("nbprod.task") == "evaluate"]
+
+
+def test_importance_is_the_serving_models_not_the_latest_builds(monkeypatch):
+    monkeypatch.setattr(model_data, "importance", lambda run_id: pd.Series({f"from {run_id}": 1.0}))
+    champion = model_data.versions_table(VERSIONS, None).iloc[0].to_dict()  # v1, run r1 of build b1
+    found = model_data.champion_importance(FakeClient(), "0", champion)
+    assert found.index.tolist() == ["from e1"]
+    assert model_data.champion_importance(FakeClient(), "0", None).empty
+    assert model_data.champion_importance(FakeClient(), "0", {**champion, "candidate": "other"}).empty
+    assert "importance" not in {f.name for f in model_data.Comparison.__dataclass_fields__.values()}
+    figure = figures.importance_bars(pd.Series({"a": 0.3}), "v1 linear, serving")
+    assert figure.axes[0].get_title().startswith("What v1 linear, serving relies on most")
+
+
+def test_version_timeline_does_not_join_scores_from_different_test_periods():
+    figure = figures.version_timeline(model_data.versions_table(VERSIONS, None), "ROC AUC")
+    axis = figure.axes[0]
+    assert not [line for line in axis.get_lines() if len(line.get_xdata()) > 1]  # no line suggesting a trend
+    assert "own build's test period" in axis.get_title()
+
+
+def test_confusion_matrix_names_the_classes_after_the_target():
+    y, predicted = np.array([0, 1, 1, 0, 1]), np.array([0, 1, 0, 0, 1])
+    name = "v12 hgb (learning_rate=0.1, max_leaf_nodes=31), serving"
+    figure = figures.confusion(y, predicted, name, 0.31, "late")
+    axis = figure.axes[0]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["not late", "late"]
+    assert [t.get_text() for t in axis.get_yticklabels()] == ["not late", "late"]
+    assert "\n" in axis.get_title() and axis.get_title().replace("\n", " ") == f"{name} (threshold 0.31)"
+    assert figures.class_names("delayed") == ("not delayed", "delayed")
+
+
 # -- drift data -----------------------------------------------------------------------------------
 
 
 def test_missing_or_broken_history_is_not_an_error(tmp_path):
     missing = drift_data.read_history(tmp_path / "none.json")
     assert missing.empty and missing.problem.startswith("no monitoring data yet")
-    text, tone = drift_data.headline(missing, "4")
+    text, tone = drift_data.headline(missing, "4", MIN_ROWS)
     assert text.startswith("Model v4 is serving. No monitoring data yet: no drift check has been recorded")
     assert tone == "info"
-    assert drift_data.windows_frame(missing).empty and drift_data.events_frame(missing).empty
+    assert drift_data.windows_frame(missing, MIN_ROWS).empty and drift_data.events_frame(missing).empty
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert "could not be read" in drift_data.read_history(broken).problem
     broken.write_text('{"windows": []}')
-    text, _ = drift_data.headline(drift_data.read_history(broken), None)
+    text, _ = drift_data.headline(drift_data.read_history(broken), None, MIN_ROWS)
     assert text.startswith("No model is serving yet. No monitoring data yet:")
 
 
 def test_history_frames_from_the_drift_library(project, synthetic_history):
     history = drift_data.read_history(project / "reports" / "monitoring" / "drift_history.json")
     assert history.problem is None and len(history.windows) == 3
-    windows = drift_data.windows_frame(history)
-    assert windows["n_columns"].tolist() == [4, 4, 4]
+    windows = drift_data.windows_frame(history, MIN_ROWS)
+    assert windows["n_columns"].tolist() == [4, 4, 4] and windows["votes"].all()
     assert windows.loc[0, "label"] == "1 Feb to 8 Feb 2020"
     assert windows.loc[2, "n_drifted"] >= 2 and windows.loc[2, "share"] == windows.loc[2, "n_drifted"] / 4
     assert windows["rows"].sum() == 900
@@ -185,13 +247,87 @@ def test_history_frames_from_the_drift_library(project, synthetic_history):
 def test_drift_headline_numbers(project, synthetic_history):
     history = drift_data.read_history(project / "reports" / "monitoring" / "drift_history.json")
     last = synthetic_history["windows"][-1]
-    text, tone = drift_data.headline(history, "4")
+    text, tone = drift_data.headline(history, "4", MIN_ROWS)
     assert text.startswith(f"Model v4 is serving; {last['drift']['n_drifted']} of 4 features drifted in the latest "
                            f"window (15 Feb to 22 Feb 2020, {last['rows']:,} predictions).")
     assert "Last action on" in text and "a retrained model was promoted (v4)" in text
+    assert "too few" not in text and "pipeline" not in text
     assert tone in ("bad", "warn")
-    text, _ = drift_data.headline(history, "4", index=0)
-    assert "in the window (1 Feb to 8 Feb 2020" in text
+
+
+def _with(history: dict, path: Path, windows: list | None = None, events: list | None = None) -> drift_data.History:
+    changed = {**history, "windows": history["windows"] + (windows or []), "events": history["events"] + (events or [])}
+    path.write_text(json.dumps(changed))
+    return drift_data.read_history(path)
+
+
+def test_drift_headline_never_shows_a_missing_version_as_nan(project, synthetic_history, tmp_path):
+    retrain = {"time": "2020-02-23T01:00:00", "kind": "retrain", "reason": "drifted", "window": "2020-02-15T00:00:00",
+               "run_id": None, "model_version": None}
+    history = _with(synthetic_history, tmp_path / "h.json", events=[retrain])
+    assert pd.isna(drift_data.events_frame(history)["model_version"].iloc[-1])  # pandas stores None as NaN
+    text, _ = drift_data.headline(history, "4", MIN_ROWS)
+    assert text.endswith("Last action on 22 Feb 2020: retraining started.") and "nan" not in text
+    assert drift_data.version_text(float("nan")) == drift_data.version_text(None) == drift_data.version_text("") == ""
+    assert drift_data.version_text(7) == "v7"
+    no_version = _with({**synthetic_history, "windows": [{**w, "model_version": None}
+                                                          for w in synthetic_history["windows"]]}, tmp_path / "n.json")
+    assert drift_data.windows_frame(no_version, MIN_ROWS)["model_version"].isna().all()
+    assert drift_data.headline(no_version, float("nan"), MIN_ROWS)[0].startswith("No model is serving yet;")
+
+
+def test_windows_too_small_to_vote_do_not_make_the_headline(project, synthetic_history, tmp_path):
+    last = synthetic_history["windows"][-1]
+    small = {**last, "start": "2020-02-22T00:00:00", "end": "2020-02-29T00:00:00", "rows": 13,
+             "drift": {**last["drift"], "n_drifted": 4, "share": 1.0, "drifted": True}}
+    history = _with(synthetic_history, tmp_path / "h.json", windows=[small])
+    windows = drift_data.windows_frame(history, MIN_ROWS)
+    assert windows["votes"].tolist() == [True, True, True, False]
+    assert drift_data.headline_window(windows) == 2
+    text, _ = drift_data.headline(history, "4", MIN_ROWS)
+    assert f"{last['drift']['n_drifted']} of 4 features drifted in the latest full window (15 Feb to 22 Feb 2020, " \
+           f"{last['rows']:,} predictions)" in text
+    assert "The newest window (22 Feb to 29 Feb 2020) has 13 rows so far: too few to judge (at least 200 needed)." in text
+    assert "4 of 4" not in text
+    assert drift_data.window_option(next(windows.iloc[[3]].itertuples()), MIN_ROWS).endswith("13 rows: too few to judge, under 200)")
+    text, tone = drift_data.headline(history, "4", 10_000)  # no window is large enough
+    assert "no window has enough rows to judge drift yet" in text and tone == "info"
+    figure = figures.drift_over_time(windows, drift_data.events_frame(history), 0.5)
+    grey = [c for c in figure.axes[0].collections if c.get_label() == "too few rows to judge"]
+    assert len(grey) == 1 and grey[0].get_offsets().shape[0] == 1
+    red = [c for c in figure.axes[0].collections if c.get_label() == "window flagged as drifting"]
+    assert all(len(c.get_offsets()) < 4 for c in red)  # the small window is not red
+
+
+def test_drift_report_falls_back_to_the_pipeline_check(project, synthetic_history):
+    ctx = context.load_context({"NBPROD_PROJECT": str(project)})
+    live = ctx.drift_history_path
+    assert drift_data.read_drift(ctx).source == drift_data.MONITORING
+    ctx.pipeline_drift_path.parent.mkdir(parents=True)
+    live.rename(ctx.pipeline_drift_path)
+    history = drift_data.read_drift(ctx)
+    assert history.source == drift_data.PIPELINE and len(history.windows) == 3
+    text, _ = drift_data.headline(history, "4", MIN_ROWS)
+    assert "from the pipeline's check of the held-back months; no live monitoring yet" in text
+    ctx.pipeline_drift_path.unlink()
+    missing = drift_data.read_drift(ctx)
+    assert missing.empty and "reports/monitoring/drift_history.json" in missing.problem
+    assert str(project) not in missing.problem  # named relative to the project
+
+
+def test_events_are_placed_at_the_end_of_their_window_like_the_drift_dots(project, synthetic_history):
+    history = drift_data.read_history(project / "reports" / "monitoring" / "drift_history.json")
+    windows, events = drift_data.windows_frame(history, MIN_ROWS), drift_data.events_frame(history)
+    retrain = events[events["kind"] == "retrain"].iloc[0]
+    window = next(w for w in synthetic_history["windows"]
+                  if w["start"] == next(e for e in synthetic_history["events"] if e["kind"] == "retrain")["window"])
+    assert retrain["at"] == pd.Timestamp(window["end"])
+    figure = figures.drift_over_time(windows, events, 0.5)
+    import matplotlib.dates as mdates
+
+    lines = [line for line in figure.axes[0].get_lines() if line.get_linestyle() == ":"]
+    dots = set(mdates.date2num(windows["end"]))
+    assert lines and all(mdates.date2num(line.get_xdata()[0]) in dots for line in lines)
 
 
 def test_severity_puts_distances_and_pvalues_on_one_scale():
@@ -209,7 +345,8 @@ def test_window_rows_fall_back_to_the_new_split(project, synthetic_history):
     assert list(rows.columns) == ["x", "colour"] and len(rows) == window["rows"]
     assert "new-data split" in source
     reference, path = drift_data.reference_rows(ctx, drift_data.read_history(ctx.drift_history_path), ["x"])
-    assert len(reference) == 1500 and path.endswith("train.parquet")
+    assert len(reference) == 1500 and path == "build/data/train.parquet"  # shown relative to the project
+    assert "(build/data/new.parquet)" in source and str(project) not in source
 
 
 def test_window_rows_prefer_the_prediction_log(project, synthetic_history):
@@ -222,7 +359,7 @@ def test_window_rows_prefer_the_prediction_log(project, synthetic_history):
                   np.array([[0.2, 0.8], [0.7, 0.3], [0.1, 0.9]]), "m", "3", "req", arrived)
     writer.close()
     rows, source = drift_data.window_rows(ctx, synthetic_history["windows"][1], ["x", "colour"])
-    assert len(rows) == 3 and "prediction log" in source
+    assert len(rows) == 3 and "prediction log" in source and str(project) not in source
 
 
 # -- figures and display --------------------------------------------------------------------------
@@ -237,7 +374,7 @@ def _png(figure: Figure) -> bytes:
 
 def test_figures_draw(project, synthetic_history):
     history = drift_data.read_history(project / "reports" / "monitoring" / "drift_history.json")
-    windows, events = drift_data.windows_frame(history), drift_data.events_frame(history)
+    windows, events = drift_data.windows_frame(history, MIN_ROWS), drift_data.events_frame(history)
     _png(figures.drift_over_time(windows, events, 0.5))
     columns = drift_data.columns_frame(history.windows[2])
     tests = columns.assign(method=["ks", "chisquare"] + columns["method"].tolist()[2:],
@@ -263,10 +400,29 @@ def test_tables_and_headline_are_escaped():
     assert ui.headline_html("a < b", "bad") == '<div class="nbprod-headline bad">a &lt; b</div>'
 
 
-def test_static_selector_renders_the_default_only():
+def test_static_selector_renders_the_default_only_and_says_so(monkeypatch):
+    shown = []
+    monkeypatch.setattr(ui, "_display", lambda obj: shown.append(getattr(obj, "data", obj)))
     seen = []
-    assert ui.selector("Pick:", [("one", 1), ("two", 2)], 2, seen.append, static=True) is None
+    assert ui.selector("Pick:", [("one", 1), ("two", 2)], 2, seen.append, static=True, hint="Pick a window.",
+                       static_hint="Showing the latest window.") is None
     assert seen == [2]
+    assert shown == ['<p class="nbprod-note">Showing the latest window.</p>']  # no "Pick" without a picker
+
+
+def test_notebooks_only_ask_to_pick_where_there_is_a_picker():
+    for name in ("model_report", "drift_report"):
+        notebook = json.loads((REPO / "notebooks" / "dashboards" / f"{name}.ipynb").read_text())
+        markdown = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+        assert "Pick" not in markdown  # a static snapshot shows Markdown but no picker
+        assert all(not c.get("outputs") for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+def test_failure_is_a_plain_message(monkeypatch):
+    shown = []
+    monkeypatch.setattr(ui, "_display", lambda obj: shown.append(obj.data))
+    ui.failure("The model report", ValueError("no store"))
+    assert shown == ['<div class="nbprod-headline bad">The model report could not be shown: ValueError: no store</div>']
 
 
 # -- command, task, snapshot ----------------------------------------------------------------------
@@ -276,7 +432,8 @@ def test_voila_command_serves_on_loopback():
     line = command.voila_command(Path("/x/dashboards"), 9001, no_browser=True, python="py")
     assert line[:4] == ["py", "-m", "voila", "/x/dashboards"]
     assert "--Voila.ip=127.0.0.1" in line and "--port=9001" in line and "--no-browser" in line
-    assert "--show_tracebacks=True" in line
+    assert "--show_tracebacks=False" in line  # readers see the dashboards' plain messages, not tracebacks
+    assert "--preheat_kernel=True" in line and "--pool_size=1" in line
     import argparse
 
     parser = argparse.ArgumentParser()
@@ -289,10 +446,10 @@ def test_task_overrides_round_trip_through_the_settings_parser():
     from nbprod.settings import parse_override
 
     found = task.overrides(products="/a b/build", reports=task.KEEP, target="late", time_column=None,
-                           model_name="m")
+                           model_name="m", min_rows=50)
     parsed = dict((".".join(key), value) for key, value in map(parse_override, found))
     assert parsed == {"products": "/a b/build", "data.target": "late", "data.time_column": None,
-                      "registry.model_name": "m"}
+                      "registry.model_name": "m", "monitor.min_rows": "50"}
     with pytest.raises(TypeError):
         task.overrides(unknown="x")
 
@@ -300,7 +457,14 @@ def test_task_overrides_round_trip_through_the_settings_parser():
 def test_ploomber_sees_the_snapshot_tasks_upstream():
     from ploomber.static_analysis.python import PythonCallableExtractor
 
-    assert PythonCallableExtractor(inspect.getsource(task.snapshots)).extract_upstream() == {"evaluate", "promote"}
+    assert PythonCallableExtractor(inspect.getsource(task.snapshots)).extract_upstream() == {"evaluate", "promote",
+                                                                                           "monitor"}
+    import yaml
+
+    spec = next(t for t in yaml.safe_load((REPO / "pipeline.yaml").read_text())["tasks"] if t.get("name") == "dashboards")
+    assert spec["source"] == "nbprod.dashboards.task.snapshots"  # so it runs after monitor
+    assert set(spec["params"]) - {"dashboards", "project"} <= set(task.SETTINGS)
+    assert spec["params"]["min_rows"] == "{{monitor.min_rows}}"
     assert PythonCallableExtractor(inspect.getsource(task.snapshots_after_evaluate)).extract_upstream() == {"evaluate"}
 
 
@@ -330,3 +494,14 @@ def test_dashboard_env_points_at_the_project(tmp_path):
     assert env["NBPROD_PROJECT"] == str(tmp_path.resolve()) and "NBPROD_ENV_FILE" not in env
     assert env["NBPROD_SET"] == "a=1;b=2" and env["MLFLOW_TRACKING_URI"] == "sqlite:////s.db"
     assert env["NBPROD_DASHBOARD_STATIC"] == "1" and env["KEEP"] == "1"
+
+
+def test_preload_imports_what_a_dashboard_needs_and_rejects_unknown_names():
+    import sys
+
+    context.preload("drift_report")
+    assert all(module in sys.modules for module in context.PRELOAD["drift_report"])
+    assert set(context.PRELOAD) == set(snapshot.DASHBOARDS)
+    with pytest.raises(ValueError, match="unknown dashboard 'nope'"):
+        context.preload("nope")
+    ui.wait_for_request()  # outside a preheated Voila kernel: returns at once

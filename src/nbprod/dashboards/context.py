@@ -81,6 +81,24 @@ class Context:
         return self.monitoring_reports / "drift_history.json"
 
     @property
+    def pipeline_drift_path(self) -> Path:
+        """``{products}/monitoring/pipeline_drift.json``: the build's own drift check (the ``monitor`` task)."""
+        return self.products / "monitoring" / "pipeline_drift.json"
+
+    @property
+    def min_rows(self) -> int:
+        """``monitor.min_rows``: a window with fewer rows is reported but does not vote."""
+        return int(self.settings["monitor"]["min_rows"])
+
+    def shown(self, path: Path | str) -> str:
+        """A path as shown to a reader: relative to the project when inside it."""
+        path = Path(path)
+        try:
+            return str(path.resolve().relative_to(self.project))
+        except ValueError:
+            return str(path)
+
+    @property
     def window_column(self) -> str | None:
         """What places a row in a monitoring window: a column name, or None for the request time."""
         chosen = (self.settings.get("monitor") or {}).get("window_column", "auto")
@@ -178,6 +196,34 @@ def connect(context: Context) -> str | None:
         return context.experiment_id
     experiment = mlflow.MlflowClient().get_experiment_by_name(context.settings["tracking"]["experiment"])
     return None if experiment is None else experiment.experiment_id
+
+
+#: The modules each dashboard needs, imported by :func:`preload` before a reader asks for the page.
+PRELOAD = {
+    "model_report": ("mlflow", "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store",
+                     "mlflow.store.model_registry.sqlalchemy_store", "sklearn.ensemble", "sklearn.linear_model",
+                     "nbprod.plots", "nbprod.metrics", "nbprod.models", "nbprod.registry.client",
+                     "nbprod.dashboards.model_data", "nbprod.dashboards.figures", "nbprod.dashboards.ui"),
+    "drift_report": ("pyarrow.parquet", "nbprod.serving.prediction_log", "nbprod.dashboards.drift_data",
+                     "nbprod.dashboards.model_data", "nbprod.dashboards.figures", "nbprod.dashboards.ui"),
+}
+
+
+def preload(name: str) -> None:
+    """Import what dashboard ``name`` needs and draw a throw-away figure (fonts, PNG encoder), so that a
+    kernel Voila starts ahead of time (``--preheat_kernel``) spends the reader's wait on their data only."""
+    import importlib
+
+    if name not in PRELOAD:
+        raise ValueError(f"unknown dashboard {name!r}: expected one of {sorted(PRELOAD)}")
+    quiet()
+    for module in PRELOAD[name]:
+        importlib.import_module(module)
+    from nbprod.notebook_figure import figure_png, new_figure
+
+    figure = new_figure(1, 1)
+    figure.subplots().set_title("warm-up")
+    figure_png(figure, 20)
 
 
 def dashboards_folder(project: Path) -> Path:

@@ -1,5 +1,10 @@
 """The drift report's data: ``{monitor.reports}/drift_history.json`` and the rows of a window.
 
+Before ``nbprod monitor`` ever ran there is no such history; :func:`read_drift`
+then reads the build's own check (``{products}/monitoring/pipeline_drift.json``,
+written by the pipeline's ``monitor`` task in the same shape) and marks it so the
+page can say where the figures come from.
+
 The history (written by monitoring) holds the reference, one entry per window
 (its rows, the model version serving, the drift library's dataset result and the
 model's quality when the outcome is known) and the events (retraining and its
@@ -15,6 +20,7 @@ says which.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -33,6 +39,9 @@ EVENT_WORDS = {
     "promoted": "a retrained model was promoted",
     "rejected": "a retrained model was rejected by the gate",
 }
+#: Where a history came from: ``nbprod monitor`` (live) or the pipeline's ``monitor`` task.
+MONITORING, PIPELINE = "monitoring", "pipeline"
+PIPELINE_WORDS = "from the pipeline's check of the held-back months; no live monitoring yet"
 
 
 @dataclass
@@ -42,6 +51,7 @@ class History:
     path: Path
     data: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    source: str = MONITORING
 
     @property
     def windows(self) -> list[dict[str, Any]]:
@@ -56,21 +66,48 @@ class History:
         return not self.windows
 
 
-def read_history(path: Path) -> History:
-    """Read the history; a missing, unreadable or malformed file gives an empty one with ``problem`` set."""
+def read_history(path: Path, shown: str | None = None) -> History:
+    """Read the history; a missing, unreadable or malformed file gives an empty one with ``problem`` set.
+
+    ``shown``: the path as the messages name it (default: ``path``).
+    """
     path = Path(path)
+    name = shown or str(path)
     if not path.is_file():
-        return History(path, problem=f"no monitoring data yet: {path} does not exist")
+        return History(path, problem=f"no monitoring data yet: no drift check has been recorded (expected in {name})")
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        return History(path, problem=f"the monitoring history {path} could not be read: {error}")
+        return History(path, problem=f"the monitoring history {name} could not be read: {error}")
     if not isinstance(data, Mapping) or not isinstance(data.get("windows", []), list):
-        return History(path, problem=f"the monitoring history {path} is not in the expected format")
+        return History(path, problem=f"the monitoring history {name} is not in the expected format")
     history = History(path, dict(data))
     if history.empty:
-        history.problem = f"no monitoring data yet: {path} has no window"
+        history.problem = f"no monitoring data yet: {name} has no window"
     return history
+
+
+def read_drift(context: Any) -> History:
+    """The monitoring history; when ``nbprod monitor`` never wrote one, the pipeline's drift check
+    (``source`` :data:`PIPELINE`) if the build has it."""
+    live = context.drift_history_path
+    if not live.is_file() and context.pipeline_drift_path.is_file():
+        history = read_history(context.pipeline_drift_path, context.shown(context.pipeline_drift_path))
+        history.source = PIPELINE
+        return history
+    return read_history(live, context.shown(live))
+
+
+def version_text(value: Any) -> str:
+    """``"v7"`` for a model version; ``""`` when there is none (None, NaN, empty)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or str(value).strip() == "":
+        return ""
+    return f"v{value}"
+
+
+def _version(value: Any) -> str | None:
+    text = version_text(value)
+    return text[1:] if text else None
 
 
 def _stamp(value: Any) -> pd.Timestamp:
@@ -105,8 +142,9 @@ def window_label(start: Any, end: Any) -> str:
     return f"{first} to {high.day} {high:%b %Y}"
 
 
-def windows_frame(history: History) -> pd.DataFrame:
-    """One row per window: dates, rows, version, counts and share of drifted features, quality."""
+def windows_frame(history: History, min_rows: int) -> pd.DataFrame:
+    """One row per window: dates, rows, version, counts and share of drifted features, quality, and
+    ``votes``: whether the window counts (at least ``min_rows`` rows and a drift result)."""
     rows = []
     for index, window in enumerate(history.windows):
         drift = window.get("drift") or {}
@@ -117,7 +155,7 @@ def windows_frame(history: History) -> pd.DataFrame:
             "end": _stamp(window.get("end")),
             "label": window_label(window.get("start"), window.get("end")),
             "rows": int(window.get("rows") or drift.get("n_rows_current") or 0),
-            "model_version": None if window.get("model_version") is None else str(window["model_version"]),
+            "model_version": _version(window.get("model_version")),
             "n_columns": int(drift.get("n_columns") or 0),
             "n_drifted": int(drift.get("n_drifted") or 0),
             "share": _number(drift.get("share")),
@@ -131,21 +169,28 @@ def windows_frame(history: History) -> pd.DataFrame:
     columns = ["window", "start", "end", "label", "rows", "model_version", "n_columns", "n_drifted", "share",
                "drift_share", "drifted", "status", "performance_metric", "performance_value",
                "performance_reference"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.assign(votes=(frame["rows"] >= int(min_rows)) & frame["drifted"].notna())
 
 
 def events_frame(history: History) -> pd.DataFrame:
-    """One row per event; ``at`` is the window time it refers to (else its own time), for the timeline."""
+    """One row per event; ``at`` is the end of the window it refers to (else its own time), the
+    time line's position of that window's result.
+
+    Monitoring names a window by its start; an event naming a window's end stays there.
+    """
+    ends = {_stamp(w.get("start")): _stamp(w.get("end")) for w in history.windows}
     rows = []
     for event in history.events:
         at = _stamp(event.get("window"))
+        at = ends.get(at, at) if not pd.isna(at) else at
         if pd.isna(at):
             at = _stamp(event.get("time"))
         rows.append({
             "at": at, "time": _stamp(event.get("time")), "kind": str(event.get("kind", "")),
             "what": EVENT_WORDS.get(str(event.get("kind")), str(event.get("kind", ""))),
             "reason": event.get("reason") or "",
-            "model_version": None if event.get("model_version") is None else str(event["model_version"]),
+            "model_version": _version(event.get("model_version")),
             "run_id": event.get("run_id") or "",
         })
     return pd.DataFrame(rows, columns=["at", "time", "kind", "what", "reason", "model_version", "run_id"])
@@ -234,18 +279,47 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def headline(history: History, serving_version: str | None, index: int = -1) -> tuple[str, str]:
-    """The drift report's headline and tone (``good``, ``warn``, ``bad`` or ``info``) for window ``index``."""
-    serving = f"Model v{serving_version} is serving" if serving_version else "No model is serving yet"
+def headline_window(windows: pd.DataFrame) -> int | None:
+    """The row of :func:`windows_frame` the headline reports: the latest window that votes (None: none)."""
+    voting = windows.index[windows["votes"].astype(bool)]
+    return None if voting.empty else int(voting[-1])
+
+
+def _last_action(history: History) -> str:
+    events = events_frame(history)
+    acted = events[events["kind"] != "no_action"]
+    if acted.empty:
+        return ""
+    last = acted.iloc[-1]
+    when = last["at"] if not pd.isna(last["at"]) else last["time"]
+    version = version_text(last["model_version"])
+    date = "" if pd.isna(when) else f" on {when:%-d %b %Y}"
+    return f" Last action{date}: {last['what']}" + (f" ({version})." if version else ".")
+
+
+def headline(history: History, serving_version: str | None, min_rows: int) -> tuple[str, str]:
+    """The drift report's headline and tone (``good``, ``warn``, ``bad`` or ``info``).
+
+    It reports the latest window with at least ``min_rows`` rows (the windows that
+    vote, as monitoring counts them); a newer, smaller window is mentioned apart.
+    """
+    version = version_text(serving_version)
+    serving = f"Model {version} is serving" if version else "No model is serving yet"
+    source = f" (Drift figures {PIPELINE_WORDS}.)" if history.source == PIPELINE else ""
     if history.empty:
-        problem = history.problem or f"no monitoring data yet: {history.path} has no window"
-        if problem.startswith("no monitoring data yet: ") and not history.path.is_file():
-            problem = f"no monitoring data yet: no drift check has been recorded (expected in {history.path})"
+        problem = history.problem or "no monitoring data yet"
         return f"{serving}. {problem[0].upper()}{problem[1:]}.", "info"
-    windows = windows_frame(history)
+    windows = windows_frame(history, min_rows)
+    index = headline_window(windows)
+    newest = windows.iloc[-1]
+    partial = ""
+    if not newest["votes"] and (index is None or index < len(windows) - 1):
+        partial = (f" The newest window ({newest['label']}) has {_plural(newest['rows'], 'row')} so far: "
+                   f"too few to judge (at least {min_rows:,} needed).")
+    if index is None:
+        return f"{serving}; no window has enough rows to judge drift yet.{partial}{_last_action(history)}{source}", "info"
     row = windows.iloc[index]
-    latest = index in (-1, len(windows) - 1)
-    where = "the latest window" if latest else "the window"
+    where = "the latest full window" if partial else "the latest window"
     text = f"{serving}; {row['n_drifted']} of {_plural(row['n_columns'], 'feature')} drifted in {where} " \
            f"({row['label']}, {row['rows']:,} predictions)."
     if row["drifted"]:
@@ -258,16 +332,16 @@ def headline(history: History, serving_version: str | None, index: int = -1) -> 
         if math.isfinite(row["performance_reference"]):
             text += f" (expected {row['performance_reference']:.3f})"
         text += "."
-    events = events_frame(history)
-    acted = events[events["kind"] != "no_action"]
-    if not acted.empty:
-        last = acted.iloc[-1]
-        when = last["at"] if not pd.isna(last["at"]) else last["time"]
-        version = f" (v{last['model_version']})" if last["model_version"] else ""
-        date = "" if pd.isna(when) else f" on {when:%-d %b %Y}"
-        text += f" Last action{date}: {last['what']}{version}."
+    text += partial + _last_action(history) + source
     tone = "bad" if row["drifted"] else ("warn" if row["n_drifted"] else "good")
     return text, tone
+
+
+def window_option(row: Any, min_rows: int) -> str:
+    """A window picker's label: ``"1 Oct to 8 Oct 2013 (3 of 21 drifted)"``, small windows marked."""
+    if not row.votes:
+        return f"{row.label} ({_plural(row.rows, 'row')}: too few to judge, under {min_rows:,})"
+    return f"{row.label} ({row.n_drifted} of {row.n_columns} drifted)"
 
 
 def window_summary(window: Mapping[str, Any], top: int = 6) -> str:
@@ -309,15 +383,16 @@ def window_rows(context: Any, window: Mapping[str, Any], columns: list[str] | No
         if len(log):
             by = column if column and column in log.columns else "time"
             frame = _between(log, by, start, end)
-            source = f"the prediction log ({context.prediction_log})"
+            source = f"the prediction log ({context.shown(context.prediction_log)})"
     except Exception:  # noqa: BLE001 - no log or an older log format: fall back to the new split
         frame = pd.DataFrame()
     if frame.empty:
         path = context.split_path("new")
         time_column = context.time_column
         if path.is_file() and time_column:
-            frame = _between(pd.read_parquet(path), time_column, start, end)
-            source = (f"the build's new-data split ({path}), rows with {time_column} in the window "
+            wanted = None if columns is None else list(dict.fromkeys([*columns, time_column]))
+            frame = _between(_read_columns(path, wanted), time_column, start, end)
+            source = (f"the build's new-data split ({context.shown(path)}), rows with {time_column} in the window "
                       "(the prediction log has no rows in it)")
         else:
             source = "nowhere: neither the prediction log nor the new-data split has rows for this window"
@@ -339,17 +414,49 @@ def reference_rows(context: Any, history: History, columns: list[str] | None = N
     candidates.append(context.split_path("train"))
     for path in candidates:
         if path.is_file():
-            frame = pd.read_parquet(path, columns=None)
-            if columns is not None:
-                frame = frame[[c for c in columns if c in frame.columns]]
+            frame = _read_columns(path, columns)
             if len(frame) > max_rows:
                 frame = frame.sample(n=max_rows, random_state=seed)
-            return frame, str(path)
+            return frame, context.shown(path)
     return pd.DataFrame(), "not found"
+
+
+def _read_columns(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """The Parquet file's ``columns`` that it has (all when None), without reading the others."""
+    if columns is None:
+        return pd.read_parquet(path)
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[c for c in columns if c in present])
+
+
+def sqlite_alias_version(uri: str, model_name: str, alias: str) -> str | None:
+    """The alias's version read straight from an MLflow SQLite store (read-only, milliseconds instead of
+    the seconds importing MLflow takes); raises LookupError when the store cannot answer that way."""
+    import sqlite3
+
+    prefix = "sqlite:///"
+    path = Path(uri[len(prefix):]) if uri.startswith(prefix) else None
+    if path is None or not path.is_file():
+        raise LookupError(f"not an existing SQLite store: {uri}")
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            found = connection.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                                       (model_name, alias)).fetchall()
+    except sqlite3.Error as error:
+        raise LookupError(f"the store {uri} has no readable alias table: {error}") from None
+    if len(found) > 1:
+        raise LookupError(f"alias {alias!r} of {model_name!r} is ambiguous in {uri}")
+    return str(found[0][0]) if found else None
 
 
 def serving_version(context: Any) -> str | None:
     """The version the alias points to now (None when the model or alias does not exist, or MLflow fails)."""
+    try:
+        return sqlite_alias_version(context.tracking_uri, context.model_name, context.alias)
+    except LookupError:
+        pass
     try:
         from nbprod.dashboards.context import connect
         from nbprod.registry.client import Registry

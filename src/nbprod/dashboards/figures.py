@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -41,7 +42,11 @@ def metric_bars(values: Mapping[str, float], metric_label: str, greater_is_bette
 
 
 def version_timeline(versions: pd.DataFrame, metric_label: str) -> Figure:
-    """Each registered version's gate metric (as evaluated), marked promoted / rejected / serving."""
+    """Each registered version's gate metric, marked promoted / rejected / serving.
+
+    Each version was measured on the test rows of its own build (a different period
+    for each), so the points are not joined: they are not a trend.
+    """
     figure, axis = _figure(9, 3.4)
     if versions.empty:
         axis.text(0.5, 0.5, "no registered versions yet", ha="center", va="center", transform=axis.transAxes)
@@ -49,7 +54,6 @@ def version_timeline(versions: pd.DataFrame, metric_label: str) -> Figure:
         return figure
     x = versions["version"].to_numpy()
     y = versions["metric_value"].to_numpy(dtype=float)
-    axis.plot(x, y, color="#BBBBBB", linewidth=1, zorder=1)
     for decision, color, marker, label in (("promoted", GREEN, "o", "promoted by the gate"),
                                            ("rejected", RED, "X", "rejected by the gate"),
                                            ("", GREY, "s", "not judged")):
@@ -73,21 +77,22 @@ def version_timeline(versions: pd.DataFrame, metric_label: str) -> Figure:
         axis.set_ylim(finite.min() - 0.35 * span, finite.max() + 0.6 * span)
     axis.set_xlim(x.min() - 0.6, x.max() + 0.6)
     axis.set_ylabel(metric_label)
-    axis.set_title("Registered versions and the gate's decisions", fontsize=11)
+    axis.set_title("Registered versions and the gate's decisions\n"
+                   "(each measured on its own build's test period: not comparable as a trend)", fontsize=10)
     axis.legend(fontsize=8, loc="lower left", ncols=4, frameon=False)
     axis.spines[["top", "right"]].set_visible(False)
     return figure
 
 
-def importance_bars(values: pd.Series, top: int = 15) -> Figure:
-    """The columns the model relies on most (permutation importance)."""
+def importance_bars(values: pd.Series, whose: str = "the model", top: int = 15) -> Figure:
+    """The columns ``whose`` (e.g. ``"v3 hgb"``) relies on most (permutation importance)."""
     shown = values.head(top)
     figure, axis = _figure(8, max(2.2, 0.32 * len(shown) + 1.0))
     positions = np.arange(len(shown))[::-1]
     axis.barh(positions, shown.to_numpy(), color=BLUE)
     axis.set_yticks(positions, [str(i) for i in shown.index], fontsize=9)
     axis.set_xlabel("drop in score when the column is shuffled (bigger = relied on more)")
-    axis.set_title(f"What the model relies on most (top {len(shown)} columns)", fontsize=11)
+    axis.set_title(textwrap.fill(f"What {whose} relies on most (top {len(shown)} columns)", 70), fontsize=11)
     axis.spines[["top", "right"]].set_visible(False)
     return figure
 
@@ -199,8 +204,10 @@ EVENT_STYLE = {
 def drift_over_time(windows: pd.DataFrame, events: pd.DataFrame, drift_share: float | None) -> Figure:
     """Share of drifted features window by window (and the model metric when known), with events marked.
 
-    ``windows``: :func:`nbprod.dashboards.drift_data.windows_frame`; ``events``:
-    :func:`nbprod.dashboards.drift_data.events_frame`.
+    ``windows``: :func:`nbprod.dashboards.drift_data.windows_frame` (windows that do
+    not vote, too small to judge, in grey); ``events``:
+    :func:`nbprod.dashboards.drift_data.events_frame`. Windows and events are placed
+    at the end of their window, when the result was known.
     """
     has_performance = "performance_value" in windows and windows["performance_value"].notna().any()
     nrows = 2 if has_performance else 1
@@ -209,10 +216,14 @@ def drift_over_time(windows: pd.DataFrame, events: pd.DataFrame, drift_share: fl
     x = pd.to_datetime(windows["end"])
     axis = axes[0]
     axis.plot(x, 100 * windows["share"], marker="o", color=BLUE, label="features drifted")
-    drifted = windows["drifted"].fillna(False).astype(bool).to_numpy()
+    votes = windows["votes"].astype(bool).to_numpy()
+    drifted = windows["drifted"].fillna(False).astype(bool).to_numpy() & votes
     if drifted.any():
         axis.scatter(x[drifted], 100 * windows["share"][drifted], s=90, color=RED, zorder=3,
                      label="window flagged as drifting")
+    if not votes.all():
+        axis.scatter(x[~votes], 100 * windows["share"][~votes], s=90, color=GREY, zorder=4,
+                     label="too few rows to judge")
     if drift_share is not None and np.isfinite(drift_share):
         axis.axhline(100 * drift_share, color=RED, linestyle="--", linewidth=1,
                      label=f"alarm level ({100 * drift_share:.0f}% of features)")
@@ -250,4 +261,28 @@ def drift_over_time(windows: pd.DataFrame, events: pd.DataFrame, drift_share: fl
         axis_.spines[["top", "right"]].set_visible(False)
     axes[-1].set_xlabel("end of window")
     figure.autofmt_xdate()
+    return figure
+
+
+# -- model -------------------------------------------------------------------------------------
+
+
+def class_names(target: str) -> tuple[str, str]:
+    """The two outcomes in words: ``("not late", "late")`` for the target ``late``."""
+    return f"not {target}", target
+
+
+def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: float, target: str) -> Figure:
+    """:func:`nbprod.plots.confusion` with the classes named after the target and a title that fits."""
+    from nbprod import plots
+
+    title = textwrap.fill(f"{name} (threshold {threshold:.2f})", 40)
+    figure = plots.confusion(y_true, predicted, title)
+    axis = figure.axes[0]
+    if len(axis.get_xticks()) == 2:
+        names = class_names(target)
+        axis.set_xticks([0, 1], names)
+        axis.set_yticks([0, 1], names)
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("what really happened")
     return figure

@@ -323,6 +323,26 @@ def evaluate_run(client: Any, experiment_id: str, parent_id: str) -> Any | None:
     return runs[0] if runs else None
 
 
+def champion_importance(client: Any, experiment_id: str | None,
+                        champion: Mapping[str, Any] | None) -> pd.Series:
+    """The serving model's permutation importance: the one its build's evaluate run logged for it.
+
+    Empty when there is no champion, its run or build is not in the store, or its
+    build's evaluate run measured another candidate (the champion was not that
+    build's best).
+    """
+    if champion is None or not champion.get("run_id") or not experiment_id:
+        return pd.Series(dtype=float)
+    try:
+        parent = client.get_run(champion["run_id"]).data.tags.get("nbprod.parent")
+    except Exception:  # noqa: BLE001 - a version whose run was deleted
+        return pd.Series(dtype=float)
+    evaluate = evaluate_run(client, experiment_id, parent) if parent else None
+    if evaluate is None or evaluate.data.tags.get("nbprod.best", champion.get("candidate")) != champion.get("candidate"):
+        return pd.Series(dtype=float)
+    return importance(evaluate.info.run_id)
+
+
 def importance(run_id: str | None) -> pd.Series:
     """The evaluate run's permutation importance (largest first; empty when not logged)."""
     if not run_id:
@@ -353,6 +373,7 @@ class ModelReport:
     y: np.ndarray | None
     period: str
     baseline: dict[str, float] = field(default_factory=dict)
+    importance: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # the champion's
     models: dict[str, Any] = field(default_factory=dict)  # model uri -> loaded model (cache)
 
     @property
@@ -382,12 +403,27 @@ def _holdout(context: Context) -> tuple[pd.DataFrame | None, np.ndarray | None, 
     return frame.drop(columns=[context.target]), y, period
 
 
+def _saved_baseline(context: Context) -> dict[str, float] | None:
+    """The naive baseline's metrics the evaluate task saved for this build's test rows (None: not saved)."""
+    try:
+        saved = json.loads(context.evaluation_path.read_text())
+        metrics = saved["baseline"]["metrics"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {str(k): _float(v) for k, v in metrics.items()} if isinstance(metrics, Mapping) else None
+
+
 def _baseline(context: Context, y: np.ndarray | None) -> dict[str, float]:
+    path = context.split_path("train")
+    if y is None or not len(y):
+        return {}
+    saved = _saved_baseline(context)
+    if saved is not None:
+        return saved
+    if not path.is_file():
+        return {}
     from nbprod.evaluation import baseline_result
 
-    path = context.split_path("train")
-    if y is None or not len(y) or not path.is_file():
-        return {}
     y_train = pd.read_parquet(path, columns=[context.target])[context.target].to_numpy()
     try:
         return baseline_result(y_train, y, context.task)
@@ -413,7 +449,7 @@ def load_report(context: Context) -> ModelReport:
     champion = serving.iloc[-1].to_dict() if not serving.empty else None
     X, y, period = _holdout(context)
     return ModelReport(context, experiment_id, builds, versions, champion, metric, X, y, period,
-                       _baseline(context, y))
+                       _baseline(context, y), champion_importance(client, experiment_id, champion))
 
 
 @dataclass
@@ -425,7 +461,6 @@ class Comparison:
     thresholds: dict[str, float]
     champion_label: str | None
     best_label: str | None
-    importance: pd.Series
     notes: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # candidate name -> short label
 
@@ -481,12 +516,10 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
             results[BASELINE_LABEL] = report.baseline
     else:
         notes.append("the test split was not found, so no model could be scored "
-                     f"(expected {report.context.split_path('test')})")
+                     f"(expected {report.context.shown(report.context.split_path('test'))})")
     best_name = build.best if build else None
     best_label = names.get(best_name) if best_name else None
-    evaluate = evaluate_run(client, report.experiment_id, build.run_id) if build and report.experiment_id else None
-    return Comparison(results, scores, thresholds, champion_name, best_label,
-                      importance(evaluate.info.run_id if evaluate else None), notes, names)
+    return Comparison(results, scores, thresholds, champion_name, best_label, notes, names)
 
 
 def champion_summary(report: ModelReport, comparison: Comparison) -> str:

@@ -1,7 +1,8 @@
 """Pipeline tasks writing the dashboards' static snapshots (``{reports}/dashboards/<name>.html``).
 
-Wire :func:`snapshots` after ``promote`` (so the model report shows the gate's
-latest decision)::
+Wire :func:`snapshots` after ``promote`` and ``monitor`` (so the model report
+shows the gate's latest decision, and the drift report the build's drift check
+when ``nbprod monitor`` has not run yet)::
 
     - source: nbprod.dashboards.task.snapshots
       name: dashboards
@@ -21,10 +22,11 @@ latest decision)::
         experiment: "{{tracking.experiment}}"
         prediction_log: "{{serve.prediction_log}}"
         monitor_reports: "{{monitor.reports}}"
+        min_rows: "{{monitor.min_rows}}"
 
-(:func:`snapshots_after_evaluate` is the same task for a pipeline without a
-``promote`` task: Ploomber reads a function task's upstream from the
-``upstream["..."]`` it uses.)
+(:func:`snapshots_after_evaluate` is the same task for a pipeline without
+``promote`` and ``monitor`` tasks: Ploomber reads a function task's upstream from
+the ``upstream["..."]`` it uses.)
 
 The build runs tasks with the working directory of the project and
 ``MLFLOW_TRACKING_URI``/``MLFLOW_EXPERIMENT_ID`` in the environment; the
@@ -46,7 +48,7 @@ SETTINGS = {"products": "products", "reports": "reports", "target": "data.target
             "time_column": "data.time_column", "metric": "evaluate.metric",
             "model_name": "registry.model_name", "alias": "registry.alias",
             "experiment": "tracking.experiment", "prediction_log": "serve.prediction_log",
-            "monitor_reports": "monitor.reports"}
+            "monitor_reports": "monitor.reports", "min_rows": "monitor.min_rows"}
 #: Default of a param: keep the project's ``env.yaml`` value.
 KEEP = "__env.yaml__"
 
@@ -91,28 +93,30 @@ def snapshots(product: Any, upstream: Mapping[str, Any], dashboards: str,
               products: str = KEEP, reports: str = KEEP, target: str = KEEP, task: str = KEEP,
               time_column: str | None = KEEP, metric: str = KEEP, model_name: str = KEEP, alias: str = KEEP,
               experiment: str = KEEP, prediction_log: str = KEEP, monitor_reports: str = KEEP,
-              project: str | None = None, timeout: int = 600) -> None:
-    """Ploomber task (after ``evaluate`` and ``promote``): write the dashboards' HTML snapshots.
+              min_rows: str = KEEP, project: str | None = None, timeout: int = 600) -> None:
+    """Ploomber task (after ``evaluate``, ``promote`` and ``monitor``): write the dashboards' HTML snapshots.
 
     ``product``: name -> HTML file (``model_report``, ``drift_report``); ``dashboards``:
     the notebooks' folder (relative to the project); ``project``: default the working
     directory (a build's); the other params override the project's settings
     (see :data:`SETTINGS`; omitted: ``env.yaml``'s value).
     """
-    _ = upstream["evaluate"], upstream["promote"]  # Ploomber reads the upstream tasks from these
+    _ = upstream["evaluate"], upstream["promote"], upstream["monitor"]  # Ploomber reads the upstream from these
     write(product, dashboards, project, timeout, products=products, reports=reports, target=target,
           task=task, time_column=time_column, metric=metric, model_name=model_name, alias=alias,
-          experiment=experiment, prediction_log=prediction_log, monitor_reports=monitor_reports)
+          experiment=experiment, prediction_log=prediction_log, monitor_reports=monitor_reports,
+          min_rows=min_rows)
 
 
 def snapshots_after_evaluate(product: Any, upstream: Mapping[str, Any], dashboards: str,
                              products: str = KEEP, reports: str = KEEP, target: str = KEEP, task: str = KEEP,
                              time_column: str | None = KEEP, metric: str = KEEP, model_name: str = KEEP,
                              alias: str = KEEP, experiment: str = KEEP, prediction_log: str = KEEP,
-                             monitor_reports: str = KEEP, project: str | None = None,
+                             monitor_reports: str = KEEP, min_rows: str = KEEP, project: str | None = None,
                              timeout: int = 600) -> None:
-    """:func:`snapshots` for a pipeline without a ``promote`` task (runs after ``evaluate``)."""
+    """:func:`snapshots` for a pipeline without ``promote`` and ``monitor`` tasks (runs after ``evaluate``)."""
     _ = upstream["evaluate"]  # Ploomber reads the upstream task from this
     write(product, dashboards, project, timeout, products=products, reports=reports, target=target,
           task=task, time_column=time_column, metric=metric, model_name=model_name, alias=alias,
-          experiment=experiment, prediction_log=prediction_log, monitor_reports=monitor_reports)
+          experiment=experiment, prediction_log=prediction_log, monitor_reports=monitor_reports,
+          min_rows=min_rows)

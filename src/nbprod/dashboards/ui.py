@@ -120,15 +120,36 @@ def table(frame: pd.DataFrame, digits: int = 3, highlight: Iterable[Any] = (), i
     _display(HTML(table_html(frame, digits, highlight, index)))
 
 
+def wait_for_request() -> None:
+    """Pause a kernel Voila started ahead of time (``--preheat_kernel``) until a reader asks for the
+    page, so the data is read then; anywhere else (snapshots, Jupyter) return at once."""
+    try:
+        from voila.utils import wait_for_request as wait
+    except ImportError:  # not running under Voila's tools at all
+        return
+    wait()
+
+
+def failure(what: str, error: BaseException) -> None:
+    """A plain message in place of a traceback: ``what`` could not be shown, and why in one line."""
+    headline(f"{what} could not be shown: {type(error).__name__}: {error}", "bad")
+
+
 def selector(description: str, options: Sequence[tuple[str, Any]] | Mapping[str, Any], value: Any,
-             render: Callable[[Any], None], static: bool = False) -> Any:
+             render: Callable[[Any], None], static: bool = False, hint: str = "", static_hint: str = "") -> Any:
     """A dropdown (label, value) over an output area drawn by ``render(value)``; returns the widget.
 
-    ``static``: draw ``render(value)`` as plain outputs and return None (snapshots).
+    ``hint``: a note above the dropdown (``"Pick a window."``). ``static``: no dropdown;
+    ``static_hint`` (``"Showing the latest window."``) then ``render(value)`` as plain
+    outputs, and None is returned (snapshots).
     """
     if static:
+        if static_hint:
+            note(static_hint)
         render(value)
         return None
+    if hint:
+        note(hint)
     import ipywidgets as widgets
 
     choices = list(options.items()) if isinstance(options, Mapping) else list(options)

@@ -433,7 +433,6 @@ def test_voila_command_serves_on_loopback():
     assert line[:4] == ["py", "-m", "voila", "/x/dashboards"]
     assert "--Voila.ip=127.0.0.1" in line and "--port=9001" in line and "--no-browser" in line
     assert "--show_tracebacks=False" in line  # readers see the dashboards' plain messages, not tracebacks
-    assert "--preheat_kernel=True" in line and "--pool_size=1" in line
     import argparse
 
     parser = argparse.ArgumentParser()
@@ -495,13 +494,3 @@ def test_dashboard_env_points_at_the_project(tmp_path):
     assert env["NBPROD_SET"] == "a=1;b=2" and env["MLFLOW_TRACKING_URI"] == "sqlite:////s.db"
     assert env["NBPROD_DASHBOARD_STATIC"] == "1" and env["KEEP"] == "1"
 
-
-def test_preload_imports_what_a_dashboard_needs_and_rejects_unknown_names():
-    import sys
-
-    context.preload("drift_report")
-    assert all(module in sys.modules for module in context.PRELOAD["drift_report"])
-    assert set(context.PRELOAD) == set(snapshot.DASHBOARDS)
-    with pytest.raises(ValueError, match="unknown dashboard 'nope'"):
-        context.preload("nope")
-    ui.wait_for_request()  # outside a preheated Voila kernel: returns at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_drift_snapshot_without_monitoring_shows_the_pipelines_check(sample, tmp
     written = write_snapshots(DASHBOARDS, tmp_path / "out", env, names=["drift_report"])
     html = written["drift_report"].read_text()
     assert (sample.project / "build" / "monitoring" / "pipeline_drift.json").is_file()  # the monitor task's
-    assert "from the pipeline&#x27;s check of the held-back months; no live monitoring yet" in html
+    assert "from the pipeline's check of the held-back months; no live monitoring yet" in unescape(html)
     assert "features drifted in the latest" in html and html.count("<img") >= 2
 
     env = dashboard_env(sample.project, None, no_monitoring + [f"products={tmp_path / 'no-build'}"], sample.uri,

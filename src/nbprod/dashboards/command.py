@@ -35,14 +35,9 @@ def voila_command(folder: Path, port: int, no_browser: bool, python: str | None 
     """The Voila command line serving ``folder`` on 127.0.0.1.
 
     No tracebacks for readers (the dashboards show a plain message when they fail).
-    Each dashboard keeps one kernel started ahead of time (``--preheat_kernel``): it
-    imports what the dashboard needs, then waits for a reader's request before it
-    reads any data (:func:`nbprod.dashboards.ui.wait_for_request`), so the page shows
-    current figures without the kernel's start-up in the reader's wait.
     """
     command = [python or sys.executable, "-m", "voila", str(folder), "--Voila.ip=127.0.0.1", f"--port={port}",
-               "--show_tracebacks=False", "--preheat_kernel=True", "--pool_size=1", f"--template={TEMPLATE}",
-               "--theme=light"]
+               "--show_tracebacks=False", f"--template={TEMPLATE}", "--theme=light"]
     if no_browser:
         command.append("--no-browser")
     return command

@@ -198,34 +198,6 @@ def connect(context: Context) -> str | None:
     return None if experiment is None else experiment.experiment_id
 
 
-#: The modules each dashboard needs, imported by :func:`preload` before a reader asks for the page.
-PRELOAD = {
-    "model_report": ("mlflow", "mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store",
-                     "mlflow.store.model_registry.sqlalchemy_store", "sklearn.ensemble", "sklearn.linear_model",
-                     "nbprod.plots", "nbprod.metrics", "nbprod.models", "nbprod.registry.client",
-                     "nbprod.dashboards.model_data", "nbprod.dashboards.figures", "nbprod.dashboards.ui"),
-    "drift_report": ("pyarrow.parquet", "nbprod.serving.prediction_log", "nbprod.dashboards.drift_data",
-                     "nbprod.dashboards.model_data", "nbprod.dashboards.figures", "nbprod.dashboards.ui"),
-}
-
-
-def preload(name: str) -> None:
-    """Import what dashboard ``name`` needs and draw a throw-away figure (fonts, PNG encoder), so that a
-    kernel Voila starts ahead of time (``--preheat_kernel``) spends the reader's wait on their data only."""
-    import importlib
-
-    if name not in PRELOAD:
-        raise ValueError(f"unknown dashboard {name!r}: expected one of {sorted(PRELOAD)}")
-    quiet()
-    for module in PRELOAD[name]:
-        importlib.import_module(module)
-    from nbprod.notebook_figure import figure_png, new_figure
-
-    figure = new_figure(1, 1)
-    figure.subplots().set_title("warm-up")
-    figure_png(figure, 20)
-
-
 def dashboards_folder(project: Path) -> Path:
     """``notebooks/dashboards`` of a project, else the one of this checkout (nbprod's own)."""
     folder = Path(project) / "notebooks" / "dashboards"

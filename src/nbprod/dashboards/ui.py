@@ -120,16 +120,6 @@ def table(frame: pd.DataFrame, digits: int = 3, highlight: Iterable[Any] = (), i
     _display(HTML(table_html(frame, digits, highlight, index)))
 
 
-def wait_for_request() -> None:
-    """Pause a kernel Voila started ahead of time (``--preheat_kernel``) until a reader asks for the
-    page, so the data is read then; anywhere else (snapshots, Jupyter) return at once."""
-    try:
-        from voila.utils import wait_for_request as wait
-    except ImportError:  # not running under Voila's tools at all
-        return
-    wait()
-
-
 def failure(what: str, error: BaseException) -> None:
     """A plain message in place of a traceback: ``what`` could not be shown, and why in one line."""
     headline(f"{what} could not be shown: {type(error).__name__}: {error}", "bad")

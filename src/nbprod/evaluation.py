@@ -23,6 +23,15 @@ def holdout_scores(models: Mapping[str, Any], X: pd.DataFrame, task: str) -> dic
     return {name: predict_scores(model, X, task) for name, model in models.items()}
 
 
+def scores_by_run(scores: Mapping[str, np.ndarray], index: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """The holdout scores as one column per candidate's MLflow run id, rows in the test split's order.
+
+    Saved by the evaluate task so that readers (the model report) need not load and
+    re-score the models on the same rows.
+    """
+    return pd.DataFrame({index[name]["run_id"]: np.asarray(score, dtype=float) for name, score in scores.items()})
+
+
 def holdout_results(
     scores: Mapping[str, np.ndarray], y: np.ndarray, task: str, thresholds: Mapping[str, float]
 ) -> dict[str, dict[str, float]]:

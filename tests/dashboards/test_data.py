@@ -494,3 +494,17 @@ def test_dashboard_env_points_at_the_project(tmp_path):
     assert env["NBPROD_SET"] == "a=1;b=2" and env["MLFLOW_TRACKING_URI"] == "sqlite:////s.db"
     assert env["NBPROD_DASHBOARD_STATIC"] == "1" and env["KEEP"] == "1"
 
+
+
+def test_holdout_score_uses_the_scores_the_evaluate_task_saved(tmp_path, monkeypatch):
+    from nbprod.dashboards.model_data import ModelReport, holdout_score
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'empty.db'}")
+    saved = pd.DataFrame({"run-1": [0.2, 0.8, 0.6]})
+    report = ModelReport(None, None, [], pd.DataFrame(), None, "roc_auc", pd.DataFrame({"x": [1, 2, 3]}),
+                         np.array([0, 1, 1]), "", saved_scores=saved)
+    assert holdout_score(report, "runs:/run-1/model", "run-1").tolist() == [0.2, 0.8, 0.6]
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException):  # not saved: the model itself is loaded (and here it does not exist)
+        holdout_score(report, "runs:/run-2/model", "run-2")

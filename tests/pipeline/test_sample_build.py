@@ -85,6 +85,21 @@ def test_evaluation_names_the_best_candidate(sample_build):
     assert best > evaluation["baseline"]["metrics"]["roc_auc"]
 
 
+def test_evaluate_saves_each_candidates_holdout_scores(sample_build):
+    from nbprod.metrics import task_metrics
+
+    project, settings, _ = sample_build
+    products = products_of(project, settings)
+    evaluation = json.loads((products / "evaluation.json").read_text())
+    scores = pd.read_parquet(products / "holdout_scores.parquet")
+    test = pd.read_parquet(products / "data" / "test.parquet")
+    assert len(scores) == len(test) and len(scores.columns) == len(evaluation["candidates"])
+    best = evaluation["candidates"][evaluation["best"]]
+    assert best["run_id"] in scores.columns  # keyed by the candidate's MLflow run
+    recomputed = task_metrics("classification", test["late"].to_numpy(), scores[best["run_id"]].to_numpy(), 0.5)
+    assert recomputed["roc_auc"] == pytest.approx(best["metrics"]["roc_auc"])
+
+
 def test_mlflow_run_tree(sample_build):
     import mlflow
     from mlflow import MlflowClient

@@ -86,3 +86,9 @@ def test_importance_regression_and_more_rows_than_the_holdout():
 def test_load_candidates(tmp_path):
     joblib.dump({"model": 1}, tmp_path / "a.joblib")
     assert evaluation.load_candidates({"a": {"path": str(tmp_path / "a.joblib")}}) == {"a": {"model": 1}}
+
+
+def test_scores_by_run_keys_each_candidates_scores_by_its_run():
+    frame = evaluation.scores_by_run({"a": np.array([0.1, 0.9]), "b": np.array([0.5, 0.4])},
+                                     {"a": {"run_id": "r1"}, "b": {"run_id": "r2"}})
+    assert list(frame.columns) == ["r1", "r2"] and frame["r2"].tolist() == [0.5, 0.4]

@@ -374,6 +374,7 @@ class ModelReport:
     period: str
     baseline: dict[str, float] = field(default_factory=dict)
     importance: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # the champion's
+    saved_scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # candidate run id -> its holdout scores
     models: dict[str, Any] = field(default_factory=dict)  # model uri -> loaded model (cache)
 
     @property
@@ -449,7 +450,17 @@ def load_report(context: Context) -> ModelReport:
     champion = serving.iloc[-1].to_dict() if not serving.empty else None
     X, y, period = _holdout(context)
     return ModelReport(context, experiment_id, builds, versions, champion, metric, X, y, period,
-                       _baseline(context, y), champion_importance(client, experiment_id, champion))
+                       _baseline(context, y), champion_importance(client, experiment_id, champion),
+                       _saved_scores(context, y))
+
+
+def _saved_scores(context: Context, y: np.ndarray | None) -> pd.DataFrame:
+    """The scores the evaluate task saved for this holdout (empty when absent or not of the holdout's length)."""
+    path = context.products / "holdout_scores.parquet"
+    if y is None or not path.is_file():
+        return pd.DataFrame()
+    saved = pd.read_parquet(path)
+    return saved if len(saved) == len(y) else pd.DataFrame()
 
 
 @dataclass
@@ -478,35 +489,33 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
     from mlflow import MlflowClient
 
     from nbprod.metrics import task_metrics
-    from nbprod.models import predict_scores
 
     client = MlflowClient()
     runs = candidate_runs(client, report.experiment_id, build.run_id) if build and report.experiment_id else []
     champion = report.champion
     names = friendly_names([run.data.tags["nbprod.candidate"] for run in runs]
                            + ([champion["candidate"]] if champion else []))
-    entries: list[tuple[str, str, float]] = []  # (label, model uri, threshold)
+    entries: list[tuple[str, str, str | None, float]] = []  # (label, model uri, candidate run id, threshold)
     champion_name = None
     if champion is not None:
         champion_name = champion_label(champion, names)
         threshold = _float(champion.get("threshold"))
         entries.append((champion_name, f"models:/{report.context.model_name}/{champion['version']}",
-                        threshold if math.isfinite(threshold) else 0.5))
+                        champion.get("run_id"), threshold if math.isfinite(threshold) else 0.5))
     for run in runs:
         if champion is not None and run.info.run_id == champion["run_id"]:
             continue  # the champion itself, already first
         threshold = _float(run.data.params.get("threshold", 0.5))
-        entries.append((names[run.data.tags["nbprod.candidate"]], f"runs:/{run.info.run_id}/model",
+        entries.append((names[run.data.tags["nbprod.candidate"]], f"runs:/{run.info.run_id}/model", run.info.run_id,
                         threshold if math.isfinite(threshold) else 0.5))
     results: dict[str, dict[str, float]] = {}
     scores: dict[str, np.ndarray] = {}
     thresholds: dict[str, float] = {}
     notes: list[str] = []
     if report.has_holdout:
-        for label, uri, threshold in entries:
+        for label, uri, run_id, threshold in entries:
             try:
-                model = report.load(uri)
-                score = predict_scores(model, report.X, report.task)
+                score = holdout_score(report, uri, run_id)
                 results[label] = task_metrics(report.task, report.y, score, threshold)
             except Exception as error:  # noqa: BLE001 - one unreadable model must not hide the others
                 notes.append(f"{label} could not be scored: {type(error).__name__}: {error}")
@@ -520,6 +529,15 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
     best_name = build.best if build else None
     best_label = names.get(best_name) if best_name else None
     return Comparison(results, scores, thresholds, champion_name, best_label, notes, names)
+
+
+def holdout_score(report: ModelReport, uri: str, run_id: str | None) -> np.ndarray:
+    """A model's holdout scores: as the evaluate task saved them for its run, else by loading and scoring it."""
+    if run_id is not None and run_id in report.saved_scores.columns:
+        return report.saved_scores[run_id].to_numpy(dtype=float)
+    from nbprod.models import predict_scores
+
+    return predict_scores(report.load(uri), report.X, report.task)
 
 
 def champion_summary(report: ModelReport, comparison: Comparison) -> str:

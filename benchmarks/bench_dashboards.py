@@ -98,13 +98,13 @@ def time_pages(driver, base: str, names: list[str], repeats: int, pause: float) 
     """Warm-up plus ``repeats`` timed requests per dashboard: seconds until the page has rendered."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from nbprod.dashboards.browser import open_page
+    from nbprod.dashboards.browser import STATE_JS, open_page
 
     from selenium.common.exceptions import TimeoutException
 
     found = {}
     for name in names:
-        runs, timeouts = [], 0
+        runs, timeouts, stuck = [], 0, []
         while len(runs) < repeats + 1:
             time.sleep(pause)
             driver.get("about:blank")  # leave the previous page (its kernel is let go) before timing
@@ -114,14 +114,17 @@ def time_pages(driver, base: str, names: list[str], repeats: int, pause: float) 
             try:
                 state = open_page(driver, f"{base}/voila/render/{name}.ipynb", MIN_IMAGES[name], RENDER_TIMEOUT)
             except TimeoutException:
-                timeouts += 1  # counted in the results, then tried again
+                timeouts += 1  # counted in the results (with what the page showed), then tried again
+                stuck.append({"after_request": len(runs) + timeouts, "state": driver.execute_script(STATE_JS),
+                              "text": driver.execute_script(
+                                  "return document.body ? document.body.innerText.slice(0, 300) : null")})
                 if timeouts > repeats:
                     raise
                 continue
             runs.append(round(time.perf_counter() - started, 3))
         timed = runs[1:]  # the first request warms up
         found[name] = {"median_s": round(statistics.median(timed), 3), "runs_s": timed, "warm_up_s": runs[0],
-                       "timeouts": timeouts, "images": state["images"]}
+                       "timeouts": timeouts, "timed_out_pages": stuck, "images": state["images"]}
     return found
 
 

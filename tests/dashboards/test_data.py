@@ -433,6 +433,9 @@ def test_voila_command_serves_on_loopback():
     assert line[:4] == ["py", "-m", "voila", "/x/dashboards"]
     assert "--Voila.ip=127.0.0.1" in line and "--port=9001" in line and "--no-browser" in line
     assert "--show_tracebacks=False" in line  # readers see the dashboards' plain messages, not tracebacks
+    # closed pages' kernels are culled (Voila's unload shutdown is refused), open pages keep theirs
+    assert f"--MappingKernelManager.cull_idle_timeout={command.KERNEL_IDLE_SECONDS}" in line
+    assert "--MappingKernelManager.cull_connected=False" in line
     import argparse
 
     parser = argparse.ArgumentParser()

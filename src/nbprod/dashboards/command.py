@@ -18,6 +18,11 @@ from pathlib import Path
 from nbprod.templates import TEMPLATE
 
 DEFAULT_PORT = 8866
+#: A page's kernel is shut down this long after its page closed (Voila's own shutdown on page unload is
+#: refused -- voila-dashboards/voila#1458, no XSRF token on sendBeacon -- so without culling every visit
+#: would leave a kernel running). Open pages keep their kernels (connected kernels are not culled).
+KERNEL_IDLE_SECONDS = 120
+KERNEL_CULL_INTERVAL_SECONDS = 30
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +36,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=int, default=600, help="seconds a snapshot may take per cell")
 
 
-def voila_command(folder: Path, port: int, no_browser: bool, python: str | None = None) -> list[str]:
+def voila_command(folder: Path, port: int, no_browser: bool, python: str | None = None,
+                  idle_seconds: int = KERNEL_IDLE_SECONDS, cull_interval: int = KERNEL_CULL_INTERVAL_SECONDS
+                  ) -> list[str]:
     """The Voila command line serving ``folder`` on 127.0.0.1.
 
-    No tracebacks for readers (the dashboards show a plain message when they fail).
+    No tracebacks for readers (the dashboards show a plain message when they fail);
+    the kernels of closed pages are culled after ``idle_seconds``.
     """
     command = [python or sys.executable, "-m", "voila", str(folder), "--Voila.ip=127.0.0.1", f"--port={port}",
-               "--show_tracebacks=False", f"--template={TEMPLATE}", "--theme=light"]
+               "--show_tracebacks=False", f"--template={TEMPLATE}", "--theme=light",
+               f"--MappingKernelManager.cull_idle_timeout={idle_seconds}",
+               f"--MappingKernelManager.cull_interval={cull_interval}",
+               "--MappingKernelManager.cull_connected=False"]
     if no_browser:
         command.append("--no-browser")
     return command

@@ -93,31 +93,27 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
     return result, key
 
 
-def champion_scorer(settings: Mapping[str, Any]) -> tuple[Any, str | None, str]:
-    """A function scoring raw rows with the champion, its version, and a note (None scorer without champion)."""
+def model_scorer(model: Any, task: str) -> Callable[[pd.DataFrame], Any]:
+    """A function scoring raw rows with ``model`` (None when the rows lack one of its input columns)."""
+    from nbprod.features import feature_contract
     from nbprod.models import predict_scores
-    from nbprod.registry.client import Registry
 
-    registry_settings = settings["registry"]
-    try:
-        registry = Registry(registry_settings["model_name"])
-        version = registry.alias_version(registry_settings["alias"])
-    except Exception as error:  # noqa: BLE001 - no registry: drift only
-        return None, None, f"no champion ({type(error).__name__}): performance skipped"
-    if version is None:
-        return None, None, "no champion yet: drift checked, performance skipped"
-    model = registry.load(version)
-    task = settings["data"]["task"]
+    names = feature_contract(model).names
 
-    def score(frame: pd.DataFrame):
-        from nbprod.features import feature_contract
-
-        names = feature_contract(model).names
+    def score(frame: pd.DataFrame) -> Any:
         if any(name not in frame.columns for name in names):
             return None
         return predict_scores(model, frame[names], task)
 
-    return score, version, f"scored with the champion v{version}"
+    return score
+
+
+def champion_scorer(settings: Mapping[str, Any], version: str) -> tuple[Any, str]:
+    """A function scoring raw rows with the champion ``version``, and a note."""
+    from nbprod.registry.client import Registry
+
+    model = Registry(settings["registry"]["model_name"]).load(version)
+    return model_scorer(model, settings["data"]["task"]), f"scored with the champion v{version}"
 
 
 def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, version: str | None) -> float | None:
@@ -158,11 +154,12 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     reference = check.load_reference(settings, project)
     column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
     scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
-    recorded = history.recorded(history.read(path))
+    state = history.read(path)
+    recorded = history.recorded(state)
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
                                            model_version=None if "model_version" in rows.columns else version)
-    merged, decision = _decide(settings, path, rows, source, column, slices, checked)
+    merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
     report = Report(source=source, rows=int(len(rows)), windows=entries, checked=checked, decision=decision,
                     window_column=column, rows_without_time=without_time, retrain_enabled=bool(monitor["retrain"]),
@@ -223,16 +220,15 @@ def _champion_scoring(settings: Mapping[str, Any], project: Path, rows: pd.DataF
         return None, None
     scorer = None
     if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
-        scorer, version, note = champion_scorer(settings)
+        scorer, note = champion_scorer(settings, version)
         notes.append(note)
     return scorer, champion_reference(settings, project, check.window_metric_name(settings), version)
 
 
-def _decide(settings: Mapping[str, Any], path: Path, rows: pd.DataFrame, source: str, column: str | None,
-            slices: Sequence[Any], checked: Sequence[Mapping[str, Any]]
+def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: pd.DataFrame, source: str,
+            column: str | None, slices: Sequence[Any], checked: Sequence[Mapping[str, Any]]
             ) -> tuple[dict[tuple, Mapping[str, Any]], trigger.Decision]:
-    """Every window (recorded and checked now) by ``(start, end)``, and the k-of-n decision over them."""
-    state = history.read(path)
+    """Every window (recorded in ``state`` and checked now) by ``(start, end)``, and the k-of-n decision."""
     merged = dict(sorted(history.recorded(state).items()))
     merged.update({(w["start"], w["end"]): w for w in checked})
     votes = [trigger.Vote.from_window(w) for _, w in sorted(merged.items())]

@@ -101,16 +101,10 @@ def champion_scoring(promotion: Mapping[str, Any], model_name: str, task: str, m
     champion = promotion.get("champion_after")
     if champion is None:
         return None, None, None
-    from nbprod.features import feature_contract
-    from nbprod.models import predict_scores
+    from nbprod.monitoring.monitor import model_scorer
     from nbprod.registry.client import Registry
 
-    model = Registry(model_name).load(champion)
-    names = feature_contract(model).names
-
-    def score(frame: pd.DataFrame) -> Any:
-        return predict_scores(model, frame[names], task)
-
+    score = model_scorer(Registry(model_name).load(champion), task)
     same = str((promotion.get("candidate") or {}).get("version")) == str(champion)
     recorded = promotion["candidate"]["metrics"] if same else (promotion.get("reference") or {}).get("metrics", {})
     return score, recorded.get(metric), str(champion)

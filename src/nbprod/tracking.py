@@ -21,13 +21,23 @@ EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
 ARTIFACTS_FOLDER = "mlartifacts"
 
 
-def tracking_uri(settings: Mapping[str, Any], project: Path) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else ``tracking.uri`` with a relative SQLite path made absolute."""
-    uri = os.environ.get(URI_ENV) or settings["tracking"]["uri"]
+def tracking_uri(settings: Mapping[str, Any], project: Path, environ: Mapping[str, str] | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` of ``environ`` (default: this process's) if set, else ``tracking.uri``;
+    a relative SQLite path is made absolute against ``project``."""
+    uri = (os.environ if environ is None else environ).get(URI_ENV) or settings["tracking"]["uri"]
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
         return prefix + str((project / uri[len(prefix):]).resolve())
     return uri
+
+
+def missing_store(uri: str) -> Path | None:
+    """The database file of a SQLite store URI when that file does not exist (MLflow would create it), else None."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = Path(uri[len(prefix):].split("?", 1)[0])
+    return None if path.is_file() else path
 
 
 def configure(settings: Mapping[str, Any], project: Path) -> str:

@@ -40,6 +40,15 @@ def test_context_resolves_project_settings_and_store_from_the_environment(projec
     assert ctx.experiment_id == "5" and ctx.static
 
 
+def test_reading_a_project_without_a_store_is_a_clear_error_and_creates_nothing(project):
+    ctx = context.load_context({"NBPROD_PROJECT": str(project)})
+    assert not (project / "mlflow.db").exists()
+    with pytest.raises(FileNotFoundError, match=r"no MLflow store at mlflow\.db yet: run the pipeline first"):
+        model_data.load_report(ctx)
+    assert drift_data.serving_version(ctx) is None
+    assert not (project / "mlflow.db").exists()  # a reader's page did not create an empty store
+
+
 def test_context_finds_the_project_above_the_working_directory(project):
     folder = project / "notebooks" / "dashboards"
     folder.mkdir(parents=True)

@@ -65,6 +65,20 @@ def test_tracking_uri_environment_wins(monkeypatch, tmp_path):
     assert tracking.tracking_uri(SETTINGS, tmp_path).endswith("/mlflow.db")
 
 
+def test_tracking_uri_reads_the_environment_it_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://process.example:5000")
+    given = {"MLFLOW_TRACKING_URI": "sqlite:///given.db"}
+    assert tracking.tracking_uri(SETTINGS, tmp_path, given) == f"sqlite:///{tmp_path.resolve()}/given.db"
+    assert tracking.tracking_uri(SETTINGS, tmp_path, {}).endswith("/mlflow.db")
+
+
+def test_missing_store_names_an_absent_sqlite_file_only(tmp_path):
+    assert tracking.missing_store(f"sqlite:///{tmp_path}/none.db") == tmp_path / "none.db"
+    (tmp_path / "there.db").touch()
+    assert tracking.missing_store(f"sqlite:///{tmp_path}/there.db") is None
+    assert tracking.missing_store("http://tracking.example:5000") is None
+
+
 def test_flatten():
     nested = {"a": {"b": 1, "c": {"d": [1, 2]}}, "e": None, "f": {}}
     assert tracking.flatten(nested) == {"a.b": 1, "a.c.d": [1, 2], "e": None}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod.notebook import ENV_FILE_ENV, PROJECT_ENV, SET_ENV
-from nbprod.tracking import set_uri
+from nbprod.tracking import missing_store, set_uri, tracking_uri
 
 #: Set (to anything but ``""``/``0``) by :mod:`nbprod.dashboards.snapshot`: no widgets, static outputs.
 STATIC_ENV = "NBPROD_DASHBOARD_STATIC"
@@ -161,21 +161,10 @@ def load_context(environ: Mapping[str, str] | None = None, cwd: Path | None = No
         env_file = (cwd or Path.cwd()) / env_file
     overrides = tuple(parse_set(environ.get(SET_ENV)))
     settings = settings_module.load(project, env_file, overrides)
-    resolved = store_uri(settings, project, environ)
+    resolved = tracking_uri(settings, project, environ)
     return Context(project=project, settings=settings, env_file=env_file, overrides=overrides,
                    tracking_uri=resolved, experiment_id=environ.get(EXPERIMENT_ENV) or None,
                    extra={"static": is_static(environ)})
-
-
-def store_uri(settings: Mapping[str, Any], project: Path, environ: Mapping[str, str]) -> str:
-    """:func:`nbprod.tracking.tracking_uri`, reading ``MLFLOW_TRACKING_URI`` from ``environ``."""
-    from nbprod.tracking import URI_ENV
-
-    uri = environ.get(URI_ENV) or settings["tracking"]["uri"]
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
-        return prefix + str((project / uri[len(prefix):]).resolve())
-    return uri
 
 
 def quiet() -> None:
@@ -187,9 +176,17 @@ def quiet() -> None:
 
 
 def connect(context: Context) -> str | None:
-    """Point MLflow at the context's store; return the experiment id (None when there is none yet)."""
+    """Point MLflow at the context's store; return the experiment id (None when there is none yet).
+
+    A SQLite store whose file does not exist is an error (FileNotFoundError naming it): a reader's
+    page must not create an empty store in the project.
+    """
     import mlflow
 
+    absent = missing_store(context.tracking_uri)
+    if absent is not None:
+        shown = absent.relative_to(context.project) if absent.is_relative_to(context.project) else absent
+        raise FileNotFoundError(f"no MLflow store at {shown} yet: run the pipeline first (make run)")
     quiet()
     set_uri(context.tracking_uri)
     if context.experiment_id:

@@ -40,11 +40,12 @@ def test_context_resolves_project_settings_and_store_from_the_environment(projec
     assert ctx.experiment_id == "5" and ctx.static
 
 
-def test_reading_a_project_without_a_store_is_a_clear_error_and_creates_nothing(project):
+def test_reading_a_project_without_a_store_creates_no_store(project):
     ctx = context.load_context({"NBPROD_PROJECT": str(project)})
-    assert not (project / "mlflow.db").exists()
-    with pytest.raises(FileNotFoundError, match=r"no MLflow store at mlflow\.db yet: run the pipeline first"):
-        model_data.load_report(ctx)
+    report = model_data.load_report(ctx)
+    assert report.builds == [] and report.versions.empty and report.champion is None
+    comparison = model_data.compare(report, None)
+    assert comparison.champion_label is None and set(comparison.results) <= {model_data.BASELINE_LABEL}
     assert drift_data.serving_version(ctx) is None
     assert not (project / "mlflow.db").exists()  # a reader's page did not create an empty store
 

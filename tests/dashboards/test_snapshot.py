@@ -71,6 +71,7 @@ def test_model_snapshot_of_an_empty_store_says_so_without_errors(sample, tmp_pat
     html = write_snapshots(DASHBOARDS, tmp_path / "out", env, names=["model_report"])["model_report"].read_text()
     assert "No model is serving yet: no version holds the" in html
     assert "No build found in the MLflow store yet" in html and "Traceback" not in html
+    assert not (tmp_path / "empty.db").exists()  # reading did not create the store
 
 
 def test_a_failing_dashboard_shows_a_plain_message(sample, tmp_path):

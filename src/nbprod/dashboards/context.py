@@ -178,15 +178,13 @@ def quiet() -> None:
 def connect(context: Context) -> str | None:
     """Point MLflow at the context's store; return the experiment id (None when there is none yet).
 
-    A SQLite store whose file does not exist is an error (FileNotFoundError naming it): a reader's
-    page must not create an empty store in the project.
+    A SQLite store whose file does not exist is left alone (None): a reader's page
+    must not create an empty store in the project.
     """
     import mlflow
 
-    absent = missing_store(context.tracking_uri)
-    if absent is not None:
-        shown = absent.relative_to(context.project) if absent.is_relative_to(context.project) else absent
-        raise FileNotFoundError(f"no MLflow store at {shown} yet: run the pipeline first (make run)")
+    if missing_store(context.tracking_uri) is not None:
+        return None
     quiet()
     set_uri(context.tracking_uri)
     if context.experiment_id:

@@ -439,12 +439,17 @@ def load_report(context: Context) -> ModelReport:
     from nbprod.dashboards.context import connect
     from nbprod.metrics import selection_metric
     from nbprod.registry.client import Registry
+    from nbprod.tracking import missing_store
 
     experiment_id = connect(context)
-    client = MlflowClient()
+    if missing_store(context.tracking_uri) is None:
+        client: Any = MlflowClient()
+        registry = Registry(context.model_name)
+        registered = registry.versions() if registry.exists() else []
+    else:  # no store yet: nothing built, nothing registered (and nothing created by reading)
+        client, registered = None, []
     builds = list_builds(client, experiment_id) if experiment_id else []
-    registry = Registry(context.model_name)
-    versions = versions_table(registry.versions() if registry.exists() else [], None)
+    versions = versions_table(registered, None)
     metric = selection_metric(context.settings["evaluate"]["metric"], context.task)
     serving = versions[versions["aliases"].str.split(", ").apply(lambda a: context.alias in a)]
     champion = serving.iloc[-1].to_dict() if not serving.empty else None
@@ -490,8 +495,7 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
 
     from nbprod.metrics import task_metrics
 
-    client = MlflowClient()
-    runs = candidate_runs(client, report.experiment_id, build.run_id) if build and report.experiment_id else []
+    runs = candidate_runs(MlflowClient(), report.experiment_id, build.run_id) if build and report.experiment_id else []
     champion = report.champion
     names = friendly_names([run.data.tags["nbprod.candidate"] for run in runs]
                            + ([champion["candidate"]] if champion else []))

@@ -114,7 +114,7 @@ def test_drift_report_renders_and_switches_windows(voila, browser, sample):
     select.select_by_index(len(select.options) - 1)  # newest first: the last option is the first window
     wanted = f"{first['n_drifted']} of {first['n_columns']} features drifted"
     WebDriverWait(browser, 60).until(
-        lambda d: wanted in d.find_element("css selector", ".widget-output").text
-        and d.find_elements("css selector", ".widget-output img"))
+        lambda d: wanted in d.find_element("css selector", ".nbprod-picked").text
+        and d.find_elements("css selector", ".nbprod-picked img"))
     assert_clean(browser, browser.find_element("tag name", "body").text)
     screenshot(browser, sample, "drift_report_first_window")

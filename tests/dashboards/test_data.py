@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from nbprod.dashboards import command, context, drift_data, figures, model_data, snapshot, task, ui
+from nbprod.notebook_figure import new_figure
 
 REPO = Path(__file__).resolve().parents[2]
 MIN_ROWS = 200  # the windows of the synthetic history have about 300 rows
@@ -418,6 +421,45 @@ def test_static_selector_renders_the_default_only_and_says_so(monkeypatch):
                        static_hint="Showing the latest window.") is None
     assert seen == [2]
     assert shown == ['<p class="nbprod-note">Showing the latest window.</p>']  # no "Pick" without a picker
+
+
+def _draw(value):
+    ui.note(f"window {value}")
+    if value == 3:
+        raise KeyError("window 3")
+    figure = new_figure(2, 1)
+    figure.add_subplot().plot([0, 1], [value, 1])
+    ui.figure(figure)
+    ui.table(pd.DataFrame({"x": [value]}))
+
+
+def test_live_selector_draws_into_an_html_widget_and_redraws_on_change(monkeypatch):
+    shown = []
+    monkeypatch.setattr(ui, "_display", shown.append)
+    box = ui.selector("Pick:", [("one", 1), ("two", 2), ("three", 3)], 2, _draw, hint="Pick a window.")
+    dropdown, content = box.children
+    assert [getattr(obj, "data", obj) for obj in shown] == ['<p class="nbprod-note">Pick a window.</p>', box]
+    assert type(content).__name__ == "HTML"  # no Output widget: its outputs would go back to the kernel
+    assert '<p class="nbprod-note">window 2</p>' in content.value
+    png = re.search(r'<img class="nbprod-figure" alt="figure" src="data:image/png;base64,([^"]+)">', content.value)
+    assert base64.b64decode(png.group(1)).startswith(b"\x89PNG")
+    assert '<table class="nbprod-table">' in content.value
+    dropdown.value = 1
+    assert "window 1" in content.value and "window 2" not in content.value
+    dropdown.value = 3  # a failing view: a plain message in the widget, no traceback
+    assert content.value.endswith("This view could not be shown: KeyError: &#x27;window 3&#x27;</div>")
+    assert len(shown) == 2  # nothing was displayed outside the widget
+
+
+def test_capture_collects_fragments_and_nests():
+    with ui.captured() as outer:
+        ui.note("a")
+        with ui.captured() as inner:
+            ui.heading("b")
+        ui.headline("c", "good")
+    assert outer == ['<p class="nbprod-note">a</p>', '<div class="nbprod-headline good">c</div>']
+    assert inner == ["<h3>b</h3>"]
+    assert ui._CAPTURES == []
 
 
 def test_notebooks_only_ask_to_pick_where_there_is_a_picker():

@@ -1,15 +1,24 @@
 """Display helpers for the dashboards: headline, tables, figures as PNG, and pickers.
 
-In Voila a picker is an ipywidgets dropdown above an output area that is
-redrawn when the choice changes. In a static snapshot (``NBPROD_DASHBOARD_STATIC``
-set, see :mod:`nbprod.dashboards.snapshot`) there is no kernel behind the page,
-so the default choice is drawn as ordinary outputs and the picker is not shown.
+In Voila a picker is an ipywidgets dropdown above an HTML widget that is
+redrawn when the choice changes: the helpers below write HTML fragments into it
+(figures as inline PNG) instead of displaying them. An ``Output`` widget is
+deliberately not used: while a cell runs, Voila's executor mirrors every output
+drawn into one back to the kernel as a comm message on the shell channel, and
+that traffic racing the cell's execute reply left pages stuck at "Executing 5 of 8"
+(about one load in ten with ipykernel 7).
+
+In a static snapshot (``NBPROD_DASHBOARD_STATIC`` set, see
+:mod:`nbprod.dashboards.snapshot`) there is no kernel behind the page, so the
+default choice is drawn as ordinary outputs and the picker is not shown.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -30,8 +39,13 @@ table.nbprod-table th,table.nbprod-table td{border:1px solid #ddd;padding:.3rem 
 table.nbprod-table th{background:#f5f5f5}
 table.nbprod-table td.num{text-align:right!important;font-variant-numeric:tabular-nums}
 table.nbprod-table tr.hl td{background:#fff8d6}
+img.nbprod-figure{max-width:100%;height:auto;display:block;margin:.3rem 0}
 </style>
 """
+
+
+#: Open captures, innermost last: while one is open the helpers append HTML to it instead of displaying.
+_CAPTURES: list[list[str]] = []
 
 
 def _display(obj: Any) -> None:
@@ -40,11 +54,40 @@ def _display(obj: Any) -> None:
     display(obj)
 
 
-def style() -> None:
-    """Add the dashboards' CSS to the page (call once, at the top)."""
+def _show_html(fragment: str) -> None:
+    """Display an HTML fragment, or add it to the innermost open capture."""
+    if _CAPTURES:
+        _CAPTURES[-1].append(fragment)
+        return
     from IPython.display import HTML
 
-    _display(HTML(CSS))
+    _display(HTML(fragment))
+
+
+@contextmanager
+def captured() -> Iterator[list[str]]:
+    """Collect what the helpers show inside the ``with`` block as HTML fragments (nothing is displayed)."""
+    fragments: list[str] = []
+    _CAPTURES.append(fragments)
+    try:
+        yield fragments
+    finally:
+        _CAPTURES.pop()
+
+
+def render_html(render: Callable[[Any], None], value: Any) -> str:
+    """What ``render(value)`` shows, as one HTML string; an error becomes a plain message, not a traceback."""
+    with captured() as fragments:
+        try:
+            render(value)
+        except Exception as error:  # a reader sees a plain message
+            fragments.append(headline_html(f"This view could not be shown: {type(error).__name__}: {error}", "bad"))
+    return "".join(fragments)
+
+
+def style() -> None:
+    """Add the dashboards' CSS to the page (call once, at the top)."""
+    _show_html(CSS)
 
 
 def headline_html(text: str, tone: str = "info") -> str:
@@ -54,30 +97,29 @@ def headline_html(text: str, tone: str = "info") -> str:
 
 def headline(text: str, tone: str = "info") -> None:
     """Show the headline box (``tone``: info, good, warn or bad)."""
-    from IPython.display import HTML
-
-    _display(HTML(headline_html(text, tone)))
+    _show_html(headline_html(text, tone))
 
 
 def heading(text: str, level: int = 3) -> None:
     """A section heading (inside a picker's output, where Markdown cells cannot be)."""
-    from IPython.display import HTML
-
-    _display(HTML(f"<h{level}>{html.escape(text)}</h{level}>"))
+    _show_html(f"<h{level}>{html.escape(text)}</h{level}>")
 
 
 def note(text: str) -> None:
     """A short explanatory line in grey."""
-    from IPython.display import HTML
-
-    _display(HTML(f'<p class="nbprod-note">{html.escape(text)}</p>'))
+    _show_html(f'<p class="nbprod-note">{html.escape(text)}</p>')
 
 
 def figure(figure: Any, dpi: int = 100) -> None:
     """Show a matplotlib figure as a PNG image (no backend or pyplot state involved)."""
+    png = figure_png(figure, dpi)
+    if _CAPTURES:
+        encoded = base64.b64encode(png).decode("ascii")
+        _CAPTURES[-1].append(f'<img class="nbprod-figure" alt="figure" src="data:image/png;base64,{encoded}">')
+        return
     from IPython.display import Image
 
-    _display(Image(data=figure_png(figure, dpi), format="png"))
+    _display(Image(data=png, format="png"))
 
 
 def _cell(value: Any, digits: int) -> tuple[str, bool]:
@@ -115,9 +157,7 @@ def table_html(frame: pd.DataFrame, digits: int = 3, highlight: Iterable[Any] = 
 
 def table(frame: pd.DataFrame, digits: int = 3, highlight: Iterable[Any] = (), index: bool = True) -> None:
     """Show :func:`table_html`."""
-    from IPython.display import HTML
-
-    _display(HTML(table_html(frame, digits, highlight, index)))
+    _show_html(table_html(frame, digits, highlight, index))
 
 
 def failure(what: str, error: BaseException) -> None:
@@ -127,11 +167,12 @@ def failure(what: str, error: BaseException) -> None:
 
 def selector(description: str, options: Sequence[tuple[str, Any]] | Mapping[str, Any], value: Any,
              render: Callable[[Any], None], static: bool = False, hint: str = "", static_hint: str = "") -> Any:
-    """A dropdown (label, value) over an output area drawn by ``render(value)``; returns the widget.
+    """A dropdown (label, value) over an HTML area drawn by ``render(value)``; returns the widget.
 
-    ``hint``: a note above the dropdown (``"Pick a window."``). ``static``: no dropdown;
-    ``static_hint`` (``"Showing the latest window."``) then ``render(value)`` as plain
-    outputs, and None is returned (snapshots).
+    ``render`` shows its content with the helpers of this module (captured as HTML,
+    see :func:`render_html`). ``hint``: a note above the dropdown (``"Pick a window."``).
+    ``static``: no dropdown; ``static_hint`` (``"Showing the latest window."``) then
+    ``render(value)`` as plain outputs, and None is returned (snapshots).
     """
     if static:
         if static_hint:
@@ -146,16 +187,13 @@ def selector(description: str, options: Sequence[tuple[str, Any]] | Mapping[str,
     dropdown = widgets.Dropdown(options=choices, value=value, description=description,
                                 style={"description_width": "initial"},
                                 layout=widgets.Layout(width="max-content", min_width="24rem"))
-    output = widgets.Output()
+    content = widgets.HTML(value=render_html(render, value))
+    content.add_class("nbprod-picked")
 
     def update(change: Mapping[str, Any]) -> None:
-        with output:
-            output.clear_output(wait=True)
-            render(change["new"])
+        content.value = render_html(render, change["new"])
 
     dropdown.observe(update, names="value")
-    with output:
-        render(value)
-    box = widgets.VBox([dropdown, output])
+    box = widgets.VBox([dropdown, content])
     _display(box)
     return box

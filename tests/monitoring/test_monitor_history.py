@@ -77,6 +77,17 @@ def test_history_shape_and_rerun_does_not_duplicate_windows(project):
     assert decisions.count("| no_action |") == 3 and "2013-10-15T00:00:00" in decisions
 
 
+def test_a_batch_with_part_of_a_recorded_week_replaces_it_and_says_so(project):
+    tmp_path, settings = project
+    run_pass(settings, tmp_path, rows("2013-10-01", 24 * 7), "whole week", track=False)
+    part = run_pass(settings, tmp_path, rows("2013-10-01", 24 * 3, seed=4), "first three days", track=False)
+    assert read(tmp_path)["windows"][0]["rows"] == 72
+    [note] = [text for text in part.notes if "recorded with" in text]
+    assert note.startswith("window 2013-10-01 .. 2013-10-08 was recorded with 168 row(s)") and "72" in note
+    unchanged = run_pass(settings, tmp_path, rows("2013-10-01", 24 * 3, seed=4), "the same again", track=False)
+    assert not [text for text in unchanged.notes if "recorded with" in text]
+
+
 def test_empty_log_is_no_data(project):
     from nbprod.serving.prediction_log import empty_log_frame
 

@@ -159,6 +159,7 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
                                            model_version=None if "model_version" in rows.columns else version)
+    notes.extend(replaced_window_notes(recorded, checked))
     merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
     report = Report(source=source, rows=int(len(rows)), windows=entries, checked=checked, decision=decision,
@@ -181,6 +182,24 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
         _retrain(base, project, report, first, end, retrain_overrides, log)
     _finish_mlflow_run(report.monitor_run_id, report)
     return report
+
+
+def replaced_window_notes(recorded: Mapping[tuple[str, str], Mapping[str, Any]],
+                          checked: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A note for each window checked again on a different number of rows than it was recorded with.
+
+    A window is checked on the rows one input holds for it, so a batch holding part of an
+    already recorded week replaces that week's entry rather than adding to it.
+    """
+    notes = []
+    for entry in checked:
+        known = recorded.get((str(entry["start"]), str(entry["end"])))
+        if known is not None and int(known.get("rows") or 0) != int(entry["rows"]):
+            notes.append(f"window {str(entry['start'])[:10]} .. {str(entry['end'])[:10]} was recorded with "
+                         f"{int(known.get('rows') or 0)} row(s) and is now checked on the {int(entry['rows'])} "
+                         "this input holds for it (a window is checked on one input's rows: give a window's "
+                         "rows together)")
+    return notes
 
 
 def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_columns: Sequence[str],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,10 +76,16 @@ def roc_pr_curves(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figur
     return figure
 
 
-def confusion(y_true: np.ndarray, predicted: np.ndarray, title: str) -> Figure:
-    """A confusion matrix with counts."""
+def confusion(y_true: np.ndarray, predicted: np.ndarray, title: str, classes: Sequence[Any] | None = None,
+              names: Sequence[str] | None = None) -> Figure:
+    """A confusion matrix with counts.
+
+    ``classes``: the class values in order (default: those present), so a class that
+    never occurs still gets its row and column; ``names``: their labels on the axes.
+    """
     figure, axis = _figure(4.5, 4)
-    skm.ConfusionMatrixDisplay.from_predictions(y_true, predicted, ax=axis, colorbar=False, values_format=",d")
+    skm.ConfusionMatrixDisplay.from_predictions(y_true, predicted, labels=classes, display_labels=names, ax=axis,
+                                                colorbar=False, values_format=",d")
     axis.set_title(title)
     return figure
 

@@ -219,6 +219,14 @@ def test_confusion_matrix_names_the_classes_after_the_target():
     assert figures.class_names("delayed") == ("not delayed", "delayed")
 
 
+
+def test_confusion_matrix_keeps_both_classes_when_only_one_occurs():
+    figure = figures.confusion(np.array([False, False, False]), np.array([0, 0, 0]), "v1", 0.5, "late")
+    axis = figure.axes[0]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["not late", "late"]
+    counts = sorted(text.get_text() for text in axis.texts)
+    assert counts == ["0", "0", "0", "3"]
+
 # -- drift data -----------------------------------------------------------------------------------
 
 

@@ -277,12 +277,6 @@ def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: f
     from nbprod import plots
 
     title = textwrap.fill(f"{name} (threshold {threshold:.2f})", 40)
-    figure = plots.confusion(y_true, predicted, title)
-    axis = figure.axes[0]
-    if len(axis.get_xticks()) == 2:
-        names = class_names(target)
-        axis.set_xticks([0, 1], names)
-        axis.set_yticks([0, 1], names)
-        axis.set_xlabel("predicted")
-        axis.set_ylabel("what really happened")
+    figure = plots.confusion(y_true, predicted, title, classes=[0, 1], names=class_names(target))
+    figure.axes[0].set(xlabel="predicted", ylabel="what really happened")
     return figure

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install install-test browser build serve dashboard mlflow-ui benchmarks clean
+.PHONY: help run test install install-test browser build lab serve dashboard mlflow-ui benchmarks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	@# an editable install skips pyproject's data-files: switch Ploomber's broken server extension off here
+	$(BIN)/jupyter server extension disable --sys-prefix ploomber
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
@@ -38,6 +40,9 @@ browser: ## install Debian's chromium and chromium-driver (browser tests)
 
 build: install ## build again, only what changed (nbprod build --set key=value for overrides)
 	$(BIN)/nbprod build
+
+lab: install ## open JupyterLab on the project (edit and run the notebooks by hand)
+	$(BIN)/jupyter lab
 
 serve: install ## serve the champion model on 127.0.0.1
 	$(BIN)/nbprod serve

@@ -11,6 +11,7 @@ dashboards against that project, and headless Chromium driven by Selenium.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -174,19 +176,26 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float, log: Path
 def voila(sample: Sample, tmp_path_factory: pytest.TempPathFactory):
     """Voila serving the repository's dashboards against the sample project; yields its base URL."""
     from nbprod.dashboards.command import voila_command
-    from nbprod.monitoring.replay import stop_server
     from nbprod.dashboards.snapshot import dashboard_env
 
     port = free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
     env = dashboard_env(sample.project, tracking_uri=sample.uri, base=sample.env())
-    with open(log, "w") as output:
-        process = subprocess.Popen(voila_command(DASHBOARDS, port, no_browser=True), env=env, cwd=DASHBOARDS,
-                                   stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(base + "/", process, 90, log)
+    with serving(voila_command(DASHBOARDS, port, no_browser=True), env, DASHBOARDS,
+                 tmp_path_factory.mktemp("voila") / "voila.log", base + "/"):
         yield base
+
+
+@contextlib.contextmanager
+def serving(command: list[str], env: dict[str, str], cwd: Path, log: Path, url: str) -> Iterator[None]:
+    """Run a server (output to ``log``) until the ``with`` block ends; enter once ``url`` answers."""
+    from nbprod.monitoring.replay import stop_server
+
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(url, process, 90, log)
+        yield
     finally:
         stop_server(process, 15)
 

@@ -51,7 +51,7 @@ dashboard: install ## serve the Voila dashboards on 127.0.0.1
 	$(BIN)/nbprod dashboard
 
 mlflow-ui: install ## open the MLflow UI on the project's store (http://127.0.0.1:5000)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/nbprod mlflow-ui
 
 benchmarks: install-test browser ## run the benchmarks; figures go to reports/benchmarks/
 	$(BIN)/pip install --quiet -e ".[bench]"

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("nbprod.dashboards.command", "serve the dashboards with Voila, or write static HTML snapshots"),
     "monitor": ("nbprod.monitoring.command", "check drift of the prediction log per window; retrain when it fires"),
     "replay": ("nbprod.monitoring.replay_command", "demo: replay the later months through the service, week by week"),
+    "mlflow-ui": ("nbprod.tracking_command", "open the MLflow UI on the project's store (127.0.0.1)"),
 }
 
 

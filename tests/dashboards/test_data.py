@@ -429,6 +429,10 @@ def test_static_selector_renders_the_default_only_and_says_so(monkeypatch):
                        static_hint="Showing the latest window.") is None
     assert seen == [2]
     assert shown == ['<p class="nbprod-note">Showing the latest window.</p>']  # no "Pick" without a picker
+    shown.clear()
+    ui.selector("Pick:", [("three", 3)], 3, _draw, static=True)
+    [page] = shown
+    assert "window 3" in page and "This view could not be shown: KeyError" in page  # no traceback in a snapshot
 
 
 def _draw(value):

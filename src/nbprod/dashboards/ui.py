@@ -172,12 +172,15 @@ def selector(description: str, options: Sequence[tuple[str, Any]] | Mapping[str,
     ``render`` shows its content with the helpers of this module (captured as HTML,
     see :func:`render_html`). ``hint``: a note above the dropdown (``"Pick a window."``).
     ``static``: no dropdown; ``static_hint`` (``"Showing the latest window."``) then
-    ``render(value)`` as plain outputs, and None is returned (snapshots).
+    what ``render(value)`` shows, and None is returned (snapshots). Either way an error
+    in ``render`` becomes a plain message.
     """
     if static:
         if static_hint:
             note(static_hint)
-        render(value)
+        content = render_html(render, value)
+        if content:
+            _show_html(content)
         return None
     if hint:
         note(hint)

@@ -123,6 +123,16 @@ def apply_override(settings: dict, path: list[str], value: Any) -> None:
             schema = schema[key]
 
 
+def expected_type(path: Iterable[str]) -> Any:
+    """The type (or tuple of types) :data:`SCHEMA` gives the setting at ``path``."""
+    node: Any = SCHEMA
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            raise SettingsError(f"unknown setting {'.'.join(path)!r}")
+        node = node[key]
+    return node
+
+
 def _date_as_text(value: Any, expected: Any) -> Any:
     """A YAML date (``--set split.new_start=2013-10-01``) as ISO text where the setting is text."""
     import datetime

@@ -511,11 +511,16 @@ def test_voila_command_serves_on_loopback():
 def test_task_overrides_round_trip_through_the_settings_parser():
     from nbprod.settings import parse_override
 
-    found = task.overrides(products="/a b/build", reports=task.KEEP, target="late", time_column=None,
-                           model_name="m", min_rows=50)
+    from nbprod import settings as settings_module
+
+    # Ploomber hands the params over as text: "50" must come back a number, "yes" stay text
+    found = task.overrides(products="/a b/build", reports=task.KEEP, target="yes", time_column="None",
+                           model_name="m", min_rows="50")
     parsed = dict((".".join(key), value) for key, value in map(parse_override, found))
-    assert parsed == {"products": "/a b/build", "data.target": "late", "data.time_column": None,
-                      "registry.model_name": "m", "monitor.min_rows": "50"}
+    assert parsed == {"products": "/a b/build", "data.target": "yes", "data.time_column": None,
+                      "registry.model_name": "m", "monitor.min_rows": 50}
+    settings = settings_module.load(REPO, overrides=found)  # what the dashboards load: no type error
+    assert settings["monitor"]["min_rows"] == 50 and settings["data"]["target"] == "yes"
     with pytest.raises(TypeError):
         task.overrides(unknown="x")
 
@@ -575,3 +580,24 @@ def test_holdout_score_uses_the_scores_the_evaluate_task_saved(tmp_path, monkeyp
 
     with pytest.raises(MlflowException):  # not saved: the model itself is loaded (and here it does not exist)
         holdout_score(report, "runs:/run-2/model", "run-2")
+
+
+def test_only_builds_that_evaluated_candidates_are_listed(tmp_path):
+    import time as clock
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("builds", artifact_location=(tmp_path / "artifacts").as_uri())
+
+    def build(best: str | None) -> str:
+        parent = client.create_run(experiment, tags={"nbprod.build": "true"}).info.run_id
+        if best is not None:
+            client.create_run(experiment, tags={"nbprod.parent": parent, "nbprod.task": "evaluate",
+                                                "nbprod.best": best})
+        clock.sleep(0.01)  # distinct start times
+        return parent
+
+    full = build("hgb")
+    build(None)  # a later build that re-ran only the dashboards, or failed before evaluate
+    assert [(b.run_id, b.best) for b in model_data.list_builds(client, experiment)] == [(full, "hgb")]

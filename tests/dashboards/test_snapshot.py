@@ -7,6 +7,7 @@ from html import unescape
 
 import pytest
 
+import sample_build
 from conftest import DASHBOARDS
 from pages import external_loads
 
@@ -24,7 +25,8 @@ def test_snapshot_task_writes_both_dashboards_with_code_hidden(sample, monkeypat
     product = {"model_report": out / "model_report.html", "drift_report": out / "drift_report.html"}
     task.snapshots(product, {"evaluate": "x", "promote": "y", "monitor": "z"}, dashboards=str(DASHBOARDS),
                    products=str(sample.project / "build"), reports=str(sample.reports), target="late",
-                   time_column="scheduled_departure")
+                   time_column="scheduled_departure", min_rows=str(sample_build.MIN_ROWS),
+                   metric="roc_auc")  # as text, like Ploomber
     model = product["model_report"].read_text()
     drift = product["drift_report"].read_text()
     first = sample.summary["first"]["version"]
@@ -34,6 +36,7 @@ def test_snapshot_task_writes_both_dashboards_with_code_hidden(sample, monkeypat
             "in the latest") in drift
     assert "Showing the latest build" in model and "Showing the window of the headline" in drift
     for html in (model, drift):
+        assert "could not be shown" not in html
         assert "Pick a" not in html  # no picker in a snapshot
         assert str(sample.project) not in html  # paths relative to the project
         assert "nan)" not in html and "vnan" not in html

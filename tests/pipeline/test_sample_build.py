@@ -30,6 +30,9 @@ def test_reports_hold_executed_notebooks_and_html(sample_build):
         assert "<html" in (reports / f"{name}.html").read_text()[:2000].lower()
     assert (reports / "pipeline.png").stat().st_size > 5000
     assert "promoted" in (reports / "promotion.html").read_text()
+    for name in ("model_report", "drift_report"):  # the build's own dashboard snapshots show real content
+        page = (reports / "dashboards" / f"{name}.html").read_text()
+        assert "nbprod-headline" in page and "could not be shown" not in page, name
 
 
 @pytest.mark.parametrize("name", ["eda", "evaluate"])

@@ -293,7 +293,11 @@ def _started(run: Any) -> dt.datetime:
 
 
 def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]:
-    """The builds of the experiment, newest first, with the candidate each chose as best."""
+    """The builds of the experiment that evaluated candidates, newest first, with the one each chose as best.
+
+    A build that re-ran only later tasks (the dashboards, say) or failed before
+    evaluating has no candidates to compare, so it is not listed.
+    """
     runs = client.search_runs([experiment_id], "tags.`nbprod.build` = 'true'", max_results=limit,
                               order_by=["attributes.start_time DESC"])
     if not runs:
@@ -304,7 +308,8 @@ def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]
                                                      order_by=["attributes.start_time DESC"])
                    if run.data.tags.get("nbprod.parent") in wanted]
     best = {run.data.tags["nbprod.parent"]: run.data.tags.get("nbprod.best") for run in evaluations}
-    return [Build(run.info.run_id, _started(run), run.info.status, best.get(run.info.run_id)) for run in runs]
+    return [Build(run.info.run_id, _started(run), run.info.status, best[run.info.run_id]) for run in runs
+            if run.info.run_id in best]
 
 
 def candidate_runs(client: Any, experiment_id: str, parent_id: str) -> list[Any]:

@@ -54,17 +54,29 @@ KEEP = "__env.yaml__"
 
 
 def overrides(**values: Any) -> list[str]:
-    """``key=value`` settings overrides (values as JSON, which YAML reads back unchanged).
+    """``key=value`` settings overrides from task params (Ploomber renders them as text).
 
+    Text settings are passed as JSON strings (so YAML reads ``yes`` or ``2013-10-01``
+    back as that text); others (``monitor.min_rows``) as written, for YAML to type.
     A value of :data:`KEEP` is skipped; None (a YAML ``null``, e.g. no time column) is passed on.
     """
+    from nbprod.settings import expected_type
+
     found = []
     for name, value in values.items():
         if name not in SETTINGS:
             raise TypeError(f"unknown dashboard setting {name!r}")
         if value == KEEP:
             continue
-        found.append(f"{SETTINGS[name]}={json.dumps(None if value in (None, 'None') else str(value))}")
+        key = SETTINGS[name]
+        expected = expected_type(key.split("."))
+        if value in (None, "None"):
+            text = "null"
+        elif str in (expected if isinstance(expected, tuple) else (expected,)):
+            text = json.dumps(str(value))
+        else:
+            text = str(value)
+        found.append(f"{key}={text}")
     return found
 
 

@@ -27,11 +27,12 @@ class BuildResult:
     ok: bool = True
 
 
-def current_fingerprints(dag: Any, project: Path) -> dict[str, dict[str, str]]:
+def current_fingerprints(dag: Any, project: Path, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """Each task's data and code fingerprint."""
     folder = fingerprints.package_folder()
+    outputs = fingerprints.output_folders(settings, project)
     return {name: fingerprints.fingerprint(dag_module.task_code(dag, name), dag_module.task_params(dag, name),
-                                           project, folder)
+                                           project, folder, outputs)
             for name in dag.keys()}
 
 
@@ -104,7 +105,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
         return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started)
     manifest.forget(products)
     dag = dag_module.load_dag(project, settings)
-    current = current_fingerprints(dag, project)
+    current = current_fingerprints(dag, project, settings)
     forced = mark_changed(dag, products, current, force)
     if forced:
         dag = dag_module.load_dag(project, settings)
@@ -135,8 +136,9 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
 def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], products: Path) -> None:
     """Remember the state of everything the up-to-date decision depends on."""
     folder = fingerprints.package_folder()
+    outputs = fingerprints.output_folders(settings, project)
     data = [path for name in dag.keys()
-            for path in fingerprints.data_files(dag_module.task_params(dag, name), project)]
+            for path in fingerprints.data_files(dag_module.task_params(dag, name), project, outputs)]
     watched = [*dag_module.watched_files(dag, project), *sorted(folder.rglob("*.py")), *data,
                products / fingerprints.STORE]
     manifest.write(products, manifest_key(settings), list(dag.keys()), watched)

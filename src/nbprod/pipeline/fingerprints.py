@@ -99,28 +99,49 @@ def digest_files(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def data_files(params: Mapping[str, Any], project: Path) -> list[Path]:
-    """Files that a task's params name: existing files, every file in a named folder, and the
-    embedded default's files."""
+def output_folders(settings: Mapping[str, Any], project: Path) -> list[Path]:
+    """The folders a build writes into: products, reports, monitoring reports, the prediction log."""
+    from nbprod.settings import resolve_path
+
+    values = (settings["products"], settings["reports"], settings["monitor"]["reports"],
+              settings["serve"]["prediction_log"])
+    return [resolve_path(project, value).resolve() for value in values]
+
+
+def is_location(folder: Path, project: Path, outputs: Iterable[Path] = ()) -> bool:
+    """Whether a folder a param names is where things are written, not data a task reads: the
+    project itself, an output folder, a folder inside one, or a folder holding one."""
+    outputs = list(outputs)
+    folder, project = folder.resolve(), project.resolve()
+    return any(folder == root or root.is_relative_to(folder) for root in (project, *outputs)) \
+        or any(folder.is_relative_to(output) for output in outputs)
+
+
+def data_files(params: Mapping[str, Any], project: Path, outputs: Iterable[Path] = ()) -> list[Path]:
+    """Files that a task's params name: existing files, every file in a named folder (not a
+    location, see :func:`is_location`), and the embedded default's files."""
     from nbprod.data.sources import EMBEDDED, source_files
 
+    outputs = list(outputs)
     files: list[Path] = []
     for value in params.values():
         if value == EMBEDDED:
             files.extend(source_files(EMBEDDED, project))
         elif isinstance(value, str) and len(value) < 4096 and (project / value).is_file():
             files.append(project / value)
-        elif isinstance(value, str) and len(value) < 4096 and value and (project / value).is_dir():
+        elif isinstance(value, str) and len(value) < 4096 and value and (project / value).is_dir() \
+                and not is_location(project / value, project, outputs):
             files.extend(path for path in sorted((project / value).rglob("*"))
                          if path.is_file() and ".ipynb_checkpoints" not in path.parts)
     return files
 
 
-def fingerprint(code: str, params: Mapping[str, Any], project: Path, folder: Path) -> dict[str, str]:
-    """A task's code and data digests."""
+def fingerprint(code: str, params: Mapping[str, Any], project: Path, folder: Path,
+                outputs: Iterable[Path] = ()) -> dict[str, str]:
+    """A task's code and data digests (``outputs``: the build's output folders, not data)."""
     return {
         "code": digest_files(module_closure(code, folder)),
-        "data": digest_files(data_files(params, project)),
+        "data": digest_files(data_files(params, project, outputs)),
     }
 
 

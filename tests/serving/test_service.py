@@ -70,6 +70,9 @@ BAD = [
     ("malformed JSON", lambda r: b'{"carrier": "UA", ', 400, "malformed_json", "not valid JSON", None),
     ("not UTF-8", lambda r: b'\xff\xfe{}', 400, "malformed_json", "UTF-8", None),
     ("wrong shape", lambda r: 42, 400, "bad_shape", "must be a JSON object", None),
+    ("records not a list", lambda r: {"records": r[0]}, 400, "bad_shape", "must hold a list of objects", None),
+    ("records and more", lambda r: {"records": r[:1], "x": 1}, 400, "bad_shape", "keys ['records', 'x']", None),
+    ("nested too deep", lambda r: b"[" * 20_000 + b"]" * 20_000, 400, "malformed_json", "nests deeper", None),
     ("empty list", lambda r: [], 422, "empty_input", "the list is empty", None),
     ("too many rows", lambda r: [r[0]] * 51, 413, "too_many_rows", "51 records is over the limit of 50", None),
     ("oversized body", lambda r: [{**r[0], "pad": "x" * 60_000}], 413, "body_too_large", "over the limit", None),
@@ -139,6 +142,7 @@ def test_bearer_token_when_configured(start_server, good_records):
     status, headers, body = predict(server, good_records[0], {"Authorization": "Bearer wrong"})
     assert status == 401 and body["error"]["kind"] == "unauthorized" and "bearer" in headers["www-authenticate"].lower()
     assert predict(server, good_records[0], {"Authorization": "Bearer s3cret"})[0] == 200
+    assert predict(server, good_records[0], {"Authorization": "bearer s3cret"})[0] == 200  # scheme: any case
     assert http("GET", server.url + "/health")[0] == 200 and http("GET", server.url + "/ready")[0] == 200
 
 

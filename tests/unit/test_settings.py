@@ -212,3 +212,28 @@ def test_an_unquoted_date_override_is_kept_as_text():
 
     loaded = settings_module.load(REPO, overrides=["split.new_start=2013-10-15", "monitor.current_start=2013-11-01"])
     assert loaded["split"]["new_start"] == "2013-10-15" and loaded["monitor"]["current_start"] == "2013-11-01"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("sample_frac=2", r"'sample_frac' must be in \(0, 1\], got 2"),
+    ("sample_frac=0", r"'sample_frac' must be in \(0, 1\], got 0"),
+    ("train.n_jobs=0", r"'train.n_jobs' must be a number of processes \(-1: all cores\), not 0"),
+    ("serve.port=70000", r"'serve.port' must be between 1 and 65535, got 70000"),
+    ("serve.port=-1", r"'serve.port' must be between 1 and 65535, got -1"),
+    ("serve.reload_seconds=0", r"'serve.reload_seconds' must be greater than 0, got 0"),
+    ("monitor.drift_share=2", r"'monitor.drift_share' must be in \(0, 1\], got 2"),
+    ("monitor.min_rows=-1", r"'monitor.min_rows' must be at least 1, got -1"),
+    ("monitor.performance_drop=-0.1", r"'monitor.performance_drop' must be null or at least 0, got -0.1"),
+    ("registry.budget.max_size_mb=0", r"'registry.budget.max_size_mb' must be greater than 0, got 0"),
+    ("monitor.trigger_k=5", r"'monitor.trigger_k' \(5\) must not exceed 'monitor.trigger_n' \(3\)"),
+])
+def test_values_out_of_range_are_rejected_by_name(project, override, message):
+    with pytest.raises(SettingsError, match=message):
+        settings.load(project, overrides=[override])
+
+
+def test_every_limit_names_a_setting_of_the_schema(valid):
+    for path, (test, _) in settings.LIMITS.items():
+        assert settings.expected_type(path) is not None
+        assert test(settings._get(valid, path)), path  # the shipped values are inside their limits
+    assert settings.load(REPO, overrides=["monitor.performance_drop=null", "train.n_jobs=-1"])

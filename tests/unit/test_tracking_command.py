@@ -77,7 +77,7 @@ def test_a_bad_port_is_an_error(tmp_path):
     folder = project(tmp_path / "p")
     done = subprocess.run(nbprod("mlflow-ui", "--project", str(folder), "--port", "70000"), env=environment(),
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "--port must be between 1 and 65535, got 70000" in done.stderr
+    assert done.returncode == 2 and "argument --port: must be between 1 and 65535, got 70000" in done.stderr
 
 
 @pytest.mark.slow

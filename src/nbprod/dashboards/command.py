@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nbprod.arguments import at_least, port
 from nbprod.templates import TEMPLATE
 
 DEFAULT_PORT = 8866
@@ -27,13 +28,13 @@ KERNEL_CULL_INTERVAL_SECONDS = 30
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``dashboard`` options."""
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--folder", type=Path, default=None,
                         help="folder of dashboard notebooks (default: notebooks/dashboards of the project)")
     parser.add_argument("--snapshot", action="store_true",
                         help="write static HTML snapshots to {reports}/dashboards/ and exit")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds a snapshot may take per cell")
+    parser.add_argument("--timeout", type=at_least(1), default=600, help="seconds a snapshot may take per cell")
 
 
 def voila_command(folder: Path, port: int, no_browser: bool, python: str | None = None,

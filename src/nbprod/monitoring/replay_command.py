@@ -31,6 +31,7 @@ import argparse
 import copy
 import sys
 
+from nbprod.arguments import at_least, positive
 from nbprod.monitoring.command import add_snapshot_option, refresh_snapshots
 
 
@@ -41,9 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--start-server", action="store_true",
                        help="start `nbprod serve` as a subprocess on a free loopback port, stop it at the end")
     parser.add_argument("--file", default=None, help="CSV or Parquet to replay instead of the build's new split")
-    parser.add_argument("--weeks", type=int, default=None, help="replay at most this many windows")
-    parser.add_argument("--batch-size", type=int, default=200, help="records per POST (default 200)")
-    parser.add_argument("--max-requests", type=int, default=100,
+    parser.add_argument("--weeks", type=at_least(1), default=None, help="replay at most this many windows")
+    parser.add_argument("--batch-size", type=at_least(1), default=200, help="records per POST (default 200)")
+    parser.add_argument("--max-requests", type=at_least(1), default=100,
                         help="POSTs per week at most; larger weeks are sampled down (default 100)")
     parser.add_argument("--drift-share", type=float, default=None,
                         help="monitor.drift_share for the demo's monitoring (default: the settings'; on the "
@@ -51,7 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-retrain", action="store_true", help="record the decisions only")
     parser.add_argument("--retrain-set", action="append", default=[], metavar="KEY=VALUE",
                         help="an override for the retraining builds only (e.g. sample_frac=0.1)")
-    parser.add_argument("--server-timeout", type=float, default=120.0,
+    parser.add_argument("--server-timeout", type=positive, default=120.0,
                         help="seconds to wait for a started service to load its model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling of large weeks")
     add_snapshot_option(parser)

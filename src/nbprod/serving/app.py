@@ -404,12 +404,14 @@ class PredictionService:
     def records(self, payload: Any, model: Any) -> list:
         if isinstance(payload, list):
             records = payload
+        elif isinstance(payload, dict) and "records" in payload and "records" not in model.validator.known:
+            records = payload["records"]
+            if not isinstance(records, list) or len(payload) != 1:
+                raise RequestError(400, "bad_shape", "{\"records\": [...]} must hold a list of objects and no "
+                                                     f"other key, got {type(records).__name__} with keys "
+                                                     f"{sorted(payload)}")
         elif isinstance(payload, dict):
-            wrapped = payload.get("records")
-            if isinstance(wrapped, list) and len(payload) == 1 and "records" not in model.validator.known:
-                records = wrapped
-            else:
-                records = [payload]
+            records = [payload]
         else:
             raise RequestError(400, "bad_shape", "the body must be a JSON object (one record), a list of "
                                                  f"objects or {{\"records\": [...]}}, got {type(payload).__name__}")
@@ -423,7 +425,7 @@ class PredictionService:
     async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float) -> bytes:
         if self.token is not None:
             given = headers.get(b"authorization", b"")
-            if not (given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), self.token)):
+            if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
                 raise RequestError(401, "unauthorized", "missing or wrong bearer token "
                                                         "(send 'Authorization: Bearer <token>')")
         model = self.model
@@ -436,6 +438,8 @@ class PredictionService:
             raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
         except ValueError as error:
             raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
         validated = model.validator.check(self.records(payload, model))
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:

@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from nbprod.arguments import at_least
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``score`` options."""
@@ -25,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", type=Path, help="where to write the scored rows (CSV or Parquet)")
     parser.add_argument("--rejects", type=Path, default=None,
                         help="where to write rows that fail validation (default: beside OUTPUT)")
-    parser.add_argument("--chunk-rows", type=int, default=50_000, help="rows per chunk (memory use)")
+    parser.add_argument("--chunk-rows", type=at_least(1), default=50_000, help="rows per chunk (memory use)")
     parser.add_argument("--version", default=None,
                         help="registered model version to use instead of the alias (registry.alias)")
 

@@ -16,18 +16,20 @@ from __future__ import annotations
 import argparse
 import os
 
+from nbprod.arguments import at_least, port, positive
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options."""
     parser.add_argument("--host", default=None, help="interface to bind (default: serve.host)")
-    parser.add_argument("--port", type=int, default=None, help="TCP port (default: serve.port)")
-    parser.add_argument("--reload-seconds", type=float, default=None,
+    parser.add_argument("--port", type=port, default=None, help="TCP port (default: serve.port)")
+    parser.add_argument("--reload-seconds", type=positive, default=None,
                         help="how often to check where the alias points (default: serve.reload_seconds)")
-    parser.add_argument("--batch-wait-ms", type=float, default=2.0,
+    parser.add_argument("--batch-wait-ms", type=at_least(0, float), default=2.0,
                         help="under concurrent load, wait at most this long to gather requests into one "
                              "model call (default 2; 0: take what is queued; a lone client never waits)")
-    parser.add_argument("--max-batch-rows", type=int, default=2048, help="rows per model call at most")
-    parser.add_argument("--model-threads", type=int, default=1,
+    parser.add_argument("--max-batch-rows", type=at_least(1), default=2048, help="rows per model call at most")
+    parser.add_argument("--model-threads", type=at_least(1), default=1,
                         help="BLAS/OpenMP threads for the model (default 1: small batches are slower "
                              "with more)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -44,3 +44,16 @@ def port(text: str) -> int:
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {text}")
     return value
+
+
+def timestamp(text: str) -> str:
+    """A type: a date or date-time pandas reads (``2013-10-01``, ``2013-10-01T12:00``); kept as text."""
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        stamp = None
+    if stamp is None or pd.isna(stamp):
+        raise argparse.ArgumentTypeError(f"expected a date or date-time such as 2013-10-01, got {text!r}")
+    return text

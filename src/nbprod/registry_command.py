@@ -107,15 +107,20 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as error:
         print(f"nbprod: {error}", file=sys.stderr)
         return 1
-    previous = registry.alias_version(alias)
-    if previous == target.version:
-        print(f"{name} version {target.version} already holds the alias {alias!r}; nothing to do")
-        return 0
-    if target.tags.get(TAG_DECISION) == "rejected":
-        print(f"nbprod: warning: the promotion gate rejected version {target.version}: "
-              f"{_failed_reasons(target.tags.get(TAG_REASONS))}", file=sys.stderr)
+    from mlflow.exceptions import MlflowException
 
-    registry.set_alias(alias, target.version)
+    try:
+        previous = registry.alias_version(alias)
+        if previous == target.version:
+            print(f"{name} version {target.version} already holds the alias {alias!r}; nothing to do")
+            return 0
+        if target.tags.get(TAG_DECISION) == "rejected":
+            print(f"nbprod: warning: the promotion gate rejected version {target.version}: "
+                  f"{_failed_reasons(target.tags.get(TAG_REASONS))}", file=sys.stderr)
+        registry.set_alias(alias, target.version)  # the first write: nothing is changed when it fails
+    except MlflowException as error:
+        print(f"nbprod: cannot move the alias {alias!r}: {error.message}", file=sys.stderr)
+        return 2
     registry.set_tags(target.version, {
         "nbprod.manual.user": _user(args.user),
         "nbprod.manual.reason": args.reason or "(no reason given)",

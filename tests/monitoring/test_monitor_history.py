@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -193,3 +194,22 @@ def test_the_champions_build_is_the_reference_only_while_it_is_champion(project)
     assert builds.champion_products(settings, tmp_path, None) == settings["products"]
     overrides = builds.retrain_folders({"products": "build", "monitor": {"reports": "reports/monitoring"}}, "X")
     assert overrides == ['products="build/retrain/X"', 'reports="reports/monitoring/retrain-X"']
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "is empty (0 bytes)"),
+    ("binary.csv", bytes(range(256)) * 4, "could not be parsed"),
+    ("header.csv", b"temp,distance\n", "has no rows"),
+    ("batch.xlsx", b"x", "unknown format"),
+    ("missing.csv", None, "does not exist"),
+])
+def test_unreadable_batches_are_monitor_errors_naming_the_file(tmp_path, name, content, message):
+    from nbprod.monitoring.check import MonitorError
+    from nbprod.monitoring.monitor import read_rows
+
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(MonitorError, match=re.escape(message)) as error:
+        read_rows(path)
+    assert str(path) in str(error.value)

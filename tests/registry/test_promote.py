@@ -194,3 +194,8 @@ def test_promote_unknown_version_is_a_clear_error(good, measured, write_evaluati
     assert "has no version 7 (versions: 1)" in capsys.readouterr().err
     assert Registry(model_name).alias_version("champion") == "1"
     assert cli("--version", "0") == 2
+    for alias in ("bad alias!", "v1"):  # MLflow's alias rules: a clear error, the champion untouched
+        assert cli("--version", "1", "--alias", alias) == 2
+        assert f"cannot move the alias {alias!r}" in capsys.readouterr().err
+    assert Registry(model_name).alias_version("champion") == "1" and not Registry(model_name).version(1).tags.get(
+        "nbprod.manual.user")

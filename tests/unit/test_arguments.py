@@ -36,3 +36,10 @@ def test_bad_numbers_are_usage_errors(argv, message, capsys):
         parse(*argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_monitor_time_bounds_must_be_dates(capsys):
+    assert parse("monitor", "--since", "2013-10-01", "--until", "2013-11-01T06:00").since == "2013-10-01"
+    with pytest.raises(SystemExit):
+        parse("monitor", "--since", "garbage")
+    assert "argument --since: expected a date or date-time such as 2013-10-01, got 'garbage'" in capsys.readouterr().err

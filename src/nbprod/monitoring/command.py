@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nbprod.arguments import timestamp
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``monitor`` options."""
@@ -33,8 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", default=None,
                         help="CSV or Parquet of true outcomes: a key (request_id[,row] or row columns) and data.target")
     parser.add_argument("--label-key", default=None, help="comma-separated columns joining --labels to the rows")
-    parser.add_argument("--since", default=None, help="only log rows with request time >= this (UTC)")
-    parser.add_argument("--until", default=None, help="only log rows with request time < this (UTC)")
+    parser.add_argument("--since", type=timestamp, default=None, help="only log rows with request time >= this (UTC)")
+    parser.add_argument("--until", type=timestamp, default=None, help="only log rows with request time < this (UTC)")
     parser.add_argument("--no-retrain", action="store_true",
                         help="record the decision only (same as --set monitor.retrain=false)")
     parser.add_argument("--retrain-set", action="append", default=[], metavar="KEY=VALUE",

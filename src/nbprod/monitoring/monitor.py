@@ -47,15 +47,13 @@ def history_path(settings: Mapping[str, Any], project: Path) -> Path:
 
 
 def read_rows(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet batch of new data."""
-    path = Path(path)
-    if not path.is_file():
-        raise check.MonitorError(f"data file {path} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".txt", ".gz"):
-        return pd.read_csv(path)
-    raise check.MonitorError(f"data file {path} must be .csv or .parquet")
+    """A CSV or Parquet batch of new data (a missing, empty or unreadable file is a :class:`MonitorError`)."""
+    from nbprod.data.sources import DataSourceError, read_table
+
+    try:
+        return read_table(Path(path))
+    except DataSourceError as error:
+        raise check.MonitorError(str(error)) from None
 
 
 def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Sequence[str] | None = None

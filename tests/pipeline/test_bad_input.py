@@ -118,3 +118,4 @@ def test_cli_reports_the_failure_and_exits_non_zero(good_project, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "validate" in err and "Errored" in err and "required column is missing" in err
+    assert err.strip().splitlines()[-1].startswith("nbprod build: validate failed: ")  # the cause, last

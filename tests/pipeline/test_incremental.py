@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import products_of
+from pipeline_helpers import products_of, reports_of
 
 from nbprod.pipeline import fingerprints
-from nbprod.pipeline.build import build
+from nbprod.pipeline.build import build, failed_tasks
+from nbprod.pipeline.dag import BuildFailed
 from project_copy import REPORTING_TASKS, copy_project, load_settings
 
 pytestmark = pytest.mark.slow
@@ -67,6 +68,25 @@ def test_changing_package_code_reruns_the_tasks_that_import_it(built, tmp_path, 
     with open(package / "metrics.py", "a") as handle:
         handle.write("\n# a change to the metrics, used by training and evaluation\n")
     assert sorted(build(settings, project).executed) == ["evaluate", "promote", "train"]
+
+
+def test_a_task_that_failed_runs_again_once_its_inputs_are_back(built):
+    project, _ = built
+    settings = load_settings(project, (*SAMPLE, "evaluate.permutation_repeats=2"))  # as the tests above left it
+    report = reports_of(project, settings) / "train.ipynb"
+    broken = load_settings(project, (*SAMPLE, "evaluate.permutation_repeats=2",
+                                     "train.candidates=[{name: bad, kind: linear, params: {C: [-1.0]}}]"))
+    with pytest.raises(BuildFailed) as failure:  # a candidate scikit-learn refuses when it fits
+        build(broken, project)
+    assert failed_tasks(failure.value.statuses) == ["train"]
+    assert "-1.0" in report.read_text()  # the failed run's notebook
+    # the same params as the last good run: Ploomber's metadata alone calls train up to date
+    assert sorted(build(settings, project).executed) == ["evaluate", "promote", "train"]
+    assert "-1.0" not in report.read_text()
+
+
+def test_failed_tasks_are_the_errored_ones():
+    assert failed_tasks({"get": "Executed", "train": "Errored", "evaluate": "Aborted", "eda": "Skipped"}) == ["train"]
 
 
 def test_replacing_the_raw_data_file_reruns_everything_downstream(tmp_path):

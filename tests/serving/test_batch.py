@@ -103,3 +103,9 @@ def test_clear_errors(project, table, champion, tmp_path):
     with pytest.raises(ScoreError, match="unknown file type"):
         score_file(champion, no_column, tmp_path / "out.xlsx")
     assert not (tmp_path / "out.parquet").exists()  # a failed run leaves no output
+    all_bad = tmp_path / "all_bad.csv"
+    table.loc[[10, 420]].to_csv(all_bad, index=False)
+    done = run_score(project, str(all_bad), str(tmp_path / "none.csv"))
+    assert done.returncode == 1 and "scored 0 of 2 rows" in done.stdout and "no row of" in done.stderr
+    done = run_score(project, str(no_column), str(tmp_path / "v.csv"), "--version", "99")
+    assert done.returncode == 2 and "cannot load models:/nbprod-test-model/99 from" in done.stderr

@@ -121,6 +121,8 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
             result.statuses = dag_module.build(dag)
         except dag_module.BuildFailed as failure:
             result.statuses, result.ok, details = failure.statuses, False, failure.details
+            for name in failed_tasks(failure.statuses):
+                dag_module.forget_task(dag, name)  # its products are the failed run's: build it again next time
         result.executed = [name for name, status in result.statuses.items() if status == "Executed"]
         fingerprints.write_store(products, {**fingerprints.read_store(products),
                                             **{name: current[name] for name in result.executed}})
@@ -131,6 +133,11 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     record_manifest(dag, project, settings, products)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def failed_tasks(statuses: Mapping[str, str]) -> list[str]:
+    """The tasks of a build that ran and failed (Ploomber's ``Errored``)."""
+    return [name for name, status in statuses.items() if status == "Errored"]
 
 
 def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], products: Path) -> None:

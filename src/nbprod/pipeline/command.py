@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the build options."""
     parser.add_argument("--force", action="store_true", help="run every task, changed or not")
+
+
+#: A traceback's last line: ``package.module.SomeError: message``.
+ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*([A-Za-z_]\w*(?:Error|Exception)): (.+)$")
+#: Errors that only wrap the real one.
+WRAPPERS = ("TaskBuildError", "DAGBuildError", "PapermillExecutionError", "CellExecutionError")
+
+
+def error_line(details: str) -> str | None:
+    """The last error in a failed build's output that is not a wrapper (``"DataSourceError: data file ..."``)."""
+    found = None
+    for line in details.splitlines():
+        match = ERROR_LINE.match(line.strip())
+        if match and match.group(1) not in WRAPPERS:
+            found = f"{match.group(1)}: {match.group(2)}"
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
         print("nbprod build failed:", file=sys.stderr)
         for name, status in failure.statuses.items():
             print(f"  {name:<10} {status}", file=sys.stderr)
+        cause = error_line(failure.details)
+        failed = ", ".join(name for name, status in failure.statuses.items() if status == "Errored")
+        if cause:
+            print(f"nbprod build: {failed or 'a task'} failed: {cause}", file=sys.stderr)
         return 1
     if not result.executed:
         print(f"Nothing changed: all {len(result.statuses)} tasks are up to date ({result.seconds:.1f} s).")

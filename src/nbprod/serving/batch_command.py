@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
         version = args.version or str(client.get_model_version_by_alias(name, alias).version)
         model = load_version(uri, name, version, client)
     except Exception as error:  # registry errors come in many types
-        print(f"nbprod score: cannot load models:/{name}@{alias if not args.version else args.version} "
-              f"from {uri}: {error}", file=sys.stderr)
+        wanted = f"models:/{name}/{args.version}" if args.version else f"models:/{name}@{alias}"
+        print(f"nbprod score: cannot load {wanted} from {uri}: {error}", file=sys.stderr)
         return 2
     try:
         summary = score_file(model, args.input, args.output, args.rejects, max(1, args.chunk_rows))
@@ -65,4 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"nbprod score: {error}", file=sys.stderr)
         return 2
     print(summary.text())
+    if summary.rows_read and not summary.rows_scored:
+        print(f"nbprod score: no row of {args.input} could be scored (see the rejects)", file=sys.stderr)
+        return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -30,6 +31,7 @@ def test_report_html_shows_outputs_and_loads_nothing_from_outside(tmp_path):
     assert "Training report" in html and "roc auc 0.74" in html
     assert external_loads(html) == []
     assert "require.min.js" not in html
+    assert not re.search(r"https?://[^\s\"']*(cdn|unpkg)", html), "no CDN address, even in inline scripts"
 
 
 def test_voila_finds_the_nbprod_template_on_the_jupyter_path():

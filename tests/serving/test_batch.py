@@ -58,6 +58,7 @@ def test_score_command_scores_good_rows_and_rejects_bad_ones(project, table, cha
     rejects = pd.read_parquet(tmp_path / "scored.rejects.parquet")
     assert len(scored) == 596 and len(rejects) == 4
     assert dict(zip(rejects["flight_id"].astype(int), rejects["reject_reason"])) == BAD_ROWS
+    assert rejects["input_row"].tolist() == sorted(BAD_ROWS)  # positions in the input (chunks of 128)
     assert list(scored.columns) == [*champion.contract.names, "flight_id", "prediction", "probability"]
     good = table.drop(index=list(BAD_ROWS)).reset_index(drop=True)
     assert scored["flight_id"].astype(int).tolist() == good["flight_id"].tolist()

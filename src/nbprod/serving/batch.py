@@ -9,8 +9,9 @@ Output: the contract columns as the model saw them (numbers as float, categories
 text, date-times as naive UTC timestamps), the other input columns as read, then
 ``prediction`` (0/1 at the version's threshold, or the regression value) and, for
 classification, ``probability`` (P(class 1)). Rows failing validation go, as read, to
-the rejects file with a ``reject_reason`` column (the file is always written; empty
-when nothing was rejected). CSV input columns are read as text and converted per the
+the rejects file with a ``reject_reason`` column and ``input_row`` (the row's position
+among the input's data rows, from 0; the file is always written; empty when nothing
+was rejected). CSV input columns are read as text and converted per the
 contract, so a CSV in gives text for the non-contract columns. Output and rejects are
 written under temporary names and renamed when complete: a reader never sees half a
 file, and a failed run leaves no output behind.
@@ -28,6 +29,7 @@ from nbprod.serving.validation import RequestError, validate_frame
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 REASON = "reject_reason"
+ROW = "input_row"
 
 
 class ScoreError(Exception):
@@ -161,6 +163,7 @@ def _output_schema(model: Any, input_schema: Any, extra: list[str]):
 def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None = None,
                chunk_rows: int = 50_000) -> ScoreSummary:
     """Score ``input_path`` with ``model`` (a :class:`~nbprod.serving.model_source.LoadedModel`)."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -182,9 +185,9 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
     if input_schema is None:
         input_schema = pa.schema([pa.field(str(name), pa.string()) for name in first.columns])
     out_sink = _Sink(output, _output_schema(model, input_schema, extra))
-    reject_sink = _Sink(rejects, input_schema.append(pa.field(REASON, pa.string())))
+    reject_sink = _Sink(rejects, input_schema.append(pa.field(REASON, pa.string())).append(pa.field(ROW, pa.int64())))
     empty_out = pd.DataFrame({f.name: pd.Series([], dtype=object) for f in out_sink.schema})
-    empty_rejects = first.head(0).assign(**{REASON: pd.Series([], dtype=object)})
+    empty_rejects = first.head(0).assign(**{REASON: pd.Series([], dtype=object), ROW: pd.Series([], dtype="int64")})
 
     def process(chunk: Any) -> None:
         try:
@@ -194,10 +197,12 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
         for column, count in unseen.items():
             summary.unseen[column] = summary.unseen.get(column, 0) + count
         bad = reasons.notna().to_numpy()
+        first_row = summary.rows_read
         summary.rows_read += len(chunk)
         summary.chunks += 1
         if bad.any():
-            reject_sink.write(chunk[bad].assign(**{REASON: reasons[bad].to_numpy()}))
+            reject_sink.write(chunk[bad].assign(**{REASON: reasons[bad].to_numpy(),
+                                                   ROW: first_row + np.flatnonzero(bad)}))
             summary.rows_rejected += int(bad.sum())
         good = clean[~bad]
         if len(good):

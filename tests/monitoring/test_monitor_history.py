@@ -213,3 +213,17 @@ def test_unreadable_batches_are_monitor_errors_naming_the_file(tmp_path, name, c
     with pytest.raises(MonitorError, match=re.escape(message)) as error:
         read_rows(path)
     assert str(path) in str(error.value)
+
+
+def test_the_logs_description_names_the_time_bounds(tmp_path):
+    import argparse
+
+    from nbprod.monitoring.command import load_rows
+
+    settings = settings_module.load(REPO, overrides=[f"serve.prediction_log={tmp_path / 'log'}"])
+    args = argparse.Namespace(data=None, since="2030-01-01", until="2030-02-01")
+    rows, source = load_rows(args, settings, tmp_path)
+    assert rows.empty
+    assert source == f"the prediction log {tmp_path / 'log'} (requests since 2030-01-01 and before 2030-02-01)"
+    args = argparse.Namespace(data=None, since=None, until=None)
+    assert load_rows(args, settings, tmp_path)[1] == f"the prediction log {tmp_path / 'log'}"

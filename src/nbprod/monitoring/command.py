@@ -79,7 +79,10 @@ def load_rows(args: argparse.Namespace, settings, project):
     from nbprod.serving.prediction_log import read_prediction_log
 
     folder = resolve_path(project, settings["serve"]["prediction_log"])
-    return read_prediction_log(folder, args.since, args.until), f"the prediction log {folder}"
+    bounds = " and ".join(text for text in (args.since and f"since {args.since}", args.until and f"before {args.until}")
+                          if text)
+    source = f"the prediction log {folder}" + (f" (requests {bounds})" if bounds else "")
+    return read_prediction_log(folder, args.since, args.until), source
 
 
 def describe(report, quiet: bool = False) -> list[str]:

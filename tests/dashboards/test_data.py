@@ -310,7 +310,8 @@ def test_windows_too_small_to_vote_do_not_make_the_headline(project, synthetic_h
            f"{last['rows']:,} predictions)" in text
     assert "The newest window (22 Feb to 29 Feb 2020) has 13 rows so far: too few to judge (at least 200 needed)." in text
     assert "4 of 4" not in text
-    assert drift_data.window_option(next(windows.iloc[[3]].itertuples()), MIN_ROWS).endswith("13 rows: too few to judge, under 200)")
+    option = drift_data.window_option(next(windows.iloc[[3]].itertuples()), MIN_ROWS)
+    assert option.endswith("13 rows: too few to judge (at least 200 needed))")
     text, tone = drift_data.headline(history, "4", 10_000)  # no window is large enough
     assert "no window has enough rows to judge drift yet" in text and tone == "info"
     figure = figures.drift_over_time(windows, drift_data.events_frame(history), 0.5)
@@ -601,3 +602,14 @@ def test_only_builds_that_evaluated_candidates_are_listed(tmp_path):
     full = build("hgb")
     build(None)  # a later build that re-ran only the dashboards, or failed before evaluate
     assert [(b.run_id, b.best) for b in model_data.list_builds(client, experiment)] == [(full, "hgb")]
+
+
+def test_why_a_window_does_not_vote_and_pvalue_methods_include_goodness_of_fit():
+    assert drift_data.not_judged(13, 200) == "too few to judge (at least 200 needed)"
+    assert drift_data.not_judged(500, 100) == "not judged (its drift check gave no verdict)"
+    assert drift_data.severity("chisquare_gof", 3.0, 0.05, 0.2) == drift_data.severity("chisquare", 3.0, 0.05, 0.2)
+    assert drift_data.severity("chisquare_gof", 3.0, 0.05, 0.2) < 1  # p = 0.2 is not drifting
+
+
+def test_plain_performance_says_nothing_of_an_unknown_error():
+    assert model_data.plain_performance("regression", "delay", {"mae": float("nan")}, {"mae": 3.0}) == ""

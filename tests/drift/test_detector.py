@@ -341,3 +341,16 @@ def test_single_row_window_result_says_its_size():
     result = det.compare(frame(1, seed=3))
     assert result.n_rows_current == 1 and result.to_dict()["n_rows_current"] == 1
     assert all(c.n_current == 1 for c in result.columns)
+
+
+def test_huge_values_drift_like_ordinary_ones():
+    rng = np.random.default_rng(3)
+    scale = 1e160  # squares overflow float64: the std must not become inf (and the distance 0)
+    det = DriftDetector().fit(pd.DataFrame({"x": rng.normal(size=2000) * scale}))
+    column = det.compare(pd.DataFrame({"x": rng.normal(size=500) * scale + 5 * scale})).column("x")
+    assert column.drifted and column.statistic == pytest.approx(5.0, abs=0.2)
+
+
+def test_performance_drift_drops_rows_without_a_score():
+    result = performance_drift([0, 1, 1, 0, None], [0.1, float("nan"), 0.8, 0.3, 0.5], reference=0.8)
+    assert result.status == "ok" and result.n == 3 and result.n_unlabelled == 1 and result.current == 1.0

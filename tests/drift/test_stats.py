@@ -224,3 +224,12 @@ def test_grid_core_and_tails():
     assert counts.sum() == ref.size and counts[0] == 0
     constant = binning.make_grid(np.full(10, 3.0), 1024)
     assert (constant.n_cells, constant.span, constant.n_bins) == (1, 0.0, 3)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e6, 1e160])  # above the min_std floor
+def test_normalized_wasserstein_does_not_overflow_on_huge_values(scale):
+    rng = np.random.default_rng(3)
+    reference, current = rng.normal(size=2000) * scale, rng.normal(size=500) * scale + 5 * scale
+    expected = ss.wasserstein_distance(reference / scale, current / scale) / np.std(reference / scale)
+    assert stats.normalized_wasserstein(reference, current) == pytest.approx(expected, rel=1e-9)
+    assert stats.stable_std(reference) == pytest.approx(np.std(reference / scale) * scale, rel=1e-12)

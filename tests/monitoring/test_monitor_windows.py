@@ -51,6 +51,8 @@ def test_calendar_windows_and_hours():
     assert windows[0].key == ("2013-10-31T12:00:00", "2013-11-01T00:00:00")
     with pytest.raises(WindowError):
         slice_windows(rows, "when", "fortnightly", ORIGIN)
+    with pytest.raises(WindowError, match="a calendar window is one period"):
+        slice_windows(rows, "when", "2MS", ORIGIN)  # its windows would overlap
 
 
 def test_aware_times_become_naive_utc():

@@ -30,8 +30,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-#: Methods whose threshold applies to a p-value (drift when ``p_value < threshold``).
-PVALUE_METHODS = frozenset({"ks", "chisquare"})
+from nbprod.drift.profiles import PVALUE_METHODS  # drift when ``p_value < threshold``
+
 #: Event kinds, in plain words.
 EVENT_WORDS = {
     "retrain": "retraining started",
@@ -297,6 +297,13 @@ def _last_action(history: History) -> str:
     return f" Last action{date}: {last['what']}" + (f" ({version})." if version else ".")
 
 
+def not_judged(rows: int, min_rows: int) -> str:
+    """Why a window does not vote: too few rows, or no verdict from its drift check."""
+    if rows < min_rows:
+        return f"too few to judge (at least {min_rows:,} needed)"
+    return "not judged (its drift check gave no verdict)"
+
+
 def headline(history: History, serving_version: str | None, min_rows: int) -> tuple[str, str]:
     """The drift report's headline and tone (``good``, ``warn``, ``bad`` or ``info``).
 
@@ -315,7 +322,7 @@ def headline(history: History, serving_version: str | None, min_rows: int) -> tu
     partial = ""
     if not newest["votes"] and (index is None or index < len(windows) - 1):
         partial = (f" The newest window ({newest['label']}) has {_plural(newest['rows'], 'row')} so far: "
-                   f"too few to judge (at least {min_rows:,} needed).")
+                   f"{not_judged(newest['rows'], min_rows)}.")
     if index is None:
         return f"{serving}; no window has enough rows to judge drift yet.{partial}{_last_action(history)}{source}", "info"
     row = windows.iloc[index]
@@ -340,7 +347,7 @@ def headline(history: History, serving_version: str | None, min_rows: int) -> tu
 def window_option(row: Any, min_rows: int) -> str:
     """A window picker's label: ``"1 Oct to 8 Oct 2013 (3 of 21 drifted)"``, small windows marked."""
     if not row.votes:
-        return f"{row.label} ({_plural(row.rows, 'row')}: too few to judge, under {min_rows:,})"
+        return f"{row.label} ({_plural(row.rows, 'row')}: {not_judged(row.rows, min_rows)})"
     return f"{row.label} ({row.n_drifted} of {row.n_columns} drifted)"
 
 

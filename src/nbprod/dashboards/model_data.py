@@ -219,7 +219,8 @@ def plain_performance(task: str, target: str, metrics: Mapping[str, float],
             parts.append(text)
         return "; ".join(parts)
     mae = metrics.get("mae")
-    text = f"its predictions of {target} are off by {mae:.3g} on average (MAE)" if mae is not None else ""
+    known = mae is not None and math.isfinite(mae)
+    text = f"its predictions of {target} are off by {mae:.3g} on average (MAE)" if known else ""
     base = (baseline or {}).get("mae")
     if text and base is not None and math.isfinite(base):
         text += f", against {base:.3g} when always predicting the training average"

@@ -17,18 +17,21 @@ DEFAULT_PROBABILITY_CUT = 0.5
 
 
 def labelled_rows(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(y_true, y_score, n_dropped)`` restricted to the rows whose label is known (not NaN/None)."""
+    """``(y_true, y_score, n_unlabelled)`` restricted to the rows whose label is known (not NaN/None)
+    and that have a score (a row the model gave no score cannot be judged either)."""
     y_true = np.asarray(y_true)
     y_score = np.asarray(y_score)
     if y_true.shape[0] != y_score.shape[0]:
         raise ValueError(f"y_true has {y_true.shape[0]} rows but y_score has {y_score.shape[0]}")
-    known = ~pd.isna(y_true) if y_true.ndim == 1 else np.ones(y_true.shape[0], dtype=bool)
+    labelled = ~pd.isna(y_true) if y_true.ndim == 1 else np.ones(y_true.shape[0], dtype=bool)
+    scored = ~pd.isna(y_score) if y_score.ndim == 1 else ~pd.isna(y_score).any(axis=1)
+    known = labelled & scored
     if known.all():
         return y_true, y_score, 0
     kept = y_true[known]
     if kept.dtype == object:
         kept = pd.Series(kept).infer_objects().to_numpy()
-    return kept, y_score[known], int(np.count_nonzero(~known))
+    return kept, y_score[known], int(np.count_nonzero(~labelled))
 
 
 def undefined_reason(metric: str, y_true: np.ndarray, y_score: np.ndarray) -> str:
@@ -110,7 +113,8 @@ def performance_drift(
     """Compare ``metric`` on a labelled window with its reference value.
 
     Rows whose label is missing (NaN/None: not known yet) are dropped and
-    counted in ``n_unlabelled``; the metric is computed on the others.
+    counted in ``n_unlabelled``; rows without a score are dropped too; the metric
+    is computed on the others.
 
     Parameters
     ----------

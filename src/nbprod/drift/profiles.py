@@ -107,7 +107,7 @@ def fit_numeric(series: pd.Series, n_cells: int, psi_bins: int, settings: Settin
     if change.size + 1 <= settings.discrete_max_unique:
         values, value_counts = np.unique(x, return_counts=True)
     return NumericProfile(
-        n=n, n_rows=rows, missing_rate=_rate(rows - n, rows), std=float(np.std(x)), grid=grid,
+        n=n, n_rows=rows, missing_rate=_rate(rows - n, rows), std=stats.stable_std(x), grid=grid,
         counts=counts, slack=slack, psi_edges=edges, psi_counts=binning.edge_counts(x, edges),
         values=values, value_counts=value_counts, sorted_values=x if keep_sorted else None,
     )

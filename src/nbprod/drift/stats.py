@@ -62,8 +62,17 @@ def normalized_wasserstein(reference: np.ndarray, current: np.ndarray, min_std: 
         The normalized distance (0 for identical samples).
     """
     reference = np.asarray(reference, dtype=np.float64)
-    norm = max(float(np.std(reference)), min_std)
+    norm = max(stable_std(reference), min_std)
     return wasserstein_distance(reference, current) / norm
+
+
+def stable_std(values: np.ndarray) -> float:
+    """``np.std`` of finite values, without overflow where squares exceed float64 (|x| above ~1e154)."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if scale == 0.0 or not np.isfinite(scale):
+        return float(np.std(values)) if values.size else float("nan")
+    return float(np.std(values / scale)) * scale
 
 
 def sorted_unique(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

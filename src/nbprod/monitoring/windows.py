@@ -88,6 +88,9 @@ def parse_length(window: str) -> Any:
     length = fixed_length(offset)
     if length is not None and length <= pd.Timedelta(0):
         raise WindowError(f"monitor.window {window!r} must be a positive length")
+    if length is None and offset.n != 1:  # calendar windows are one period each: 2MS would overlap
+        raise WindowError(f"monitor.window {window!r}: a calendar window is one period (MS, W-MON, ...); "
+                          "for longer ones use a fixed length such as 14D")
     return offset
 
 

@@ -161,7 +161,7 @@ def apply_override(settings: dict, path: list[str], value: Any) -> None:
 
 def expected_type(path: Iterable[str]) -> Any:
     """The type (or tuple of types) :data:`SCHEMA` gives the setting at ``path``."""
-    node: Any = SCHEMA
+    path, node = list(path), SCHEMA
     for key in path:
         if not isinstance(node, dict) or key not in node:
             raise SettingsError(f"unknown setting {'.'.join(path)!r}")

@@ -9,8 +9,8 @@ that traffic racing the cell's execute reply left pages stuck at "Executing 5 of
 (about one load in ten with ipykernel 7).
 
 In a static snapshot (``NBPROD_DASHBOARD_STATIC`` set, see
-:mod:`nbprod.dashboards.snapshot`) there is no kernel behind the page, so the
-default choice is drawn as ordinary outputs and the picker is not shown.
+:mod:`nbprod.dashboards.snapshot`) there is no kernel behind the page, so only
+the default choice is drawn, as HTML, and the picker is not shown.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def render_html(render: Callable[[Any], None], value: Any) -> str:
         try:
             render(value)
         except Exception as error:  # a reader sees a plain message
-            fragments.append(headline_html(f"This view could not be shown: {type(error).__name__}: {error}", "bad"))
+            failure("This view", error)
     return "".join(fragments)
 
 

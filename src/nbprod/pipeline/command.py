@@ -30,7 +30,7 @@ def error_line(details: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Build, print what ran, and return 0 on success, 1 when a task failed."""
-    from nbprod.pipeline.build import build
+    from nbprod.pipeline.build import build, failed_tasks
     from nbprod.pipeline.dag import BuildFailed
 
     try:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         for name, status in failure.statuses.items():
             print(f"  {name:<10} {status}", file=sys.stderr)
         cause = error_line(failure.details)
-        failed = ", ".join(name for name, status in failure.statuses.items() if status == "Errored")
+        failed = ", ".join(failed_tasks(failure.statuses))
         if cause:
             print(f"nbprod build: {failed or 'a task'} failed: {cause}", file=sys.stderr)
         return 1

@@ -67,6 +67,7 @@ def test_windows_up_to_the_last_retraining_do_not_vote_again():
     sequence = votes(True, True, False)
     assert decide(sequence, RULES).retrain
     assert not decide(sequence, RULES, since="2013-10-02T00:00:00").retrain
+    assert not decide(sequence, RULES, since="2013-10-02T00:00:00+00:00").retrain  # aware: taken as UTC
     assert decide(sequence + votes(True, True)[:0] + [Vote("2013-10-04T00:00:00", 500, True),
                                                       Vote("2013-10-05T00:00:00", 500, True)],
                   RULES, since="2013-10-02T00:00:00").retrain

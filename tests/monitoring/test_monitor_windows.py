@@ -70,3 +70,12 @@ def test_window_column_auto_prefers_the_data_time_then_the_request_time():
         resolve_column("auto", "scheduled_departure", ["x"])
     with pytest.raises(WindowError, match="not a column"):
         resolve_column("nope", None, ["x"])
+
+
+def test_an_aware_origin_is_taken_as_utc():
+    rows = frame(["2013-10-02", "2013-10-09"])
+    aware, _ = slice_windows(rows, "when", "7D", "2013-10-01T00:00:00+00:00")
+    naive, _ = slice_windows(rows, "when", "7D", ORIGIN)
+    assert [w.key for w in aware] == [w.key for w in naive]
+    with pytest.raises(WindowError, match="not a date"):
+        slice_windows(rows, "when", "7D", "someday")

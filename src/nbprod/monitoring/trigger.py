@@ -124,7 +124,9 @@ def decide(votes: Sequence[Vote], rules: Rules, since: str | None = None) -> Dec
     """Apply the rules to ``votes`` (in time order)."""
     import pandas as pd
 
-    low = pd.Timestamp(since) if since else None
+    from nbprod.monitoring.windows import naive_utc
+
+    low = naive_utc([since]).iloc[0] if since else None  # window starts are naive UTC
     considered = [v for v in votes if low is None or pd.Timestamp(v.start) > low]
     skipped = tuple(v.start for v in considered if v.rows < rules.min_rows or v.drifted is None)
     voting = [v for v in considered if v.rows >= rules.min_rows and v.drifted is not None]

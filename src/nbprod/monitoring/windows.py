@@ -105,7 +105,10 @@ def fixed_length(offset: Any) -> pd.Timedelta | None:
 def bounds(stamps: pd.Series, window: str, origin: Any) -> tuple[pd.Series, pd.Series]:
     """The start and end of the window of each (non-missing) timestamp."""
     offset = parse_length(window)
-    origin = pd.Timestamp(origin)
+    start = naive_utc([origin]).iloc[0]
+    if pd.isna(start):
+        raise WindowError(f"the windows' origin (split.new_start) is not a date: {origin!r}")
+    origin = start
     length = fixed_length(offset)
     if length is not None:
         index = (stamps - origin) // length

@@ -107,6 +107,8 @@ def test_versions_table_reads_the_gate_tags():
     assert table["version"].tolist() == [1, 2, 3]
     assert table["decision"].tolist() == ["promoted", "rejected", ""]
     assert table["serving"].tolist() == [True, False, False]
+    others = [VERSIONS[0], FakeVersion("2", 1_700_100_000_000, {}, ("challenger",), "r2")]
+    assert model_data.versions_table(others, None, "champion")["serving"].tolist() == [True, False]
     assert table.loc[0, "why"] == "passed all 5 checks"
     assert table.loc[1, "why"] == "metric: metric detail; latency: latency detail"
     assert table.loc[1, "plain"] == "it was not better than the model serving and it answered too slowly"

@@ -128,11 +128,11 @@ def _float(value: Any) -> float:
         return float("nan")
 
 
-def versions_table(versions: Sequence[Any], metric: str | None) -> pd.DataFrame:
+def versions_table(versions: Sequence[Any], metric: str | None, alias: str | None = None) -> pd.DataFrame:
     """One row per registered version (objects like :class:`nbprod.registry.client.VersionInfo`).
 
     Columns: ``version`` (int), ``created`` (UTC datetime), ``candidate``, ``decision``
-    (promoted / rejected / empty), ``why``, ``serving`` (holds an alias), ``aliases``,
+    (promoted / rejected / empty), ``why``, ``serving`` (holds ``alias``; any alias when None), ``aliases``,
     ``metric`` and ``metric_value`` (the gate metric the evaluate task recorded),
     ``manual`` (who moved an alias here by hand, and why), ``run_id``, ``threshold``, ``reasons`` (the gate's checks, a list of dicts),
     ``plain`` (why it was rejected, in plain words).
@@ -152,7 +152,7 @@ def versions_table(versions: Sequence[Any], metric: str | None) -> pd.DataFrame:
         rows.append({
             "version": int(info.version), "created": created, "candidate": tags.get("nbprod.candidate", ""),
             "decision": decision, "why": reason_summary(decision, reasons),
-            "serving": bool(info.aliases), "aliases": ", ".join(info.aliases),
+            "serving": alias in info.aliases if alias else bool(info.aliases), "aliases": ", ".join(info.aliases),
             "metric": name or "", "metric_value": _float(tags.get(f"nbprod.metric.{name}")) if name else np.nan,
             "manual": manual, "run_id": info.run_id or tags.get("nbprod.run_id") or "",
             "threshold": _float(tags.get("nbprod.threshold")), "reasons": reasons,
@@ -455,9 +455,9 @@ def load_report(context: Context) -> ModelReport:
     else:  # no store yet: nothing built, nothing registered (and nothing created by reading)
         client, registered = None, []
     builds = list_builds(client, experiment_id) if experiment_id else []
-    versions = versions_table(registered, None)
+    versions = versions_table(registered, None, context.alias)
     metric = selection_metric(context.settings["evaluate"]["metric"], context.task)
-    serving = versions[versions["aliases"].str.split(", ").apply(lambda a: context.alias in a)]
+    serving = versions[versions["serving"]]
     champion = serving.iloc[-1].to_dict() if not serving.empty else None
     X, y, period = _holdout(context)
     return ModelReport(context, experiment_id, builds, versions, champion, metric, X, y, period,

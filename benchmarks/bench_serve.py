@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_serve.py [--seconds 10] [--rows 50000] [--out reports/benchmarks/serve.json]
 
-Self-contained: trains a HistGradientBoosting classifier (via ``nbprod.models``, the
+Self-contained: trains a HistGradientBoosting classifier (via ``nbprod.model.models``, the
 env.yaml ``hgb`` candidate: learning_rate 0.1, max_iter 200, max_leaf_nodes 31) on real
 NYC flights rows, logs and registers it in a temporary MLflow store with the alias
 ``champion``, then measures, one after the other on this machine:
@@ -154,8 +154,8 @@ def make_project(folder: Path, rows: int) -> tuple[dict, str]:
     from mlflow.models import infer_signature
 
     from nbprod import tracking
-    from nbprod.features import FeatureBuilder
-    from nbprod.models import Candidate, make_model
+    from nbprod.model.features import FeatureBuilder
+    from nbprod.model.models import Candidate, make_model
 
     settings = yaml.safe_load((REPO / "env.yaml").read_text())
     settings["registry"]["model_name"] = MODEL_NAME

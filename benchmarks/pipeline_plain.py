@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from nbprod import eda, evaluation, io, metrics, models, plots, settings, training
+from nbprod import io, settings
+from nbprod.notebook import eda
+from nbprod.model import evaluation, metrics, models, training
+from nbprod.plots import pipeline as plots
 from nbprod.data import raw, schema, splitting
-from nbprod.features import FeatureBuilder
+from nbprod.model.features import FeatureBuilder
 from nbprod.registry import budget
 
 

@@ -22,11 +22,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("nbprod.pipeline.command", "build the pipeline (only what changed)"),
     "serve": ("nbprod.serving.command", "serve the champion model over HTTP"),
     "score": ("nbprod.serving.batch_command", "score a CSV or Parquet file with the champion"),
-    "promote": ("nbprod.registry_command", "move the champion alias to a model version by hand"),
+    "promote": ("nbprod.registry.command", "move the champion alias to a model version by hand"),
     "dashboard": ("nbprod.dashboards.command", "serve the dashboards with Voila, or write static HTML snapshots"),
     "monitor": ("nbprod.monitoring.command", "check drift of the prediction log per window; retrain when it fires"),
     "replay": ("nbprod.monitoring.replay_command", "demo: replay the later months through the service, week by week"),
-    "mlflow-ui": ("nbprod.tracking_command", "open the MLflow UI on the project's store (127.0.0.1)"),
+    "mlflow-ui": ("nbprod.tracking.command", "open the MLflow UI on the project's store (127.0.0.1)"),
 }
 
 

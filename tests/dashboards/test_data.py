@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from nbprod.dashboards import command, context, drift_data, figures, model_data, snapshot, task, ui
-from nbprod.notebook_figure import new_figure
+from nbprod.dashboards import command, context, drift_data, model_data, snapshot, task, ui
+from nbprod.plots import dashboards as figures
+from nbprod.plots.figure import new_figure
 
 REPO = Path(__file__).resolve().parents[2]
 MIN_ROWS = 200  # the windows of the synthetic history have about 300 rows

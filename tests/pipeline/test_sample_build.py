@@ -89,7 +89,7 @@ def test_evaluation_names_the_best_candidate(sample_build):
 
 
 def test_evaluate_saves_each_candidates_holdout_scores(sample_build):
-    from nbprod.metrics import task_metrics
+    from nbprod.model.metrics import task_metrics
 
     project, settings, _ = sample_build
     products = products_of(project, settings)

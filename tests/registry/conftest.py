@@ -85,9 +85,9 @@ def _fit_and_log(store, frames, name: str, kind: str, params: dict, columns: lis
     import mlflow
     import mlflow.sklearn
 
-    from nbprod.features import FeatureBuilder
-    from nbprod.metrics import task_metrics
-    from nbprod.models import Candidate, make_model, predict_scores
+    from nbprod.model.features import FeatureBuilder
+    from nbprod.model.metrics import task_metrics
+    from nbprod.model.models import Candidate, make_model, predict_scores
 
     train, holdout = frames
     model = make_model(Candidate(name, kind, params), "classification", FeatureBuilder(), 0)
@@ -142,7 +142,7 @@ def write_evaluation(tmp_path, holdout_path, frames):
         folder = folder or tmp_path
         folder.mkdir(parents=True, exist_ok=True)
         rate = float(train[TARGET].mean())
-        from nbprod.metrics import naive_scores, task_metrics
+        from nbprod.model.metrics import naive_scores, task_metrics
 
         holdout_y = frames[1][TARGET]
         baseline = task_metrics("classification", holdout_y,

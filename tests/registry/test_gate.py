@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from nbprod.contract import ColumnSpec, FeatureContract
+from nbprod.model.contract import ColumnSpec, FeatureContract
 from nbprod.registry import budget, gate
 
 from .conftest import TARGET
@@ -116,7 +116,7 @@ def test_schema_against_champion():
 
 
 def test_schema_of_real_models(good, weak, needs_extra):
-    from nbprod.features import feature_contract
+    from nbprod.model.features import feature_contract
 
     champion = feature_contract(good.model)
     assert gate.schema_check(feature_contract(weak.model), champion).compatible

@@ -52,8 +52,8 @@ def train_and_register(project: Path, settings: dict, params: dict, threshold: f
     from mlflow.models import infer_signature
 
     from nbprod import tracking
-    from nbprod.features import FeatureBuilder
-    from nbprod.models import Candidate, make_model
+    from nbprod.model.features import FeatureBuilder
+    from nbprod.model.models import Candidate, make_model
 
     X, y = flights(3000)
     model = make_model(Candidate("hgb", "hist_gradient_boosting", params), "classification",

@@ -65,8 +65,8 @@ def test_a_disagreeing_codes_path_is_dropped_at_warm_up(champion, caplog):
 
 
 def test_other_models_have_no_codes_path():
-    from nbprod.features import FeatureBuilder
-    from nbprod.models import Candidate, make_model
+    from nbprod.model.features import FeatureBuilder
+    from nbprod.model.models import Candidate, make_model
 
     X, y = flights(300)
     linear = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)

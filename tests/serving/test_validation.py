@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod.contract import ColumnSpec, FeatureContract
+from nbprod.model.contract import ColumnSpec, FeatureContract
 from nbprod.serving.metrics import Metrics
 from nbprod.serving.prediction_log import META_COLUMNS, PredictionLogWriter, read_prediction_log
 from nbprod.serving.validation import RecordValidator, RequestError, frame_from_columns, validate_frame

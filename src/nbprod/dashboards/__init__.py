@@ -9,7 +9,7 @@ calls; everything they compute lives here, in small functions with tests:
   and gate decisions from MLflow, scored on the build's test split;
 * :mod:`nbprod.dashboards.drift_data`: ``{reports}/monitoring/drift_history.json``
   and the rows of a monitoring window;
-* :mod:`nbprod.dashboards.figures` and :mod:`nbprod.dashboards.ui`: pictures,
+* :mod:`nbprod.plots.dashboards` and :mod:`nbprod.dashboards.ui`: pictures,
   tables, headlines and the window/version pickers;
 * :mod:`nbprod.dashboards.snapshot`: static HTML snapshots (code hidden);
 * :mod:`nbprod.dashboards.command` (``nbprod dashboard``) and

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from nbprod.arguments import at_least, port
-from nbprod.templates import TEMPLATE
+from nbprod.notebook.templates import TEMPLATE
 
 DEFAULT_PORT = 8866
 #: A page's kernel is shut down this long after its page closed (Voila's own shutdown on page unload is

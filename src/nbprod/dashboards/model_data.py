@@ -429,7 +429,7 @@ def _baseline(context: Context, y: np.ndarray | None) -> dict[str, float]:
         return saved
     if not path.is_file():
         return {}
-    from nbprod.evaluation import baseline_result
+    from nbprod.model.evaluation import baseline_result
 
     y_train = pd.read_parquet(path, columns=[context.target])[context.target].to_numpy()
     try:
@@ -443,7 +443,7 @@ def load_report(context: Context) -> ModelReport:
     from mlflow import MlflowClient
 
     from nbprod.dashboards.context import connect
-    from nbprod.metrics import selection_metric
+    from nbprod.model.metrics import selection_metric
     from nbprod.registry.client import Registry
     from nbprod.tracking import missing_store
 
@@ -499,7 +499,7 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
     """Score the champion and ``build``'s candidates on the holdout (champion first, baseline last)."""
     from mlflow import MlflowClient
 
-    from nbprod.metrics import task_metrics
+    from nbprod.model.metrics import task_metrics
 
     runs = candidate_runs(MlflowClient(), report.experiment_id, build.run_id) if build and report.experiment_id else []
     champion = report.champion
@@ -545,7 +545,7 @@ def holdout_score(report: ModelReport, uri: str, run_id: str | None) -> np.ndarr
     """A model's holdout scores: as the evaluate task saved them for its run, else by loading and scoring it."""
     if run_id is not None and run_id in report.saved_scores.columns:
         return report.saved_scores[run_id].to_numpy(dtype=float)
-    from nbprod.models import predict_scores
+    from nbprod.model.models import predict_scores
 
     return predict_scores(report.load(uri), report.X, report.task)
 

@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Sequence
 from nbprod.dashboards import DASHBOARDS
 from nbprod.dashboards.context import STATIC_ENV
 from nbprod.notebook import ENV_FILE_ENV, PROJECT_ENV, SET_ENV
-from nbprod.templates import with_jupyter_path
+from nbprod.notebook.templates import with_jupyter_path
 
 TITLES = {"model_report": "Model report", "drift_report": "Drift report"}
 
@@ -73,7 +73,7 @@ def errors(notebook) -> list[str]:
 
 def to_html(notebook, title: str) -> str:
     """The executed notebook as HTML with every code input and prompt hidden."""
-    from nbprod.templates import html_exporter
+    from nbprod.notebook.templates import html_exporter
 
     exporter = html_exporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     notebook = copy.deepcopy(notebook)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from nbprod.notebook_figure import figure_png
+from nbprod.plots.figure import figure_png
 
 CSS = """
 <style>

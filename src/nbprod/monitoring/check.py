@@ -75,7 +75,7 @@ def detector_for(reference: Reference, drift_share: float) -> Any:
 
 def window_metric_name(settings: Mapping[str, Any]) -> str:
     """``monitor.performance_metric`` (``auto``: the evaluate metric when a window can compute it)."""
-    from nbprod.metrics import selection_metric
+    from nbprod.model.metrics import selection_metric
 
     task = settings["data"]["task"]
     name = settings["monitor"]["performance_metric"]

@@ -93,8 +93,8 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
 
 def model_scorer(model: Any, task: str) -> Callable[[pd.DataFrame], Any]:
     """A function scoring raw rows with ``model`` (None when the rows lack one of its input columns)."""
-    from nbprod.features import feature_contract
-    from nbprod.models import predict_scores
+    from nbprod.model.features import feature_contract
+    from nbprod.model.models import predict_scores
 
     names = feature_contract(model).names
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from nbprod.notebook_figure import new_figure
+from nbprod.plots.figure import new_figure
 
 from nbprod.monitoring import check, history, trigger, windows as windows_module
 

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from nbprod.metrics import GREATER_IS_BETTER
+from nbprod.model.metrics import GREATER_IS_BETTER
 
 
 @dataclass(frozen=True)

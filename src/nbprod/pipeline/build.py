@@ -80,7 +80,7 @@ def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None
     """Write each executed notebook's HTML beside it and log both to the task's child run."""
     from mlflow import MlflowClient
 
-    from nbprod.reports import notebook_to_html
+    from nbprod.notebook.reports import notebook_to_html
 
     client = MlflowClient()
     for name in executed:
@@ -164,7 +164,7 @@ def save_dag_plot(dag: Any, reports: Path) -> None:
     """
     import json
 
-    from nbprod.reports import dag_figure
+    from nbprod.notebook.reports import dag_figure
 
     names = list(dag.keys())
     graph = json.dumps({"tasks": names, "edges": sorted(dag_module.edges(dag))})

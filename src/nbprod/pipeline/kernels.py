@@ -24,7 +24,7 @@ log = logging.getLogger("nbprod.pipeline")
 #: Modules imported in a warm kernel before the notebook runs (what the pipeline notebooks import).
 PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "scipy.stats", "matplotlib.pyplot", "sklearn.ensemble",
            "sklearn.linear_model", "sklearn.inspection", "sklearn.metrics", "mlflow", "mlflow.sklearn",
-           "IPython.display", "nbprod.notebook", "nbprod.plots", "nbprod.tracking")
+           "IPython.display", "nbprod.notebook", "nbprod.plots.pipeline", "nbprod.tracking")
 
 #: Seconds a kernel may take to start and import :data:`PRELOAD`.
 START_TIMEOUT = 120

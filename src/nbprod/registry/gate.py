@@ -12,7 +12,7 @@ describes, so a candidate is *compatible* with that contract when a request
 valid for the champion is valid for the candidate:
 
 1. it requires no column the champion's contract lacks (every contract column
-   is required: :class:`nbprod.features.FeatureBuilder` refuses rows missing one);
+   is required: :class:`nbprod.model.features.FeatureBuilder` refuses rows missing one);
    dropping a column is fine, extra request columns are ignored;
 2. no shared column changed kind (numeric / categorical / datetime);
 3. no shared column went from nullable to not nullable (requests with missing
@@ -29,7 +29,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, get_args
 
-from nbprod.contract import FeatureContract, Kind
+from nbprod.model.contract import FeatureContract, Kind
 
 PROMOTED = "promoted"
 REJECTED = "rejected"

@@ -64,7 +64,7 @@ def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> 
     import numpy as np
     import pandas as pd
 
-    from nbprod.models import predict_scores
+    from nbprod.model.models import predict_scores
 
     rows = pd.read_parquet(rows_path)
     single = [rows.iloc[[i % len(rows)]] for i in range(max(calls, 1) + WARMUP_CALLS)]

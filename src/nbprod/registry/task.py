@@ -81,8 +81,8 @@ def _reasons_tag(reasons: Any) -> str:
 
 
 def _score(model: Any, X: Any, y: Any, task: str, threshold: float) -> dict[str, float]:
-    from nbprod.metrics import task_metrics
-    from nbprod.models import predict_scores
+    from nbprod.model.metrics import task_metrics
+    from nbprod.model.models import predict_scores
 
     return task_metrics(task, y, predict_scores(model, X, task), threshold)
 
@@ -147,8 +147,8 @@ def run_gate(
     import pandas as pd
 
     from nbprod import tracking
-    from nbprod.features import feature_contract
-    from nbprod.metrics import GREATER_IS_BETTER, naive_scores, task_metrics
+    from nbprod.model.features import feature_contract
+    from nbprod.model.metrics import GREATER_IS_BETTER, naive_scores, task_metrics
     from nbprod.registry import budget, evidence
     from nbprod.registry.client import Registry
 

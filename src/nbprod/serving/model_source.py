@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from nbprod.contract import FeatureContract
+from nbprod.model.contract import FeatureContract
 from nbprod.serving.validation import RecordValidator
 from nbprod.tracking import set_uri
 
@@ -76,8 +76,8 @@ class LoadedModel:
 def encoded_predictor(model: Any, task: str) -> Callable[[Mapping[str, list]], Any] | None:
     """Validated columns -> model output through the category codes, for a FeatureBuilder followed
     by a CategoryCodesBoosting model (no data frame on the way); None for any other model."""
-    from nbprod.features import FeatureBuilder
-    from nbprod.models import CategoryCodesBoosting
+    from nbprod.model.features import FeatureBuilder
+    from nbprod.model.models import CategoryCodesBoosting
 
     steps = [step for _, step in getattr(model, "steps", [])]
     if len(steps) != 2 or not isinstance(steps[0], FeatureBuilder) or not isinstance(steps[1], CategoryCodesBoosting):
@@ -137,7 +137,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     import mlflow
     import mlflow.sklearn
 
-    from nbprod.features import feature_contract
+    from nbprod.model.features import feature_contract
 
     set_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)

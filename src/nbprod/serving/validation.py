@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from nbprod.contract import FeatureContract
+from nbprod.model.contract import FeatureContract
 
 #: At most this many problems are listed in one error.
 MAX_PROBLEMS = 50
@@ -104,7 +104,7 @@ def parse_datetime(value: str) -> datetime:
 
 
 def category_text(value: Any) -> str:
-    """A scalar as category text, as :func:`nbprod.contract.as_category_strings` spells it:
+    """A scalar as category text, as :func:`nbprod.model.contract.as_category_strings` spells it:
     ``1`` -> ``"1"``, ``True`` -> ``"True"``, and a whole float ``1.0`` -> ``"1"`` (so that an integer
     column with missing values in training and an integer in a request are one category)."""
     if type(value) is str:

@@ -37,7 +37,7 @@ def package(tmp_path: Path) -> Path:
     ("import nbprod", {"nbprod"}),
     ("from nbprod import a, b", {"nbprod", "nbprod.a", "nbprod.b"}),
     ("from nbprod.data import splitting", {"nbprod.data", "nbprod.data.splitting"}),
-    ("from nbprod.features import FeatureBuilder", {"nbprod.features", "nbprod.features.FeatureBuilder"}),
+    ("from nbprod.model.features import FeatureBuilder", {"nbprod.model.features", "nbprod.model.features.FeatureBuilder"}),
     ("import os, nbprod.io\nfrom pandas import DataFrame", {"nbprod.io"}),
     ("import nbprodx\nfrom nbprodx import y", set()),
     ("def f():\n    import nbprod.late\n", {"nbprod.late"}),

@@ -1,4 +1,4 @@
-"""nbprod.evaluation: holdout metrics, baseline, the evaluation record, permutation importance."""
+"""nbprod.model.evaluation: holdout metrics, baseline, the evaluation record, permutation importance."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod import evaluation
-from nbprod.features import FeatureBuilder
-from nbprod.models import Candidate, make_model
+from nbprod.model import evaluation
+from nbprod.model.features import FeatureBuilder
+from nbprod.model.models import Candidate, make_model
 
-from .helpers import tiny_frame
+from ..helpers import tiny_frame
 
 
 def test_holdout_results_at_each_models_own_threshold():

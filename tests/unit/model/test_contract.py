@@ -1,4 +1,4 @@
-"""nbprod.contract: kinds, specs and the JSON form of the feature contract."""
+"""nbprod.model.contract: kinds, specs and the JSON form of the feature contract."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod.contract import (ColumnSpec, FeatureContract, as_category_strings, column_spec,
+from nbprod.model.contract import (ColumnSpec, FeatureContract, as_category_strings, column_spec,
                              contract_from_frame, infer_kind)
 
 

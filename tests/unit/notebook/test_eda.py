@@ -1,4 +1,4 @@
-"""nbprod.eda: summaries for the exploratory notebook."""
+"""nbprod.notebook.eda: summaries for the exploratory notebook."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod import eda
+from nbprod.notebook import eda
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 #: A Jupyter data folder: ``voila/templates/nbprod`` and ``nbconvert/templates/nbprod``.
-JUPYTER_DATA = Path(__file__).parent / "jupyter"
+JUPYTER_DATA = Path(__file__).parents[1] / "jupyter"
 
 #: The name of both templates.
 TEMPLATE = "nbprod"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from nbprod.contract import ColumnSpec, FeatureContract, as_category_strings, contract_from_frame
+from nbprod.model.contract import ColumnSpec, FeatureContract, as_category_strings, contract_from_frame
 
 #: Calendar parts derived from a datetime input column.
 CALENDAR_PARTS = ("month", "dayofweek", "hour")
@@ -106,7 +106,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         """Validated input columns straight to the feature matrix with category codes, without pandas.
 
         The prediction service's path for models on category codes
-        (:class:`nbprod.models.CategoryCodesBoosting`). ``columns`` maps each contract
+        (:class:`nbprod.model.models.CategoryCodesBoosting`). ``columns`` maps each contract
         column to Python values: floats (NaN when missing), text or None, naive datetimes
         or None. The result equals ``category_codes(self.transform(frame))`` for the same
         rows: numbers as floats, a category as its position among the training categories

@@ -8,8 +8,9 @@ from typing import Any, Mapping
 import joblib
 import pandas as pd
 
-from nbprod import metrics, tracking
-from nbprod.models import Candidate, predict_scores
+from nbprod import tracking
+from nbprod.model import metrics
+from nbprod.model.models import Candidate, predict_scores
 
 
 def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from matplotlib.figure import Figure
 
-from nbprod.notebook_figure import new_figure
+from nbprod.plots.figure import new_figure
 
 from nbprod import io
 
@@ -17,7 +17,7 @@ def notebook_to_html(notebook: Path) -> Path:
     """Convert an executed notebook to a self-contained HTML file beside it."""
     import nbformat
 
-    from nbprod.templates import html_exporter
+    from nbprod.notebook.templates import html_exporter
 
     body, _ = html_exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     target = notebook.with_suffix(".html")

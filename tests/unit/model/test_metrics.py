@@ -1,4 +1,4 @@
-"""nbprod.metrics: metrics, thresholds and model selection as pure functions."""
+"""nbprod.model.metrics: metrics, thresholds and model selection as pure functions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nbprod import metrics
+from nbprod.model import metrics
 
 
 @pytest.mark.parametrize("metric, task, expected", [

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.metaestimators import available_if
 
-from nbprod.features import FeatureBuilder
+from nbprod.model.features import FeatureBuilder
 
 
 @dataclass(frozen=True)

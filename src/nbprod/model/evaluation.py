@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
-from nbprod import metrics
-from nbprod.models import predict_scores
+from nbprod.model import metrics
+from nbprod.model.models import predict_scores
 
 
 def load_candidates(index: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,12 +1,12 @@
-"""nbprod.notebook_figure: figures that show as PNG in a kernel without pyplot or an inline backend."""
+"""nbprod.plots.figure: figures that show as PNG in a kernel without pyplot or an inline backend."""
 
 from __future__ import annotations
 
 import pandas as pd
 from IPython.core.formatters import PNGFormatter
 
-from nbprod import plots
-from nbprod.notebook_figure import figure_png, new_figure
+from nbprod.plots import pipeline as plots
+from nbprod.plots.figure import figure_png, new_figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

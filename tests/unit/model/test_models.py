@@ -1,4 +1,4 @@
-"""nbprod.models: the candidate grid and fitting every candidate behind the shared FeatureBuilder."""
+"""nbprod.model.models: the candidate grid and fitting every candidate behind the shared FeatureBuilder."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
-from nbprod.features import FeatureBuilder
-from nbprod.models import (CategoryCodesBoosting, Candidate, category_codes, expand_grid, fit_candidates, make_model,
+from nbprod.model.features import FeatureBuilder
+from nbprod.model.models import (CategoryCodesBoosting, Candidate, category_codes, expand_grid, fit_candidates, make_model,
                            predict_scores)
 
-from .helpers import tiny_frame
+from ..helpers import tiny_frame
 
 GRID = [
     {"name": "linear", "kind": "linear", "params": {"C": [0.1, 1.0]}},

@@ -1,4 +1,4 @@
-"""Figures for the notebooks and dashboards. Each function returns a :class:`~nbprod.notebook_figure.NotebookFigure`."""
+"""Figures for the notebooks and dashboards. Each function returns a :class:`~nbprod.plots.figure.NotebookFigure`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from nbprod.notebook_figure import new_figure
+from nbprod.plots.figure import new_figure
 
 
 def _figure(width: float = 7, height: float = 4, ncols: int = 1) -> tuple[Figure, object]:

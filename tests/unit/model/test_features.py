@@ -1,4 +1,4 @@
-"""nbprod.features: the FeatureBuilder every model pipeline starts with."""
+"""nbprod.model.features: the FeatureBuilder every model pipeline starts with."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from nbprod.features import CALENDAR_PARTS, FeatureBuilder, calendar_features, feature_contract
-from nbprod.models import category_codes
+from nbprod.model.features import CALENDAR_PARTS, FeatureBuilder, calendar_features, feature_contract
+from nbprod.model.models import category_codes
 
-from .helpers import nycflights13_data
+from ..helpers import nycflights13_data
 
 
 def inputs(frame: pd.DataFrame) -> pd.DataFrame:

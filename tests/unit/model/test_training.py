@@ -1,4 +1,4 @@
-"""nbprod.training: the pure helpers of the train notebook."""
+"""nbprod.model.training: the pure helpers of the train notebook."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod.features import FeatureBuilder
-from nbprod.models import expand_grid, fit_candidates
-from nbprod.training import features_and_target, results_table, validation_results
+from nbprod.model.features import FeatureBuilder
+from nbprod.model.models import expand_grid, fit_candidates
+from nbprod.model.training import features_and_target, results_table, validation_results
 
-from .helpers import tiny_frame
+from ..helpers import tiny_frame
 
 
 class Fixed:

@@ -1,6 +1,6 @@
 """The feature contract: which raw columns a model takes, of what kind and range.
 
-A contract is learned from the training frame (see :class:`nbprod.features.FeatureBuilder`)
+A contract is learned from the training frame (see :class:`nbprod.model.features.FeatureBuilder`)
 and travels inside the fitted model, so the pipeline, the prediction service and
 batch scoring all check inputs against the same description.
 """

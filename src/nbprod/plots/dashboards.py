@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from nbprod.notebook_figure import new_figure
+from nbprod.plots.figure import new_figure
 
 BLUE, ORANGE, GREEN, RED, GREY = "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8C8C8C"
 
@@ -273,8 +273,8 @@ def class_names(target: str) -> tuple[str, str]:
 
 
 def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: float, target: str) -> Figure:
-    """:func:`nbprod.plots.confusion` with the classes named after the target and a title that fits."""
-    from nbprod import plots
+    """:func:`nbprod.plots.pipeline.confusion` with the classes named after the target and a title that fits."""
+    from nbprod.plots import pipeline as plots
 
     title = textwrap.fill(f"{name} (threshold {threshold:.2f})", 40)
     figure = plots.confusion(y_true, predicted, title, classes=[0, 1], names=class_names(target))

@@ -1,10 +1,10 @@
-"""nbprod.reports: DAG layers and picture, notebooks to HTML."""
+"""nbprod.notebook.reports: DAG layers and picture, notebooks to HTML."""
 
 from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from nbprod.reports import dag_figure, layers
+from nbprod.notebook.reports import dag_figure, layers
 
 EDGES = [("get", "validate"), ("get", "eda"), ("validate", "prepare"), ("prepare", "train"),
          ("prepare", "evaluate"), ("train", "evaluate")]
@@ -42,7 +42,7 @@ def test_dag_figure_saves_as_png(tmp_path):
 def test_notebook_to_html(tmp_path):
     import nbformat
 
-    from nbprod.reports import notebook_to_html
+    from nbprod.notebook.reports import notebook_to_html
 
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# Tiny report"),

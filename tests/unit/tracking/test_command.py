@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import REPO
+from ..helpers import REPO
 
 
 def project(folder: Path, uri: str = "sqlite:///store/mlflow.db") -> Path:
@@ -109,7 +109,7 @@ def port_open(port: int) -> bool:
 
 
 def test_mlflows_job_runner_is_off_unless_asked_for():
-    from nbprod.tracking_command import JOBS_ENV, ui_environment
+    from nbprod.tracking.command import JOBS_ENV, ui_environment
 
     assert ui_environment({"PATH": "/bin"}) == {"PATH": "/bin", JOBS_ENV: "false"}
     assert ui_environment({JOBS_ENV: "true"})[JOBS_ENV] == "true"

@@ -9,7 +9,7 @@ import pytest
 
 from nbprod import tracking
 
-from .helpers import REPO
+from ..helpers import REPO
 
 SETTINGS = {"tracking": {"uri": "sqlite:///mlflow.db", "experiment": "unit-tests"}}
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", tracking.PARENT_ENV)

@@ -1,4 +1,4 @@
-"""nbprod.templates: reports and dashboards render without fetching anything from a CDN."""
+"""nbprod.notebook.templates: reports and dashboards render without fetching anything from a CDN."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from nbprod.reports import notebook_to_html
-from nbprod.templates import JUPYTER_DATA, with_jupyter_path
+from nbprod.notebook.reports import notebook_to_html
+from nbprod.notebook.templates import JUPYTER_DATA, with_jupyter_path
 from pages import external_loads
 
 

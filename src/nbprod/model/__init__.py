@@ -1,0 +1,1 @@
+"""The model code: feature contract, features, candidate models, training, evaluation, metrics."""

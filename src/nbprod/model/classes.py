@@ -47,22 +47,35 @@ def default_positive(classes: Sequence[Any]) -> Any:
     return to_label(list(classes)[-1])
 
 
-def positive_index(classes: Sequence[Any], positive_class: Any) -> int:
-    """The ``predict_proba`` column of ``positive_class`` among ``classes``.
+#: How YAML 1.1 spells booleans: ``--set data.positive_class=Yes`` reaches the settings as True.
+YAML_BOOLEANS = {True: ("y", "yes", "true", "on"), False: ("n", "no", "false", "off")}
 
-    A label matches itself, or its text when no label does (``"1"`` names ``1``: a value
-    typed in a settings file or read back from a tag). Raises ValueError naming the
-    value and the classes when it is not one of them.
-    """
-    labels = [to_label(label) for label in classes]
-    wanted = to_label(positive_class)
+
+def match_index(labels: Sequence[Any], wanted: Any) -> int | None:
+    """Where ``wanted`` is among ``labels``: the same label, else the only one with its text
+    (``"1"`` names ``1``), else (``wanted`` a boolean) the only text YAML reads as it (``"Yes"``)."""
+    labels = [to_label(label) for label in labels]
+    wanted = to_label(wanted)
     for index, label in enumerate(labels):
         if type(label) is type(wanted) and label == wanted:
             return index
     matches = [index for index, label in enumerate(labels) if str(label) == str(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    raise ValueError(f"positive class {wanted!r} is not one of the target's classes {labels!r}")
+    if not matches and isinstance(wanted, bool):
+        matches = [index for index, label in enumerate(labels)
+                   if isinstance(label, str) and label.lower() in YAML_BOOLEANS[wanted]]
+    return matches[0] if len(matches) == 1 else None
+
+
+def positive_index(classes: Sequence[Any], positive_class: Any) -> int:
+    """The ``predict_proba`` column of ``positive_class`` among ``classes`` (matched as :func:`match_index`).
+
+    Raises ValueError naming the value and the classes when it is not one of them.
+    """
+    index = match_index(classes, positive_class)
+    if index is None:
+        labels = [to_label(label) for label in classes]
+        raise ValueError(f"positive class {to_label(positive_class)!r} is not one of the target's classes {labels!r}")
+    return index
 
 
 def positive_label(classes: Sequence[Any], positive_class: Any) -> Any:
@@ -103,11 +116,12 @@ def predicted_labels(proba: np.ndarray, classes: Sequence[Any], positive_class: 
 def indicator(y: Any, positive_class: Any) -> np.ndarray:
     """1 where ``y`` is the positive class, else 0 (the label matched as :func:`positive_index` does)."""
     values = pd.Series(np.asarray(y, dtype=object)).map(to_label)
-    wanted = to_label(positive_class)
-    exact = values.map(lambda label: type(label) is type(wanted) and label == wanted)
-    if not exact.any():
-        exact = values.map(lambda label: str(label) == str(wanted))
-    return exact.to_numpy(dtype="int64")
+    present = sorted_labels(values.dropna().unique())
+    index = match_index(present, positive_class)
+    if index is None:
+        return np.zeros(len(values), dtype="int64")
+    wanted = present[index]
+    return values.map(lambda label: type(label) is type(wanted) and label == wanted).to_numpy(dtype="int64")
 
 
 def class_counts(y: Any) -> pd.Series:

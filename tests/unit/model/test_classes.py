@@ -36,6 +36,7 @@ def test_is_multiclass_from_three_classes():
     (["No", "Yes"], "Yes", 1), (["No", "Yes"], "No", 0), ([0, 1], 1, 1), ([0, 1], np.int64(0), 0),
     ([False, True], True, 1), (["<=50K", ">50K"], ">50K", 1),
     ([0, 1], "1", 1),  # a label typed as text (a settings file, a tag) names the number
+    (["No", "Yes"], True, 1), (["No", "Yes"], False, 0),  # YAML reads a bare Yes / No as a boolean
 ])
 def test_positive_index(classes, positive, expected):
     assert cl.positive_index(classes, positive) == expected
@@ -82,6 +83,8 @@ def test_indicator_marks_the_positive_rows():
     assert cl.indicator(["Yes", "No", "Yes"], "Yes").tolist() == [1, 0, 1]
     assert cl.indicator(np.array([0, 1, 1]), 1).tolist() == [0, 1, 1]
     assert cl.indicator([1, 0], "1").tolist() == [1, 0]
+    assert cl.indicator(["No", "No"], "Yes").tolist() == [0, 0]  # no positive row at all
+    assert cl.indicator([True, False, True], True).tolist() == [1, 0, 1]
 
 
 def test_class_counts_are_sorted_by_label_and_skip_missing():

@@ -43,13 +43,24 @@ def species_table(path) -> None:
     frame.to_csv(path, index=False)
 
 
-def champion_version(project, settings):
-    """The registered version holding the alias in the build's store."""
+def client_of(project):
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def champion_version(project, settings):
+    """The registered version holding the alias in the build's store."""
+    client = client_of(project)
     return client.get_model_version_by_alias(settings["registry"]["model_name"], settings["registry"]["alias"])
+
+
+def tagged_runs(project, settings, tag: str) -> list:
+    """The build's runs carrying ``tag``."""
+    client = client_of(project)
+    experiment = client.get_experiment_by_name(settings["tracking"]["experiment"])
+    return client.search_runs([experiment.experiment_id], f"tags.`{tag}` LIKE '%'")
 
 
 def built(tmp_path, table, overrides):
@@ -78,6 +89,10 @@ def test_yes_no_target_without_a_time_column_ends_with_a_champion(tmp_path):
     assert version.tags["nbprod.positive_class"] == '"Yes"'
     assert json.loads(version.tags["nbprod.classes"]) == ["No", "Yes"]
     assert 0 < float(version.tags["nbprod.threshold"]) < 1
+    runs = tagged_runs(project, settings, "nbprod.positive_class")
+    candidates = [run for run in runs if "nbprod.candidate" in run.data.tags]
+    assert len(candidates) == 2 and all(run.data.tags["nbprod.positive_class"] == '"Yes"' for run in runs)
+    assert {run.data.tags.get("nbprod.task") for run in runs} >= {"prepare", "evaluate"}
 
 
 def test_three_class_target_ends_with_a_champion(tmp_path):

@@ -25,7 +25,8 @@ from nbprod.settings import resolve_path
 #: Metrics the drift library computes on a window, by task.
 WINDOW_METRICS = {"classification": ("roc_auc", "accuracy", "f1"), "regression": ("mae", "rmse", "r2")}
 #: Prediction-log columns that are not model inputs.
-LOG_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability")
+LOG_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability",
+               "classes", "positive_class", "probabilities")
 
 
 class MonitorError(RuntimeError):
@@ -77,13 +78,15 @@ def window_metric_name(settings: Mapping[str, Any]) -> str:
     """``monitor.performance_metric`` (``auto``: the evaluate metric when a window can compute it)."""
     from nbprod.model.metrics import selection_metric
 
+    from nbprod.model.labels import is_classification
+
     task = settings["data"]["task"]
+    kind = "classification" if is_classification(task) else "regression"
     name = settings["monitor"]["performance_metric"]
     if name == "auto":
         name = selection_metric(settings["evaluate"]["metric"], task)
-    if name not in WINDOW_METRICS[task]:
-        fallback = WINDOW_METRICS[task][0] if task == "classification" else "rmse"
-        return fallback
+    if name not in WINDOW_METRICS[kind]:
+        return WINDOW_METRICS[kind][0] if kind == "classification" else "rmse"
     return name
 
 
@@ -98,16 +101,79 @@ def reference_metric(settings: Mapping[str, Any], project: Path, metric: str) ->
     return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
+def logged_classes(frame: pd.DataFrame) -> Any:
+    """The model's classes and positive class as the prediction log recorded them for most of the
+    rows (:class:`~nbprod.model.labels.ClassLabels`); None when the rows do not say."""
+    from nbprod.model.labels import ClassLabels, decode_tag
+
+    if "classes" not in frame.columns or not frame["classes"].notna().any():
+        return None
+    text = frame["classes"].dropna().value_counts().index[0]
+    positive = None
+    if "positive_class" in frame.columns:
+        named = frame.loc[frame["classes"] == text, "positive_class"].dropna()
+        positive = named.value_counts().index[0] if len(named) else None
+    return ClassLabels.of(decode_tag(text), positive)
+
+
+def guessed_classes(frame: pd.DataFrame, target: str) -> Any:
+    """Classes when nothing recorded them: 0/1 (the positive class 1) for 0/1 labels, else the sorted
+    labels seen in the target and the predictions."""
+    from nbprod.model.labels import ClassLabels, labels_text
+
+    seen = set(labels_text(frame[target].dropna()))
+    if "prediction" in frame.columns:
+        seen |= set(labels_text(frame["prediction"].dropna()))
+    if seen <= {"0", "1"} or len(seen) < 2:
+        return ClassLabels.of([0, 1])
+    return ClassLabels.of(sorted(seen))
+
+
+def logged_scores(frame: pd.DataFrame, metric: str, classes: Any) -> np.ndarray | None:
+    """A classifier's logged output for ``metric``: ROC AUC, the positive class's ``probability``
+    (binary) or the per-class ``probabilities`` (multiclass; or ``nbprod score``'s
+    ``probability_<label>`` columns); accuracy and F1, the logged ``prediction``."""
+    if metric == "roc_auc" and classes.binary and "probability" in frame.columns:
+        return frame["probability"].to_numpy(dtype=float)
+    if metric == "roc_auc" and not classes.binary:
+        per_class = [f"probability_{text}" for text in classes.texts]
+        if "probabilities" in frame.columns:
+            width = len(classes.classes)
+            return np.stack([np.asarray(row, dtype=float) if row is not None and np.size(row) == width
+                             else np.full(width, np.nan) for row in frame["probabilities"]])
+        if all(name in frame.columns for name in per_class):
+            return frame[per_class].to_numpy(dtype=float)
+        return None
+    if "prediction" in frame.columns:
+        return frame["prediction"].to_numpy()
+    if classes.binary and "probability" in frame.columns:
+        return frame["probability"].to_numpy(dtype=float)
+    return None
+
+
 def window_performance(frame: pd.DataFrame, target: str, task: str, metric: str, reference: float | None,
-                       scores: np.ndarray | None = None) -> dict[str, Any] | None:
-    """``{"metric", "value", "reference"}`` on the labelled rows, or None without labels/scores."""
+                       scores: np.ndarray | None = None, classes: Any = None) -> dict[str, Any] | None:
+    """``{"metric", "value", "reference"}`` on the labelled rows, or None without labels/scores.
+
+    Classification labels are raw (text, booleans, numbers); ``classes`` (the model's
+    :class:`~nbprod.model.labels.ClassLabels`, e.g. the scorer's) says which is positive,
+    else the log's ``classes``/``positive_class`` columns, else :func:`guessed_classes`.
+    """
     from nbprod.drift import window_metric
+    from nbprod.model.labels import is_classification
 
     if target not in frame.columns:
         return None
     labelled = frame[target].notna().to_numpy()
     if not labelled.any():
         return None
+    if is_classification(task):
+        classes = classes or logged_classes(frame) or guessed_classes(frame, target)
+        scores = logged_scores(frame, metric, classes) if scores is None else np.asarray(scores)
+        if scores is None:
+            return None
+        value = window_metric(metric, frame[target].to_numpy()[labelled], scores[labelled], classes=classes)
+        return {"metric": metric, "value": None if not math.isfinite(value) else value, "reference": reference}
     if scores is None:
         column = "probability" if task == "classification" and metric == "roc_auc" else "prediction"
         if column not in frame.columns and "probability" in frame.columns:
@@ -172,7 +238,8 @@ def check_windows(windows: Sequence[Any], reference: Reference, settings: Mappin
         if detector is None:
             detector = detector_for(reference, settings["monitor"]["drift_share"])
         scores = scorer(window.frame) if scorer is not None and target in window.frame.columns else None
-        performance = window_performance(window.frame, target, task, metric, reference_value, scores)
+        performance = window_performance(window.frame, target, task, metric, reference_value, scores,
+                                         getattr(scorer, "labels", None) if scores is not None else None)
         entry = window_entry(window, detector, model_version=model_version, performance=performance)
         changed.append(entry)
         entries.append(entry)

@@ -91,27 +91,48 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
     return result, key
 
 
-def model_scorer(model: Any, task: str) -> Callable[[pd.DataFrame], Any]:
-    """A function scoring raw rows with ``model`` (None when the rows lack one of its input columns)."""
-    from nbprod.model.features import feature_contract
-    from nbprod.model.models import predict_scores
+class ModelScorer:
+    """Scores raw rows with a model (None when the rows lack one of its input columns): a binary
+    classifier's positive-class probability, a multiclass one's probability matrix (in
+    ``labels.classes`` order), a regressor's prediction."""
 
-    names = feature_contract(model).names
+    def __init__(self, model: Any, task: str, labels: Any = None) -> None:
+        from nbprod.model.features import feature_contract
+        from nbprod.model.labels import ClassLabels, is_classification
 
-    def score(frame: pd.DataFrame) -> Any:
-        if any(name not in frame.columns for name in names):
+        self.model, self.task = model, task
+        self.names = feature_contract(model).names
+        self.labels = (labels or ClassLabels.from_model(model)) if is_classification(task) else None
+
+    def __call__(self, frame: pd.DataFrame) -> Any:
+        if any(name not in frame.columns for name in self.names):
             return None
-        return predict_scores(model, frame[names], task)
+        if self.labels is None:
+            return self.model.predict(frame[self.names])
+        probabilities = self.model.predict_proba(frame[self.names])
+        return self.labels.positive_scores(probabilities) if self.labels.binary else probabilities
 
-    return score
+
+def model_scorer(model: Any, task: str, labels: Any = None) -> Callable[[pd.DataFrame], Any]:
+    """A :class:`ModelScorer` of ``model`` (``labels``: its classes and positive class; default from the model)."""
+    return ModelScorer(model, task, labels)
+
+
+def registered_scorer(model_name: str, version: str, task: str) -> ModelScorer:
+    """A scorer of a registered version, with the positive class its ``nbprod.positive_class`` tag names."""
+    from nbprod.model.labels import ClassLabels, is_classification
+    from nbprod.registry.client import Registry
+
+    registry = Registry(model_name)
+    model = registry.load(version)
+    labels = ClassLabels.from_tags(model.classes_, registry.version(version).tags) if is_classification(task) else None
+    return ModelScorer(model, task, labels)
 
 
 def champion_scorer(settings: Mapping[str, Any], version: str) -> tuple[Any, str]:
     """A function scoring raw rows with the champion ``version``, and a note."""
-    from nbprod.registry.client import Registry
-
-    model = Registry(settings["registry"]["model_name"]).load(version)
-    return model_scorer(model, settings["data"]["task"]), f"scored with the champion v{version}"
+    scorer = registered_scorer(settings["registry"]["model_name"], version, settings["data"]["task"])
+    return scorer, f"scored with the champion v{version}"
 
 
 def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, version: str | None) -> float | None:

@@ -68,7 +68,15 @@ def test_task_metrics_dispatch_and_accept_lists():
 def test_every_reported_metric_has_a_direction():
     names = set(metrics.task_metrics("classification", [0, 1], [0.2, 0.7])) - {"threshold"}
     names |= set(metrics.task_metrics("regression", [1, 2], [1, 2]))
+    names |= set(metrics.task_metrics("classification", ["a", "b", "c"], np.eye(3), classes=["a", "b", "c"]))
     assert names == set(metrics.GREATER_IS_BETTER)
+
+
+def test_each_kind_of_target_lists_exactly_the_metrics_it_reports():
+    assert set(metrics.TASK_METRICS["binary"]) == set(metrics.task_metrics("classification", [0, 1], [0.2, 0.7])) - {
+        "threshold"}
+    assert set(metrics.TASK_METRICS["multiclass"]) == set(
+        metrics.task_metrics("classification", ["a", "b", "c"], np.eye(3), classes=["a", "b", "c"]))
 
 
 def test_pick_best_follows_the_metric_direction():

@@ -246,7 +246,7 @@ def register_labelled(project: Path, settings: dict, name: str, X, y, positive_c
 
     from nbprod import tracking
     from nbprod.model.features import FeatureBuilder
-    from nbprod.model.labels import CLASSES_TAG, POSITIVE_CLASS_TAG
+    from nbprod.model.metrics import CLASSES_TAG, POSITIVE_CLASS_TAG
     from nbprod.model.models import Candidate, make_model
 
     model = make_model(Candidate("hgb", "hist_gradient_boosting", {"max_iter": 20}), "classification",

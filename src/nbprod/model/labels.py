@@ -1,12 +1,10 @@
-"""A classifier's class labels: the classes in the model's order, the positive class, labels as text.
+"""A loaded classifier's class labels as one object, for everything after the pipeline (service, batch
+scoring, prediction log, monitoring, dashboards).
 
-Models are fitted on the raw labels (text, booleans or integers), so ``model.classes_``
-holds them and ``predict_proba``'s columns follow that order. A binary model scores the
-positive class (the MLflow tag ``nbprod.positive_class``, JSON-encoded; without it the
-second class, as scikit-learn's own convention); a multiclass model predicts the most
-probable class. Labels are compared by their text (:func:`label_text`): ``1``, ``1.0``
-and ``"1"`` are the same label, so labels read back from a CSV, a Parquet log or JSON
-match the model's own.
+Built on :mod:`nbprod.model.classes` (raw labels in ``model.classes_`` order; a binary model
+scores its positive class, the tag ``nbprod.positive_class``; a multiclass one predicts the
+most probable class). Labels read back from a CSV, a Parquet log or JSON are compared by
+their text (:func:`label_text`): ``1``, ``1.0`` and ``"1"`` are the same label.
 """
 
 from __future__ import annotations
@@ -18,9 +16,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-#: MLflow tags (registered version and candidate run) naming the positive class and all classes, JSON-encoded.
-POSITIVE_CLASS_TAG = "nbprod.positive_class"
-CLASSES_TAG = "nbprod.classes"
+from nbprod.model.classes import default_positive, positive_index, to_label
+from nbprod.model.metrics import POSITIVE_CLASS_TAG
+
 #: Tasks whose models predict classes.
 CLASSIFICATION_TASKS = ("classification", "binary", "multiclass")
 
@@ -31,8 +29,8 @@ def is_classification(task: str | None) -> bool:
 
 
 def native(value: Any) -> Any:
-    """A label as a plain Python value (``numpy.int64(1)`` -> ``1``, ``numpy.str_`` -> ``str``), for JSON."""
-    return value.item() if isinstance(value, np.generic) else value
+    """A label as a plain Python value (``numpy.int64(1)`` -> ``1``), for JSON."""
+    return to_label(value)
 
 
 def label_text(value: Any) -> str | None:
@@ -51,15 +49,6 @@ def labels_text(values: Iterable[Any]) -> np.ndarray:
     result = np.empty(len(texts), dtype=object)
     result[:] = texts
     return result
-
-
-def positive_index(classes: Sequence[Any], positive_class: Any) -> int:
-    """The column of ``positive_class`` among ``classes`` (``predict_proba`` order), matched by text."""
-    texts = [label_text(c) for c in classes]
-    wanted = label_text(positive_class)
-    if wanted not in texts:
-        raise ValueError(f"the positive class {positive_class!r} is not one of the model's classes {list(texts)}")
-    return texts.index(wanted)
 
 
 def decode_tag(text: str | None) -> Any:
@@ -90,13 +79,14 @@ class ClassLabels:
     @classmethod
     def of(cls, classes: Sequence[Any], positive_class: Any = None) -> "ClassLabels":
         """The labels of a model's ``classes_``; binary without a positive class: the second class."""
-        classes = tuple(native(c) for c in np.asarray(classes).tolist())
+        classes = tuple(native(c) for c in classes)
         if len(classes) < 2:
             raise ValueError(f"a classifier needs at least two classes, got {list(classes)}")
         if len(classes) > 2:
             return cls(classes, None)
-        positive = classes[1] if positive_class is None else classes[positive_index(classes, positive_class)]
-        return cls(classes, positive)
+        if positive_class is None:
+            return cls(classes, default_positive(classes))
+        return cls(classes, classes[positive_index(classes, positive_class)])
 
     @classmethod
     def from_tags(cls, classes: Sequence[Any], *tag_sets: Mapping[str, str] | None) -> "ClassLabels":

@@ -115,8 +115,6 @@ def example_columns(contract: FeatureContract, rows: int = 1) -> dict[str, list]
 
 def warm_up(loaded: LoadedModel) -> None:
     """Predict examples through both paths; the encoded one is dropped (and logged) if it disagrees."""
-    import numpy as np
-
     from nbprod.serving.validation import frame_from_columns
 
     for rows in (1, 8):

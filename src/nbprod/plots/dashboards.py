@@ -272,11 +272,34 @@ def class_names(target: str) -> tuple[str, str]:
     return f"not {target}", target
 
 
-def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: float, target: str) -> Figure:
-    """:func:`nbprod.plots.pipeline.confusion` with the classes named after the target and a title that fits."""
+def outcome_names(target: str, classes: Sequence | None = None, positive_class=None) -> list[str]:
+    """What to call each class on a chart, in ``classes`` order: a 0/1 or true/false target's outcomes
+    in words (``not late``, ``late``), any other labels as they are (``No``, ``Yes``; ``setosa``...)."""
+    from nbprod.model.labels import label_text
+
+    if classes is None:
+        return list(class_names(target))
+    texts = [label_text(label) for label in classes]
+    if len(texts) == 2 and set(texts) in ({"0", "1"}, {"False", "True"}):
+        positive = label_text(positive_class) if positive_class is not None else texts[1]
+        return [target if text == positive else f"not {target}" for text in texts]
+    return texts
+
+
+def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: float | None, target: str,
+              classes: Sequence | None = None, positive_class=None) -> Figure:
+    """:func:`nbprod.plots.pipeline.confusion` with the classes named (see :func:`outcome_names`) and a
+    title that fits. ``classes``: the model's labels in order (default 0/1); ``threshold``: the binary
+    decision threshold (None: a multiclass model, the most probable class)."""
     from nbprod.plots import pipeline as plots
 
-    title = textwrap.fill(f"{name} (threshold {threshold:.2f})", 40)
-    figure = plots.confusion(y_true, predicted, title, classes=[0, 1], names=class_names(target))
+    title = textwrap.fill(name if threshold is None else f"{name} (threshold {threshold:.2f})", 40)
+    shown = [0, 1] if classes is None else list(classes)
+    figure = plots.confusion(y_true, predicted, title, classes=shown,
+                             names=outcome_names(target, classes, positive_class))
+    if len(shown) > 3:
+        size = max(4.5, 0.55 * len(shown) + 2.5)
+        figure.set_size_inches(size, size * 0.9)
+        figure.axes[0].tick_params(axis="x", labelrotation=45)
     figure.axes[0].set(xlabel="predicted", ylabel="what really happened")
     return figure

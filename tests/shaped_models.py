@@ -10,9 +10,13 @@ shuffled window's low.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+#: The repository root (its env.yaml holds the default settings).
+REPO = Path(__file__).resolve().parents[1]
 
 
 def shaped_rows(rows: int = 600, seed: int = 0) -> pd.DataFrame:

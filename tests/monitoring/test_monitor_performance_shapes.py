@@ -84,3 +84,38 @@ def test_a_log_of_0_1_predictions_without_classes_still_scores_class_1(window):
     rows = pd.DataFrame({"prediction": [1, 0, 1, 0], "probability": [0.9, 0.2, 0.7, 0.4], "late": [1, 0, 0, 0]})
     assert window_performance(rows, "late", "classification", "roc_auc", None)["value"] == 1.0
     assert window_performance(rows, "late", "classification", "accuracy", None)["value"] == 0.75
+
+
+def test_prediction_distribution_drift_of_a_three_class_model(tmp_path):
+    import pandas as pd
+    import yaml
+
+    from nbprod.monitoring.check import Reference, check_windows, reference_predictions
+    from nbprod.monitoring.windows import Window
+    from shaped_models import REPO
+
+    settings = yaml.safe_load((REPO / "env.yaml").read_text())
+    settings["data"].update(target="level", time_column=None)
+    model = three_class_model()
+    scorer = model_scorer(model, "classification")
+    train = shaped_rows(600, seed=0)
+    path = tmp_path / "train.parquet"
+    train.to_parquet(path)
+    reference = Reference(train[FEATURES], path, FEATURES)
+    predicted = reference_predictions(path, scorer)
+    assert set(predicted) == {"high", "low", "mid"} and len(predicted) == 600
+    labels = ClassLabels.of(model.classes_)
+    like = shaped_rows(400, seed=5)
+    shifted = like[like["x"] > 0.3]  # mostly "high" and "mid": the predicted shares move
+    windows = []
+    for day, rows in enumerate((like, shifted)):
+        logged = rows[FEATURES].assign(prediction=labels.predict(model.predict_proba(rows[FEATURES]), 0.5))
+        windows.append(Window(pd.Timestamp(2024, 1, 1 + day), pd.Timestamp(2024, 1, 2 + day), logged))
+    _, entries = check_windows(windows, reference, settings, predicted_reference=predicted)
+    same, moved = (entry["prediction_drift"] for entry in entries)
+    assert same["method"] == moved["method"] == "jensenshannon"
+    assert not same["drifted"] and moved["drifted"] and moved["statistic"] > same["statistic"]
+    assert set(moved["shares"]) <= {"high", "mid", "low"} and abs(sum(moved["reference_shares"].values()) - 1) < 1e-9
+    assert moved["shares"]["high"] > moved["reference_shares"]["high"]
+    _, unscored = check_windows(windows, reference, settings)  # no reference predictions: nothing reported
+    assert all("prediction_drift" not in entry for entry in unscored)

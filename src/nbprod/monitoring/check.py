@@ -191,6 +191,54 @@ def window_performance(frame: pd.DataFrame, target: str, task: str, metric: str,
             "reference": reference}
 
 
+def class_shares(labels: Any) -> dict[str, float]:
+    """The share of each predicted class (by its text), largest first; missing predictions left out."""
+    from nbprod.model.labels import labels_text
+
+    texts = pd.Series(labels_text(labels)).dropna()
+    return {str(k): float(v) for k, v in texts.value_counts(normalize=True).items()}
+
+
+def window_predictions(frame: pd.DataFrame, scorer: Callable[[pd.DataFrame], Any] | None = None) -> Any:
+    """A window's predicted classes: the logged ``prediction``, else the scorer's (the most probable
+    class of its probability matrix); None when neither is there."""
+    if "prediction" in frame.columns and frame["prediction"].notna().any():
+        return frame["prediction"].to_numpy()
+    labels = getattr(scorer, "labels", None)
+    if scorer is None or labels is None or labels.binary:
+        return None
+    scores = scorer(frame)
+    return None if scores is None else labels.array()[np.argmax(np.asarray(scores), axis=1)]
+
+
+def prediction_distribution_drift(reference_predictions: Any, predictions: Any) -> dict[str, Any] | None:
+    """Drift of the predicted class distribution: the window's class shares against the reference's,
+    by the drift library's Jensen–Shannon distance (its threshold and window-size rules).
+
+    Returns the :class:`~nbprod.drift.ColumnDrift` of the column ``prediction`` as a dict with
+    ``reference_shares`` and ``shares`` (class text -> share); None without predictions.
+    """
+    from nbprod.drift import prediction_drift
+    from nbprod.model.labels import labels_text
+
+    if reference_predictions is None or predictions is None or not len(predictions):
+        return None
+    result = prediction_drift(pd.Series(labels_text(reference_predictions), dtype=object),
+                              pd.Series(labels_text(predictions), dtype=object),
+                              kind="categorical", method="jensenshannon")
+    return {**result.to_dict(), "reference_shares": class_shares(reference_predictions),
+            "shares": class_shares(predictions)}
+
+
+def reference_predictions(reference_path: Path, scorer: Callable[[pd.DataFrame], Any]) -> Any:
+    """The classes a multiclass scorer (a :class:`~nbprod.monitoring.monitor.ModelScorer`) predicts on
+    the reference rows (the train split); None for other models or when the rows lack its inputs."""
+    labels = getattr(scorer, "labels", None)
+    if labels is None or labels.binary:
+        return None
+    return window_predictions(pd.read_parquet(reference_path), scorer)
+
+
 def model_version_of(frame: pd.DataFrame, default: str | None = None) -> str | None:
     """The model version that served most of the window's rows (prediction log), else ``default``."""
     if "model_version" in frame.columns:
@@ -201,8 +249,10 @@ def model_version_of(frame: pd.DataFrame, default: str | None = None) -> str | N
 
 
 def window_entry(window: Any, detector: Any, *, model_version: str | None = None,
-                 performance: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One history entry: the window's bounds, rows, model version, drift and performance."""
+                 performance: Mapping[str, Any] | None = None,
+                 prediction: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One history entry: the window's bounds, rows, model version, drift and performance, and (a
+    multiclass model) ``prediction_drift``: see :func:`prediction_distribution_drift`."""
     from nbprod.monitoring.windows import iso
 
     features = window.frame[[c for c in window.frame.columns if c in detector.columns_]]
@@ -210,14 +260,16 @@ def window_entry(window: Any, detector: Any, *, model_version: str | None = None
     drift = detector.compare(features)
     return {"start": iso(window.start), "end": iso(window.end), "rows": window.rows,
             "model_version": model_version_of(window.frame, model_version),
-            "drift": drift.to_dict(), "performance": None if performance is None else dict(performance)}
+            "drift": drift.to_dict(), "performance": None if performance is None else dict(performance),
+            **({"prediction_drift": dict(prediction)} if prediction is not None else {})}
 
 
 def check_windows(windows: Sequence[Any], reference: Reference, settings: Mapping[str, Any], *,
                   recorded: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
                   scorer: Callable[[pd.DataFrame], np.ndarray | None] | None = None,
                   reference_value: float | None = None, model_version: str | None = None,
-                  detector: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                  detector: Any = None, predicted_reference: Any = None
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """History entries for ``windows``: ``(changed, all)``.
 
     A window already ``recorded`` with the same rows, the same ``drift_share`` and (when
@@ -225,6 +277,9 @@ def check_windows(windows: Sequence[Any], reference: Reference, settings: Mappin
     rewrite history, even after a retraining changed the reference. A new window, one
     that gained rows or labels, or one recorded under another ``drift_share``, is
     checked (and replaces the recorded entry). The detector is fitted at most once.
+    ``predicted_reference``: the classes the (multiclass) model predicts on the reference
+    rows; each checked window then also reports the drift of its predicted class
+    distribution (``prediction_drift``).
     """
     recorded = recorded or {}
     target, task = settings["data"]["target"], settings["data"]["task"]
@@ -240,7 +295,10 @@ def check_windows(windows: Sequence[Any], reference: Reference, settings: Mappin
         scores = scorer(window.frame) if scorer is not None and target in window.frame.columns else None
         performance = window_performance(window.frame, target, task, metric, reference_value, scores,
                                          getattr(scorer, "labels", None) if scores is not None else None)
-        entry = window_entry(window, detector, model_version=model_version, performance=performance)
+        prediction = (prediction_distribution_drift(predicted_reference, window_predictions(window.frame, scorer))
+                      if predicted_reference is not None else None)
+        entry = window_entry(window, detector, model_version=model_version, performance=performance,
+                             prediction=prediction)
         changed.append(entry)
         entries.append(entry)
     return changed, entries

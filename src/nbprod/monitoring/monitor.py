@@ -173,11 +173,13 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     reference = check.load_reference(settings, project)
     column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
     scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
+    predicted_reference = _predicted_reference(settings, reference, version, scorer) if track else None
     state = history.read(path)
     recorded = history.recorded(state)
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
-                                           model_version=None if "model_version" in rows.columns else version)
+                                           model_version=None if "model_version" in rows.columns else version,
+                                           predicted_reference=predicted_reference)
     notes.extend(replaced_window_notes(recorded, checked))
     merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
@@ -248,6 +250,26 @@ def _champion_version(settings: Mapping[str, Any], notes: list[str]) -> str | No
     if version is None:
         notes.append("no champion yet: drift checked, performance skipped")
     return version
+
+
+def _predicted_reference(settings: Mapping[str, Any], reference: check.Reference, version: str | None,
+                         scorer: Any) -> Any:
+    """The classes a multiclass champion predicts on the reference rows (None for any other model)."""
+    from nbprod.model.labels import decode_tag, is_classification
+    from nbprod.model.metrics import CLASSES_TAG
+    from nbprod.registry.client import Registry
+
+    if version is None or not is_classification(settings["data"]["task"]):
+        return None
+    if scorer is None:
+        try:
+            tags = Registry(settings["registry"]["model_name"]).version(version).tags
+        except Exception:  # noqa: BLE001 - no registry: no prediction drift
+            return None
+        if len(decode_tag(tags.get(CLASSES_TAG)) or ()) <= 2:
+            return None
+        scorer = registered_scorer(settings["registry"]["model_name"], version, settings["data"]["task"])
+    return check.reference_predictions(reference.path, scorer)
 
 
 def _champion_scoring(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, version: str | None,

@@ -193,6 +193,24 @@ def distributions(reference: pd.DataFrame, current: pd.DataFrame, columns: Seque
     return figure
 
 
+def prediction_shares(shares: pd.DataFrame, window_label: str = "this window") -> Figure:
+    """The share of each predicted class: reference (grey) against the window (orange).
+
+    ``shares``: :func:`nbprod.dashboards.drift_data.prediction_shares` (rows: classes).
+    """
+    figure, axis = _figure(max(5.0, 0.7 * len(shares) + 2.5), 3.2)
+    positions = np.arange(len(shares))
+    axis.bar(positions - 0.2, shares["reference"].to_numpy(dtype=float), width=0.4, color=GREY, label="reference")
+    axis.bar(positions + 0.2, shares["window"].to_numpy(dtype=float), width=0.4, color=ORANGE, label=window_label)
+    axis.set_xticks(positions, [str(name)[:14] for name in shares.index], rotation=45 if len(shares) > 6 else 0,
+                    ha="right" if len(shares) > 6 else "center", fontsize=9)
+    axis.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
+    axis.set_title("Share of each predicted class", fontsize=11)
+    axis.legend(fontsize=8, frameon=False)
+    axis.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
 EVENT_STYLE = {
     "retrain": (BLUE, "retrained"),
     "promoted": (GREEN, "new model promoted"),

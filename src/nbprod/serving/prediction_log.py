@@ -42,6 +42,7 @@ is sent, so every answered request is in the log after a graceful shutdown.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -183,7 +184,7 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
     rows = (np.arange(total, dtype=np.int64) - starts).astype(np.int32)
     classification = all(entry[3] is not None for entry in entries)
     if classification:
-        outcome = _class_columns(entries, counts)
+        outcome = _class_columns(entries)
     else:
         predictions = np.concatenate([np.asarray(entry[2]) for entry in entries])
         outcome = {"prediction": pa.array(predictions.astype(np.float64)),
@@ -216,12 +217,18 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
 
 
 def _entry_labels(entry: tuple) -> Any:
+    """The labels an entry was logged with; without them the classes ``0 .. k-1``."""
     import numpy as np
 
+    labels = entry[8] if len(entry) > 8 else None
+    return labels if labels is not None else _default_labels(int(np.shape(entry[3])[1]))
+
+
+@functools.lru_cache(maxsize=8)
+def _default_labels(width: int) -> Any:
     from nbprod.model.labels import ClassLabels
 
-    labels = entry[8] if len(entry) > 8 else None
-    return labels if labels is not None else ClassLabels.of(range(np.shape(entry[3])[1]))
+    return ClassLabels.of(range(width))
 
 
 def predictions_text(predictions: Any) -> Any:
@@ -236,34 +243,33 @@ def predictions_text(predictions: Any) -> Any:
     return labels_text(values)
 
 
-def _class_columns(entries: list[tuple], counts: Any) -> dict[str, Any]:
+def _class_columns(entries: list[tuple]) -> dict[str, Any]:
     """``prediction`` (text), ``probability``, ``classes``, ``positive_class`` and ``probabilities`` of
-    classification entries."""
+    classification entries, computed once per run of entries from the same model (same labels)."""
     import numpy as np
     import pyarrow as pa
 
     from nbprod.model.labels import label_text
 
     texts, probability, flat, widths, classes, positives = [], [], [], [], [], []
-    for entry in entries:
-        labels = _entry_labels(entry)
-        scores = np.asarray(entry[3], dtype=np.float64)
-        texts.append(predictions_text(entry[2]))
+    for _, run in itertools.groupby(((entry, _entry_labels(entry)) for entry in entries),
+                                    key=lambda pair: id(pair[1])):
+        run = list(run)
+        labels = run[0][1]
+        scores = np.concatenate([np.asarray(entry[3], dtype=np.float64) for entry, _ in run])
+        rows = len(scores)
+        texts.append(predictions_text(np.concatenate([np.asarray(entry[2]) for entry, _ in run])))
         probability.append(labels.positive_scores(scores) if labels.binary else scores.max(axis=1))
         flat.append(scores.ravel())
-        widths.append(np.full(len(scores), scores.shape[1], dtype=np.int32))
-        classes.append(labels.to_json())
-        positives.append(label_text(labels.positive) if labels.binary else None)
+        widths.append(np.full(rows, scores.shape[1], dtype=np.int32))
+        classes.append(np.repeat(np.array([labels.to_json()], dtype=object), rows))
+        positives.append(np.repeat(np.array([label_text(labels.positive) if labels.binary else None], dtype=object),
+                                   rows))
     offsets = np.concatenate([[0], np.cumsum(np.concatenate(widths))]).astype(np.int32)
-
-    def repeated(values: list) -> Any:
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
-        return pa.array(np.repeat(column, counts), pa.string())
-
     return {"prediction": pa.array(np.concatenate(texts), pa.string()),
             "probability": pa.array(np.concatenate(probability), pa.float64()),
-            "classes": repeated(classes), "positive_class": repeated(positives),
+            "classes": pa.array(np.concatenate(classes), pa.string()),
+            "positive_class": pa.array(np.concatenate(positives), pa.string()),
             "probabilities": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
                                                       pa.array(np.concatenate(flat), pa.float64()))}
 

@@ -31,6 +31,11 @@ def to_label(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def label_array(values: Any) -> np.ndarray:
+    """Labels as a numpy array of their natural dtype (int, bool, str), as scikit-learn's metrics want them."""
+    return np.asarray([to_label(value) for value in np.asarray(values, dtype=object)])
+
+
 def classes_of(model: Any) -> list[Any] | None:
     """The classes a fitted classifier predicts, in ``predict_proba`` column order; None for a regressor."""
     classes = getattr(model, "classes_", None)
@@ -104,7 +109,7 @@ def predicted_labels(proba: np.ndarray, classes: Sequence[Any], positive_class: 
     ``proba`` is the ``(n, k)`` matrix in ``classes`` order, or (binary) the positive
     class's column alone.
     """
-    labels = np.asarray([to_label(label) for label in classes], dtype=object)
+    labels = label_array(classes)
     proba = np.asarray(proba, dtype=float)
     if proba.ndim == 2 and len(labels) > 2:
         return labels[np.argmax(proba, axis=1)]

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 
 from nbprod.model import metrics
-from nbprod.model.classes import classes_of, is_multiclass, label_to_json, to_label
+from nbprod.model.classes import classes_of, is_multiclass, label_to_json, predicted_labels, to_label
 from nbprod.model.models import predict_scores
 
 
@@ -77,6 +77,17 @@ def baseline_result(y_train: np.ndarray, y: np.ndarray, task: str, classes: Sequ
     scores = metrics.naive_scores(task, y_train, len(y), classes, positive_class)
     threshold = float(scores[0]) if task == "classification" and scores.ndim == 1 and len(scores) else 0.5
     return metrics.task_metrics(task, y, scores, threshold, positive_class, classes)
+
+
+def per_class(y: Any, score: np.ndarray, classes: Sequence[Any], positive_class: Any = None,
+              threshold: float | None = None) -> pd.DataFrame:
+    """Precision, recall, F1 and support of each class for one model's holdout scores.
+
+    The prediction: the most probable class (multiclass), or the positive class when
+    its probability reaches ``threshold`` (binary).
+    """
+    predicted = predicted_labels(score, classes, positive_class, 0.5 if threshold is None else threshold)
+    return metrics.per_class_table(y, predicted, classes)
 
 
 def macro_roc_auc_scorer(model: Any, X: pd.DataFrame, y: Any) -> float:

@@ -8,13 +8,24 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from nbprod.model.classes import indicator, positive_index, positive_label, predicted_labels, to_label
+from nbprod.model.classes import (classes_to_json, indicator, label_array, label_to_json, positive_index,
+                                  positive_label, predicted_labels, to_label)
 
 #: MLflow tags on each candidate run and registered model version (until the tag vocabulary module lands):
 #: the positive class of a binary classifier, JSON-encoded, and the classes, as a JSON list, in
 #: ``predict_proba`` column order (see :mod:`nbprod.model.classes`).
 POSITIVE_CLASS_TAG = "nbprod.positive_class"
 CLASSES_TAG = "nbprod.classes"
+
+def class_tags(classes: Sequence[Any] | None, positive_class: Any = None) -> dict[str, str]:
+    """The tags naming a classifier's classes and (binary) positive class; none without classes (regression)."""
+    if classes is None:
+        return {}
+    tags = {CLASSES_TAG: classes_to_json(classes)}
+    if len(classes) <= 2:
+        tags[POSITIVE_CLASS_TAG] = label_to_json(positive_label(classes, positive_class))
+    return tags
+
 
 #: Whether a larger value of each metric is better.
 GREATER_IS_BETTER = {
@@ -110,7 +121,7 @@ def multiclass_metrics(y_true: Any, proba: np.ndarray, classes: Sequence[Any]) -
     most probable class. The Brier score is the mean over rows of the summed squared
     error over the classes.
     """
-    y_true = np.asarray([to_label(label) for label in np.asarray(y_true, dtype=object)], dtype=object)
+    y_true = label_array(y_true)
     labels = [to_label(label) for label in classes]
     proba = np.asarray(proba, dtype=float)
     truth = one_hot(y_true, labels)
@@ -132,8 +143,7 @@ def multiclass_metrics(y_true: Any, proba: np.ndarray, classes: Sequence[Any]) -
 def per_class_table(y_true: Any, predicted: Any, classes: Sequence[Any], digits: int = 4) -> pd.DataFrame:
     """Precision, recall, F1 and support of each class (rows labelled by class), predicted labels given."""
     labels = [to_label(label) for label in classes]
-    y_true = np.asarray([to_label(label) for label in np.asarray(y_true, dtype=object)], dtype=object)
-    predicted = np.asarray([to_label(label) for label in np.asarray(predicted, dtype=object)], dtype=object)
+    y_true, predicted = label_array(y_true), label_array(predicted)
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, predicted, labels=labels, zero_division=0)
     table = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support},

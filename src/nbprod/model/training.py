@@ -10,7 +10,7 @@ import pandas as pd
 
 from nbprod import tracking
 from nbprod.model import metrics
-from nbprod.model.classes import classes_of, classes_to_json, indicator, is_multiclass, label_to_json, positive_label
+from nbprod.model.classes import classes_of, indicator, is_multiclass, positive_label
 from nbprod.model.models import Candidate, predict_scores
 
 
@@ -40,13 +40,7 @@ def validation_results(
 
 def class_tags(model: Any, positive_class: Any = None) -> dict[str, str]:
     """The MLflow tags naming a classifier's classes and (binary) positive class; none for a regressor."""
-    classes = classes_of(model)
-    if classes is None:
-        return {}
-    tags = {metrics.CLASSES_TAG: classes_to_json(classes)}
-    if not is_multiclass(classes):
-        tags[metrics.POSITIVE_CLASS_TAG] = label_to_json(positive_label(classes, positive_class))
-    return tags
+    return metrics.class_tags(classes_of(model), positive_class)
 
 
 def pip_requirements() -> list[str]:

@@ -9,8 +9,11 @@ shuffled window's low.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -51,3 +54,26 @@ def yes_no_model():
 
 def three_class_model():
     return fitted("level")
+
+
+@contextlib.contextmanager
+def registry_at_tracking_store() -> Iterator[None]:
+    """MLflow's model registry pointed at the current tracking store for the block, then restored.
+
+    ``nbprod.serving.model_source.load_version`` points the process's registry at the store it
+    serves (and exports ``MLFLOW_REGISTRY_URI``); a test registering a model after such a load
+    would otherwise register it in that other store.
+    """
+    import mlflow
+    import mlflow.tracking._model_registry.utils as registry
+
+    saved, exported = registry._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI")
+    mlflow.set_registry_uri(mlflow.get_tracking_uri())
+    try:
+        yield
+    finally:
+        registry._registry_uri = saved
+        if exported is None:
+            os.environ.pop("MLFLOW_REGISTRY_URI", None)
+        else:
+            os.environ["MLFLOW_REGISTRY_URI"] = exported

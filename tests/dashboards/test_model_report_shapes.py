@@ -20,7 +20,7 @@ from sklearn import metrics as skm
 from nbprod.dashboards import model_data
 from nbprod.dashboards.context import load_context
 from nbprod.plots import dashboards as figures
-from shaped_models import fitted, shaped_rows
+from shaped_models import fitted, registry_at_tracking_store, shaped_rows
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["x", "z", "c"]
@@ -62,12 +62,13 @@ def make_project(folder: Path, target: str, positive_class) -> Path:
                               tags={"nbprod.parent": parent, "nbprod.task": "evaluate", "nbprod.best": "hgb"}):
             pass
     name = settings["registry"]["model_name"]
-    version = mlflow.register_model(f"runs:/{candidate.info.run_id}/model", name).version
-    client = MlflowClient()
-    for key, value in {**tags, "nbprod.candidate": "hgb", "nbprod.threshold": "0.4",
-                       "nbprod.gate.decision": "promoted", "nbprod.gate.reasons": "[]"}.items():
-        client.set_model_version_tag(name, version, key, value)
-    client.set_registered_model_alias(name, settings["registry"]["alias"], version)
+    with registry_at_tracking_store():
+        version = mlflow.register_model(f"runs:/{candidate.info.run_id}/model", name).version
+        client = MlflowClient()
+        for key, value in {**tags, "nbprod.candidate": "hgb", "nbprod.threshold": "0.4",
+                           "nbprod.gate.decision": "promoted", "nbprod.gate.reasons": "[]"}.items():
+            client.set_model_version_tag(name, version, key, value)
+        client.set_registered_model_alias(name, settings["registry"]["alias"], version)
     mlflow.set_tracking_uri(None)
     return folder
 
@@ -152,3 +153,53 @@ def test_model_report_notebook_runs_for_both_shapes(projects, target):
         assert "Right and wrong calls, class by class" in html and "support" in html
     else:
         assert "at the decision threshold" in html and "yes_no = Yes" in html
+
+
+@pytest.mark.slow
+def test_a_built_three_class_project_is_reported_served_and_monitored(tmp_path, monkeypatch):
+    """The pipeline's own products (evaluation.json with classes, holdout scores one column per class,
+    the version's tags) read by the model report, the service's loader and the monitor's scorer."""
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    from nbprod.monitoring.check import window_performance
+    from nbprod.monitoring.monitor import registered_scorer
+    from nbprod.pipeline.build import build
+    from nbprod.serving.model_source import load_version
+    from project_copy import REPORTING_TASKS, copy_project, load_settings
+
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
+    iris = load_iris(as_frame=True)
+    frame = iris.data.rename(columns=lambda column: column.replace(" (cm)", "").replace(" ", "_"))
+    frame.assign(species=np.asarray(iris.target_names)[iris.target]).to_csv(project / "data.csv", index=False)
+    settings = load_settings(project, ("data.time_column=null", "data.schema=null", "data.drop_columns=[]",
+                                       "data.source=data.csv", "evaluate.permutation_rows=100",
+                                       "data.target=species", "data.missing_target=drop"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert build(settings, project).ok
+    evaluation = json.loads((project / settings["products"] / "evaluation.json").read_text())
+
+    context = load_context({"NBPROD_PROJECT": str(project)})
+    report = model_data.load_report(context)
+    found = model_data.compare(report, report.builds[0])
+    assert report.classes == ["setosa", "versicolor", "virginica"] and report.multiclass and not found.notes
+    best = evaluation["candidates"][evaluation["best"]]["metrics"]
+    assert found.results[found.champion_label]["f1_macro"] == pytest.approx(best["f1_macro"])
+    assert model_data.class_table(report, found, found.champion_label).index.tolist() == report.classes
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    name = settings["registry"]["model_name"]
+    import mlflow.tracking._model_registry.utils as registry_uri  # the service points the registry at its store:
+
+    monkeypatch.setattr(registry_uri, "_registry_uri", registry_uri._registry_uri)  # undone after the test
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    loaded = load_version(uri, name, report.champion["version"])
+    test = pd.read_parquet(project / settings["products"] / "data" / "test.parquet")
+    predictions, probabilities = loaded.predict(test.drop(columns=["species"]))
+    assert loaded.labels.classes == tuple(report.classes) and set(predictions) <= set(report.classes)
+    assert (predictions == model_data.predicted_classes(report, found, found.champion_label)).all()
+
+    scorer = registered_scorer(name, report.champion["version"], "classification")
+    performance = window_performance(test, "species", "classification", "accuracy", best["accuracy"],
+                                     scorer(test), scorer.labels)
+    assert performance["value"] == pytest.approx(best["accuracy"])

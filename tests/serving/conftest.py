@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shaped_models import registry_at_tracking_store
+
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["carrier", "origin", "dest", "distance", "sched_dep_time", "time_hour"]
 MODEL_NAME = "nbprod-test-model"
@@ -65,13 +67,14 @@ def train_and_register(project: Path, settings: dict, params: dict, threshold: f
         mlflow.sklearn.log_model(model, name="model", signature=infer_signature(example, model.predict_proba(example)),
                                  input_example=example, skops_trusted_types=trusted_types(model),
                                  pip_requirements=["nbprod"])  # skips ~5 s of requirement inference
-    client = MlflowClient()
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", settings["registry"]["model_name"]).version
-    name = settings["registry"]["model_name"]
-    client.set_model_version_tag(name, version, "nbprod.threshold", str(threshold))
-    client.set_model_version_tag(name, version, "nbprod.task", "classification")
-    if alias:
-        client.set_registered_model_alias(name, settings["registry"]["alias"], version)
+    with registry_at_tracking_store():
+        client = MlflowClient()
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", settings["registry"]["model_name"]).version
+        name = settings["registry"]["model_name"]
+        client.set_model_version_tag(name, version, "nbprod.threshold", str(threshold))
+        client.set_model_version_tag(name, version, "nbprod.task", "classification")
+        if alias:
+            client.set_registered_model_alias(name, settings["registry"]["alias"], version)
     return str(version)
 
 
@@ -261,11 +264,12 @@ def register_labelled(project: Path, settings: dict, name: str, X, y, positive_c
         mlflow.sklearn.log_model(model, name="model", signature=infer_signature(example, model.predict_proba(example)),
                                  input_example=example, skops_trusted_types=trusted_types(model),
                                  pip_requirements=["nbprod"])
-    client = MlflowClient()
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version
-    for key, value in {**tags, "nbprod.threshold": "0.4", "nbprod.task": "classification"}.items():
-        client.set_model_version_tag(name, version, key, value)
-    client.set_registered_model_alias(name, settings["registry"]["alias"], version)
+    with registry_at_tracking_store():
+        client = MlflowClient()
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version
+        for key, value in {**tags, "nbprod.threshold": "0.4", "nbprod.task": "classification"}.items():
+            client.set_model_version_tag(name, version, key, value)
+        client.set_registered_model_alias(name, settings["registry"]["alias"], version)
     return str(version)
 
 

@@ -362,6 +362,32 @@ def window_summary(window: Mapping[str, Any], top: int = 6) -> str:
     return f"{len(drifted)} of {counted} features drifted: {', '.join(drifted[:top])}{more}."
 
 
+def prediction_shares(window: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The share of each predicted class in the reference rows and in the window (rows: classes, most
+    frequent first; columns ``reference``, ``window``), when monitoring recorded the window's
+    ``prediction_drift`` (a multiclass model); None otherwise."""
+    found = window.get("prediction_drift")
+    if not isinstance(found, Mapping):
+        return None
+    reference = pd.Series(found.get("reference_shares") or {}, dtype=float)
+    current = pd.Series(found.get("shares") or {}, dtype=float)
+    frame = pd.DataFrame({"reference": reference, "window": current}).fillna(0.0)
+    order = frame.sum(axis=1).sort_values(ascending=False).index
+    return frame.loc[order].rename_axis("predicted class")
+
+
+def prediction_summary(window: Mapping[str, Any]) -> str:
+    """Whether the predicted class distribution moved, in one sentence with its distance and threshold."""
+    found = window.get("prediction_drift") or {}
+    statistic, threshold = _number(found.get("statistic")), _number(found.get("threshold"))
+    if not np.isfinite(statistic):
+        return "The predicted classes could not be compared in this window."
+    verdict = "moved" if found.get("drifted") else "did not move"
+    measure = f"Jensen–Shannon distance {statistic:.3f}" + (f", threshold {threshold:.2f}"
+                                                            if np.isfinite(threshold) else "")
+    return f"The share of each predicted class {verdict} against the training data ({measure})."
+
+
 # -- rows ---------------------------------------------------------------------------------------
 
 

@@ -91,27 +91,48 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
     return result, key
 
 
-def model_scorer(model: Any, task: str) -> Callable[[pd.DataFrame], Any]:
-    """A function scoring raw rows with ``model`` (None when the rows lack one of its input columns)."""
-    from nbprod.model.features import feature_contract
-    from nbprod.model.models import predict_scores
+class ModelScorer:
+    """Scores raw rows with a model (None when the rows lack one of its input columns): a binary
+    classifier's positive-class probability, a multiclass one's probability matrix (in
+    ``labels.classes`` order), a regressor's prediction."""
 
-    names = feature_contract(model).names
+    def __init__(self, model: Any, task: str, labels: Any = None) -> None:
+        from nbprod.model.features import feature_contract
+        from nbprod.model.labels import ClassLabels, is_classification
 
-    def score(frame: pd.DataFrame) -> Any:
-        if any(name not in frame.columns for name in names):
+        self.model, self.task = model, task
+        self.names = feature_contract(model).names
+        self.labels = (labels or ClassLabels.from_model(model)) if is_classification(task) else None
+
+    def __call__(self, frame: pd.DataFrame) -> Any:
+        if any(name not in frame.columns for name in self.names):
             return None
-        return predict_scores(model, frame[names], task)
+        if self.labels is None:
+            return self.model.predict(frame[self.names])
+        probabilities = self.model.predict_proba(frame[self.names])
+        return self.labels.positive_scores(probabilities) if self.labels.binary else probabilities
 
-    return score
+
+def model_scorer(model: Any, task: str, labels: Any = None) -> Callable[[pd.DataFrame], Any]:
+    """A :class:`ModelScorer` of ``model`` (``labels``: its classes and positive class; default from the model)."""
+    return ModelScorer(model, task, labels)
+
+
+def registered_scorer(model_name: str, version: str, task: str) -> ModelScorer:
+    """A scorer of a registered version, with the positive class its ``nbprod.positive_class`` tag names."""
+    from nbprod.model.labels import ClassLabels, is_classification
+    from nbprod.registry.client import Registry
+
+    registry = Registry(model_name)
+    model = registry.load(version)
+    labels = ClassLabels.from_tags(model.classes_, registry.version(version).tags) if is_classification(task) else None
+    return ModelScorer(model, task, labels)
 
 
 def champion_scorer(settings: Mapping[str, Any], version: str) -> tuple[Any, str]:
     """A function scoring raw rows with the champion ``version``, and a note."""
-    from nbprod.registry.client import Registry
-
-    model = Registry(settings["registry"]["model_name"]).load(version)
-    return model_scorer(model, settings["data"]["task"]), f"scored with the champion v{version}"
+    scorer = registered_scorer(settings["registry"]["model_name"], version, settings["data"]["task"])
+    return scorer, f"scored with the champion v{version}"
 
 
 def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, version: str | None) -> float | None:
@@ -152,11 +173,13 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
     reference = check.load_reference(settings, project)
     column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
     scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
+    predicted_reference = _predicted_reference(settings, reference, version, scorer) if track else None
     state = history.read(path)
     recorded = history.recorded(state)
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
-                                           model_version=None if "model_version" in rows.columns else version)
+                                           model_version=None if "model_version" in rows.columns else version,
+                                           predicted_reference=predicted_reference)
     notes.extend(replaced_window_notes(recorded, checked))
     merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
@@ -227,6 +250,26 @@ def _champion_version(settings: Mapping[str, Any], notes: list[str]) -> str | No
     if version is None:
         notes.append("no champion yet: drift checked, performance skipped")
     return version
+
+
+def _predicted_reference(settings: Mapping[str, Any], reference: check.Reference, version: str | None,
+                         scorer: Any) -> Any:
+    """The classes a multiclass champion predicts on the reference rows (None for any other model)."""
+    from nbprod.model.labels import decode_tag, is_classification
+    from nbprod.model.metrics import CLASSES_TAG
+    from nbprod.registry.client import Registry
+
+    if version is None or not is_classification(settings["data"]["task"]):
+        return None
+    if scorer is None:
+        try:
+            tags = Registry(settings["registry"]["model_name"]).version(version).tags
+        except Exception:  # noqa: BLE001 - no registry: no prediction drift
+            return None
+        if len(decode_tag(tags.get(CLASSES_TAG)) or ()) <= 2:
+            return None
+        scorer = registered_scorer(settings["registry"]["model_name"], version, settings["data"]["task"])
+    return check.reference_predictions(reference.path, scorer)
 
 
 def _champion_scoring(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, version: str | None,

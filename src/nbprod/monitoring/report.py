@@ -101,10 +101,9 @@ def champion_scoring(promotion: Mapping[str, Any], model_name: str, task: str, m
     champion = promotion.get("champion_after")
     if champion is None:
         return None, None, None
-    from nbprod.monitoring.monitor import model_scorer
-    from nbprod.registry.client import Registry
+    from nbprod.monitoring.monitor import registered_scorer
 
-    score = model_scorer(Registry(model_name).load(champion), task)
+    score = registered_scorer(model_name, str(champion), task)
     same = str((promotion.get("candidate") or {}).get("version")) == str(champion)
     recorded = promotion["candidate"]["metrics"] if same else (promotion.get("reference") or {}).get("metrics", {})
     return score, recorded.get(metric), str(champion)

@@ -8,9 +8,11 @@ HTTP API
     the model's feature contract (see :mod:`nbprod.serving.validation`). Response 200::
 
         {"request_id": "...", "model": {"name": "nbprod-model", "version": "3"},
-         "predictions": [1, 0],                          # one per record, always a list
-         "probabilities": [[0.31, 0.69], [0.8, 0.2]],    # classification: P(class 0), P(class 1)
-         "classes": [0, 1], "threshold": 0.5,            # classification only
+         "predictions": ["Yes", "No"],                   # one label per record, always a list
+         "probabilities": [[0.31, 0.69], [0.8, 0.2]],    # classification: one per class, in "classes" order
+         "classes": ["No", "Yes"],                       # classification only: the model's labels
+         "positive_class": "Yes", "threshold": 0.5,      # binary only: "Yes" when P("Yes") >= threshold
+                                                         # (multiclass: the most probable class)
          "warnings": [{"record": 1, "column": "dest", "problem": "unseen_category",
                        "message": "..."}]}               # unseen categories, ignored columns
 
@@ -29,7 +31,8 @@ HTTP API
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``
-    200 ``{"status": "ready", "model": {...name, version, alias, task, threshold}}`` once a
+    200 ``{"status": "ready", "model": {...name, version, alias, task, threshold, classes,
+    positive_class}}`` (the last two for classifiers, ``positive_class`` when binary) once a
     model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
@@ -236,6 +239,15 @@ def predict_batch(model: Any, batch: list[Validated]) -> list:
     return results
 
 
+def class_fields(model: Any) -> dict[str, Any]:
+    """A classifier's ``classes`` (the probabilities' order) and, when binary, its ``positive_class`` and
+    ``threshold`` (on the positive class's probability); a multiclass model predicts the most probable class."""
+    fields: dict[str, Any] = model.labels.to_dict()
+    if model.labels.binary:
+        fields["threshold"] = model.threshold
+    return fields
+
+
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
@@ -377,9 +389,11 @@ class PredictionService:
             error = self.watcher.last_error if self.watcher is not None else None
             return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
                                                               "alias": self.config.alias}, "error": error})
-        return 200, _json({"status": "ready", "model": {
-            "name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
-            "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}})
+        described = {"name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
+                     "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}
+        if model.labels is not None:
+            described.update(class_fields(model))
+        return 200, _json({"status": "ready", "model": described})
 
     async def read_body(self, headers: dict, receive: Any) -> bytes:
         limit = self.config.max_body_bytes
@@ -444,7 +458,7 @@ class PredictionService:
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,
-                            model.name, model.version, request_id, arrived)
+                            model.name, model.version, request_id, arrived, model.labels)
         self.metrics.predictions += validated.rows
         for warning in validated.warnings:
             if warning["problem"] == "unseen_category":
@@ -454,8 +468,7 @@ class PredictionService:
                                     "predictions": predictions.tolist()}
         if probabilities is not None:
             response["probabilities"] = probabilities.tolist()
-            response["classes"] = [0, 1]
-            response["threshold"] = model.threshold
+            response.update(class_fields(model))
         response["warnings"] = validated.warnings
         return _json(response)
 

@@ -30,6 +30,7 @@ SCHEMA: dict[str, Any] = {
         "categorical": list,
         "numeric": list,
         "missing_target": str,
+        "positive_class": (str, int, bool, type(None)),
         "schema": (str, type(None)),
     },
     "split": {
@@ -193,10 +194,14 @@ def check(settings: Mapping, schema: Mapping = SCHEMA, prefix: str = "") -> None
             if not isinstance(value, Mapping):
                 raise SettingsError(f"setting {name!r} must be a mapping, got {value!r}")
             check(value, expected, name + ".")
-        elif not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
+        elif not isinstance(value, expected) or isinstance(value, bool) and bool not in _types(expected):
             raise SettingsError(f"setting {name!r} has the wrong type: {value!r}")
     if prefix == "":
         check_values(settings)
+
+
+def _types(expected: Any) -> tuple:
+    return expected if isinstance(expected, tuple) else (expected,)
 
 
 def check_values(settings: Mapping) -> None:

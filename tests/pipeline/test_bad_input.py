@@ -55,11 +55,11 @@ def break_data(project: Path, change) -> None:
     ("change", "failing_task", "words"),
     [
         (lambda f: f.drop(columns=["target"]), "validate", ["'target'", "required column is missing"]),
-        (lambda f: f.assign(target=0), "validate", ["'target'", "target has both classes"]),
-        (lambda f: f.assign(target=f["target"].map({0: "no", 1: "yes"})), "validate",
-         ["'target'", "type is number"]),
+        (lambda f: f.assign(target=0), "validate", ["target 'target' has a single class 0"]),
+        (lambda f: f.assign(target=f["target"] + 0.5), "validate",
+         ["target 'target' holds fractional numbers (e.g. 0.5)", "set data.task to regression"]),
     ],
-    ids=["missing-column", "one-class-target", "wrong-type-target"],
+    ids=["missing-column", "one-class-target", "fractional-target"],
 )
 def test_bad_data_stops_at_validate_and_keeps_earlier_products(good_project, change, failing_task, words):
     project, settings = good_project

@@ -159,6 +159,24 @@ def test_check_accepts_int_where_a_number_is_expected(valid):
     assert valid["sample_frac"] == 1
 
 
+@pytest.mark.parametrize("value", [None, "Yes", ">50K", 1, 0, True])
+def test_positive_class_takes_any_label_or_null(project, value):
+    loaded = settings.load(project, overrides=[f"data.positive_class={yaml.safe_dump(value).splitlines()[0]}"])
+    assert loaded["data"]["positive_class"] == value
+
+
+def test_positive_class_is_not_a_list(valid):
+    valid["data"]["positive_class"] = ["Yes"]
+    with pytest.raises(SettingsError, match="'data.positive_class' has the wrong type"):
+        settings.check(valid)
+
+
+def test_a_boolean_is_still_refused_where_none_is_allowed(valid):
+    valid["train"]["n_jobs"] = True
+    with pytest.raises(SettingsError, match="'train.n_jobs' has the wrong type"):
+        settings.check(valid)
+
+
 def test_check_rejects_scalar_where_a_mapping_is_expected(valid):
     valid["data"] = "flights.csv"
     with pytest.raises(SettingsError, match="'data' must be a mapping"):

@@ -18,6 +18,8 @@ import yaml
 from pandera.errors import SchemaErrors
 
 EXAMPLES = 3
+#: More distinct values than this in a classification target is taken for a regression target.
+MAX_CLASSES = 100
 
 
 class DataValidationError(ValueError):
@@ -63,13 +65,60 @@ def settings_columns(target: str, task: str, time_column: str | None, named: lis
     columns = {name: pa.Column(nullable=True, required=True) for name in named}
     if time_column:
         columns[time_column] = pa.Column(nullable=False, required=True, checks=[type_check("datetime")])
-    target_checks = [type_check("number")]
-    if task == "classification":
-        target_checks += [pa.Check.isin([0, 1]),
-                          pa.Check(lambda series: series.dropna().nunique() >= 2, ignore_na=False,
-                                   name="target has both classes")]
+    # A classification target's labels are checked by check_target, with messages naming the classes.
+    target_checks = [type_check("number")] if task != "classification" else []
     columns[target] = pa.Column(nullable=True, required=True, checks=target_checks)
     return columns
+
+
+def target_problems(values: pd.Series, task: str, missing_target: str, positive_class: Any = None) -> list[str]:
+    """What keeps ``values`` from being a classification target under these settings (empty: nothing).
+
+    Any labels will do (text, booleans, integers); they must be at least two classes,
+    not fractional numbers, and not too many (:data:`MAX_CLASSES`); ``positive_class``,
+    when set, must be one of them, and only a binary target has one (so only a binary
+    target can fill missing values with it).
+    """
+    from nbprod.model.classes import match_index, sorted_labels, to_label
+
+    if task != "classification" or values.name is None:
+        return []
+    name = values.name
+    known = values.dropna()
+    if pd.api.types.is_float_dtype(known.dtype) and bool((known % 1 != 0).any()):
+        example = to_label(known[known % 1 != 0].iloc[0])
+        return [f"target {name!r} holds fractional numbers (e.g. {example!r}) but data.task is classification: "
+                "set data.task to regression"]
+    if pd.api.types.is_float_dtype(known.dtype):
+        known = known.astype("int64")  # whole numbers with missing values: the labels prepare will use
+    classes = sorted_labels(known.unique())
+    if len(classes) > MAX_CLASSES:
+        return [f"target {name!r} has {len(classes)} classes (more than {MAX_CLASSES}): is it a regression "
+                "target? set data.task to regression"]
+    if len(classes) < 2:
+        found = f"a single class {classes[0]!r}" if classes else "no values"
+        return [f"target {name!r} has {found}: a classifier needs at least two classes"]
+    problems = []
+    if positive_class is not None and len(classes) > 2:
+        problems.append(f"data.positive_class {to_label(positive_class)!r} applies to binary targets only; "
+                        f"target {name!r} has {len(classes)} classes {classes!r} (set it to null)")
+    elif positive_class is not None and match_index(classes, positive_class) is None:
+        problems.append(f"data.positive_class {to_label(positive_class)!r} is not one of the classes of "
+                        f"target {name!r}: {classes!r}")
+    if missing_target == "positive" and len(classes) > 2:
+        problems.append(f"data.missing_target 'positive' applies to binary targets only; target {name!r} has "
+                        f"{len(classes)} classes {classes!r}: use data.missing_target: drop")
+    return problems
+
+
+def check_target(frame: pd.DataFrame, target: str, task: str, missing_target: str,
+                 positive_class: Any = None) -> None:
+    """Raise :class:`DataValidationError` listing :func:`target_problems` (a missing column is the schema's to report)."""
+    if target not in frame.columns:
+        return
+    problems = target_problems(frame[target], task, missing_target, positive_class)
+    if problems:
+        raise DataValidationError("the raw table failed validation:\n" + "\n".join(problems))
 
 
 def build_schema(declared: Mapping[str, Any] | None, settings_cols: dict[str, pa.Column]) -> pa.DataFrameSchema:

@@ -26,8 +26,11 @@ def validate(
     time_column: str | None,
     named_columns: Sequence[str],
     schema_file: str | None,
+    missing_target: str = "drop",
+    positive_class: Any = None,
 ) -> None:
-    """Check the raw table against the declared schema; stop the pipeline on any failure."""
+    """Check the raw table against the declared schema and the target against the settings
+    (:func:`nbprod.data.schema.check_target`); stop the pipeline on any failure."""
     frame = pd.read_parquet(str(upstream["get"]))
     rules = schema.build_schema(schema.read_declared(schema_file),
                                 schema.settings_columns(target, task, time_column, list(named_columns)))
@@ -36,6 +39,7 @@ def validate(
 
         try:
             summary = schema.validate_table(frame, rules)
+            schema.check_target(frame, target, task, missing_target, positive_class)
         except schema.DataValidationError as error:
             mlflow.set_tag("nbprod.validation", "failed")
             mlflow.log_text(str(error), "validation_errors.txt")

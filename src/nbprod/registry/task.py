@@ -80,11 +80,41 @@ def _reasons_tag(reasons: Any) -> str:
                        for r in reasons])
 
 
-def _score(model: Any, X: Any, y: Any, task: str, threshold: float) -> dict[str, float]:
+def _score(model: Any, X: Any, y: Any, task: str, threshold: float, positive_class: Any = None) -> dict[str, float]:
+    """A model's metrics on the holdout: binary ones on ``positive_class`` (None: the greater label)."""
+    from nbprod.model.classes import classes_of, is_multiclass, positive_label
     from nbprod.model.metrics import task_metrics
     from nbprod.model.models import predict_scores
 
-    return task_metrics(task, y, predict_scores(model, X, task), threshold)
+    classes = classes_of(model) if task == "classification" else None
+    if classes is not None and not is_multiclass(classes):
+        positive_class = positive_label(classes, positive_class)
+    scores = predict_scores(model, X, task, positive_class)
+    return task_metrics(task, y, scores, threshold, positive_class, classes)
+
+
+def _champion_rule(tags: Mapping[str, str], positive_class: Any) -> tuple[float, str | None]:
+    """The champion's threshold on P(``positive_class``) and, when its recorded positive class is
+    another one, a note saying so (its own threshold ``t`` on the other class is ``1 - t`` on this one)."""
+    from nbprod.model.classes import label_from_json, match_index
+    from nbprod.model.metrics import POSITIVE_CLASS_TAG
+
+    threshold = float(tags.get("nbprod.threshold", 0.5))
+    recorded = tags.get(POSITIVE_CLASS_TAG)
+    if recorded is None or positive_class is None or match_index([positive_class], label_from_json(recorded)) == 0:
+        return threshold, None
+    return 1.0 - threshold, (f"the champion's positive class is {label_from_json(recorded)!r}: its threshold "
+                             f"{threshold:g} is {1 - threshold:g} on P({positive_class!r})")
+
+
+def _classes_differ(candidate: Any, champion: Any) -> str | None:
+    """Why two classifiers cannot be compared on one holdout (they predict different classes), or None."""
+    from nbprod.model.classes import classes_of
+
+    ours, theirs = classes_of(candidate), classes_of(champion)
+    if ours == theirs:
+        return None
+    return f"the champion predicts the classes {theirs!r}, the candidate {ours!r}: their metrics do not compare"
 
 
 def promote(
@@ -147,8 +177,9 @@ def run_gate(
     import pandas as pd
 
     from nbprod import tracking
+    from nbprod.model.evaluation import baseline_result
     from nbprod.model.features import feature_contract
-    from nbprod.model.metrics import GREATER_IS_BETTER, naive_scores, task_metrics
+    from nbprod.model.metrics import GREATER_IS_BETTER, class_tags
     from nbprod.registry import budget, evidence
     from nbprod.registry.client import Registry
 
@@ -159,6 +190,8 @@ def run_gate(
     best = evaluation["best"]
     chosen = evaluation["candidates"][best]
     threshold = float(chosen.get("threshold", 0.5) or 0.5)
+    classes, positive = evaluation.get("classes"), evaluation.get("positive_class")
+    multiclass = classes is not None and len(classes) > 2
     holdout_path = _holdout_path(evaluation, evaluation_path)
     holdout = pd.read_parquet(holdout_path)
     target = evaluation["target"]
@@ -176,14 +209,15 @@ def run_gate(
             "nbprod.task": task,
             "nbprod.target": target,
             "nbprod.metric": metric,
-            "nbprod.threshold": threshold,
+            **({} if multiclass else {"nbprod.threshold": threshold}),
+            **class_tags(classes, positive),
             "nbprod.git_commit": commit,
             **{f"nbprod.metric.{k}": v for k, v in chosen.get("metrics", {}).items()},
         })
 
         # The candidate as registered, scored on the holdout here.
         model = registry.load(version)
-        candidate_metrics = _score(model, X, y, task, threshold)
+        candidate_metrics = _score(model, X, y, task, threshold, positive)
         contract = feature_contract(model)
 
         # The reference: the champion scored on the same holdout now, else the naive baseline.
@@ -193,15 +227,18 @@ def run_gate(
         schema_error = None
         if previous and not already:
             champion_info = registry.version(previous)
-            champion_threshold = float(champion_info.tags.get("nbprod.threshold", 0.5))
+            champion_threshold, note = _champion_rule(champion_info.tags, positive)
             reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
-                         "metrics": {}}
+                         "metrics": {}, **({"note": note} if note else {})}
             try:
                 champion = registry.load(previous)
-                reference["metrics"] = _score(champion, X, y, task, champion_threshold)
+                reference["metrics"] = _score(champion, X, y, task, champion_threshold, positive)
             except Exception as error:  # noqa: BLE001 - reported as a failed check
                 reference["error"] = f"the champion could not be scored on the holdout: {error}"
                 champion = None
+            differ = _classes_differ(model, champion) if champion is not None and task == "classification" else None
+            if differ:
+                reference["error"] = differ
             try:
                 champion_contract = feature_contract(champion) if champion is not None else None
             except TypeError as error:
@@ -214,7 +251,7 @@ def run_gate(
                 reference = {"kind": "baseline", "source": "evaluation.json", "metrics": stored}
             else:
                 reference = {"kind": "baseline", "source": "holdout target (no baseline in evaluation.json)",
-                             "metrics": task_metrics(task, y, naive_scores(task, y, len(y)), 0.5)}
+                             "metrics": baseline_result(y, y, task, classes, positive)}
             if already:
                 reference["note"] = f"version {version} already holds the alias {alias!r}"
 
@@ -258,7 +295,8 @@ def run_gate(
             "holdout": {"path": str(holdout_path), "rows": int(len(holdout)), "target": target},
             "candidate": {
                 "name": best, "version": version, "run_id": chosen.get("run_id"),
-                "model_uri": chosen["model_uri"], "threshold": threshold,
+                "model_uri": chosen["model_uri"], "threshold": None if multiclass else threshold,
+                "classes": classes, "positive_class": positive,
                 "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
             },
             "reference": reference,

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from nbprod.scaffold import infer
 from nbprod.scaffold.plan import Plan
 
 #: The setting of a binary target's positive class (``data.positive_class``), written when the settings know it.
@@ -59,6 +60,14 @@ def time_comment(plan: Plan) -> str:
     return f"{kinds[plan.time.kind]}: rows are split by time (split.*_start); null splits at random"
 
 
+def positive_comment(target: infer.Target) -> str:
+    """Why ``data.positive_class`` has its value."""
+    if target.kind == "binary":
+        return "the class the scores are about (inferred: the minority class)" if target.positive_class is not None \
+            else "null: the minority class of the training rows"
+    return "none: not a binary target"
+
+
 def data_section(plan: Plan, positive_class_setting: bool) -> str:
     """The ``data:`` section of a new project's ``env.yaml``, with what was inferred in comments."""
     target = plan.target
@@ -70,12 +79,12 @@ def data_section(plan: Plan, positive_class_setting: bool) -> str:
         setting("target", target.name, target_comment(plan)),
         setting("task", target.task, "classification | regression"),
     ]
-    if target.kind == "binary":
-        comment = "the class the scores and metrics are about (inferred: the minority class)"
-        lines.append(setting(POSITIVE_CLASS, target.positive_class, comment) if positive_class_setting
-                     else f"  # positive class (inferred: the minority class): {flow(target.positive_class)}")
-    elif target.kind == "multiclass":
+    if target.kind == "multiclass":
         lines.append(f"  # classes: {flow(target.classes)}")
+    if positive_class_setting:
+        lines.append(setting(POSITIVE_CLASS, target.positive_class, positive_comment(target)))
+    elif target.kind == "binary":
+        lines.append(f"  # positive class (inferred: the minority class): {flow(target.positive_class)}")
     lines.append(setting("time_column", plan.time.name if plan.time else None, time_comment(plan)))
     lines += [f"  # dropped {drop.column}: {drop.reason}" for drop in plan.drops]
     lines += [

@@ -14,6 +14,7 @@ from nbprod.data import schema as schema_module
 from nbprod.scaffold import infer, render
 from nbprod.scaffold.plan import Plan, plan_project
 from nbprod.scaffold.template import COPIED, template_folder
+from nbprod.scaffold.write import positive_class_setting
 
 REPO = Path(__file__).resolve().parents[3]
 REFERENCE_ENV = (REPO / settings.ENV_FILE).read_text()
@@ -22,7 +23,7 @@ REFERENCE_ENV = (REPO / settings.ENV_FILE).read_text()
 def reference_plan() -> Plan:
     """The plan whose project is this repository: the nycflights13 settings of its env.yaml."""
     data, split = yaml.safe_load(REFERENCE_ENV)["data"], yaml.safe_load(REFERENCE_ENV)["split"]
-    target = infer.Target(data["target"], data["task"], "binary", [0, 1], 1)
+    target = infer.Target(data["target"], data["task"], "binary", [0, 1], data.get("positive_class"))
     return Plan(
         name="nbprod", source=data["source"], schema_file=data["schema"], rows=336776, columns=22, target=target,
         time=infer.TimeColumn(data["time_column"], "datetime"),
@@ -39,7 +40,7 @@ def test_the_template_is_the_reference_project_itself_not_a_copy():
 
 
 def test_the_reference_env_yaml_is_what_the_generator_makes_of_the_nycflights13_settings():
-    generated = render.render_env(REFERENCE_ENV, reference_plan(), render.POSITIVE_CLASS in settings.SCHEMA["data"])
+    generated = render.render_env(REFERENCE_ENV, reference_plan(), positive_class_setting())
     assert yaml.safe_load(generated) == yaml.safe_load(REFERENCE_ENV)
 
 
@@ -60,7 +61,7 @@ def test_a_generated_env_yaml_passes_the_settings_check(tmp_path):
     frame = pd.DataFrame({"day": pd.date_range("2020-01-01", periods=60).strftime("%Y-%m-%d"),
                           "price": [i % 7 + 0.5 for i in range(60)], "kind": list("abc") * 20})
     plan = plan_project(frame, "prices", "prices.csv", "price")
-    (tmp_path / settings.ENV_FILE).write_text(render.render_env(REFERENCE_ENV, plan, False))
+    (tmp_path / settings.ENV_FILE).write_text(render.render_env(REFERENCE_ENV, plan, positive_class_setting()))
     (tmp_path / settings.PIPELINE_FILE).write_text((REPO / settings.PIPELINE_FILE).read_text())
     loaded = settings.load(tmp_path)
     assert loaded["data"]["time_column"] == "day" and loaded["data"]["task"] == "regression"

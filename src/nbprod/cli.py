@@ -38,15 +38,22 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     subparsers = main_parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--project", type=Path, default=None,
-                         help="project folder (default: the nearest folder holding pipeline.yaml)")
-        sub.add_argument("--env", type=Path, default=None, help="settings file instead of env.yaml")
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a setting, e.g. --set data.target=price (repeatable)")
         sub.set_defaults(module=module_name)
-        if name == command:
-            importlib.import_module(module_name).configure(sub)
+        module = importlib.import_module(module_name) if name == command else None
+        if getattr(module, "NEEDS_PROJECT", True):
+            add_project_options(sub)
+        if module is not None:
+            module.configure(sub)
     return main_parser
+
+
+def add_project_options(sub: argparse.ArgumentParser) -> None:
+    """``--project``, ``--env`` and ``--set``: the options of every command that works on a project."""
+    sub.add_argument("--project", type=Path, default=None,
+                     help="project folder (default: the nearest folder holding pipeline.yaml)")
+    sub.add_argument("--env", type=Path, default=None, help="settings file instead of env.yaml")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a setting, e.g. --set data.target=price (repeatable)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -73,10 +73,11 @@ def choose_time(frame: pd.DataFrame, target: str, time_column: str | None) -> in
                                f"(e.g. {series.dropna().iloc[0]!r}); name another column or none")
 
 
-def monitor_window(series: pd.Series, time: infer.TimeColumn, new_start: str) -> str | None:
-    """``monitor.window`` for dates: about a quarter of the held-back period, in days (periods: None)."""
+def monitor_window(series: pd.Series, time: infer.TimeColumn, new_start: str) -> str:
+    """``monitor.window``: for dates about a quarter of the held-back period, in days; for integer
+    periods one period a window (``YS`` for years, ``MS`` for yyyymm months)."""
     if time.kind == "period":
-        return None
+        return "YS" if series.dropna().between(1800, 2200).all() else "MS"
     stamps = infer.time_values(series.dropna(), time.kind)
     days = (stamps.max() - pd.Timestamp(new_start)).days
     return f"{max(1, round(days / 4))}D"

@@ -95,3 +95,12 @@ def test_a_template_without_the_section_is_a_clear_error():
         render.replace_section("seed: 1\n", "data", "data:\n")
     with pytest.raises(render.RenderError, match="tracking.experiment"):
         render.replace_setting("tracking:\n  uri: x\n", "tracking", "experiment", "y")
+
+
+def test_the_monitoring_window_follows_the_time_column():
+    years = pd.DataFrame({"year": range(2000, 2020), "y": [0.5 + i for i in range(20)]})
+    assert plan_project(years, "p", "p.csv", "y").window == "YS"
+    months = pd.DataFrame({"yyyymm": [202001 + i for i in range(12)], "y": [0.5 + i for i in range(12)]})
+    assert plan_project(months, "p", "p.csv", "y").window == "MS"
+    days = pd.DataFrame({"day": pd.date_range("2020-01-01", periods=101), "y": [0.5 + i for i in range(101)]})
+    assert plan_project(days, "p", "p.csv", "y").window == "5D"

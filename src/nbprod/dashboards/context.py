@@ -194,8 +194,10 @@ def connect(context: Context) -> str | None:
 
 
 def dashboards_folder(project: Path) -> Path:
-    """``notebooks/dashboards`` of a project, else the one of this checkout (nbprod's own)."""
+    """``notebooks/dashboards`` of a project, else the one of nbprod's project template."""
+    from nbprod.scaffold.template import template_folder
+
     folder = Path(project) / "notebooks" / "dashboards"
     if folder.is_dir():
         return folder
-    return Path(__file__).resolve().parents[3] / "notebooks" / "dashboards"
+    return template_folder() / "notebooks" / "dashboards"

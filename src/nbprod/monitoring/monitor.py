@@ -210,6 +210,11 @@ def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_colum
     slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"])
     if without_time:
         notes.append(f"{without_time} row(s) without a {column} were left out")
+    if column is None or windows_module.row_count(monitor["window"]) is not None:
+        column = None
+        notes.append(f"no time places the rows (monitor.window_column {monitor['window_column']}, monitor.window "
+                     f"{monitor['window']}): {len(slices)} window(s) of rows in file order, recorded at this "
+                     "pass's time")
     absent = [c for c in reference_columns if c not in rows.columns]
     if absent:
         notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
@@ -343,7 +348,7 @@ def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report
     metrics = []
     for step, (_, window) in enumerate(sorted(windows.items())):
         drift = window.get("drift") or {}
-        stamp = int(pd.Timestamp(window["start"]).timestamp() * 1000)
+        stamp = metric_time(window["start"], now_ms)
         if drift.get("share") is not None:
             metrics.append(Metric("drift_share", float(drift["share"]), stamp, step))
         metrics.append(Metric("window_rows", float(window.get("rows") or 0), stamp, step))
@@ -363,6 +368,15 @@ def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report
     if not metrics:
         client.log_batch(run.info.run_id, params=params)
     return run.info.run_id
+
+
+def metric_time(start: Any, now_ms: int) -> int:
+    """A window's MLflow metric time: its start in ms since 1970, or ``now_ms`` when that is before 1970 or unknown."""
+    stamp = windows_module.naive_utc([start]).iloc[0]
+    if pd.isna(stamp):
+        return now_ms
+    milliseconds = int((stamp - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1))
+    return milliseconds if milliseconds >= 0 else now_ms
 
 
 def _finish_mlflow_run(run_id: str | None, report: Report) -> None:

@@ -255,3 +255,11 @@ def test_metric_times_are_the_window_start_or_the_pass_time_never_negative():
 
     assert metric_time("2013-01-01T00:00:00", 5) == 1356998400000
     assert metric_time("1950-01-01T00:00:00", 5) == 5 and metric_time("garbage", 5) == 5
+
+
+def test_a_project_without_a_time_column_monitors_its_batches_in_file_order(project):
+    tmp_path, settings = project
+    settings["data"]["time_column"] = None  # random split: the reference's scheduled_departure is just a column
+    report = run_pass(settings, tmp_path, rows("2013-10-01", 300), "batch.csv", track=False)
+    assert report.window_column is None and [w["rows"] for w in report.windows] == [300]
+    assert report.decision.reason

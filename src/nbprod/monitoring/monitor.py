@@ -150,9 +150,9 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
         settings = builds.for_champion(settings, project, version)
     path = history_path(settings, project)
     reference = check.load_reference(settings, project)
-    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
-    scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
     state = history.read(path)
+    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes, file_order_start(state))
+    scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
     recorded = history.recorded(state)
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
@@ -200,14 +200,25 @@ def replaced_window_notes(recorded: Mapping[tuple[str, str], Mapping[str, Any]],
     return notes
 
 
+def file_order_start(state: Mapping[str, Any]) -> pd.Timestamp:
+    """Where this pass's windows in file order are keyed: now, or after the latest recorded window if that is later
+    (two passes in the same second never share a key)."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    ends = [windows_module.naive_utc([w.get("end")]).iloc[0] for w in state.get("windows") or []]
+    latest = max((end for end in ends if not pd.isna(end)), default=None)
+    return now if latest is None or latest <= now else pd.Timestamp(latest)
+
+
 def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_columns: Sequence[str],
-                notes: list[str]) -> tuple[str | None, list[windows_module.Window], int]:
-    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns)."""
+                notes: list[str], now: Any = None) -> tuple[str | None, list[windows_module.Window], int]:
+    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns);
+    windows in file order are keyed from ``now``."""
     if not len(rows):
         return None, [], 0
     monitor = settings["monitor"]
     column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
-    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"])
+    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"],
+                                                        now=now)
     if without_time:
         notes.append(f"{without_time} row(s) without a {column} were left out")
     if column is None or windows_module.row_count(monitor["window"]) is not None:

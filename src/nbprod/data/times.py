@@ -125,7 +125,8 @@ def _as_numbers(series: pd.Series) -> pd.Series:
 
 
 def _example(series: pd.Series) -> str:
-    return repr(series.dropna().iloc[0])
+    value = series.dropna().iloc[0]
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def cut_stamp(value: Any, period: str | None, setting: str) -> pd.Timestamp:

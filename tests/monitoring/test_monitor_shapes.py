@@ -4,7 +4,6 @@ a batch without a time column, an integer ``year`` window column."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -104,4 +103,4 @@ def test_an_integer_year_window_column_gives_yearly_windows_logged_at_their_time
 
     not_a_time = monitor(project, batch, "monitor.window_column=carrier")
     assert not_a_time.returncode == 2 and "column 'carrier' is not a time" in not_a_time.stderr
-    assert "Traceback" not in not_a_time.stderr and not math.isnan(len(not_a_time.stderr))
+    assert "Traceback" not in not_a_time.stderr

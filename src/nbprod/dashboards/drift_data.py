@@ -368,7 +368,7 @@ def window_summary(window: Mapping[str, Any], top: int = 6) -> str:
 def _between(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     from nbprod.data.times import read_times
 
-    stamps = read_times(frame[column], column).stamps  # dates, dates as text or integer periods, as monitoring reads them
+    stamps = read_times(frame[column], column).stamps  # dates, dates as text or integer periods, as monitoring does
     return frame[((stamps >= start) & (stamps < end)).to_numpy()]
 
 

@@ -30,7 +30,8 @@ def parse_time_column(frame: pd.DataFrame, time_column: str | None) -> pd.DataFr
     if period_of(column) is not None:
         numbers = pd.to_numeric(column.astype("string").str.strip() if not pd.api.types.is_numeric_dtype(column)
                                 else column, errors="coerce")
-        return frame.assign(**{time_column: numbers.astype("Int64") if numbers.isna().any() else numbers.astype("int64")})
+        kind = "Int64" if numbers.isna().any() else "int64"
+        return frame.assign(**{time_column: numbers.astype(kind)})
     if pd.api.types.is_numeric_dtype(column):
         return frame  # numbers are not read as nanoseconds since 1970: validation reports the type
     try:

@@ -227,3 +227,39 @@ def test_the_logs_description_names_the_time_bounds(tmp_path):
     assert source == f"the prediction log {tmp_path / 'log'} (requests since 2030-01-01 and before 2030-02-01)"
     args = argparse.Namespace(data=None, since=None, until=None)
     assert load_rows(args, settings, tmp_path)[1] == f"the prediction log {tmp_path / 'log'}"
+
+
+def test_a_batch_without_a_time_column_is_one_window_or_windows_of_rows(project):
+    tmp_path, settings = project
+    batch = rows("2013-10-01", 250).drop(columns=["scheduled_departure"])
+    report = run_pass(settings, tmp_path, batch, "no-time.csv", track=False)
+    assert report.window_column is None and [w["rows"] for w in report.windows] == [250]
+    assert any("file order" in note for note in report.notes)
+    settings["monitor"]["window"] = "100rows"
+    report = run_pass(settings, tmp_path, batch, "no-time.csv", track=False)
+    assert [w["rows"] for w in report.windows] == [100, 100, 50]
+    assert report.decision.reason and len(read(tmp_path)["windows"]) == 4  # one pass after the other: new windows
+
+
+def test_an_integer_year_window_column_gives_one_window_per_year(project):
+    tmp_path, settings = project
+    batch = pd.concat([rows("2013-10-01", 120).assign(year=2013), rows("2014-10-01", 80, seed=2).assign(year=2014)])
+    settings["monitor"]["window_column"] = "year"
+    report = run_pass(settings, tmp_path, batch, "years.csv", track=False)
+    assert [(w["start"], w["end"], w["rows"]) for w in report.windows] == [
+        ("2013-01-01T00:00:00", "2014-01-01T00:00:00", 120), ("2014-01-01T00:00:00", "2015-01-01T00:00:00", 80)]
+
+
+def test_metric_times_are_the_window_start_or_the_pass_time_never_negative():
+    from nbprod.monitoring.monitor import metric_time
+
+    assert metric_time("2013-01-01T00:00:00", 5) == 1356998400000
+    assert metric_time("1950-01-01T00:00:00", 5) == 5 and metric_time("garbage", 5) == 5
+
+
+def test_a_project_without_a_time_column_monitors_its_batches_in_file_order(project):
+    tmp_path, settings = project
+    settings["data"]["time_column"] = None  # random split: the reference's scheduled_departure is just a column
+    report = run_pass(settings, tmp_path, rows("2013-10-01", 300), "batch.csv", track=False)
+    assert report.window_column is None and [w["rows"] for w in report.windows] == [300]
+    assert report.decision.reason

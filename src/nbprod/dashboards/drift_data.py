@@ -392,10 +392,10 @@ def prediction_summary(window: Mapping[str, Any]) -> str:
 
 
 def _between(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    stamps = pd.to_datetime(frame[column])
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return frame[(stamps >= start) & (stamps < end)]
+    from nbprod.data.times import read_times
+
+    stamps = read_times(frame[column], column).stamps  # dates, dates as text or integer periods, as monitoring does
+    return frame[((stamps >= start) & (stamps < end)).to_numpy()]
 
 
 def window_rows(context: Any, window: Mapping[str, Any], columns: list[str] | None = None,

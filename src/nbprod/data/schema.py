@@ -40,6 +40,16 @@ def type_check(kind: str) -> pa.Check:
     return pa.Check(lambda series: bool(test(series)), name=f"type is {kind}", ignore_na=False)
 
 
+def time_check() -> pa.Check:
+    """A check that the column holds times: datetimes or integer periods (a year, a yyyymm month)."""
+    from nbprod.data.times import period_of
+
+    def holds_times(series: pd.Series) -> bool:
+        return bool(pd.api.types.is_datetime64_any_dtype(series) or period_of(series) is not None)
+
+    return pa.Check(holds_times, name="type is datetime or an integer period (year, yyyymm)", ignore_na=False)
+
+
 def null_rate_check(rate: float) -> pa.Check:
     """A check that at most ``rate`` of the column is missing."""
     return pa.Check(lambda series: bool(series.isna().mean() <= rate), name=f"null rate <= {rate}",
@@ -64,7 +74,7 @@ def settings_columns(target: str, task: str, time_column: str | None, named: lis
     """Columns the settings rely on, with the target's rules for the task."""
     columns = {name: pa.Column(nullable=True, required=True) for name in named}
     if time_column:
-        columns[time_column] = pa.Column(nullable=False, required=True, checks=[type_check("datetime")])
+        columns[time_column] = pa.Column(nullable=False, required=True, checks=[time_check()])
     # A classification target's labels are checked by check_target, with messages naming the classes.
     target_checks = [type_check("number")] if task != "classification" else []
     columns[target] = pa.Column(nullable=True, required=True, checks=target_checks)

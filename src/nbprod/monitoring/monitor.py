@@ -171,10 +171,10 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
         settings = builds.for_champion(settings, project, version)
     path = history_path(settings, project)
     reference = check.load_reference(settings, project)
-    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
+    state = history.read(path)
+    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes, file_order_start(state))
     scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
     predicted_reference = _predicted_reference(settings, reference, version, scorer) if track else None
-    state = history.read(path)
     recorded = history.recorded(state)
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
@@ -223,16 +223,32 @@ def replaced_window_notes(recorded: Mapping[tuple[str, str], Mapping[str, Any]],
     return notes
 
 
+def file_order_start(state: Mapping[str, Any]) -> pd.Timestamp:
+    """Where this pass's windows in file order are keyed: now, or after the latest recorded window if that is later
+    (two passes in the same second never share a key)."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    ends = [windows_module.naive_utc([w.get("end")]).iloc[0] for w in state.get("windows") or []]
+    latest = max((end for end in ends if not pd.isna(end)), default=None)
+    return now if latest is None or latest <= now else pd.Timestamp(latest)
+
+
 def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_columns: Sequence[str],
-                notes: list[str]) -> tuple[str | None, list[windows_module.Window], int]:
-    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns)."""
+                notes: list[str], now: Any = None) -> tuple[str | None, list[windows_module.Window], int]:
+    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns);
+    windows in file order are keyed from ``now``."""
     if not len(rows):
         return None, [], 0
     monitor = settings["monitor"]
     column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
-    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"])
+    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"],
+                                                        now=now)
     if without_time:
         notes.append(f"{without_time} row(s) without a {column} were left out")
+    if column is None or windows_module.row_count(monitor["window"]) is not None:
+        column = None
+        notes.append(f"no time places the rows (monitor.window_column {monitor['window_column']}, monitor.window "
+                     f"{monitor['window']}): {len(slices)} window(s) of rows in file order, recorded at this "
+                     "pass's time")
     absent = [c for c in reference_columns if c not in rows.columns]
     if absent:
         notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
@@ -386,7 +402,7 @@ def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report
     metrics = []
     for step, (_, window) in enumerate(sorted(windows.items())):
         drift = window.get("drift") or {}
-        stamp = int(pd.Timestamp(window["start"]).timestamp() * 1000)
+        stamp = metric_time(window["start"], now_ms)
         if drift.get("share") is not None:
             metrics.append(Metric("drift_share", float(drift["share"]), stamp, step))
         metrics.append(Metric("window_rows", float(window.get("rows") or 0), stamp, step))
@@ -406,6 +422,15 @@ def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report
     if not metrics:
         client.log_batch(run.info.run_id, params=params)
     return run.info.run_id
+
+
+def metric_time(start: Any, now_ms: int) -> int:
+    """A window's MLflow metric time: its start in ms since 1970, or ``now_ms`` when that is before 1970 or unknown."""
+    stamp = windows_module.naive_utc([start]).iloc[0]
+    if pd.isna(stamp):
+        return now_ms
+    milliseconds = int((stamp - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1))
+    return milliseconds if milliseconds >= 0 else now_ms
 
 
 def _finish_mlflow_run(run_id: str | None, report: Report) -> None:

@@ -63,7 +63,9 @@ def _stamp_text(stamp: pd.Timestamp) -> str:
 
 def refreshed_split(split: Mapping[str, Any], end: Any) -> dict[str, str]:
     """The split cuts moved so that ``new_start`` is ``end`` (the configured period lengths kept)."""
-    valid, test, new = (pd.Timestamp(split[key]) for key in SPLIT_KEYS)
+    from nbprod.data.times import cut_stamp
+
+    valid, test, new = (cut_stamp(split[key], None, f"split.{key}") for key in SPLIT_KEYS)
     new_start = pd.Timestamp(end)
     test_start = new_start - (new - test)
     valid_start = test_start - (test - valid)
@@ -78,7 +80,9 @@ def retrain_overrides(settings: Mapping[str, Any], window_end: Any, placed_by_da
     user_split = any(settings_module.parse_override(text)[0][:2] in (["split", key] for key in SPLIT_KEYS)
                      for text in extra)
     if placed_by_data_time and settings["data"]["time_column"] and window_end is not None and not user_split:
-        current_new = pd.Timestamp(settings["split"]["new_start"])
+        from nbprod.data.times import cut_stamp
+
+        current_new = cut_stamp(settings["split"]["new_start"], None, "split.new_start")
         end = pd.Timestamp(window_end)
         if end > current_new:
             overrides += [f'split.{key}="{value}"' for key, value in refreshed_split(settings["split"], end).items()]

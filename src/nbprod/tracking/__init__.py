@@ -5,6 +5,12 @@ and each candidate model a grandchild under its task. The parent run's id
 reaches the notebook kernels through the environment (``NBPROD_PARENT_RUN``).
 A notebook run by hand, with no parent, gets a stand-alone run tagged
 ``nbprod.interactive``. Nothing here runs at import time.
+
+A SQLite store keeps its artifacts in ``mlartifacts/`` beside the database file.
+MLflow records that folder as an absolute path (experiments, runs, logged models,
+model versions), so a project folder that was moved or copied would read and write
+the artifacts of its old place; :func:`repoint_artifacts` rewrites those paths to
+the store's present folder each time a store is opened (:func:`set_uri`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ PARENT_ENV = "NBPROD_PARENT_RUN"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
 ARTIFACTS_FOLDER = "mlartifacts"
+#: Store columns that hold artifact locations (or, for datasets, a source path) under the store's folder.
+ARTIFACT_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                    ("logged_models", "artifact_location"), ("model_versions", "storage_location"),
+                    ("model_versions", "source"), ("datasets", "dataset_source"))
 
 
 def tracking_uri(settings: Mapping[str, Any], project: Path, environ: Mapping[str, str] | None = None) -> str:
@@ -65,11 +75,71 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
 
 
 def set_uri(uri: str) -> None:
-    """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment)."""
+    """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment);
+    a SQLite store that was moved is re-pointed at its present folder first (:func:`repoint_artifacts`)."""
     import mlflow
 
+    repoint_artifacts(uri)
     with preserved_environment(URI_ENV, EXPERIMENT_ENV):
         mlflow.set_tracking_uri(uri)
+
+
+def store_file(uri: str) -> Path | None:
+    """The database file of a SQLite store URI (None for other stores)."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix):].split("?", 1)[0]) if uri.startswith(prefix) else None
+
+
+def _location_folder(location: str) -> tuple[str, str] | None:
+    """``(path as stored, plain path)`` of the folder holding an ``mlartifacts`` location, else None."""
+    from urllib.parse import unquote, urlparse
+
+    stored = urlparse(location).path if location.startswith("file:") else location
+    stored = stored.rstrip("/")
+    if stored.rsplit("/", 1)[-1] != ARTIFACTS_FOLDER:
+        return None
+    folder = stored.rsplit("/", 1)[0]
+    return folder, unquote(folder)
+
+
+def repoint_artifacts(uri: str) -> list[str]:
+    """Re-point a moved or copied SQLite store's artifact locations at the folder it is in now.
+
+    The experiments created by :func:`configure` keep their artifacts in
+    ``<store folder>/mlartifacts``. When that recorded folder is not the store's
+    present one, every artifact location under the old folder (experiments, runs,
+    logged models, model versions, dataset sources) is rewritten to the same place
+    under the present folder, in one transaction. Returns the old folders (empty:
+    nothing to do, or not a SQLite store).
+    """
+    import sqlite3
+    from urllib.parse import urlparse
+
+    path = store_file(uri)
+    if path is None or not path.is_file():
+        return []
+    here = path.resolve().parent
+    here_stored = urlparse(here.as_uri()).path
+    with contextlib.closing(sqlite3.connect(path, timeout=60)) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "experiments" not in tables:
+            return []
+        moved = {folder for (location,) in db.execute("SELECT artifact_location FROM experiments")
+                 if location and (folder := _location_folder(location)) is not None
+                 and folder[1] != str(here)}
+        if not moved:
+            return []
+        columns = {table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")} for table in tables}
+        with db:
+            for stored, plain in moved:
+                pairs = {(stored + "/", here_stored + "/"), (plain + "/", str(here) + "/")}
+                for table, column in ARTIFACT_COLUMNS:
+                    if column not in columns.get(table, ()):
+                        continue
+                    for old, new in pairs:
+                        db.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?) "
+                                   f"WHERE instr({column}, ?) > 0", (old, new, old))
+    return sorted(plain for _, plain in moved)
 
 
 @contextlib.contextmanager

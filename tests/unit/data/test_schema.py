@@ -149,9 +149,15 @@ def test_regression_target_may_take_any_number(table):
 
 
 def test_time_column_must_be_datetime_and_complete(table):
-    assert "column 't', rule 'type is datetime'" in failure(table.assign(t=["2013-01-01"] * 4))
+    assert "column 't', rule 'type is datetime or an integer period" in failure(table.assign(t=["2013-01-01"] * 4))
+    assert "column 't', rule 'type is datetime or an integer period" in failure(table.assign(t=[1.5, 2.5, 3.5, 4.5]))
     message = failure(table.assign(t=table["t"].where(table.index != 2)))
     assert "column 't', rule 'not_nullable': 1 failing (e.g. row 2: NaT)" in message
+
+
+def test_integer_periods_are_times(table):
+    assert check(table.assign(t=[2011, 2012, 2013, 2013]))["checked_columns"]
+    assert check(table.assign(t=[201311, 201312, 201401, 201402]))["checked_columns"]
 
 
 def test_no_time_column_means_no_time_checks(table):

@@ -76,9 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if not result.executed:
         print(f"Nothing changed: all {len(result.statuses)} tasks are up to date ({result.seconds:.1f} s).")
     else:
-        print(f"Built in {result.seconds:.1f} s (MLflow parent run {result.parent_run_id}):")
-        for name, status in result.statuses.items():
-            reason = " (data or code changed)" if name in result.forced else ""
-            print(f"  {name:<10} {status}{reason}")
+        rest = len(result.statuses) - len(result.executed)
+        print(f"Built in {result.seconds:.1f} s: {len(result.executed)} tasks ran"
+              + (f", {rest} were up to date" if rest else "") + f" (MLflow parent run {result.parent_run_id}).")
     print_summary(summary_lines(result.products, args.project, args.settings))
     return 0

@@ -35,7 +35,7 @@ def validate(
         import mlflow
 
         try:
-            summary = schema.validate_table(frame, rules)
+            summary = schema.validate_table(frame, rules, exempt=[*named_columns, target])
         except schema.DataValidationError as error:
             mlflow.set_tag("nbprod.validation", "failed")
             mlflow.log_text(str(error), "validation_errors.txt")

@@ -15,7 +15,10 @@ from project_copy import copy_project, load_settings
 
 pytestmark = pytest.mark.slow
 
-NUMERIC, CATEGORICAL, ROWS = 200, 38, 2000
+NUMERIC, CATEGORICAL, ROWS = 200, 38, 1500
+#: The gate's latency limit is tested on its own; a loaded test machine must not decide this test
+#: (a 240-column model's single-row p99 measured 186 ms on a machine running 7 jobs per core).
+LATENCY = "registry.budget.max_p99_ms=2000"
 
 
 def wide_table(seed: int = 0) -> pd.DataFrame:
@@ -33,7 +36,7 @@ def test_a_table_of_240_columns_builds_and_ends_with_a_champion(tmp_path):
     project = copy_project(tmp_path / "project", git=False, drop_tasks=["dashboards"])  # tested on their own
     wide_table().to_csv(project / "wide.csv", index=False)
     settings = load_settings(project, ("data.source=wide.csv", "data.time_column=ts", "data.schema=null",
-                                       "data.drop_columns=[]", "evaluate.permutation_rows=100"))
+                                       "data.drop_columns=[]", "evaluate.permutation_rows=100", LATENCY))
     result = build(settings, project)
     assert result.ok and set(result.executed) >= {"eda", "train", "promote", "monitor"}
     contract = json.loads((products_of(project, settings) / "data" / "contract.json").read_text())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
@@ -174,8 +174,6 @@ def build(dag: Any, progress: Progress | None = None) -> dict[str, str]:
 
     ``progress``, when given, hears of each task as it starts and ends.
     """
-    from contextlib import nullcontext
-
     from ploomber.exceptions import DAGBuildError
 
     try:

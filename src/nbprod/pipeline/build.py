@@ -25,6 +25,7 @@ class BuildResult:
     parent_run_id: str | None = None
     seconds: float = 0.0
     ok: bool = True
+    products: dict[str, Any] = field(default_factory=dict)  # task name -> its product path(s)
 
 
 def current_fingerprints(dag: Any, project: Path, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -96,20 +97,25 @@ def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None
             client.log_artifact(run.info.run_id, str(html), "notebook")
 
 
-def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> BuildResult:
-    """Build what is outdated; nothing (and no MLflow run) when nothing changed."""
+def build(settings: Mapping[str, Any], project: Path, force: bool = False,
+          progress: dag_module.Progress | None = None) -> BuildResult:
+    """Build what is outdated; nothing (and no MLflow run) when nothing changed.
+
+    ``progress``, when given, hears of each task as it starts and ends.
+    """
     started = time.perf_counter()
     products = resolve_path(project, settings["products"])
     unchanged = None if force else manifest.unchanged(products, manifest_key(settings))
     if unchanged is not None:
-        return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started)
+        return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started,
+                           products=manifest.recorded_products(products))
     manifest.forget(products)
     dag = dag_module.load_dag(project, settings)
     current = current_fingerprints(dag, project, settings)
     forced = mark_changed(dag, products, current, force)
     if forced:
         dag = dag_module.load_dag(project, settings)
-    result = BuildResult(forced=forced)
+    result = BuildResult(forced=forced, products=dag_module.products(dag))
     if not dag_module.outdated_tasks(dag):
         result.statuses = {name: "Skipped" for name in dag.keys()}
         record_manifest(dag, project, settings, products)
@@ -118,7 +124,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     with tracked_environment(settings, project) as parent_run_id, kernels.warm_kernels(dag_module.notebook_runs(dag)):
         result.parent_run_id = parent_run_id
         try:
-            result.statuses = dag_module.build(dag)
+            result.statuses = dag_module.build(dag, progress)
         except dag_module.BuildFailed as failure:
             result.statuses, result.ok, details = failure.statuses, False, failure.details
             for name in failed_tasks(failure.statuses):
@@ -148,7 +154,7 @@ def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], produc
             for path in fingerprints.data_files(dag_module.task_params(dag, name), project, outputs)]
     watched = [*dag_module.watched_files(dag, project), *sorted(folder.rglob("*.py")), *data,
                products / fingerprints.STORE]
-    manifest.write(products, manifest_key(settings), list(dag.keys()), watched)
+    manifest.write(products, manifest_key(settings), list(dag.keys()), watched, dag_module.products(dag))
 
 
 def manifest_key(settings: Mapping[str, Any]) -> dict[str, Any]:

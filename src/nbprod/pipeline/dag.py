@@ -7,8 +7,10 @@ only sees plain dicts of paths and task names.
 from __future__ import annotations
 
 import copy
+import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Protocol
 
 from nbprod.settings import PIPELINE_FILE, resolve_path
 
@@ -53,6 +55,11 @@ def product_paths(product: Any) -> str | dict[str, str]:
     if hasattr(product, "products"):  # MetaProduct
         return {key: str(value) for key, value in product.products.products.items()}
     return str(product)
+
+
+def products(dag: Any) -> dict[str, str | dict[str, str]]:
+    """Each task's product path(s), in the DAG's (topological) order."""
+    return {name: product_paths(task.product) for name, task in dag.items()}
 
 
 def task_parameters(dag: Any, name: str) -> dict[str, Any]:
@@ -121,12 +128,57 @@ def edges(dag: Any) -> list[tuple[str, str]]:
     return [(up, name) for name, task in dag.items() for up in task.upstream]
 
 
-def build(dag: Any) -> dict[str, str]:
-    """Build the DAG; return each task's final status (``Executed``, ``Skipped``, ``Errored``, ...)."""
+class Progress(Protocol):
+    """What hears of each task of a build as it starts and as it ends."""
+
+    def started(self, name: str) -> None:
+        """Task ``name`` starts."""
+
+    def finished(self, name: str, status: str, seconds: float) -> None:
+        """Task ``name`` ended with ``status`` (``Executed``, ``Errored``) after ``seconds``."""
+
+
+@contextmanager
+def announced(dag: Any, progress: Progress) -> Iterator[None]:
+    """Within the block, each task of ``dag`` tells ``progress`` when its build starts and ends.
+
+    Ploomber's executors build a task by calling its ``_build``; each task's is wrapped here for
+    the block. The pipeline's executor builds tasks in this process (``pipeline.yaml``: Serial,
+    ``build_in_subprocess: false``), which is where the wrapper runs.
+    """
+    def timed(task: Any) -> Any:
+        inner = task._build
+
+        def _build(**kwargs: Any) -> Any:
+            progress.started(task.name)
+            start = time.perf_counter()
+            try:
+                return inner(**kwargs)
+            finally:
+                progress.finished(task.name, task.exec_status.name, time.perf_counter() - start)
+
+        return _build
+
+    tasks = list(dag.values())
+    for task in tasks:
+        task._build = timed(task)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            del task._build
+
+
+def build(dag: Any, progress: Progress | None = None) -> dict[str, str]:
+    """Build the DAG; return each task's final status (``Executed``, ``Skipped``, ``Errored``, ...).
+
+    ``progress``, when given, hears of each task as it starts and ends.
+    """
     from ploomber.exceptions import DAGBuildError
 
     try:
-        dag.build(show_progress=False)
+        with announced(dag, progress) if progress is not None else nullcontext():
+            dag.build(show_progress=False)
     except DAGBuildError as error:
         statuses = {name: task.exec_status.name for name, task in dag.items()}
         raise BuildFailed(statuses, str(error)) from None

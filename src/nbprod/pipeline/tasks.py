@@ -38,7 +38,7 @@ def validate(
         import mlflow
 
         try:
-            summary = schema.validate_table(frame, rules)
+            summary = schema.validate_table(frame, rules, exempt=[*named_columns, target])
             schema.check_target(frame, target, task, missing_target, positive_class)
         except schema.DataValidationError as error:
             mlflow.set_tag("nbprod.validation", "failed")

@@ -27,13 +27,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the workflow; 0 on success, 2 when Hera is missing or the output cannot be written."""
-    from nbprod.pipeline import dag as dag_module
+    import importlib.util
 
+    from nbprod.pipeline import dag as dag_module
     from nbprod.pipeline.argo import workflow
 
-    try:
-        import hera  # noqa: F401 - imported by workflow(); here only for a clear message when it is missing
-    except ImportError:
+    if importlib.util.find_spec("hera") is None:
         print("nbprod export: Hera is not installed: pip install 'nbprod[deploy]'", file=sys.stderr)
         return 2
     dag = dag_module.load_dag(args.project, args.settings)

@@ -12,9 +12,16 @@ SAMPLE = ("--set", "sample_frac=0.03")
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A fresh copy of the project, its MLflow store inside it."""
+    """A fresh copy of the project, its MLflow store inside it; MLflow's global state is restored afterwards."""
+    import mlflow
+    from mlflow.tracking import fluent
+    from mlflow.tracking._tracking_service import utils
+
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return copy_project(tmp_path / "project", git=False)
+    previous_uri, previous_experiment = utils._tracking_uri, fluent._active_experiment_id
+    yield copy_project(tmp_path / "project", git=False)
+    mlflow.set_tracking_uri(previous_uri)
+    fluent._active_experiment_id = previous_experiment
 
 
 def task(project, *args: str) -> int:

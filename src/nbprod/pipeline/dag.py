@@ -157,7 +157,7 @@ def watched_files(dag: Any, project: Path) -> list[Path]:
 
 
 class TaskError(ValueError):
-    """A task that cannot be built alone: an unknown name, or upstream products that are missing."""
+    """A task that cannot be built alone: an unknown name, or upstream products that are missing or out of date."""
 
 
 def task_names(dag: Any) -> list[str]:
@@ -185,7 +185,8 @@ def check_task(dag: Any, name: str) -> None:
         first, paths = next(iter(missing.items()))
         raise TaskError(f"task {name!r} needs the products of upstream task {first!r}, missing: {paths[0]}"
                         f" (build it first: nbprod task {first})")
-    outdated = [upstream for upstream in dag[name].upstream if upstream in outdated_tasks(dag)]
+    waiting = set(outdated_tasks(dag))
+    outdated = [upstream for upstream in dag[name].upstream if upstream in waiting]
     if outdated:
         raise TaskError(f"task {name!r} needs upstream task {outdated[0]!r}, whose products are out of date"
                         f" (its code, params or upstream changed): build it first: nbprod task {outdated[0]}")

@@ -5,7 +5,7 @@ rules`` (synthetic series: each alert fires when it should and stays quiet on a 
 service); every dashboard query is parsed by promtool too (as a recording rule). The dashboard
 JSON is checked structurally against the dashboard model of Grafana's schema version 39
 (no JSON schema of Grafana's is installable here). That the metric and label names exist in
-the real service's /metrics is tested in tests/serving/test_monitoring_queries.py (the server
+the real service's /metrics is tested in tests/serving/test_deploy_artefacts.py (the server
 fixture lives there). Prometheus scraping and Grafana rendering need a cluster.
 """
 

@@ -1,17 +1,22 @@
-"""The metric and label names of deploy/monitoring's alerts and dashboard exist in the real service's /metrics.
+"""The deployment files against the real service: the image's HEALTHCHECK, the pods' probes, the monitoring queries.
 
 A server (tests/serving/conftest.py) answers a good and a bad request, then its /metrics is
-scraped: every nbprod series the PromQL selects must be exported, with the labels it matches
-on (``instance`` is added by Prometheus). The exposition itself is linted by ``promtool check
-metrics``. The queries' syntax and the alerts' behaviour are tested in tests/deploy/test_monitoring.py.
+scraped: every nbprod series that deploy/monitoring's alerts and dashboard select must be
+exported, with the labels they match on (``instance`` is added by Prometheus). The exposition
+itself is linted by ``promtool check metrics``. The Dockerfile's HEALTHCHECK command and the
+Kubernetes probes' paths are run against the same server. The files themselves are checked in
+tests/deploy.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import http
 from monitoring_queries import alert_expressions, dashboard_expressions, promtool, selectors
@@ -64,3 +69,22 @@ def test_metrics_exposition_passes_promtools_lint(scrape):
     result = subprocess.run([promtool(), "check", "metrics"], input=scrape, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_images_healthcheck_command_passes_against_the_service(server):
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    command = re.search(r'CMD \["python", "-c", "(.+)"\]\n', dockerfile).group(1)
+    healthy = subprocess.run([sys.executable, "-c", command], env={"NBPROD_PORT": str(server.port)},
+                             capture_output=True, text=True, timeout=30)
+    assert healthy.returncode == 0, healthy.stderr
+    elsewhere = subprocess.run([sys.executable, "-c", command.replace("/health", "/no-such-path")],
+                               env={"NBPROD_PORT": str(server.port)}, capture_output=True, text=True, timeout=30)
+    assert elsewhere.returncode != 0  # the check fails on an error status, not only on a refused connection
+
+
+def test_the_pods_probe_paths_answer_200_on_a_ready_service(server):
+    serve = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "serve.yaml").read_text())
+    container = serve["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        status, _, _ = http("GET", server.url + container[probe]["httpGet"]["path"])
+        assert status == 200, probe

@@ -5,7 +5,8 @@
 
 The steps run in the image of the Dockerfile, share their products on a volume claimed for the
 run, and read the MLflow store's address from the ``nbprod-config`` ConfigMap (deploy/k8s).
-``--set`` overrides are passed on to every step. Needs Hera (``pip install 'nbprod[deploy]'``).
+``--set`` overrides are passed on to every step (``--env`` is not: the image holds the project's
+env.yaml). Needs Hera (``pip install 'nbprod[deploy]'``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("hera") is None:
         print("nbprod export: Hera is not installed: pip install 'nbprod[deploy]'", file=sys.stderr)
         return 2
+    if args.env is not None:
+        print(f"nbprod export: note: the steps read the image's env.yaml, not {args.env}; only --set is passed on",
+              file=sys.stderr)
     dag = dag_module.load_dag(args.project, args.settings)
     text = workflow(dag_module.task_names(dag), dag_module.edges(dag), args.image,
                     args.settings["tracking"]["experiment"], args.set, args.storage).to_yaml()

@@ -21,6 +21,8 @@ from nbprod import settings as settings_module
 #: Sub-command name -> (module, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("nbprod.pipeline.command", "build the pipeline (only what changed)"),
+    "task": ("nbprod.pipeline.task_command", "build one task of the pipeline from its upstream products"),
+    "export": ("nbprod.pipeline.export_command", "write the pipeline as an Argo Workflow"),
     "serve": ("nbprod.serving.command", "serve the champion model over HTTP"),
     "score": ("nbprod.serving.batch_command", "score a CSV or Parquet file with the champion"),
     "promote": ("nbprod.registry.command", "move the champion alias to a model version by hand"),

@@ -46,8 +46,9 @@ def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, st
 
 
 @contextmanager
-def tracked_environment(settings: Mapping[str, Any], project: Path) -> Iterator[str]:
-    """Open the build's parent run and expose it (and the store) to the tasks' processes."""
+def tracked_environment(settings: Mapping[str, Any], project: Path, title: str = "build") -> Iterator[str]:
+    """Open the build's parent run (named ``title`` and the time) and expose it (and the store) to the
+    tasks' processes."""
     from mlflow import MlflowClient
 
     experiment_id = tracking.configure(settings, project)
@@ -55,7 +56,7 @@ def tracked_environment(settings: Mapping[str, Any], project: Path) -> Iterator[
     commit = tracking.git_commit(project)
     tags = {"nbprod.build": "true", **({"nbprod.git_commit": commit, "mlflow.source.git.commit": commit}
                                        if commit else {})}
-    run = client.create_run(experiment_id, run_name=f"build {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
+    run = client.create_run(experiment_id, run_name=f"{title} {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     params = {key: str(value)[:6000] for key, value in tracking.flatten(settings).items()}
     from mlflow.entities import Param
 
@@ -139,6 +140,32 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False,
     record_manifest(dag, project, settings, products)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def build_task(settings: Mapping[str, Any], project: Path, name: str) -> BuildResult:
+    """Build the task ``name`` alone, in a parent run of its own, from its upstream products on disk.
+
+    Raises :class:`~nbprod.pipeline.dag.TaskError` when ``name`` is unknown or an upstream
+    product is missing, :class:`~nbprod.pipeline.dag.BuildFailed` when the task fails. The
+    whole-build manifest is forgotten (the products changed), the task's fingerprint recorded.
+    """
+    started = time.perf_counter()
+    products = resolve_path(project, settings["products"])
+    dag = dag_module.load_dag(project, settings)
+    dag_module.check_task(dag, name)
+    manifest.forget(products)
+    current = fingerprints.fingerprint(dag_module.task_code(dag, name), dag_module.task_params(dag, name), project,
+                                       fingerprints.package_folder(), fingerprints.output_folders(settings, project))
+    with tracked_environment(settings, project, title=f"task {name}") as parent_run_id:
+        try:
+            status = dag_module.build_task(dag, name)
+        except dag_module.BuildFailed:
+            dag_module.forget_task(dag, name)
+            raise
+        fingerprints.write_store(products, {**fingerprints.read_store(products), name: current})
+        publish_notebooks(dag, [name], parent_run_id)
+    return BuildResult(statuses={name: status}, executed=[name], parent_run_id=parent_run_id,
+                       seconds=time.perf_counter() - started)
 
 
 def failed_tasks(statuses: Mapping[str, str]) -> list[str]:

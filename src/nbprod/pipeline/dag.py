@@ -206,3 +206,54 @@ def watched_files(dag: Any, project: Path) -> list[Path]:
             product = Path(product)
             paths += [product, product.with_name(f".{product.name}.metadata")]
     return paths
+
+
+class TaskError(ValueError):
+    """A task that cannot be built alone: an unknown name, or upstream products that are missing or out of date."""
+
+
+def task_names(dag: Any) -> list[str]:
+    """The DAG's task names, in execution (topological) order."""
+    return list(dag.keys())
+
+
+def missing_upstream_products(dag: Any, name: str) -> dict[str, list[str]]:
+    """Upstream task -> its product files that do not exist, for the upstream tasks of ``name``."""
+    missing = {}
+    for upstream in dag[name].upstream:
+        paths = product_paths(dag[upstream].product)
+        absent = [path for path in (paths.values() if isinstance(paths, dict) else [paths]) if not Path(path).exists()]
+        if absent:
+            missing[upstream] = absent
+    return missing
+
+
+def check_task(dag: Any, name: str) -> None:
+    """Raise :class:`TaskError` unless ``name`` is a task whose upstream products all exist and are up to date."""
+    if name not in dag:
+        raise TaskError(f"no task {name!r} in {PIPELINE_FILE}; tasks: {', '.join(task_names(dag))}")
+    missing = missing_upstream_products(dag, name)
+    if missing:
+        first, paths = next(iter(missing.items()))
+        raise TaskError(f"task {name!r} needs the products of upstream task {first!r}, missing: {paths[0]}"
+                        f" (build it first: nbprod task {first})")
+    waiting = set(outdated_tasks(dag))
+    outdated = [upstream for upstream in dag[name].upstream if upstream in waiting]
+    if outdated:
+        raise TaskError(f"task {name!r} needs upstream task {outdated[0]!r}, whose products are out of date"
+                        f" (its code, params or upstream changed): build it first: nbprod task {outdated[0]}")
+
+
+def build_task(dag: Any, name: str) -> str:
+    """Build one task alone (again, even when up to date); return its status (``Executed``).
+
+    Ploomber builds it only when its upstream tasks are up to date; otherwise, or when the
+    task fails, :class:`BuildFailed` says so.
+    """
+    from ploomber.exceptions import TaskBuildError
+
+    try:
+        dag[name].build(force=True)
+    except TaskBuildError as error:
+        raise BuildFailed({name: dag[name].exec_status.name}, str(error)) from None
+    return dag[name].exec_status.name

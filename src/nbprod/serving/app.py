@@ -311,8 +311,8 @@ class PredictionService:
     def _log_metrics(self) -> dict[str, float]:
         if self.log is None:
             return {}
-        return {'nbprod_prediction_log_rows_total{state="written"}': self.log.rows_written,
-                'nbprod_prediction_log_rows_total{state="buffered"}': self.log.rows_buffered,
+        return {"nbprod_prediction_log_rows_total": self.log.rows_written,
+                "nbprod_prediction_log_buffered_rows": self.log.rows_buffered,
                 "nbprod_prediction_log_write_errors_total": self.log.write_errors}
 
     # -- ASGI ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pandas as pd
 from nbprod import tracking
 from nbprod.model import metrics
 from nbprod.model.models import Candidate, predict_scores
+from nbprod.tracking.tags import KIND
 
 
 def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -43,7 +44,7 @@ def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float],
     import mlflow
     from mlflow.models import infer_signature
 
-    with tracking.candidate_run(candidate.name, **{"nbprod.kind": candidate.kind}) as run:
+    with tracking.candidate_run(candidate.name, **{KIND: candidate.kind}) as run:
         mlflow.log_params({"kind": candidate.kind, **candidate.params,
                            "threshold": result.get("threshold", 0.5)})
         mlflow.log_metrics({f"valid.{key}": value for key, value in result.items() if key != "threshold"})

@@ -16,6 +16,11 @@ import pandas as pd
 
 from nbprod.monitoring import builds, check, history, trigger, windows as windows_module
 from nbprod.settings import resolve_path
+from nbprod.tracking.tags import (
+    MONITOR_BUILD_OK, MONITOR_DECISION, MONITOR_EVENTS, MONITOR_GATE, MONITOR_MODEL_VERSION,
+    MONITOR_REASON, MONITOR_RETRAIN_DUE, MONITOR_RETRAIN_OVERRIDES, MONITOR_RETRAIN_RUN, MONITOR_RUN,
+    MONITOR_SOURCE, MONITOR_TRIGGER, MONITOR_WINDOW, TASK, metric as tag_metric,
+)
 
 
 @dataclass
@@ -124,7 +129,7 @@ def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, 
         try:
             from nbprod.registry.client import Registry
 
-            tag = Registry(settings["registry"]["model_name"]).version(version).tags.get(f"nbprod.metric.{metric}")
+            tag = Registry(settings["registry"]["model_name"]).version(version).tags.get(tag_metric(metric))
             if tag is not None:
                 return float(tag)
         except Exception:  # noqa: BLE001
@@ -334,10 +339,10 @@ def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report
     experiment_id = tracking.configure(settings, project)
     client = MlflowClient()
     decision = report.decision
-    tags = {"nbprod.task": "monitor", "nbprod.monitor.decision": decision.kind,
-            "nbprod.monitor.retrain_due": str(decision.retrain).lower(),
-            "nbprod.monitor.reason": decision.reason[:5000], "nbprod.monitor.window": decision.window or "",
-            "nbprod.monitor.trigger": decision.trigger or "", "nbprod.monitor.source": report.source[:5000]}
+    tags = {TASK: "monitor", MONITOR_DECISION: decision.kind,
+            MONITOR_RETRAIN_DUE: str(decision.retrain).lower(),
+            MONITOR_REASON: decision.reason[:5000], MONITOR_WINDOW: decision.window or "",
+            MONITOR_TRIGGER: decision.trigger or "", MONITOR_SOURCE: report.source[:5000]}
     run = client.create_run(experiment_id, run_name=f"monitor {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     now_ms = int(time.time() * 1000)
     metrics = []
@@ -373,19 +378,19 @@ def _finish_mlflow_run(run_id: str | None, report: Report) -> None:
     client = MlflowClient()
     outcome = report.outcome
     if outcome is not None:
-        client.set_tag(run_id, "nbprod.monitor.retrain_overrides", "; ".join(outcome.overrides)[:5000])
-        client.set_tag(run_id, "nbprod.monitor.build_ok", str(outcome.ok).lower())
+        client.set_tag(run_id, MONITOR_RETRAIN_OVERRIDES, "; ".join(outcome.overrides)[:5000])
+        client.set_tag(run_id, MONITOR_BUILD_OK, str(outcome.ok).lower())
         if outcome.parent_run_id:
-            client.set_tag(run_id, "nbprod.monitor.retrain_run", outcome.parent_run_id)
+            client.set_tag(run_id, MONITOR_RETRAIN_RUN, outcome.parent_run_id)
             try:
-                client.set_tag(outcome.parent_run_id, "nbprod.monitor.run", run_id)
-                client.set_tag(outcome.parent_run_id, "nbprod.monitor.reason", report.decision.reason[:5000])
+                client.set_tag(outcome.parent_run_id, MONITOR_RUN, run_id)
+                client.set_tag(outcome.parent_run_id, MONITOR_REASON, report.decision.reason[:5000])
             except Exception:  # noqa: BLE001 - the link is a convenience
                 pass
-        client.set_tag(run_id, "nbprod.monitor.gate", outcome.decision or "not run")
+        client.set_tag(run_id, MONITOR_GATE, outcome.decision or "not run")
         if outcome.model_version:
-            client.set_tag(run_id, "nbprod.monitor.model_version", outcome.model_version)
+            client.set_tag(run_id, MONITOR_MODEL_VERSION, outcome.model_version)
         client.log_metric(run_id, "promoted", float(outcome.decision == "promoted"))
-    client.set_tag(run_id, "nbprod.monitor.events", "; ".join(f"{e['kind']}: {e['reason']}"
+    client.set_tag(run_id, MONITOR_EVENTS, "; ".join(f"{e['kind']}: {e['reason']}"
                                                                 for e in report.events)[:5000])
     client.set_terminated(run_id, "FINISHED")

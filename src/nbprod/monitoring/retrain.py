@@ -172,9 +172,10 @@ def _latest_build_run(settings: Mapping[str, Any], project: Path) -> str | None:
         from mlflow import MlflowClient
 
         from nbprod import tracking
+        from nbprod.tracking import tags
 
         experiment_id = tracking.configure(settings, project)
-        runs = MlflowClient().search_runs([experiment_id], "tags.`nbprod.build` = 'true'",
+        runs = MlflowClient().search_runs([experiment_id], tags.equals(tags.BUILD, "true"),
                                           order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0].info.run_id if runs else None
     except Exception:  # noqa: BLE001

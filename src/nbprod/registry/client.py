@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from nbprod.tracking.tags import MODEL_URI
 
 #: Longest tag value written (MLflow stores at most 5000 characters in older stores).
 MAX_TAG_CHARS = 5000
@@ -132,7 +133,7 @@ class Registry:
 
         if run_id and self.exists():
             for info in self.versions(run_id=run_id):
-                if info.source == model_uri or info.tags.get("nbprod.model_uri") == model_uri:
+                if info.source == model_uri or info.tags.get(MODEL_URI) == model_uri:
                     self.set_tags(info.version, tags)
                     return info.version
         version = mlflow.register_model(model_uri, self.name,

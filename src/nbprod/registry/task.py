@@ -30,10 +30,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod.registry import gate
+from nbprod.tracking.tags import (
+    BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
+    GATE_PREVIOUS_CHAMPION, GATE_REASONS, GATE_RUN_ID, GATE_VERSION, GIT_COMMIT, METRIC, MODEL_URI,
+    RUN_ID, TARGET, TASK, THRESHOLD, gate_check, metric as tag_metric,
+)
 
-#: Tag names written on model versions.
-TAG_DECISION = "nbprod.gate.decision"
-TAG_REASONS = "nbprod.gate.reasons"
+#: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
+TAG_DECISION = GATE_DECISION
+TAG_REASONS = GATE_REASONS
 
 
 def _path(value: Any) -> Path:
@@ -62,7 +67,7 @@ def _git_commit(run_id: str | None) -> str | None:
         if not candidate:
             continue
         try:
-            commit = mlflow.get_run(candidate).data.tags.get("nbprod.git_commit")
+            commit = mlflow.get_run(candidate).data.tags.get(GIT_COMMIT)
         except Exception:  # noqa: BLE001 - a missing run only means no commit to copy
             continue
         if commit:
@@ -170,15 +175,15 @@ def run_gate(
         previous = registry.alias_version(alias)
         commit = _git_commit(chosen.get("run_id"))
         version = registry.register(chosen["model_uri"], chosen.get("run_id"), {
-            "nbprod.candidate": best,
-            "nbprod.run_id": chosen.get("run_id"),
-            "nbprod.model_uri": chosen["model_uri"],
-            "nbprod.task": task,
-            "nbprod.target": target,
-            "nbprod.metric": metric,
-            "nbprod.threshold": threshold,
-            "nbprod.git_commit": commit,
-            **{f"nbprod.metric.{k}": v for k, v in chosen.get("metrics", {}).items()},
+            CANDIDATE: best,
+            RUN_ID: chosen.get("run_id"),
+            MODEL_URI: chosen["model_uri"],
+            TASK: task,
+            TARGET: target,
+            METRIC: metric,
+            THRESHOLD: threshold,
+            GIT_COMMIT: commit,
+            **{tag_metric(k): v for k, v in chosen.get("metrics", {}).items()},
         })
 
         # The candidate as registered, scored on the holdout here.
@@ -193,7 +198,7 @@ def run_gate(
         schema_error = None
         if previous and not already:
             champion_info = registry.version(previous)
-            champion_threshold = float(champion_info.tags.get("nbprod.threshold", 0.5))
+            champion_threshold = float(champion_info.tags.get(THRESHOLD, 0.5))
             reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
                          "metrics": {}}
             try:
@@ -289,17 +294,17 @@ def run_gate(
         registry.set_tags(version, {
             TAG_DECISION: decision.decision,
             TAG_REASONS: _reasons_tag(decision.reasons),
-            **{f"nbprod.gate.{r.check}": "pass" if r.passed else "fail" for r in decision.reasons},
-            "nbprod.gate.at": decided_at,
-            "nbprod.gate.previous_champion": previous or "none",
-            "nbprod.gate.run_id": run.info.run_id,
-            "nbprod.budget.size_mb": figures.size_mb,
-            "nbprod.budget.memory_mb": figures.memory_mb,
-            "nbprod.budget.p99_ms": figures.p99_ms,
+            **{gate_check(r.check): "pass" if r.passed else "fail" for r in decision.reasons},
+            GATE_AT: decided_at,
+            GATE_PREVIOUS_CHAMPION: previous or "none",
+            GATE_RUN_ID: run.info.run_id,
+            BUDGET_SIZE_MB: figures.size_mb,
+            BUDGET_MEMORY_MB: figures.memory_mb,
+            BUDGET_P99_MS: figures.p99_ms,
         })
 
-        mlflow.set_tags({TAG_DECISION: decision.decision, "nbprod.gate.version": version,
-                         "nbprod.gate.model_name": model_name})
+        mlflow.set_tags({TAG_DECISION: decision.decision, GATE_VERSION: version,
+                         GATE_MODEL_NAME: model_name})
         mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
                            "candidate": best, "version": version, "previous_champion": previous or "none",
                            **{f"budget.{k}": v for k, v in vars(limits).items()}})

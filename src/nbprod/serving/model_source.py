@@ -19,11 +19,12 @@ from typing import Any, Callable, Mapping
 from nbprod.model.contract import FeatureContract
 from nbprod.serving.validation import RecordValidator
 from nbprod.tracking import set_uri
+from nbprod.tracking.tags import TASK, THRESHOLD
 
 log = logging.getLogger("nbprod.serving")
 
-THRESHOLD_TAG = "nbprod.threshold"
-TASK_TAG = "nbprod.task"
+THRESHOLD_TAG = THRESHOLD
+TASK_TAG = TASK
 
 
 @dataclass

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -350,17 +351,19 @@ def champion_importance(client: Any, experiment_id: str | None,
     evaluate = evaluate_run(client, experiment_id, parent) if parent else None
     if evaluate is None or evaluate.data.tags.get(BEST, champion.get("candidate")) != champion.get("candidate"):
         return pd.Series(dtype=float)
-    return importance(evaluate.info.run_id)
+    return importance(evaluate.info.run_id, client)
 
 
-def importance(run_id: str | None) -> pd.Series:
-    """The evaluate run's permutation importance (largest first; empty when not logged)."""
+def importance(run_id: str | None, client: Any) -> pd.Series:
+    """The evaluate run's permutation importance (largest first; empty when not logged), read with ``client``."""
     if not run_id:
         return pd.Series(dtype=float)
-    import mlflow
+    import tempfile
 
     try:
-        values = mlflow.artifacts.load_dict(f"runs:/{run_id}/permutation_importance.json")
+        with tempfile.TemporaryDirectory() as folder:
+            values = json.loads(Path(client.download_artifacts(run_id, "permutation_importance.json", folder))
+                                .read_text())
     except Exception:  # noqa: BLE001 - an evaluate run without the artifact
         return pd.Series(dtype=float)
     return pd.Series(values, dtype=float).sort_values(ascending=False)
@@ -444,8 +447,6 @@ def _baseline(context: Context, y: np.ndarray | None) -> dict[str, float]:
 
 def load_report(context: Context) -> ModelReport:
     """Read the builds, the registered versions and the holdout (no model is loaded yet)."""
-    from mlflow import MlflowClient
-
     from nbprod.dashboards.context import connect
     from nbprod.model.metrics import selection_metric
     from nbprod.registry.client import Registry
@@ -453,8 +454,8 @@ def load_report(context: Context) -> ModelReport:
 
     experiment_id = connect(context)
     if missing_store(context.tracking_uri) is None:
-        client: Any = MlflowClient()
-        registry = Registry(context.model_name)
+        client: Any = context.client()
+        registry = Registry(context.model_name, context.tracking_uri)
         registered = registry.versions() if registry.exists() else []
     else:  # no store yet: nothing built, nothing registered (and nothing created by reading)
         client, registered = None, []
@@ -471,7 +472,7 @@ def load_report(context: Context) -> ModelReport:
 
 def _saved_scores(context: Context, y: np.ndarray | None) -> pd.DataFrame:
     """The scores the evaluate task saved for this holdout (empty when absent or not of the holdout's length)."""
-    path = context.products / "holdout_scores.parquet"
+    path = context.holdout_scores_path
     if y is None or not path.is_file():
         return pd.DataFrame()
     saved = pd.read_parquet(path)
@@ -501,11 +502,9 @@ def champion_label(champion: Mapping[str, Any], names: Mapping[str, str]) -> str
 
 def compare(report: ModelReport, build: Build | None) -> Comparison:
     """Score the champion and ``build``'s candidates on the holdout (champion first, baseline last)."""
-    from mlflow import MlflowClient
-
     from nbprod.model.metrics import task_metrics
 
-    runs = candidate_runs(MlflowClient(), report.experiment_id, build.run_id) if build and report.experiment_id else []
+    runs = candidate_runs(report.context.client(), report.experiment_id, build.run_id) if build and report.experiment_id else []
     champion = report.champion
     names = friendly_names([run.data.tags[CANDIDATE] for run in runs]
                            + ([champion["candidate"]] if champion else []))

@@ -124,9 +124,9 @@ def warm_up(loaded: LoadedModel) -> None:
 
 def client_for(tracking_uri: str) -> Any:
     """An MlflowClient on ``tracking_uri`` for both tracking and the registry."""
-    from mlflow import MlflowClient
+    from nbprod import tracking
 
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return tracking.client_for(tracking_uri)
 
 
 def load_version(tracking_uri: str, name: str, version: str, client: Any = None) -> LoadedModel:

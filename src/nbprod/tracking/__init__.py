@@ -66,6 +66,22 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     return experiment_id
 
 
+def client_for(uri: str) -> Any:
+    """An ``MlflowClient`` on the store at ``uri``, for tracking and the registry (never the process's default)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def point_at(uri: str) -> None:
+    """Send MLflow's URI-based loads (``models:/``, ``runs:/``) of this process to the store at ``uri``."""
+    import mlflow
+
+    set_uri(uri)
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV, "MLFLOW_REGISTRY_URI"):
+        mlflow.set_registry_uri(uri)
+
+
 def set_uri(uri: str) -> None:
     """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment)."""
     import mlflow

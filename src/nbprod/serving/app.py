@@ -60,7 +60,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
 from nbprod.serving.metrics import Metrics

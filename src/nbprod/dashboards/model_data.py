@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nbprod.dashboards.context import Context
+from nbprod.model import DEFAULT_THRESHOLD
 from nbprod.tracking.tags import (
     BEST, BUILD, CANDIDATE, GATE_DECISION, GATE_REASONS, MANUAL_AT, MANUAL_REASON, MANUAL_USER, METRIC, PARENT,
     RUN_ID, TASK, THRESHOLD, equals, metric as tag_metric,
@@ -514,13 +515,13 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
         champion_name = champion_label(champion, names)
         threshold = _float(champion.get("threshold"))
         entries.append((champion_name, f"models:/{report.context.model_name}/{champion['version']}",
-                        champion.get("run_id"), threshold if math.isfinite(threshold) else 0.5))
+                        champion.get("run_id"), threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD))
     for run in runs:
         if champion is not None and run.info.run_id == champion["run_id"]:
             continue  # the champion itself, already first
-        threshold = _float(run.data.params.get("threshold", 0.5))
+        threshold = _float(run.data.params.get("threshold", DEFAULT_THRESHOLD))
         entries.append((names[run.data.tags[CANDIDATE]], f"runs:/{run.info.run_id}/model", run.info.run_id,
-                        threshold if math.isfinite(threshold) else 0.5))
+                        threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD))
     results: dict[str, dict[str, float]] = {}
     scores: dict[str, np.ndarray] = {}
     thresholds: dict[str, float] = {}

@@ -36,13 +36,13 @@ def holdout_results(
     scores: Mapping[str, np.ndarray], y: np.ndarray, task: str, thresholds: Mapping[str, float]
 ) -> dict[str, dict[str, float]]:
     """Each model's metrics on the holdout, at its own threshold."""
-    return {name: metrics.task_metrics(task, y, score, thresholds.get(name, 0.5)) for name, score in scores.items()}
+    return {name: metrics.task_metrics(task, y, score, thresholds.get(name, metrics.DEFAULT_THRESHOLD)) for name, score in scores.items()}
 
 
 def baseline_result(y_train: np.ndarray, y: np.ndarray, task: str) -> dict[str, float]:
     """The naive baseline (training positive rate or mean) on the holdout."""
     scores = metrics.naive_scores(task, y_train, len(y))
-    threshold = float(np.mean(y_train)) if task == "classification" else 0.5
+    threshold = float(np.mean(y_train)) if task == "classification" else metrics.DEFAULT_THRESHOLD
     return metrics.task_metrics(task, y, scores, threshold)
 
 

@@ -7,6 +7,8 @@ from typing import Mapping
 import numpy as np
 from sklearn import metrics as skm
 
+from nbprod.model import DEFAULT_THRESHOLD
+
 #: Whether a larger value of each metric is better.
 GREATER_IS_BETTER = {
     "roc_auc": True, "pr_auc": True, "log_loss": False, "f1": True, "brier": False,
@@ -31,7 +33,7 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
     """The probability threshold that maximises F1."""
     precision, recall, thresholds = skm.precision_recall_curve(y_true, proba)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return float(thresholds[int(np.argmax(f1[:-1]))]) if thresholds.size else 0.5
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if thresholds.size else DEFAULT_THRESHOLD
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
@@ -57,7 +59,7 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, f
     }
 
 
-def task_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def task_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> dict[str, float]:
     """The metrics of a task from true values and model scores."""
     if task == "classification":
         return classification_metrics(np.asarray(y_true), np.asarray(scores), threshold)

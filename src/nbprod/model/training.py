@@ -26,7 +26,7 @@ def validation_results(
     results = {}
     for name, model in fitted.items():
         scores = predict_scores(model, X, task)
-        threshold = metrics.best_threshold(y.to_numpy(), scores) if task == "classification" else 0.5
+        threshold = metrics.best_threshold(y.to_numpy(), scores) if task == "classification" else metrics.DEFAULT_THRESHOLD
         results[name] = metrics.task_metrics(task, y.to_numpy(), scores, threshold)
     return results
 
@@ -46,7 +46,7 @@ def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float],
 
     with tracking.candidate_run(candidate.name, **{KIND: candidate.kind}) as run:
         mlflow.log_params({"kind": candidate.kind, **candidate.params,
-                           "threshold": result.get("threshold", 0.5)})
+                           "threshold": result.get("threshold", metrics.DEFAULT_THRESHOLD)})
         mlflow.log_metrics({f"valid.{key}": value for key, value in result.items() if key != "threshold"})
         example = X_example.head(5)
         signature = infer_signature(example, predict_scores(model, example, task))
@@ -70,7 +70,7 @@ def save_candidates(
         joblib.dump(fitted[candidate.name], path)
         logged = log_candidate(fitted[candidate.name], candidate, results[candidate.name], X_example, task)
         index[candidate.name] = {"path": str(path), "kind": candidate.kind, "params": dict(candidate.params),
-                                 "threshold": float(results[candidate.name].get("threshold", 0.5)),
+                                 "threshold": float(results[candidate.name].get("threshold", metrics.DEFAULT_THRESHOLD)),
                                  "valid": dict(results[candidate.name]), **logged}
     return index
 

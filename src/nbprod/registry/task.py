@@ -153,7 +153,7 @@ def run_gate(
 
     from nbprod import tracking
     from nbprod.model.features import feature_contract
-    from nbprod.model.metrics import GREATER_IS_BETTER, naive_scores, task_metrics
+    from nbprod.model.metrics import DEFAULT_THRESHOLD, GREATER_IS_BETTER, naive_scores, task_metrics
     from nbprod.registry import budget, evidence
     from nbprod.registry.client import Registry
 
@@ -163,7 +163,7 @@ def run_gate(
     greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
     best = evaluation["best"]
     chosen = evaluation["candidates"][best]
-    threshold = float(chosen.get("threshold", 0.5) or 0.5)
+    threshold = float(chosen.get("threshold", DEFAULT_THRESHOLD) or DEFAULT_THRESHOLD)
     holdout_path = _holdout_path(evaluation, evaluation_path)
     holdout = pd.read_parquet(holdout_path)
     target = evaluation["target"]
@@ -198,7 +198,7 @@ def run_gate(
         schema_error = None
         if previous and not already:
             champion_info = registry.version(previous)
-            champion_threshold = float(champion_info.tags.get(THRESHOLD, 0.5))
+            champion_threshold = float(champion_info.tags.get(THRESHOLD, DEFAULT_THRESHOLD))
             reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
                          "metrics": {}}
             try:
@@ -219,7 +219,7 @@ def run_gate(
                 reference = {"kind": "baseline", "source": "evaluation.json", "metrics": stored}
             else:
                 reference = {"kind": "baseline", "source": "holdout target (no baseline in evaluation.json)",
-                             "metrics": task_metrics(task, y, naive_scores(task, y, len(y)), 0.5)}
+                             "metrics": task_metrics(task, y, naive_scores(task, y, len(y)), DEFAULT_THRESHOLD)}
             if already:
                 reference["note"] = f"version {version} already holds the alias {alias!r}"
 

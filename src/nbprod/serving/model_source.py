@@ -139,6 +139,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     import mlflow.sklearn
 
     from nbprod.model.features import feature_contract
+    from nbprod.model.metrics import DEFAULT_THRESHOLD
 
     set_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
@@ -153,7 +154,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
             threshold = client.get_run(details.run_id).data.params.get("threshold")
         except Exception:  # the run may have been deleted; the default applies
             threshold = None
-    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else 0.5,
+    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else DEFAULT_THRESHOLD,
                          feature_contract(model), details.run_id)
     warm_up(loaded)
     return loaded

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
 from nbprod.tracking.tags import MODEL_URI
 
 #: Longest tag value written (MLflow stores at most 5000 characters in older stores).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 from nbprod.tracking.tags import (
     CANDIDATE, MANUAL_ALIAS, MANUAL_AT, MANUAL_PREVIOUS_VERSION, MANUAL_REASON, MANUAL_USER, METRIC,
     metric as tag_metric,
@@ -91,15 +92,13 @@ def run(args: argparse.Namespace) -> int:
     import datetime as dt
 
 
-    from nbprod import tracking
     from nbprod.registry.client import Registry, RegistryError
     from nbprod.registry.task import TAG_DECISION, TAG_REASONS
 
-    settings = args.settings
-    name = args.model_name or settings["registry"]["model_name"]
-    alias = args.alias or settings["registry"]["alias"]
-    tracking.set_uri(tracking.tracking_uri(settings, args.project))
-    registry = Registry(name)
+    project = args.catalog
+    name = args.model_name or project.model_name
+    alias = args.alias or project.alias
+    registry = Registry(name, project.tracking_uri())
     if args.list:
         return _list(registry)
 

@@ -48,10 +48,8 @@ def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, st
 @contextmanager
 def tracked_environment(settings: Mapping[str, Any], project: Path) -> Iterator[str]:
     """Open the build's parent run and expose it (and the store) to the tasks' processes."""
-    from mlflow import MlflowClient
-
     experiment_id = tracking.configure(settings, project)
-    client = MlflowClient()
+    client = tracking.client_for(tracking.tracking_uri(settings, project))
     commit = tracking.git_commit(project)
     tags = {names.BUILD: "true", **({names.GIT_COMMIT: commit, names.MLFLOW_GIT_COMMIT: commit} if commit else {})}
     run = client.create_run(experiment_id, run_name=f"build {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)

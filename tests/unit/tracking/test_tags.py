@@ -7,6 +7,8 @@ from pathlib import Path
 
 from nbprod.tracking import tags
 
+from ..helpers import REPO
+
 SOURCE = Path(tags.__file__).resolve().parents[1]
 #: A quoted ``nbprod.<word>`` that is a tag name, not a module or logger (those are followed by a module name).
 TAG_LITERAL = re.compile(r"""["']nbprod\.(?!(?:cli|serving|pipeline|registry|tracking|notebook|plots|model|data|drift|"""
@@ -26,8 +28,9 @@ def test_derived_names_and_search_filters():
     assert tags.equals(tags.TASK, "evaluate") == "tags.`nbprod.task` = 'evaluate'"
 
 
-def test_no_source_file_spells_a_tag_name_itself():
-    spelled = [f"{path.relative_to(SOURCE)}:{number}: {line.strip()}"
-               for path in sorted(SOURCE.rglob("*.py")) if path.name != "tags.py"
+def test_no_source_file_or_notebook_spells_a_tag_name_itself():
+    files = [*SOURCE.rglob("*.py"), *(REPO / "notebooks").rglob("*.ipynb")]
+    spelled = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+               for path in sorted(files) if path.name != "tags.py"
                for number, line in enumerate(path.read_text().splitlines(), 1) if TAG_LITERAL.search(line)]
     assert spelled == []

@@ -60,10 +60,9 @@ def voila_command(folder: Path, port: int, no_browser: bool, python: str | None 
 
 def _environment(args: argparse.Namespace, static: bool = False) -> dict[str, str]:
     from nbprod.dashboards.snapshot import dashboard_env
-    from nbprod.tracking import tracking_uri
 
     return dashboard_env(args.project, getattr(args, "env", None), list(getattr(args, "set", []) or []),
-                         tracking_uri(args.settings, args.project), static=static)
+                         args.catalog.tracking_uri(), static=static)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
 
     from nbprod.dashboards import DASHBOARDS
     from nbprod.dashboards.context import dashboards_folder
-    from nbprod.settings import resolve_path
 
     folder = (args.folder or dashboards_folder(args.project)).resolve()
     missing = [name for name in DASHBOARDS if not (folder / f"{name}.ipynb").is_file()]
@@ -82,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.snapshot:
         from nbprod.dashboards.snapshot import SnapshotError, write_snapshots
 
-        reports = resolve_path(args.project, args.settings["reports"]) / "dashboards"
+        reports = args.catalog.dashboard_snapshots
         try:
             written = write_snapshots(folder, reports, _environment(args, static=True), timeout=args.timeout)
         except SnapshotError as error:

@@ -485,16 +485,19 @@ def sqlite_alias_version(uri: str, model_name: str, alias: str) -> str | None:
 
 
 def serving_version(context: Any) -> str | None:
-    """The version the alias points to now (None when the model or alias does not exist, or MLflow fails)."""
+    """The version the alias points to now in the project's store (None when there is no store, model or
+    alias, or MLflow fails): never another store, such as MLflow's default one in the working directory."""
+    from nbprod.tracking import missing_store
+
+    if missing_store(context.tracking_uri) is not None:
+        return None
     try:
         return sqlite_alias_version(context.tracking_uri, context.model_name, context.alias)
     except LookupError:
         pass
     try:
-        from nbprod.dashboards.context import connect
         from nbprod.registry.client import Registry
 
-        connect(context)
-        return Registry(context.model_name).alias_version(context.alias)
+        return Registry(context.model_name, context.tracking_uri).alias_version(context.alias)
     except Exception:  # noqa: BLE001 - the drift report does not need MLflow to be readable
         return None

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from nbprod.model.contract import ColumnSpec, FeatureContract, as_category_strings, contract_from_frame
+from nbprod.model.contract import (MAX_CATEGORIES, ColumnSpec, FeatureContract, as_category_strings,
+                                   contract_from_frame)
 
 #: Calendar parts derived from a datetime input column.
 CALENDAR_PARTS = ("month", "dayofweek", "hour")
@@ -86,7 +87,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self,
         categorical: Sequence[str] = (),
         numeric: Sequence[str] = (),
-        max_categories: int = 200,
+        max_categories: int = MAX_CATEGORIES,
     ) -> None:
         self.categorical = categorical
         self.numeric = numeric

@@ -12,6 +12,7 @@ from typing import Any, Iterator, Mapping
 from nbprod import tracking
 from nbprod.pipeline import dag as dag_module
 from nbprod.pipeline import fingerprints, kernels, manifest
+from nbprod.tracking import tags as names
 from nbprod.settings import resolve_path
 
 
@@ -49,13 +50,10 @@ def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, st
 def tracked_environment(settings: Mapping[str, Any], project: Path, title: str = "build") -> Iterator[str]:
     """Open the build's parent run (named ``title`` and the time) and expose it (and the store) to the
     tasks' processes."""
-    from mlflow import MlflowClient
-
     experiment_id = tracking.configure(settings, project)
-    client = MlflowClient()
+    client = tracking.client_for(tracking.tracking_uri(settings, project))
     commit = tracking.git_commit(project)
-    tags = {"nbprod.build": "true", **({"nbprod.git_commit": commit, "mlflow.source.git.commit": commit}
-                                       if commit else {})}
+    tags = {names.BUILD: "true", **({names.GIT_COMMIT: commit, names.MLFLOW_GIT_COMMIT: commit} if commit else {})}
     run = client.create_run(experiment_id, run_name=f"{title} {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     params = {key: str(value)[:6000] for key, value in tracking.flatten(settings).items()}
     from mlflow.entities import Param
@@ -92,7 +90,7 @@ def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None
             continue
         html = notebook_to_html(Path(notebook))
         runs = client.search_runs([os.environ["MLFLOW_EXPERIMENT_ID"]],
-                                  f"tags.`nbprod.parent` = '{parent_run_id}' and tags.`nbprod.task` = '{name}'")
+                                  f"{names.equals(names.PARENT, parent_run_id)} and {names.equals(names.TASK, name)}")
         for run in runs[:1]:
             client.log_artifact(run.info.run_id, notebook, "notebook")
             client.log_artifact(run.info.run_id, str(html), "notebook")

@@ -155,8 +155,9 @@ def test_a_boolean_target_with_a_named_positive_class_scores_that_class(tmp_path
     project, settings, evaluation = built(tmp_path, boolean_table,
                                           ("data.target=malignant", "data.positive_class=false"))
     assert evaluation["classes"] == [False, True] and evaluation["positive_class"] is False
-    prepare = (reports_of(project, settings) / "prepare.ipynb").read_text()
-    assert "positive class False (set by data.positive_class)" in prepare
+    for notebook in ("prepare", "evaluate"):
+        text = (reports_of(project, settings) / f"{notebook}.ipynb").read_text()
+        assert "positive class False (set by data.positive_class)" in text
     version = champion_version(project, settings)
     assert version.tags["nbprod.positive_class"] == "false"
     from nbprod.model.metrics import classes_from_tags, task_metrics

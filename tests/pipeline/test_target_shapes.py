@@ -140,3 +140,46 @@ def test_a_single_class_in_the_train_split_stops_prepare_naming_column_split_and
     assert caught.value.statuses["validate"] == "Executed" and caught.value.statuses["prepare"] == "Errored"
     assert caught.value.statuses["train"] != "Executed"
     assert "target 'answer' has a single class in the train split: 'No'" in caught.value.details
+
+
+def boolean_table(path) -> None:
+    """Breast cancer with a boolean target: True (malignant, the minority) / False, 250 rows."""
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.iloc[:, :8].copy()
+    frame.columns = [column.replace(" ", "_") for column in frame.columns]
+    frame["malignant"] = data.target == 0
+    frame.sample(n=250, random_state=1).to_csv(path, index=False)
+
+
+def test_a_boolean_target_with_a_named_positive_class_scores_that_class(tmp_path):
+    project, settings, evaluation = built(tmp_path, boolean_table,
+                                          ("data.target=malignant", "data.positive_class=false"))
+    assert evaluation["classes"] == [False, True] and evaluation["positive_class"] is False
+    for notebook in ("prepare", "evaluate"):
+        text = (reports_of(project, settings) / f"{notebook}.ipynb").read_text()
+        assert "positive class False (set by data.positive_class)" in text
+    version = champion_version(project, settings)
+    assert version.tags["nbprod.positive_class"] == "false"
+    from nbprod.model.metrics import classes_from_tags, task_metrics
+    from nbprod.model.models import predict_scores
+
+    model = __import__("mlflow.sklearn").sklearn.load_model(f"models:/{version.name}/{version.version}")
+    classes, positive = classes_from_tags(version.tags)
+    test = pd.read_parquet(products_of(project, settings) / "data" / "test.parquet")
+    scores = predict_scores(model, test.drop(columns="malignant"), "classification", positive)
+    threshold = float(version.tags["nbprod.threshold"])
+    recomputed = task_metrics("classification", test["malignant"], scores, threshold, positive, classes)
+    promotion = json.loads((reports_of(project, settings) / "promotion.json").read_text())
+    assert recomputed == pytest.approx(promotion["candidate"]["metrics"])
+    assert recomputed["f1"] > 0.8  # F1 of the benign (False) class
+
+
+def test_a_positive_class_that_is_not_a_label_stops_at_validate(tmp_path):
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
+    yes_no_table(project / "data.csv")
+    settings = load_settings(project, (*COMMON, "data.target=malignant", "data.positive_class=maybe"))
+    with pytest.raises(BuildFailed) as caught:
+        build(settings, project)
+    assert caught.value.statuses["validate"] == "Errored"
+    assert "data.positive_class 'maybe' is not one of the classes of target 'malignant': ['No', 'Yes']" in (
+        caught.value.details)

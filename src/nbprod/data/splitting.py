@@ -82,7 +82,8 @@ def prepare_target(
     positive class is ``positive_class`` (checked to be one of them) or, when None,
     inferred as the training split's minority class, before missing targets are
     filled with it (``missing_target: positive``). A multiclass target has none.
-    Returns the splits and ``{"target", "task", "classes", "positive_class"}``.
+    Returns the splits and ``{"target", "task", "classes", "positive_class", "positive_class_source"}``
+    (the source: ``set`` by data.positive_class, ``inferred``, or None without a positive class).
     """
     check_not_empty(parts)
     positive = None
@@ -96,17 +97,19 @@ def prepare_target(
     done = {name: apply_target_rule(part, target, task, missing_target, positive) for name, part in parts.items()}
     check_splits(done, target, task)
     classes = sorted_labels(done["train"][target].unique()) if task == "classification" else None
-    return done, {"target": target, "task": task, "classes": classes, "positive_class": to_label(positive)}
+    source = None if positive is None else ("set" if positive_class is not None else "inferred")
+    return done, {"target": target, "task": task, "classes": classes, "positive_class": to_label(positive),
+                  "positive_class_source": source}
 
 
-def describe_target(info: Mapping[str, Any], positive_setting: Any = None) -> str:
-    """One line on what the target is: its task, classes and positive class (and where that came from)."""
+def describe_target(info: Mapping[str, Any]) -> str:
+    """One line on what the target is (:func:`prepare_target`'s record): task, classes, positive class and its source."""
     if info["task"] != "classification":
         return f"Target {info['target']!r}: regression."
     classes = info["classes"]
     if len(classes) > 2:
         return f"Target {info['target']!r}: multiclass classification, {len(classes)} classes {classes!r}."
-    origin = ("set by data.positive_class" if positive_setting is not None
+    origin = ("set by data.positive_class" if info.get("positive_class_source") == "set"
               else "inferred: the minority class of the training rows")
     return (f"Target {info['target']!r}: binary classification, classes {classes!r}; "
             f"positive class {info['positive_class']!r} ({origin}).")

@@ -76,6 +76,9 @@ def test_rows_without_logged_scores_are_scored_by_the_champion(window, target):
     expected = (skm.roc_auc_score(window[target] == "Yes", probabilities[:, 1]) if target == "yes_no" else
                 skm.roc_auc_score(window[target], probabilities, multi_class="ovr", labels=list(model.classes_)))
     assert performance["value"] == expected
+    if target == "yes_no":  # accuracy of the scores at the model's own threshold
+        cut = window_performance(rows, target, "classification", "accuracy", None, scores, scorer.labels, 0.2)
+        assert cut["value"] == np.mean((probabilities[:, 1] >= 0.2) == (window[target] == "Yes"))
 
 
 def test_a_log_of_0_1_predictions_without_classes_still_scores_class_1(window):

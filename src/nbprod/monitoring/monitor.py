@@ -94,13 +94,14 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
 class ModelScorer:
     """Scores raw rows with a model (None when the rows lack one of its input columns): a binary
     classifier's positive-class probability, a multiclass one's probability matrix (in
-    ``labels.classes`` order), a regressor's prediction."""
+    ``labels.classes`` order), a regressor's prediction. ``threshold``: a binary model's decision
+    threshold (accuracy and F1 of its scores are computed at it; None: the drift library's cut)."""
 
-    def __init__(self, model: Any, task: str, labels: Any = None) -> None:
+    def __init__(self, model: Any, task: str, labels: Any = None, threshold: float | None = None) -> None:
         from nbprod.model.features import feature_contract
         from nbprod.model.labels import ClassLabels, is_classification
 
-        self.model, self.task = model, task
+        self.model, self.task, self.threshold = model, task, threshold
         self.names = feature_contract(model).names
         self.labels = (labels or ClassLabels.from_model(model)) if is_classification(task) else None
 
@@ -125,8 +126,12 @@ def registered_scorer(model_name: str, version: str, task: str) -> ModelScorer:
 
     registry = Registry(model_name)
     model = registry.load(version)
-    labels = ClassLabels.from_tags(model.classes_, registry.version(version).tags) if is_classification(task) else None
-    return ModelScorer(model, task, labels)
+    tags = registry.version(version).tags
+    if not is_classification(task):
+        return ModelScorer(model, task)
+    threshold = tags.get("nbprod.threshold")
+    return ModelScorer(model, task, ClassLabels.from_tags(model.classes_, tags),
+                       float(threshold) if threshold is not None else None)
 
 
 def champion_scorer(settings: Mapping[str, Any], version: str) -> tuple[Any, str]:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from nbprod.model.classes import (classes_to_json, indicator, label_array, label_to_json, positive_index,
-                                  positive_label, predicted_labels, to_label)
+from nbprod.model.classes import (classes_of, classes_to_json, indicator, label_array, label_from_json, label_to_json,
+                                  positive_index, positive_label, predicted_labels, to_label)
 
 #: MLflow tags on each candidate run and registered model version (until the tag vocabulary module lands):
 #: the positive class of a binary classifier, JSON-encoded, and the classes, as a JSON list, in
@@ -25,6 +25,20 @@ def class_tags(classes: Sequence[Any] | None, positive_class: Any = None) -> dic
     if len(classes) <= 2:
         tags[POSITIVE_CLASS_TAG] = label_to_json(positive_label(classes, positive_class))
     return tags
+
+
+def classes_from_tags(tags: Mapping[str, str], model: Any = None) -> tuple[list[Any] | None, Any]:
+    """``(classes, positive class)`` of a registered classifier, read from its tags (:func:`class_tags`).
+
+    A version registered before these tags existed falls back to ``model.classes_`` and,
+    binary, the greater label (the old ``[:, 1]``). A multiclass model's positive class
+    is None; a regressor's classes are None.
+    """
+    classes = label_from_json(tags.get(CLASSES_TAG)) if tags.get(CLASSES_TAG) else classes_of(model)
+    if classes is None or len(classes) > 2:
+        return classes, None
+    recorded = tags.get(POSITIVE_CLASS_TAG)
+    return classes, positive_label(classes, None if recorded is None else label_from_json(recorded))
 
 
 #: Whether a larger value of each metric is better.

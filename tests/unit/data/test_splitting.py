@@ -187,6 +187,13 @@ def test_prepare_target_keeps_a_named_positive_class_spelled_as_the_data():
     assert done["train"]["y"].tolist() == [0, 1, 1, 0]
 
 
+def test_prepare_target_of_booleans():
+    done, info = prepare_target(parts_of([True, False, False, None], [False], [True]), "y", "classification",
+                                "positive", False)
+    assert info["classes"] == [False, True] and info["positive_class"] is False
+    assert done["train"]["y"].tolist() == [True, False, False, False] and done["train"]["y"].dtype == bool
+
+
 def test_prepare_target_refuses_a_positive_class_that_is_not_a_label():
     with pytest.raises(ValueError, match=r"data.positive_class 'maybe' is not one of the target's classes "
                                          r"\['No', 'Yes'\]"):

@@ -392,10 +392,10 @@ def prediction_summary(window: Mapping[str, Any]) -> str:
 
 
 def _between(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    stamps = pd.to_datetime(frame[column])
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return frame[(stamps >= start) & (stamps < end)]
+    from nbprod.data.times import read_times
+
+    stamps = read_times(frame[column], column).stamps  # dates, dates as text or integer periods, as monitoring does
+    return frame[((stamps >= start) & (stamps < end)).to_numpy()]
 
 
 def window_rows(context: Any, window: Mapping[str, Any], columns: list[str] | None = None,
@@ -485,16 +485,19 @@ def sqlite_alias_version(uri: str, model_name: str, alias: str) -> str | None:
 
 
 def serving_version(context: Any) -> str | None:
-    """The version the alias points to now (None when the model or alias does not exist, or MLflow fails)."""
+    """The version the alias points to now in the project's store (None when there is no store, model or
+    alias, or MLflow fails): never another store, such as MLflow's default one in the working directory."""
+    from nbprod.tracking import missing_store
+
+    if missing_store(context.tracking_uri) is not None:
+        return None
     try:
         return sqlite_alias_version(context.tracking_uri, context.model_name, context.alias)
     except LookupError:
         pass
     try:
-        from nbprod.dashboards.context import connect
         from nbprod.registry.client import Registry
 
-        connect(context)
-        return Registry(context.model_name).alias_version(context.alias)
+        return Registry(context.model_name, context.tracking_uri).alias_version(context.alias)
     except Exception:  # noqa: BLE001 - the drift report does not need MLflow to be readable
         return None

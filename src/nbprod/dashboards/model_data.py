@@ -12,16 +12,22 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from nbprod.dashboards.context import Context
+from nbprod.model import DEFAULT_THRESHOLD
+from nbprod.tracking.tags import (
+    BEST, BUILD, CANDIDATE, GATE_DECISION, GATE_REASONS, MANUAL_AT, MANUAL_REASON, MANUAL_USER, METRIC, PARENT,
+    RUN_ID, TASK, THRESHOLD, equals, metric as tag_metric,
+)
 
-#: Tag names written by the registry's promote task (kept in sync with nbprod.registry.task).
-TAG_DECISION = "nbprod.gate.decision"
-TAG_REASONS = "nbprod.gate.reasons"
+#: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
+TAG_DECISION = GATE_DECISION
+TAG_REASONS = GATE_REASONS
 
 #: Metrics shown side by side, in this order, per kind of target (``classification``: binary).
 SHOWN_METRICS = {
@@ -146,22 +152,22 @@ def versions_table(versions: Sequence[Any], metric: str | None, alias: str | Non
     rows = []
     for info in versions:
         tags = dict(info.tags or {})
-        name = metric or tags.get("nbprod.metric")
+        name = metric or tags.get(METRIC)
         reasons = parse_reasons(tags.get(TAG_REASONS))
         decision = tags.get(TAG_DECISION, "")
         manual = ""
-        if tags.get("nbprod.manual.user"):
-            manual = (f"moved here by {tags['nbprod.manual.user']} at {tags.get('nbprod.manual.at', '?')}: "
-                      f"{tags.get('nbprod.manual.reason', '')}")
+        if tags.get(MANUAL_USER):
+            manual = (f"moved here by {tags[MANUAL_USER]} at {tags.get(MANUAL_AT, '?')}: "
+                      f"{tags.get(MANUAL_REASON, '')}")
         created = (dt.datetime.fromtimestamp(info.created_ms / 1000, dt.timezone.utc)
                    if info.created_ms else pd.NaT)
         rows.append({
-            "version": int(info.version), "created": created, "candidate": tags.get("nbprod.candidate", ""),
+            "version": int(info.version), "created": created, "candidate": tags.get(CANDIDATE, ""),
             "decision": decision, "why": reason_summary(decision, reasons),
             "serving": alias in info.aliases if alias else bool(info.aliases), "aliases": ", ".join(info.aliases),
-            "metric": name or "", "metric_value": _float(tags.get(f"nbprod.metric.{name}")) if name else np.nan,
-            "manual": manual, "run_id": info.run_id or tags.get("nbprod.run_id") or "",
-            "threshold": _float(tags.get("nbprod.threshold")), "reasons": reasons,
+            "metric": name or "", "metric_value": _float(tags.get(tag_metric(name))) if name else np.nan,
+            "manual": manual, "run_id": info.run_id or tags.get(RUN_ID) or "",
+            "threshold": _float(tags.get(THRESHOLD)), "reasons": reasons,
             "plain": plain_rejection(reasons) if decision == "rejected" else "", "tags": tags,
         })
     columns = ["version", "created", "candidate", "decision", "why", "serving", "aliases", "metric",
@@ -342,16 +348,16 @@ def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]
     A build that re-ran only later tasks (the dashboards, say) or failed before
     evaluating has no candidates to compare, so it is not listed.
     """
-    runs = client.search_runs([experiment_id], "tags.`nbprod.build` = 'true'", max_results=limit,
+    runs = client.search_runs([experiment_id], equals(BUILD, "true"), max_results=limit,
                               order_by=["attributes.start_time DESC"])
     if not runs:
         return []
     wanted = {run.info.run_id for run in runs}
-    evaluations = [run for run in client.search_runs([experiment_id], "tags.`nbprod.task` = 'evaluate'",
+    evaluations = [run for run in client.search_runs([experiment_id], equals(TASK, "evaluate"),
                                                      max_results=5 * limit,
                                                      order_by=["attributes.start_time DESC"])
-                   if run.data.tags.get("nbprod.parent") in wanted]
-    best = {run.data.tags["nbprod.parent"]: run.data.tags.get("nbprod.best") for run in evaluations}
+                   if run.data.tags.get(PARENT) in wanted]
+    best = {run.data.tags[PARENT]: run.data.tags.get(BEST) for run in evaluations}
     return [Build(run.info.run_id, _started(run), run.info.status, best[run.info.run_id]) for run in runs
             if run.info.run_id in best]
 
@@ -359,15 +365,15 @@ def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]
 def candidate_runs(client: Any, experiment_id: str, parent_id: str) -> list[Any]:
     """The candidate runs of a build (oldest first)."""
     runs = client.search_runs([experiment_id],
-                              f"tags.`nbprod.parent` = '{parent_id}' and tags.`nbprod.candidate` != ''",
+                              f"{equals(PARENT, parent_id)} and tags.`{CANDIDATE}` != ''",
                               order_by=["attributes.start_time ASC"])
-    return [run for run in runs if run.data.tags.get("nbprod.candidate")]
+    return [run for run in runs if run.data.tags.get(CANDIDATE)]
 
 
 def evaluate_run(client: Any, experiment_id: str, parent_id: str) -> Any | None:
     """The evaluate run of a build, if any."""
     runs = client.search_runs([experiment_id],
-                              f"tags.`nbprod.parent` = '{parent_id}' and tags.`nbprod.task` = 'evaluate'",
+                              f"{equals(PARENT, parent_id)} and {equals(TASK, 'evaluate')}",
                               order_by=["attributes.start_time DESC"], max_results=1)
     return runs[0] if runs else None
 
@@ -383,23 +389,25 @@ def champion_importance(client: Any, experiment_id: str | None,
     if champion is None or not champion.get("run_id") or not experiment_id:
         return pd.Series(dtype=float)
     try:
-        parent = client.get_run(champion["run_id"]).data.tags.get("nbprod.parent")
+        parent = client.get_run(champion["run_id"]).data.tags.get(PARENT)
     except Exception:  # noqa: BLE001 - a version whose run was deleted
         return pd.Series(dtype=float)
     evaluate = evaluate_run(client, experiment_id, parent) if parent else None
-    if evaluate is None or evaluate.data.tags.get("nbprod.best", champion.get("candidate")) != champion.get("candidate"):
+    if evaluate is None or evaluate.data.tags.get(BEST, champion.get("candidate")) != champion.get("candidate"):
         return pd.Series(dtype=float)
-    return importance(evaluate.info.run_id)
+    return importance(evaluate.info.run_id, client)
 
 
-def importance(run_id: str | None) -> pd.Series:
-    """The evaluate run's permutation importance (largest first; empty when not logged)."""
+def importance(run_id: str | None, client: Any) -> pd.Series:
+    """The evaluate run's permutation importance (largest first; empty when not logged), read with ``client``."""
     if not run_id:
         return pd.Series(dtype=float)
-    import mlflow
+    import tempfile
 
     try:
-        values = mlflow.artifacts.load_dict(f"runs:/{run_id}/permutation_importance.json")
+        with tempfile.TemporaryDirectory() as folder:
+            values = json.loads(Path(client.download_artifacts(run_id, "permutation_importance.json", folder))
+                                .read_text())
     except Exception:  # noqa: BLE001 - an evaluate run without the artifact
         return pd.Series(dtype=float)
     return pd.Series(values, dtype=float).sort_values(ascending=False)
@@ -502,7 +510,7 @@ def target_classes(context: Context, y: np.ndarray | None,
     (the positive class then the greater label, 1 of 0/1). ``(None, None)`` for regression."""
     from nbprod.model.classes import default_positive, sorted_labels
     from nbprod.model.labels import decode_tag, is_classification
-    from nbprod.model.metrics import CLASSES_TAG, POSITIVE_CLASS_TAG
+    from nbprod.tracking.tags import CLASSES as CLASSES_TAG, POSITIVE_CLASS as POSITIVE_CLASS_TAG
 
     if not is_classification(context.task):
         return None, None
@@ -526,8 +534,6 @@ def target_classes(context: Context, y: np.ndarray | None,
 
 def load_report(context: Context) -> ModelReport:
     """Read the builds, the registered versions and the holdout (no model is loaded yet)."""
-    from mlflow import MlflowClient
-
     from nbprod.dashboards.context import connect
     from nbprod.model.metrics import selection_metric
     from nbprod.registry.client import Registry
@@ -535,8 +541,8 @@ def load_report(context: Context) -> ModelReport:
 
     experiment_id = connect(context)
     if missing_store(context.tracking_uri) is None:
-        client: Any = MlflowClient()
-        registry = Registry(context.model_name)
+        client: Any = context.client()
+        registry = Registry(context.model_name, context.tracking_uri)
         registered = registry.versions() if registry.exists() else []
     else:  # no store yet: nothing built, nothing registered (and nothing created by reading)
         client, registered = None, []
@@ -555,7 +561,7 @@ def load_report(context: Context) -> ModelReport:
 
 def _saved_scores(context: Context, y: np.ndarray | None) -> pd.DataFrame:
     """The scores the evaluate task saved for this holdout (empty when absent or not of the holdout's length)."""
-    path = context.products / "holdout_scores.parquet"
+    path = context.holdout_scores_path
     if y is None or not path.is_file():
         return pd.DataFrame()
     saved = pd.read_parquet(path)
@@ -586,13 +592,11 @@ def champion_label(champion: Mapping[str, Any], names: Mapping[str, str]) -> str
 
 def compare(report: ModelReport, build: Build | None) -> Comparison:
     """Score the champion and ``build``'s candidates on the holdout (champion first, baseline last)."""
-    from mlflow import MlflowClient
-
     from nbprod.model.metrics import task_metrics
 
-    runs = candidate_runs(MlflowClient(), report.experiment_id, build.run_id) if build and report.experiment_id else []
+    runs = candidate_runs(report.context.client(), report.experiment_id, build.run_id) if build and report.experiment_id else []
     champion = report.champion
-    names = friendly_names([run.data.tags["nbprod.candidate"] for run in runs]
+    names = friendly_names([run.data.tags[CANDIDATE] for run in runs]
                            + ([champion["candidate"]] if champion else []))
     entries: list[tuple[str, str, str | None, float]] = []  # (label, model uri, candidate run id, threshold)
     champion_name = None
@@ -600,13 +604,13 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
         champion_name = champion_label(champion, names)
         threshold = _float(champion.get("threshold"))
         entries.append((champion_name, f"models:/{report.context.model_name}/{champion['version']}",
-                        champion.get("run_id"), threshold if math.isfinite(threshold) else 0.5))
+                        champion.get("run_id"), threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD))
     for run in runs:
         if champion is not None and run.info.run_id == champion["run_id"]:
             continue  # the champion itself, already first
-        threshold = _float(run.data.params.get("threshold", 0.5))
-        entries.append((names[run.data.tags["nbprod.candidate"]], f"runs:/{run.info.run_id}/model", run.info.run_id,
-                        threshold if math.isfinite(threshold) else 0.5))
+        threshold = _float(run.data.params.get("threshold", DEFAULT_THRESHOLD))
+        entries.append((names[run.data.tags[CANDIDATE]], f"runs:/{run.info.run_id}/model", run.info.run_id,
+                        threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD))
     results: dict[str, dict[str, float]] = {}
     scores: dict[str, np.ndarray] = {}
     thresholds: dict[str, float] = {}

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from nbprod.data.times import cut_stamp, read_times
 from nbprod.model.classes import class_counts, resolve_positive_class, sorted_labels, to_label
 
 SPLITS = ("train", "valid", "test", "new")
@@ -112,17 +113,28 @@ def describe_target(info: Mapping[str, Any], positive_setting: Any = None) -> st
 
 
 def time_split(
-    frame: pd.DataFrame, time_column: str, valid_start: str, test_start: str, new_start: str
+    frame: pd.DataFrame, time_column: str, valid_start: str | int, test_start: str | int, new_start: str | int
 ) -> dict[str, pd.DataFrame]:
-    """Split by time: [.., valid) train, [valid, test) validation, [test, new) test, [new, ..) new."""
-    cuts = [pd.Timestamp(value) for value in (valid_start, test_start, new_start)]
+    """Split by time: [.., valid) train, [valid, test) validation, [test, new) test, [new, ..) new.
+
+    The column holds datetimes, dates as text or integer periods (see
+    :func:`nbprod.data.times.read_times`); against periods the cuts may be periods
+    too (``2012``, ``"201309"``). Rows without a time are left out.
+    """
+    if time_column not in frame.columns:
+        raise ValueError(f"data.time_column {time_column!r} is not a column of the data")
+    times = read_times(frame[time_column], time_column)
+    names = ("split.valid_start", "split.test_start", "split.new_start")
+    cuts = [cut_stamp(value, times.period, name) for value, name in zip((valid_start, test_start, new_start), names)]
     if not cuts[0] < cuts[1] < cuts[2]:
         raise ValueError(f"split dates must increase: valid_start {valid_start} < test_start {test_start} "
                          f"< new_start {new_start}")
-    stamps = pd.to_datetime(frame[time_column])
-    bins = np.searchsorted(np.array(cuts, dtype="datetime64[ns]"), stamps.to_numpy(dtype="datetime64[ns]"),
-                           side="right")
-    return {name: frame[bins == index].sort_values(time_column) for index, name in enumerate(SPLITS)}
+    stamps = times.stamps.to_numpy(dtype="datetime64[ns]")
+    bins = np.searchsorted(np.array(cuts, dtype="datetime64[ns]"), stamps, side="right")
+    bins[np.isnat(stamps)] = -1
+    order = np.argsort(stamps, kind="stable")
+    ordered, ordered_bins = frame.iloc[order], bins[order]
+    return {name: ordered[ordered_bins == index] for index, name in enumerate(SPLITS)}
 
 
 def random_split(frame: pd.DataFrame, valid_frac: float, test_frac: float, seed: int) -> dict[str, pd.DataFrame]:
@@ -185,7 +197,9 @@ def split_summary(parts: Mapping[str, pd.DataFrame], target: str, time_column: s
         else:
             row["target_mean"] = round(float(part[target].mean()), 4) if len(part) else None
         if time_column:
-            stamps = pd.to_datetime(part[time_column])
-            row.update({"from": stamps.min(), "to": stamps.max()})
+            times = read_times(part[time_column], time_column) if len(part) else None
+            shown = part[time_column] if times is not None and times.period else (
+                times.stamps if times is not None else pd.Series(dtype="datetime64[ns]"))
+            row.update({"from": shown.min(), "to": shown.max()})
         rows.append(row)
     return pd.DataFrame(rows).set_index("split")

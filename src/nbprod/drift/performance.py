@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from nbprod.drift.results import PerformanceDrift
+from nbprod.model import DEFAULT_THRESHOLD
 
 #: Whether a larger value of each supported metric is better.
 GREATER_IS_BETTER = {"roc_auc": True, "accuracy": True, "f1": True, "mae": False, "rmse": False, "r2": True}
 #: Default probability cut turning scores into labels for ``accuracy`` and ``f1``.
-DEFAULT_PROBABILITY_CUT = 0.5
+DEFAULT_PROBABILITY_CUT = DEFAULT_THRESHOLD
 
 
 def labelled_rows(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, int]:

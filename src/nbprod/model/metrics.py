@@ -8,14 +8,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from nbprod.model import DEFAULT_THRESHOLD
 from nbprod.model.classes import (classes_of, classes_to_json, indicator, label_array, label_from_json, label_to_json,
                                   positive_index, positive_label, predicted_labels, to_label)
+from nbprod.tracking.tags import CLASSES as CLASSES_TAG, POSITIVE_CLASS as POSITIVE_CLASS_TAG
 
-#: MLflow tags on each candidate run and registered model version (until the tag vocabulary module lands):
-#: the positive class of a binary classifier, JSON-encoded, and the classes, as a JSON list, in
-#: ``predict_proba`` column order (see :mod:`nbprod.model.classes`).
-POSITIVE_CLASS_TAG = "nbprod.positive_class"
-CLASSES_TAG = "nbprod.classes"
 
 def class_tags(classes: Sequence[Any] | None, positive_class: Any = None) -> dict[str, str]:
     """The tags naming a classifier's classes and (binary) positive class; none without classes (regression)."""
@@ -84,7 +81,7 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
     """The probability threshold that maximises F1."""
     precision, recall, thresholds = skm.precision_recall_curve(y_true, proba)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return float(thresholds[int(np.argmax(f1[:-1]))]) if thresholds.size else 0.5
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if thresholds.size else DEFAULT_THRESHOLD
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float,
@@ -174,7 +171,7 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, f
     }
 
 
-def task_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5,
+def task_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                  positive_class: Any = None, classes: Sequence[Any] | None = None) -> dict[str, float]:
     """The metrics of a task from true values and model scores.
 

@@ -1,12 +1,13 @@
 """The drift check per window: the reference, the detector fitted once, one history entry per window.
 
-The reference is the train split of the current build (``{products}/data/train.parquet``).
+The reference is the train split of the current build (prepare's ``train`` product in
+``pipeline.yaml``, as the project catalog resolves it).
 The monitored columns are the reference's, less the target, the data's time column and
 ``monitor.ignore_columns``; a monitored column missing from the rows counts as drifted
 (the drift library's ``missing_column`` status). Performance is computed on a window's
 labelled rows only (a target column), from the logged probabilities/predictions or
 from scores given by the caller; the reference value is the evaluated best candidate's
-test metric (``{products}/evaluation.json``).
+test metric (evaluate's ``evaluation`` product).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nbprod.drift.performance import DEFAULT_PROBABILITY_CUT
-from nbprod.settings import resolve_path
+from nbprod.project import Project
 
 #: Metrics the drift library computes on a window, by task.
 WINDOW_METRICS = {"classification": ("roc_auc", "accuracy", "f1"), "regression": ("mae", "rmse", "r2")}
@@ -46,11 +47,6 @@ class Reference:
         return {"path": str(self.path), "rows": int(len(self.frame))}
 
 
-def split_path(settings: Mapping[str, Any], project: Path, name: str) -> Path:
-    """``{products}/data/<name>.parquet``."""
-    return resolve_path(project, settings["products"]) / "data" / f"{name}.parquet"
-
-
 def monitored_columns(columns: Sequence[str], settings: Mapping[str, Any]) -> list[str]:
     """The reference's columns less the target, the time column and ``monitor.ignore_columns``."""
     left_out = {settings["data"]["target"], settings["data"]["time_column"], *settings["monitor"]["ignore_columns"],
@@ -58,9 +54,10 @@ def monitored_columns(columns: Sequence[str], settings: Mapping[str, Any]) -> li
     return [c for c in columns if c not in left_out]
 
 
-def load_reference(settings: Mapping[str, Any], project: Path, path: Path | None = None) -> Reference:
-    """The train split of the current build as the reference."""
-    path = Path(path) if path else split_path(settings, project, "train")
+def load_reference(project: Project, path: Path | None = None) -> Reference:
+    """The train split of :class:`nbprod.project.Project` ``project``'s build (or ``path``) as the reference."""
+    settings = project.settings
+    path = Path(path) if path else project.split("train")
     if not path.is_file():
         raise MonitorError(f"no reference data: {path} does not exist (build the pipeline first: nbprod build)")
     frame = pd.read_parquet(path)
@@ -91,11 +88,10 @@ def window_metric_name(settings: Mapping[str, Any]) -> str:
     return name
 
 
-def reference_metric(settings: Mapping[str, Any], project: Path, metric: str) -> float | None:
-    """The best candidate's test ``metric`` from ``{products}/evaluation.json`` (None when unknown)."""
-    path = resolve_path(project, settings["products"]) / "evaluation.json"
+def reference_metric(project: Project, metric: str) -> float | None:
+    """The best candidate's test ``metric`` from the build's ``evaluation.json`` (None when unknown)."""
     try:
-        evaluation = json.loads(path.read_text())
+        evaluation = json.loads(project.evaluation.read_text())
         value = evaluation["candidates"][evaluation["best"]]["metrics"][metric]
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from nbprod.plots.figure import new_figure
 
 from nbprod.monitoring import check, history, trigger, windows as windows_module
+from nbprod.tracking.tags import MONITOR_DECISION, MONITOR_NO_DATA, MONITOR_REASON
 
 
 @dataclass
@@ -66,7 +67,8 @@ def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, ta
     if time_column and time_column in current.columns:
         slices, _ = windows_module.slice_windows(current, time_column, window, origin)
     else:
-        slices = [windows_module.Window(pd.Timestamp(origin), pd.Timestamp(origin), current)]
+        start = windows_module.origin_stamp(origin, None)
+        slices = [windows_module.Window(start, start, current)]
     _, entries = check.check_windows(slices, ref, settings, scorer=scorer, reference_value=reference_value,
                                      model_version=model_version, detector=detector)
     decision = trigger.decide([trigger.Vote.from_window(w) for w in entries], rules)
@@ -79,12 +81,19 @@ def rows_between(frame: pd.DataFrame, time_column: str | None, start: Any = None
         return frame
     if time_column not in frame.columns:
         raise check.MonitorError(f"cannot select a window: the rows have no {time_column!r} column (data.time_column)")
-    times = pd.to_datetime(frame[time_column])
-    keep = pd.Series(True, index=frame.index)
-    if start is not None:
-        keep &= times >= pd.Timestamp(start)
-    if end is not None:
-        keep &= times < pd.Timestamp(end)
+    from nbprod.data.times import TimeColumnError, cut_stamp, read_times
+
+    try:
+        times = read_times(frame[time_column], time_column)
+        low = None if start is None else cut_stamp(start, times.period, "the period's start")
+        high = None if end is None else cut_stamp(end, times.period, "the period's end")
+    except TimeColumnError as error:
+        raise check.MonitorError(str(error)) from None
+    keep = times.stamps.notna()
+    if low is not None:
+        keep &= times.stamps >= low
+    if high is not None:
+        keep &= times.stamps < high
     return frame[keep.to_numpy()]
 
 
@@ -116,9 +125,9 @@ def track_check(result: PipelineCheck, params: Mapping[str, Any]) -> None:
     from nbprod import tracking
 
     decision = result.decision
-    with tracking.task_run("monitor", **{"nbprod.monitor.decision": decision.kind,
-                                         "nbprod.monitor.reason": decision.reason[:5000],
-                                         "nbprod.monitor.no_data": str(result.no_data).lower()}):
+    with tracking.task_run("monitor", **{MONITOR_DECISION: decision.kind,
+                                         MONITOR_REASON: decision.reason[:5000],
+                                         MONITOR_NO_DATA: str(result.no_data).lower()}):
         mlflow.log_params({f"monitor.{key}": str(value)[:6000] for key, value in params.items()})
         for step, entry in enumerate(result.windows):
             if entry["drift"].get("share") is not None:

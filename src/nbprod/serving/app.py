@@ -63,8 +63,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
 from nbprod.serving.metrics import Metrics
 from nbprod.serving.validation import RequestError, Validated
 
@@ -77,40 +78,39 @@ TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 
 @dataclass
 class ServeConfig:
-    """What the service needs, from ``env.yaml`` (``serve``, ``registry``, ``tracking``) and flags."""
+    """What the service needs: the project's ``serve``, ``registry`` and ``tracking`` settings (whose defaults
+    live in ``env.yaml`` only), and the command's flags."""
 
     model_name: str
     alias: str
     tracking_uri: str
-    host: str = "127.0.0.1"
-    port: int = 8765
-    token: str | None = None
-    max_body_bytes: int = 10 * 2**20
-    max_rows: int = 10000
-    reload_seconds: float = 5.0
-    log_folder: Path | None = None
-    log_flush_rows: int = 5000
-    log_flush_seconds: float = 2.0
-    max_batch_rows: int = 2048
-    batch_wait_ms: float = 2.0
+    host: str
+    port: int
+    token: str | None
+    max_body_bytes: int
+    max_rows: int
+    reload_seconds: float
+    log_folder: Path | None
+    log_flush_rows: int
+    log_flush_seconds: float
+    max_batch_rows: int = MAX_BATCH_ROWS
+    batch_wait_ms: float = BATCH_WAIT_MS
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any], project: Path, **overrides: Any) -> "ServeConfig":
-        from nbprod.settings import resolve_path
-        from nbprod.tracking import tracking_uri
-
-        serve = settings["serve"]
+    def from_project(cls, project: Any, **overrides: Any) -> "ServeConfig":
+        """The configuration of :class:`nbprod.project.Project` ``project``; ``overrides`` that are not None win."""
+        serve = project.settings["serve"]
         config = cls(
-            model_name=settings["registry"]["model_name"],
-            alias=settings["registry"]["alias"],
-            tracking_uri=tracking_uri(settings, project),
+            model_name=project.model_name,
+            alias=project.alias,
+            tracking_uri=project.tracking_uri(),
             host=serve["host"],
             port=int(serve["port"]),
             token=os.environ.get(serve["token_env"]) or None,
             max_body_bytes=int(float(serve["max_body_mb"]) * 2**20),
             max_rows=int(serve["max_rows"]),
             reload_seconds=float(serve["reload_seconds"]),
-            log_folder=resolve_path(project, serve["prediction_log"]),
+            log_folder=project.prediction_log,
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
         )
@@ -123,7 +123,7 @@ class ServeConfig:
 class MicroBatcher:
     """Gather concurrent requests into one model call, run off the event loop."""
 
-    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = 0.002) -> None:
+    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = BATCH_WAIT_MS / 1000) -> None:
         self.metrics = metrics
         self.max_rows = max_rows
         self.wait_seconds = wait_seconds
@@ -311,8 +311,8 @@ class PredictionService:
     def _log_metrics(self) -> dict[str, float]:
         if self.log is None:
             return {}
-        return {'nbprod_prediction_log_rows_total{state="written"}': self.log.rows_written,
-                'nbprod_prediction_log_rows_total{state="buffered"}': self.log.rows_buffered,
+        return {"nbprod_prediction_log_rows_total": self.log.rows_written,
+                "nbprod_prediction_log_buffered_rows": self.log.rows_buffered,
                 "nbprod_prediction_log_write_errors_total": self.log.write_errors}
 
     # -- ASGI ------------------------------------------------------------------------------

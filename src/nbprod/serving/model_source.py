@@ -20,11 +20,12 @@ from nbprod.model.contract import FeatureContract
 from nbprod.model.labels import ClassLabels, is_classification
 from nbprod.serving.validation import RecordValidator
 from nbprod.tracking import set_uri
+from nbprod.tracking.tags import TASK, THRESHOLD
 
 log = logging.getLogger("nbprod.serving")
 
-THRESHOLD_TAG = "nbprod.threshold"
-TASK_TAG = "nbprod.task"
+THRESHOLD_TAG = THRESHOLD
+TASK_TAG = TASK
 
 
 @dataclass
@@ -148,9 +149,9 @@ def version_labels(model: Any, version_tags: Mapping[str, str], run_tags: Mappin
 
 def client_for(tracking_uri: str) -> Any:
     """An MlflowClient on ``tracking_uri`` for both tracking and the registry."""
-    from mlflow import MlflowClient
+    from nbprod import tracking
 
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return tracking.client_for(tracking_uri)
 
 
 def load_version(tracking_uri: str, name: str, version: str, client: Any = None) -> LoadedModel:
@@ -163,6 +164,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     import mlflow.sklearn
 
     from nbprod.model.features import feature_contract
+    from nbprod.model import DEFAULT_THRESHOLD
 
     set_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
@@ -181,7 +183,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     if threshold is None and run is not None:
         threshold = run.params.get("threshold")
     labels = version_labels(model, tags, run.tags if run is not None else None) if is_classification(task) else None
-    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else 0.5,
+    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else DEFAULT_THRESHOLD,
                          feature_contract(model), details.run_id, labels=labels)
     warm_up(loaded)
     return loaded

@@ -29,8 +29,10 @@ predictions as integers) read the same way.
 
 Durability. :class:`PredictionLogWriter` buffers rows in memory and a background
 thread writes them in batches -- when ``flush_rows`` rows are waiting or the oldest
-has waited ``flush_seconds`` -- as one new file ``predictions-<UTC time>-<pid>-<n>.parquet``
-per batch (per contract, should the served model change mid-batch). Each file is
+has waited ``flush_seconds`` -- as one new file
+``predictions-<UTC time>-<host>-<pid>-<n>.parquet`` per batch (per contract, should the
+served model change mid-batch; the host name keeps apart the files of service replicas
+sharing one folder, whose processes all have pid 1 in their containers). Each file is
 written under a temporary name starting with ``.`` and renamed into place, so a
 reader never sees half a file. :meth:`PredictionLogWriter.close` (called by the
 service on graceful shutdown, e.g. SIGTERM, after in-flight requests are answered)
@@ -46,6 +48,7 @@ import functools
 import itertools
 import logging
 import os
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -164,7 +167,7 @@ class PredictionLogWriter:
         import pyarrow.parquet as pq
 
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{PREFIX}{stamp}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
+        name = f"{PREFIX}{stamp}-{socket.gethostname()}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
         temporary = self.folder / f".{name}.tmp"
         pq.write_table(table, temporary)
         os.replace(temporary, self.folder / name)

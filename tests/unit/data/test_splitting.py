@@ -255,3 +255,32 @@ def test_split_summary_without_time_and_with_an_empty_split():
     assert "from" not in summary.columns
     assert summary.loc["new", "rows"] == 0 and pd.isna(summary.loc["new", "target_mean"])
     assert summary["rows"].sum() == 20
+
+
+@pytest.mark.parametrize("cuts", [(2011, 2012, 2013), ("2011", "2012", "2013"),
+                                  ("2011-01-01", "2012-01-01", "2013-01-01")])
+def test_time_split_on_integer_years_with_period_or_date_cuts(cuts):
+    frame = pd.DataFrame({"year": [2013, 2009, 2011, 2012, 2010, 2014], "y": [0, 1, 0, 1, 0, 1], "id": range(6)})
+    parts = time_split(frame, "year", *cuts)
+    assert {name: part["year"].tolist() for name, part in parts.items()} == {
+        "train": [2009, 2010], "valid": [2011], "test": [2012], "new": [2013, 2014]}
+    summary = split_summary(parts, "y", "year")
+    assert summary.loc["train", "from"] == 2009 and summary.loc["new", "to"] == 2014
+
+
+def test_time_split_on_yyyymm_months_and_dates_as_text():
+    months = pd.DataFrame({"month": ["201311", "201312", "201401", "201402", "201403"], "y": [0, 1, 0, 1, 0]})
+    parts = time_split(months, "month", "201312", 201401, "2014-02-15")
+    assert [len(parts[name]) for name in SPLITS] == [1, 1, 2, 1]  # 201402 starts on 1 Feb: test, before 15 Feb
+    text = pd.DataFrame({"day": ["2013-05-02", "2013-01-02", "2013-03-02", "2013-04-02"], "y": [0, 1, 0, 1]})
+    parts = time_split(text, "day", *CUTS)
+    assert parts["train"]["day"].tolist() == ["2013-01-02"] and parts["new"]["day"].tolist() == ["2013-05-02"]
+
+
+@pytest.mark.parametrize("values, message", [(["red", "blue"], "column 'when' is not a time"),
+                                             ([0.5, 1.5], "column 'when' is not a time"),
+                                             ([2013, 2014], "split.valid_start 'soon' is not a time")])
+def test_time_split_names_a_column_or_cut_that_is_not_a_time(values, message):
+    frame = pd.DataFrame({"when": values, "y": [0, 1]})
+    with pytest.raises(ValueError, match=message):
+        time_split(frame, "when", "soon" if values[0] == 2013 else "2013-01-01", "2013-06-01", "2014-01-01")

@@ -40,7 +40,7 @@ def make_project(folder: Path, target: str, positive_class) -> Path:
     settings["registry"]["model_name"] = f"report-{target}"
     folder.mkdir(parents=True)
     (folder / "env.yaml").write_text(yaml.safe_dump(settings))
-    (folder / "pipeline.yaml").write_text("tasks: []\n")
+    (folder / "pipeline.yaml").write_text((REPO / "pipeline.yaml").read_text())  # the catalog of products
     data = folder / settings["products"] / "data"
     data.mkdir(parents=True)
     shaped_rows(600, seed=0)[[*FEATURES, target]].to_parquet(data / "train.parquet")

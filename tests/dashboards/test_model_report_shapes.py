@@ -40,7 +40,7 @@ def make_project(folder: Path, target: str, positive_class) -> Path:
     settings["registry"]["model_name"] = f"report-{target}"
     folder.mkdir(parents=True)
     (folder / "env.yaml").write_text(yaml.safe_dump(settings))
-    (folder / "pipeline.yaml").write_text("tasks: []\n")
+    (folder / "pipeline.yaml").write_text((REPO / "pipeline.yaml").read_text())  # the catalog of products
     data = folder / settings["products"] / "data"
     data.mkdir(parents=True)
     shaped_rows(600, seed=0)[[*FEATURES, target]].to_parquet(data / "train.parquet")
@@ -172,14 +172,14 @@ def test_a_built_three_class_project_is_reported_served_and_monitored(tmp_path, 
     iris = load_iris(as_frame=True)
     frame = iris.data.rename(columns=lambda column: column.replace(" (cm)", "").replace(" ", "_"))
     frame.assign(species=np.asarray(iris.target_names)[iris.target]).to_csv(project / "data.csv", index=False)
-    settings = load_settings(project, ("data.time_column=null", "data.schema=null", "data.drop_columns=[]",
-                                       "data.source=data.csv", "evaluate.permutation_rows=100",
-                                       "data.target=species", "data.missing_target=drop"))
+    overrides = ("data.time_column=null", "data.schema=null", "data.drop_columns=[]", "data.source=data.csv",
+                 "evaluate.permutation_rows=100", "data.target=species", "data.missing_target=drop")
+    settings = load_settings(project, overrides)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert build(settings, project).ok
     evaluation = json.loads((project / settings["products"] / "evaluation.json").read_text())
 
-    context = load_context({"NBPROD_PROJECT": str(project)})
+    context = load_context({"NBPROD_PROJECT": str(project), "NBPROD_SET": ";".join(overrides)})
     report = model_data.load_report(context)
     found = model_data.compare(report, report.builds[0])
     assert report.classes == ["setosa", "versicolor", "virginica"] and report.multiclass and not found.notes

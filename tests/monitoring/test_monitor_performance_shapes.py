@@ -76,6 +76,9 @@ def test_rows_without_logged_scores_are_scored_by_the_champion(window, target):
     expected = (skm.roc_auc_score(window[target] == "Yes", probabilities[:, 1]) if target == "yes_no" else
                 skm.roc_auc_score(window[target], probabilities, multi_class="ovr", labels=list(model.classes_)))
     assert performance["value"] == expected
+    if target == "yes_no":  # accuracy of the scores at the model's own threshold
+        cut = window_performance(rows, target, "classification", "accuracy", None, scores, scorer.labels, 0.2)
+        assert cut["value"] == np.mean((probabilities[:, 1] >= 0.2) == (window[target] == "Yes"))
 
 
 def test_a_log_of_0_1_predictions_without_classes_still_scores_class_1(window):
@@ -119,3 +122,19 @@ def test_prediction_distribution_drift_of_a_three_class_model(tmp_path):
     assert moved["shares"]["high"] > moved["reference_shares"]["high"]
     _, unscored = check_windows(windows, reference, settings)  # no reference predictions: nothing reported
     assert all("prediction_drift" not in entry for entry in unscored)
+
+
+def test_the_pipeline_check_reports_the_predicted_classes_of_a_three_class_champion():
+    from nbprod.monitoring.report import run_check
+
+    model = three_class_model()
+    reference = shaped_rows(600, seed=0)
+    current = shaped_rows(300, seed=6)
+    current = current[current["x"] > 0.3]
+    found = run_check(reference, current, target="level", task="classification", time_column=None, window="7d",
+                      origin="2024-01-01", drift_share=0.5, ignore_columns=["yes_no"], min_rows=10, trigger_k=1,
+                      trigger_n=1, performance_floor=None, performance_drop=None, performance_metric="auto",
+                      metric="auto", scorer=model_scorer(model, "classification"))
+    (window,) = found.windows
+    assert window["prediction_drift"]["drifted"] and window["performance"]["metric"] == "roc_auc"
+    assert set(window["prediction_drift"]["reference_shares"]) == {"high", "low", "mid"}

@@ -510,7 +510,7 @@ def target_classes(context: Context, y: np.ndarray | None,
     (the positive class then the greater label, 1 of 0/1). ``(None, None)`` for regression."""
     from nbprod.model.classes import default_positive, sorted_labels
     from nbprod.model.labels import decode_tag, is_classification
-    from nbprod.model.metrics import CLASSES_TAG, POSITIVE_CLASS_TAG
+    from nbprod.tracking.tags import CLASSES as CLASSES_TAG, POSITIVE_CLASS as POSITIVE_CLASS_TAG
 
     if not is_classification(context.task):
         return None, None

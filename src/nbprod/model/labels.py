@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from nbprod.model.classes import default_positive, positive_index, to_label
-from nbprod.model.metrics import POSITIVE_CLASS_TAG
+from nbprod.tracking.tags import POSITIVE_CLASS as POSITIVE_CLASS_TAG
 
 #: Tasks whose models predict classes.
 CLASSIFICATION_TASKS = ("classification", "binary", "multiclass")

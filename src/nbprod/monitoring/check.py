@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from nbprod.drift.performance import DEFAULT_PROBABILITY_CUT
 from nbprod.project import Project
 
 #: Metrics the drift library computes on a window, by task.
@@ -148,12 +149,15 @@ def logged_scores(frame: pd.DataFrame, metric: str, classes: Any) -> np.ndarray 
 
 
 def window_performance(frame: pd.DataFrame, target: str, task: str, metric: str, reference: float | None,
-                       scores: np.ndarray | None = None, classes: Any = None) -> dict[str, Any] | None:
+                       scores: np.ndarray | None = None, classes: Any = None,
+                       threshold: float | None = None) -> dict[str, Any] | None:
     """``{"metric", "value", "reference"}`` on the labelled rows, or None without labels/scores.
 
     Classification labels are raw (text, booleans, numbers); ``classes`` (the model's
     :class:`~nbprod.model.labels.ClassLabels`, e.g. the scorer's) says which is positive,
     else the log's ``classes``/``positive_class`` columns, else :func:`guessed_classes`.
+    ``threshold``: where binary ``scores`` are cut for accuracy and F1 (the model's; None:
+    the drift library's default cut); logged predictions are used as they were served.
     """
     from nbprod.drift import window_metric
     from nbprod.model.labels import is_classification
@@ -168,7 +172,8 @@ def window_performance(frame: pd.DataFrame, target: str, task: str, metric: str,
         scores = logged_scores(frame, metric, classes) if scores is None else np.asarray(scores)
         if scores is None:
             return None
-        value = window_metric(metric, frame[target].to_numpy()[labelled], scores[labelled], classes=classes)
+        cut = DEFAULT_PROBABILITY_CUT if threshold is None else threshold
+        value = window_metric(metric, frame[target].to_numpy()[labelled], scores[labelled], cut, classes)
         return {"metric": metric, "value": None if not math.isfinite(value) else value, "reference": reference}
     if scores is None:
         column = "probability" if task == "classification" and metric == "roc_auc" else "prediction"
@@ -290,7 +295,8 @@ def check_windows(windows: Sequence[Any], reference: Reference, settings: Mappin
             detector = detector_for(reference, settings["monitor"]["drift_share"])
         scores = scorer(window.frame) if scorer is not None and target in window.frame.columns else None
         performance = window_performance(window.frame, target, task, metric, reference_value, scores,
-                                         getattr(scorer, "labels", None) if scores is not None else None)
+                                         getattr(scorer, "labels", None) if scores is not None else None,
+                                         getattr(scorer, "threshold", None) if scores is not None else None)
         prediction = (prediction_distribution_drift(predicted_reference, window_predictions(window.frame, scorer))
                       if predicted_reference is not None else None)
         entry = window_entry(window, detector, model_version=model_version, performance=performance,

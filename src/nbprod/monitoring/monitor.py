@@ -94,13 +94,14 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
 class ModelScorer:
     """Scores raw rows with a model (None when the rows lack one of its input columns): a binary
     classifier's positive-class probability, a multiclass one's probability matrix (in
-    ``labels.classes`` order), a regressor's prediction."""
+    ``labels.classes`` order), a regressor's prediction. ``threshold``: a binary model's decision
+    threshold (accuracy and F1 of its scores are computed at it; None: the drift library's cut)."""
 
-    def __init__(self, model: Any, task: str, labels: Any = None) -> None:
+    def __init__(self, model: Any, task: str, labels: Any = None, threshold: float | None = None) -> None:
         from nbprod.model.features import feature_contract
         from nbprod.model.labels import ClassLabels, is_classification
 
-        self.model, self.task = model, task
+        self.model, self.task, self.threshold = model, task, threshold
         self.names = feature_contract(model).names
         self.labels = (labels or ClassLabels.from_model(model)) if is_classification(task) else None
 
@@ -122,11 +123,16 @@ def registered_scorer(model_name: str, version: str, task: str, tracking_uri: st
     """A scorer of a registered version, with the positive class its ``nbprod.positive_class`` tag names."""
     from nbprod.model.labels import ClassLabels, is_classification
     from nbprod.registry.client import Registry
+    from nbprod.tracking.tags import THRESHOLD as THRESHOLD_TAG
 
     registry = Registry(model_name, tracking_uri)
     model = registry.load(version)
-    labels = ClassLabels.from_tags(model.classes_, registry.version(version).tags) if is_classification(task) else None
-    return ModelScorer(model, task, labels)
+    tags = registry.version(version).tags
+    if not is_classification(task):
+        return ModelScorer(model, task)
+    threshold = tags.get(THRESHOLD_TAG)
+    return ModelScorer(model, task, ClassLabels.from_tags(model.classes_, tags),
+                       float(threshold) if threshold is not None else None)
 
 
 def champion_scorer(project: Project, version: str) -> tuple[Any, str]:
@@ -273,7 +279,7 @@ def _champion_version(project: Project, notes: list[str]) -> str | None:
 def _predicted_reference(project: Project, reference: check.Reference, version: str | None, scorer: Any) -> Any:
     """The classes a multiclass champion predicts on the reference rows (None for any other model)."""
     from nbprod.model.labels import decode_tag, is_classification
-    from nbprod.model.metrics import CLASSES_TAG
+    from nbprod.tracking.tags import CLASSES as CLASSES_TAG
     from nbprod.registry.client import Registry
 
     if version is None or not is_classification(project.task):

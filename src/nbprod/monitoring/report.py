@@ -52,7 +52,11 @@ def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, ta
               trigger_k: int, trigger_n: int, performance_floor: float | None, performance_drop: float | None,
               performance_metric: str, metric: str, scorer: Callable[[pd.DataFrame], Any] | None = None,
               reference_value: float | None = None, model_version: str | None = None) -> PipelineCheck:
-    """Drift of ``current`` against ``reference``: overall and per window; the k-of-n decision."""
+    """Drift of ``current`` against ``reference``: overall and per window; the k-of-n decision.
+
+    A multiclass ``scorer`` (see :class:`nbprod.monitoring.monitor.ModelScorer`) also gives each
+    window the drift of its predicted class distribution against the reference's.
+    """
     settings = settings_for(target=target, task=task, time_column=time_column, drift_share=drift_share,
                             ignore_columns=ignore_columns, performance_metric=performance_metric, metric=metric)
     columns = check.monitored_columns(reference.columns, settings)
@@ -69,8 +73,10 @@ def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, ta
     else:
         start = windows_module.origin_stamp(origin, None)
         slices = [windows_module.Window(start, start, current)]
+    labels = getattr(scorer, "labels", None)
+    predicted = check.window_predictions(reference, scorer) if labels is not None and not labels.binary else None
     _, entries = check.check_windows(slices, ref, settings, scorer=scorer, reference_value=reference_value,
-                                     model_version=model_version, detector=detector)
+                                     model_version=model_version, detector=detector, predicted_reference=predicted)
     decision = trigger.decide([trigger.Vote.from_window(w) for w in entries], rules)
     return PipelineCheck(overall, entries, decision, len(reference), len(current), columns)
 

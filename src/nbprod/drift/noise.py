@@ -14,7 +14,8 @@ below the threshold and changes nothing.
 
 Draws are seeded, so a floor is the same on every call; the detector computes one
 only for a column whose distance exceeds the threshold, once per window size (it is
-cached in the column's profile). Wasserstein floors are drawn from a grid of
+cached in the column's profile; sizes within 10% share the floor of the smallest,
+:func:`size_bucket`). Wasserstein floors are drawn from a grid of
 :data:`QUANTILES` reference quantiles, at most :data:`BASE_ROWS` rows per draw; a
 larger window's floor is scaled from that size by ``sqrt(1/n + 1/m)``, the rate at
 which the distance between two samples of ``n`` and ``m`` rows shrinks.
@@ -34,6 +35,16 @@ BASE_ROWS = 2000
 QUANTILES = 4096
 #: Seed of the draws (a floor does not depend on the order of the comparisons).
 SEED = 20131001
+#: Window sizes share a floor within this ratio: the floor of the largest size of a geometric grid at or below
+#: the window's (a little higher than the window's own, so never lower), computed once for all of them.
+SIZE_STEP = 1.1
+
+
+def size_bucket(n: int) -> int:
+    """The grid size at or below ``n`` whose floor stands for ``n``'s (``n`` itself up to 20 rows)."""
+    if n <= 20:
+        return max(int(n), 1)
+    return max(int(SIZE_STEP ** np.floor(np.log(n) / np.log(SIZE_STEP))), 20)
 
 
 def floor_of(values: np.ndarray, z: float = Z) -> float:

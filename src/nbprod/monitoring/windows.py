@@ -35,8 +35,6 @@ REQUEST_TIME = "time"
 FILE_ORDER = "none"
 #: ``monitor.window`` of rows in file order: ``10000rows``.
 ROWS_PATTERN = re.compile(r"\s*(\d+)\s*rows?\s*", re.IGNORECASE)
-__all__ = ["REQUEST_TIME", "FILE_ORDER", "Window", "WindowError", "iso", "naive_utc", "resolve_column",
-           "row_count", "slice_windows"]
 
 
 class WindowError(ValueError):

@@ -19,6 +19,16 @@ cached in the column's profile; sizes within 10% share the floor of the smallest
 :data:`QUANTILES` reference quantiles, at most :data:`BASE_ROWS` rows per draw; a
 larger window's floor is scaled from that size by ``sqrt(1/n + 1/m)``, the rate at
 which the distance between two samples of ``n`` and ``m`` rows shrinks.
+
+Measured on a 150-category Zipf-like column (reference of 50,000 rows, 50 seeded
+windows per case; ``tests/drift/test_small_windows.py``): windows of 100, 300 and
+1,000 rows drawn from the reference raise no alarm (with the bare 0.1 threshold every
+one of them did). The price is power on small windows: a shift whose population
+Jensen-Shannon distance is 0.33 is flagged in 50 of 50 windows of 100 rows, one of
+0.23 in 34 of 50 at 100 rows and 49 of 50 at 300, one of 0.13 in 1 of 50 at 100
+rows, 4 of 50 at 300 and 48 of 50 at 1,000. A numeric mean shift of half a standard
+deviation is flagged in 48 of 50 windows of 100 rows, a quarter of one in 16 of 50
+(46 of 50 at 300).
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 Each sub-command lives in its own module, which provides ``configure(parser)``
 and ``run(args) -> int``; this file only dispatches, and imports only the module
-of the command being run. ``args.project`` and
-``args.settings`` (``env.yaml`` with ``--env``/``--set`` applied) are filled in
-before ``run`` is called.
+of the command being run. ``args.project`` (the project folder), ``args.catalog``
+(its :class:`nbprod.project.Project`: every path, the MLflow store, the names) and
+``args.settings`` (``env.yaml`` with ``--env``/``--set`` applied; ``args.catalog.settings``)
+are filled in before ``run`` is called, unless the module sets ``NEEDS_PROJECT = False``
+(``nbprod new``, which makes a project).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from pathlib import Path
 from typing import Sequence
 
 from nbprod import settings as settings_module
+from nbprod.project import Project
 
 #: Sub-command name -> (module, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("nbprod.pipeline.command", "build the pipeline (only what changed)"),
+    "task": ("nbprod.pipeline.task_command", "build one task of the pipeline from its upstream products"),
+    "export": ("nbprod.pipeline.export_command", "write the pipeline as an Argo Workflow"),
     "serve": ("nbprod.serving.command", "serve the champion model over HTTP"),
     "score": ("nbprod.serving.batch_command", "score a CSV or Parquet file with the champion"),
     "promote": ("nbprod.registry.command", "move the champion alias to a model version by hand"),
@@ -27,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("nbprod.monitoring.command", "check drift of the prediction log per window; retrain when it fires"),
     "replay": ("nbprod.monitoring.replay_command", "demo: replay the later months through the service, week by week"),
     "mlflow-ui": ("nbprod.tracking.command", "open the MLflow UI on the project's store (127.0.0.1)"),
+    "new": ("nbprod.scaffold.command", "write a new project for a CSV or Parquet table"),
 }
 
 
@@ -36,15 +42,22 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     subparsers = main_parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--project", type=Path, default=None,
-                         help="project folder (default: the nearest folder holding pipeline.yaml)")
-        sub.add_argument("--env", type=Path, default=None, help="settings file instead of env.yaml")
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a setting, e.g. --set data.target=price (repeatable)")
         sub.set_defaults(module=module_name)
-        if name == command:
-            importlib.import_module(module_name).configure(sub)
+        module = importlib.import_module(module_name) if name == command else None
+        if getattr(module, "NEEDS_PROJECT", True):
+            add_project_options(sub)
+        if module is not None:
+            module.configure(sub)
     return main_parser
+
+
+def add_project_options(sub: argparse.ArgumentParser) -> None:
+    """``--project``, ``--env`` and ``--set``: the options of every command that works on a project."""
+    sub.add_argument("--project", type=Path, default=None,
+                     help="project folder (default: the nearest folder holding pipeline.yaml)")
+    sub.add_argument("--env", type=Path, default=None, help="settings file instead of env.yaml")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a setting, e.g. --set data.target=price (repeatable)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,13 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((word for word in argv if not word.startswith("-")), None)
     args = parser(command).parse_args(argv)
+    module = importlib.import_module(args.module)
+    if not getattr(module, "NEEDS_PROJECT", True):
+        return module.run(args)
     try:
         args.project = (args.project or settings_module.find_project_root()).resolve()
-        args.settings = settings_module.load(args.project, args.env, args.set)
+        args.catalog = Project.load(args.project, args.env, args.set)
+        args.settings = args.catalog.settings
     except settings_module.SettingsError as error:
         print(f"nbprod: {error}", file=sys.stderr)
         return 2
-    return importlib.import_module(args.module).run(args)
+    return module.run(args)
 
 
 if __name__ == "__main__":

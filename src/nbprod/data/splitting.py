@@ -1,27 +1,115 @@
-"""Target rules and the train / validation / test / new-data split."""
+"""Target rules and the train / validation / test / new-data split.
+
+A classification target keeps its raw labels (text, booleans, integers); only their
+dtype is made plain (:func:`as_labels`). Its classes and, for a binary target, the
+positive class are read from the training split (:func:`prepare_target`).
+"""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from nbprod.data.times import cut_stamp, read_times
+from nbprod.model.classes import class_counts, resolve_positive_class, sorted_labels, to_label
 
 SPLITS = ("train", "valid", "test", "new")
 
 
-def apply_target_rule(frame: pd.DataFrame, target: str, task: str, missing_target: str) -> pd.DataFrame:
-    """Rows with a missing target are dropped, or (classification, ``positive``) labelled 1."""
+def as_labels(values: pd.Series) -> pd.Series:
+    """Class labels in a plain dtype: whole floats as integers, text and categories as objects, booleans as bool.
+
+    Missing values must have been dropped or filled. Raises ValueError naming the column
+    when the labels are fractional numbers (a regression target).
+    """
+    name = values.name
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(bool)
+    if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values.dtype):
+        values = values.astype(object)
+    if values.dtype == object and len(values) and values.map(lambda value: isinstance(value, (bool, np.bool_))).all():
+        return values.astype(bool)
+    if pd.api.types.is_float_dtype(values.dtype):
+        fractional = values[values % 1 != 0]
+        if len(fractional):
+            raise ValueError(f"classification target {name!r} holds fractional numbers (e.g. {to_label(fractional.iloc[0])!r}):"
+                             " set data.task to regression, or make the target a column of classes")
+        return values.astype("int64")
+    if pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("int64")
+    return values
+
+
+def apply_target_rule(frame: pd.DataFrame, target: str, task: str, missing_target: str,
+                      positive_class: Any = None) -> pd.DataFrame:
+    """Rows with a missing target are dropped, or (classification, ``positive``) given ``positive_class``.
+
+    Classification labels are then made plain (:func:`as_labels`). ``positive`` needs a
+    positive class: a binary target's.
+    """
     missing = frame[target].isna()
     if missing_target == "positive" and task == "classification":
-        frame = frame.assign(**{target: frame[target].where(~missing, 1)})
+        if positive_class is None and missing.any():
+            raise ValueError(f"data.missing_target 'positive' fills a missing {target!r} with the positive class, "
+                             "which only a binary target has: use data.missing_target: drop")
+        frame = frame.assign(**{target: frame[target].where(~missing, positive_class)})
     else:
         frame = frame[~missing]
     if task == "classification":
-        frame = frame.assign(**{target: frame[target].astype("int64")})
+        frame = frame.assign(**{target: as_labels(frame[target])})
     return frame
+
+
+def check_classes(labels: pd.Series, target: str, split: str) -> list[Any]:
+    """The sorted classes of ``labels``; ValueError naming the column, the split and the class when fewer than two."""
+    classes = list(class_counts(labels).index)
+    if not classes:
+        raise ValueError(f"target {target!r} has no values in the {split} split")
+    if len(classes) < 2:
+        raise ValueError(f"target {target!r} has a single class in the {split} split: {classes[0]!r} "
+                         "(a classifier needs at least two; check data.target and the split settings)")
+    return classes
+
+
+def prepare_target(
+    parts: Mapping[str, pd.DataFrame], target: str, task: str, missing_target: str, positive_class: Any = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The target rule on every split, and what the target is.
+
+    Classification: the classes are the training split's labels; a binary target's
+    positive class is ``positive_class`` (checked to be one of them) or, when None,
+    inferred as the training split's minority class, before missing targets are
+    filled with it (``missing_target: positive``). A multiclass target has none.
+    Returns the splits and ``{"target", "task", "classes", "positive_class"}``.
+    """
+    check_not_empty(parts)
+    positive = None
+    if task == "classification":
+        known = as_labels(parts["train"][target].dropna())
+        check_classes(known, target, "train")
+        if missing_target == "positive" and len(class_counts(known)) > 2:
+            raise ValueError(f"data.missing_target 'positive' applies to binary targets only; target {target!r} "
+                             f"has {len(class_counts(known))} classes: use data.missing_target: drop")
+        positive = resolve_positive_class(known, positive_class)
+    done = {name: apply_target_rule(part, target, task, missing_target, positive) for name, part in parts.items()}
+    check_splits(done, target, task)
+    classes = sorted_labels(done["train"][target].unique()) if task == "classification" else None
+    return done, {"target": target, "task": task, "classes": classes, "positive_class": to_label(positive)}
+
+
+def describe_target(info: Mapping[str, Any], positive_setting: Any = None) -> str:
+    """One line on what the target is: its task, classes and positive class (and where that came from)."""
+    if info["task"] != "classification":
+        return f"Target {info['target']!r}: regression."
+    classes = info["classes"]
+    if len(classes) > 2:
+        return f"Target {info['target']!r}: multiclass classification, {len(classes)} classes {classes!r}."
+    origin = ("set by data.positive_class" if positive_setting is not None
+              else "inferred: the minority class of the training rows")
+    return (f"Target {info['target']!r}: binary classification, classes {classes!r}; "
+            f"positive class {info['positive_class']!r} ({origin}).")
 
 
 def time_split(
@@ -70,25 +158,44 @@ def split_table(
     return random_split(frame, split["valid_frac"], split["test_frac"], seed)
 
 
-def check_splits(parts: Mapping[str, pd.DataFrame], target: str, task: str) -> None:
-    """Fail clearly when a split is empty or the training target has a single class."""
+def check_not_empty(parts: Mapping[str, pd.DataFrame]) -> None:
+    """Fail clearly when the train, validation or test split is empty."""
     for name in ("train", "valid", "test"):
         if parts[name].empty:
             raise ValueError(f"the {name} split is empty: check the split settings against the data's dates")
-    if task == "classification":
-        classes = sorted(parts["train"][target].unique().tolist())
-        if len(classes) < 2:
-            raise ValueError(f"target {target!r} has a single class in the training data: {classes}")
-        if len(classes) > 2:
-            raise ValueError(f"target {target!r} has {len(classes)} classes; nbprod handles binary targets")
 
 
-def split_summary(parts: Mapping[str, pd.DataFrame], target: str, time_column: str | None) -> pd.DataFrame:
-    """Rows, target mean and (with a time column) first and last time of each split."""
+def check_splits(parts: Mapping[str, pd.DataFrame], target: str, task: str) -> None:
+    """Fail clearly when a split is empty, the training target has a single class, or the validation or
+    test split holds a class the training split lacks (no model could predict it)."""
+    check_not_empty(parts)
+    if task != "classification":
+        return
+    classes = check_classes(parts["train"][target], target, "train")
+    for name in ("valid", "test"):
+        unseen = [label for label in class_counts(parts[name][target]).index if label not in classes]
+        if unseen:
+            raise ValueError(f"target {target!r} has classes in the {name} split that the train split lacks: "
+                             f"{unseen!r} (train has {classes!r}); drop those rows or change the split")
+
+
+def split_summary(parts: Mapping[str, pd.DataFrame], target: str, time_column: str | None,
+                  classes: list[Any] | None = None, positive_class: Any = None) -> pd.DataFrame:
+    """Rows, the target's make-up and (with a time column) first and last time of each split.
+
+    The make-up: the share of the positive class (binary ``positive_class``), the share
+    of each class (multiclass ``classes``), else the target's mean.
+    """
     rows = []
     for name, part in parts.items():
-        row = {"split": name, "rows": len(part),
-               "target_mean": round(float(part[target].mean()), 4) if len(part) else None}
+        row: dict[str, Any] = {"split": name, "rows": len(part)}
+        if positive_class is not None:
+            row["positive_rate"] = round(float((part[target] == positive_class).mean()), 4) if len(part) else None
+        elif classes is not None:
+            row.update({f"share {label}": round(float((part[target] == label).mean()), 4) if len(part) else None
+                        for label in classes})
+        else:
+            row["target_mean"] = round(float(part[target].mean()), 4) if len(part) else None
         if time_column and len(part):  # periods shown as they are written (2013), other times as timestamps
             times = read_times(part[time_column], time_column)
             shown = part[time_column] if times.period else times.stamps

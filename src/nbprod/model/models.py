@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.metaestimators import available_if
 
+from nbprod.model.classes import classes_of, is_multiclass, positive_scores
 from nbprod.model.features import FeatureBuilder
 
 
@@ -177,8 +178,15 @@ def fit_candidates(
     return {candidate.name: model for candidate, model in zip(candidates, models)}
 
 
-def predict_scores(model: Pipeline, X: pd.DataFrame, task: str):
-    """Positive-class probability (classification) or the prediction (regression)."""
-    if task == "classification":
-        return model.predict_proba(X)[:, 1]
-    return model.predict(X)
+def predict_scores(model: Pipeline, X: pd.DataFrame, task: str, positive_class: Any = None) -> np.ndarray:
+    """What a model's metrics are computed from.
+
+    Regression: the prediction. Binary classification: the probability of
+    ``positive_class`` (None: the greater label, e.g. 1 of 0/1). Multiclass: the
+    ``(n, k)`` probabilities in ``model.classes_`` order.
+    """
+    if task != "classification":
+        return model.predict(X)
+    if is_multiclass(classes_of(model)):
+        return np.asarray(model.predict_proba(X), dtype=float)
+    return positive_scores(model, X, positive_class)

@@ -10,7 +10,9 @@ import pandas as pd
 
 from nbprod import tracking
 from nbprod.model import metrics
+from nbprod.model.classes import classes_of, indicator, is_multiclass, positive_label
 from nbprod.model.models import Candidate, predict_scores
+from nbprod.tracking.tags import KIND
 
 
 def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -19,15 +21,27 @@ def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame,
 
 
 def validation_results(
-    fitted: Mapping[str, Any], X: pd.DataFrame, y: pd.Series, task: str
+    fitted: Mapping[str, Any], X: pd.DataFrame, y: pd.Series, task: str, positive_class: Any = None
 ) -> dict[str, dict[str, float]]:
-    """Validation metrics per candidate; classifiers get the F1-maximising threshold."""
+    """Validation metrics per candidate; binary classifiers get the F1-maximising threshold on the
+    probability of ``positive_class`` (None: the greater label). Multiclass models have no threshold."""
     results = {}
     for name, model in fitted.items():
-        scores = predict_scores(model, X, task)
-        threshold = metrics.best_threshold(y.to_numpy(), scores) if task == "classification" else 0.5
-        results[name] = metrics.task_metrics(task, y.to_numpy(), scores, threshold)
+        classes = classes_of(model) if task == "classification" else None
+        if classes is None or is_multiclass(classes):
+            scores = predict_scores(model, X, task)
+            results[name] = metrics.task_metrics(task, y.to_numpy(), scores, classes=classes)
+            continue
+        positive = positive_label(classes, positive_class)
+        scores = predict_scores(model, X, task, positive)
+        threshold = metrics.best_threshold(indicator(y, positive), scores)
+        results[name] = metrics.task_metrics(task, y.to_numpy(), scores, threshold, positive)
     return results
+
+
+def class_tags(model: Any, positive_class: Any = None) -> dict[str, str]:
+    """The MLflow tags naming a classifier's classes and (binary) positive class; none for a regressor."""
+    return metrics.class_tags(classes_of(model), positive_class)
 
 
 def pip_requirements() -> list[str]:
@@ -38,17 +52,18 @@ def pip_requirements() -> list[str]:
 
 
 def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float], X_example: pd.DataFrame,
-                  task: str) -> dict[str, str]:
-    """Log one candidate (params, validation metrics, model with signature and input example)."""
+                  task: str, positive_class: Any = None) -> dict[str, str]:
+    """Log one candidate (params, validation metrics, class tags, model with signature and input example)."""
     import mlflow
     from mlflow.models import infer_signature
 
-    with tracking.candidate_run(candidate.name, **{"nbprod.kind": candidate.kind}) as run:
-        mlflow.log_params({"kind": candidate.kind, **candidate.params,
-                           "threshold": result.get("threshold", 0.5)})
+    tags = {KIND: candidate.kind, **class_tags(model, positive_class)}
+    with tracking.candidate_run(candidate.name, **tags) as run:
+        threshold = {"threshold": result["threshold"]} if "threshold" in result else {}
+        mlflow.log_params({"kind": candidate.kind, **candidate.params, **threshold})
         mlflow.log_metrics({f"valid.{key}": value for key, value in result.items() if key != "threshold"})
         example = X_example.head(5)
-        signature = infer_signature(example, predict_scores(model, example, task))
+        signature = infer_signature(example, predict_scores(model, example, task, positive_class))
         info = mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,
                                         pip_requirements=pip_requirements(),
                                         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
@@ -57,9 +72,12 @@ def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float],
 
 def save_candidates(
     fitted: Mapping[str, Any], candidates: list[Candidate], results: Mapping[str, Mapping[str, float]],
-    X_example: pd.DataFrame, task: str, index_path: Path,
+    X_example: pd.DataFrame, task: str, index_path: Path, positive_class: Any = None,
 ) -> dict[str, Any]:
-    """Pickle each fitted candidate beside ``index_path``, log it to MLflow, and return the index."""
+    """Pickle each fitted candidate beside ``index_path``, log it to MLflow, and return the index.
+
+    A candidate's ``threshold`` is None when it has none (multiclass, regression keeps 0.5).
+    """
     index_path = Path(index_path)
     folder = index_path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,9 +85,12 @@ def save_candidates(
     for candidate in candidates:
         path = folder / f"{candidate.name}.joblib"
         joblib.dump(fitted[candidate.name], path)
-        logged = log_candidate(fitted[candidate.name], candidate, results[candidate.name], X_example, task)
+        logged = log_candidate(fitted[candidate.name], candidate, results[candidate.name], X_example, task,
+                               positive_class)
+        multiclass = is_multiclass(classes_of(fitted[candidate.name]))
         index[candidate.name] = {"path": str(path), "kind": candidate.kind, "params": dict(candidate.params),
-                                 "threshold": float(results[candidate.name].get("threshold", 0.5)),
+                                 "threshold": (None if multiclass
+                                               else float(results[candidate.name].get("threshold", metrics.DEFAULT_THRESHOLD))),
                                  "valid": dict(results[candidate.name]), **logged}
     return index
 

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from nbprod.plots.figure import new_figure
 
 from nbprod.monitoring import check, history, trigger, windows as windows_module
+from nbprod.tracking.tags import MONITOR_DECISION, MONITOR_NO_DATA, MONITOR_REASON
 
 
 @dataclass
@@ -109,10 +110,9 @@ def champion_scoring(promotion: Mapping[str, Any], model_name: str, task: str, m
     champion = promotion.get("champion_after")
     if champion is None:
         return None, None, None
-    from nbprod.monitoring.monitor import model_scorer
-    from nbprod.registry.client import Registry
+    from nbprod.monitoring.monitor import registered_scorer
 
-    score = model_scorer(Registry(model_name).load(champion), task)
+    score = registered_scorer(model_name, str(champion), task)
     same = str((promotion.get("candidate") or {}).get("version")) == str(champion)
     recorded = promotion["candidate"]["metrics"] if same else (promotion.get("reference") or {}).get("metrics", {})
     return score, recorded.get(metric), str(champion)
@@ -125,9 +125,9 @@ def track_check(result: PipelineCheck, params: Mapping[str, Any]) -> None:
     from nbprod import tracking
 
     decision = result.decision
-    with tracking.task_run("monitor", **{"nbprod.monitor.decision": decision.kind,
-                                         "nbprod.monitor.reason": decision.reason[:5000],
-                                         "nbprod.monitor.no_data": str(result.no_data).lower()}):
+    with tracking.task_run("monitor", **{MONITOR_DECISION: decision.kind,
+                                         MONITOR_REASON: decision.reason[:5000],
+                                         MONITOR_NO_DATA: str(result.no_data).lower()}):
         mlflow.log_params({f"monitor.{key}": str(value)[:6000] for key, value in params.items()})
         for step, entry in enumerate(result.windows):
             if entry["drift"].get("share") is not None:

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: Most columns one figure of the EDA notebook shows: a wide table lists every column in its summary,
+#: but 200 histograms or a 200 x 200 heatmap are neither readable nor quick to draw.
+MAX_PLOTTED = 24
+
+
+def numeric_target(values: pd.Series) -> pd.Series:
+    """The target as numbers to average: numbers and booleans as they are; class labels (text) as 1 for
+    the rarest class, 0 for the others, so a mean is that class's share (missing values stay missing)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(float)
+    from nbprod.model.classes import class_counts, infer_positive_class
+
+    if class_counts(values).empty:
+        return pd.Series(float("nan"), index=values.index, name=values.name)
+    rarest = infer_positive_class(values)
+    return (values == rarest).astype(float).where(values.notna()).rename(f"{values.name} = {rarest}")
+
 
 def overview(frame: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Rows, columns, target mean and missing-target count, as a one-row table."""
+    """Rows, columns, target mean (class labels: the rarest class's share) and missing-target count."""
     return pd.DataFrame(
         {
             "rows": [len(frame)],
             "columns": [frame.shape[1]],
-            "target_mean": [round(float(frame[target].mean()), 4)],
+            "target_mean": [round(float(numeric_target(frame[target]).mean()), 4)],
             "target_missing": [int(frame[target].isna().sum())],
         }
     )
@@ -29,9 +46,10 @@ def column_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def target_rate_over_time(frame: pd.DataFrame, target: str, time_column: str, freq: str = "W") -> pd.Series:
-    """Mean of the target per period of ``time_column``."""
+    """Mean of the target (see :func:`numeric_target`) per period of ``time_column``."""
     stamps = pd.to_datetime(frame[time_column])
-    return frame[target].groupby(stamps.dt.to_period(freq).dt.start_time).mean().rename(target)
+    values = numeric_target(frame[target])
+    return values.groupby(stamps.dt.to_period(freq).dt.start_time).mean().rename(values.name)
 
 
 def numeric_correlations(frame: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +58,8 @@ def numeric_correlations(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def target_rate_by(frame: pd.DataFrame, target: str, column: str, top: int = 15) -> pd.Series:
-    """Mean target per value of ``column``, for its ``top`` most frequent values."""
+    """Mean target (see :func:`numeric_target`) per value of ``column``, for its ``top`` most frequent values."""
     common = frame[column].value_counts().index[:top]
     subset = frame[frame[column].isin(common)]
-    return subset.groupby(column, observed=True)[target].mean().sort_values(ascending=False)
+    values = numeric_target(subset[target])
+    return values.groupby(subset[column], observed=True).mean().sort_values(ascending=False)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from nbprod import io, tracking
 from nbprod.data import raw, schema
+from nbprod.tracking.tags import VALIDATION
 
 
 def get(product: Any, source: str, time_column: str | None, sample_frac: float, seed: int) -> None:
@@ -26,8 +27,11 @@ def validate(
     time_column: str | None,
     named_columns: Sequence[str],
     schema_file: str | None,
+    missing_target: str = "drop",
+    positive_class: Any = None,
 ) -> None:
-    """Check the raw table against the declared schema; stop the pipeline on any failure."""
+    """Check the raw table against the declared schema and the target against the settings
+    (:func:`nbprod.data.schema.check_target`); stop the pipeline on any failure."""
     frame = pd.read_parquet(str(upstream["get"]))
     rules = schema.build_schema(schema.read_declared(schema_file),
                                 schema.settings_columns(target, task, time_column, list(named_columns)))
@@ -35,11 +39,12 @@ def validate(
         import mlflow
 
         try:
-            summary = schema.validate_table(frame, rules)
+            summary = schema.validate_table(frame, rules, exempt=[*named_columns, target])
+            schema.check_target(frame, target, task, missing_target, positive_class)
         except schema.DataValidationError as error:
-            mlflow.set_tag("nbprod.validation", "failed")
+            mlflow.set_tag(VALIDATION, "failed")
             mlflow.log_text(str(error), "validation_errors.txt")
             raise
-        mlflow.set_tag("nbprod.validation", "passed")
+        mlflow.set_tag(VALIDATION, "passed")
         mlflow.log_dict(summary, "validation.json")
     io.write_json({**summary, "run_id": run.info.run_id}, str(product))

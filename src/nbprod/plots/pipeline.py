@@ -10,12 +10,18 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
+from nbprod.model.classes import indicator, label_array, predicted_labels
 from nbprod.plots.figure import new_figure
 
 
 def _figure(width: float = 7, height: float = 4, ncols: int = 1) -> tuple[Figure, object]:
     figure = new_figure(width, height)
     return figure, figure.subplots(1, ncols)
+
+
+def _positive(y_true: Any, positive_class: Any) -> np.ndarray:
+    """``y_true`` as 1 (the positive class) or 0; unchanged when ``positive_class`` is None."""
+    return np.asarray(y_true) if positive_class is None else indicator(y_true, positive_class)
 
 
 def bar(values: pd.Series, title: str, xlabel: str = "") -> Figure:
@@ -61,8 +67,12 @@ def heatmap(matrix: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
-def roc_pr_curves(y_true: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
-    """ROC and precision-recall curves of several models on the same holdout."""
+def roc_pr_curves(y_true: np.ndarray, scores: Mapping[str, np.ndarray], positive_class: Any = None) -> Figure:
+    """ROC and precision-recall curves of several binary models on the same holdout.
+
+    ``scores``: each model's probability of ``positive_class`` (None: ``y_true`` is 0/1).
+    """
+    y_true = _positive(y_true, positive_class)
     figure, (roc_axis, pr_axis) = _figure(11, 4.2, ncols=2)
     for name, score in scores.items():
         fpr, tpr, _ = skm.roc_curve(y_true, score)
@@ -90,8 +100,10 @@ def confusion(y_true: np.ndarray, predicted: np.ndarray, title: str, classes: Se
     return figure
 
 
-def calibration(y_true: np.ndarray, scores: Mapping[str, np.ndarray], bins: int = 10) -> Figure:
-    """Reliability curves: predicted probability against the observed rate."""
+def calibration(y_true: np.ndarray, scores: Mapping[str, np.ndarray], positive_class: Any = None,
+                bins: int = 10) -> Figure:
+    """Reliability curves: predicted probability of ``positive_class`` against its observed rate."""
+    y_true = _positive(y_true, positive_class)
     figure, axis = _figure(5.5, 4.5)
     for name, score in scores.items():
         observed, predicted = calibration_curve(y_true, score, n_bins=bins, strategy="quantile")
@@ -100,6 +112,39 @@ def calibration(y_true: np.ndarray, scores: Mapping[str, np.ndarray], bins: int 
     axis.set(title="Calibration", xlabel="predicted probability", ylabel="observed rate")
     axis.legend(fontsize=7)
     return figure
+
+
+def roc_one_vs_rest(y_true: Any, proba: np.ndarray, classes: Sequence[Any], title: str) -> Figure:
+    """One ROC curve per class of a multiclass model (that class against the rest)."""
+    figure, axis = _figure(5.5, 4.5)
+    for index, label in enumerate(classes):
+        truth = indicator(y_true, label)
+        if 0 < truth.sum() < len(truth):
+            fpr, tpr, _ = skm.roc_curve(truth, proba[:, index])
+            axis.plot(fpr, tpr, label=f"{label} (AUC {skm.roc_auc_score(truth, proba[:, index]):.3f})")
+    axis.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    axis.set(title=f"{title}: ROC, one class vs the rest", xlabel="false positive rate", ylabel="true positive rate")
+    axis.legend(fontsize=7)
+    return figure
+
+
+def holdout_figures(y_true: Any, scores: Mapping[str, np.ndarray], best: str, threshold: float | None,
+                    classes: Sequence[Any], positive_class: Any = None) -> list[Figure]:
+    """The evaluate notebook's classification figures.
+
+    Binary: ROC/PR and calibration of every model, the best one's confusion matrix at
+    its threshold. Multiclass: the best model's one-vs-rest ROC curves and confusion
+    matrix (most probable class), with the class names.
+    """
+    names = [str(label) for label in classes]
+    if len(classes) > 2:
+        predicted = predicted_labels(scores[best], classes)
+        return [roc_one_vs_rest(y_true, scores[best], classes, best),
+                confusion(label_array(y_true), predicted, best, list(classes), names)]
+    predicted = predicted_labels(scores[best], classes, positive_class, threshold)
+    title = f"{best} at threshold {threshold:.2f} on P({positive_class})"
+    return [roc_pr_curves(y_true, scores, positive_class), calibration(y_true, scores, positive_class),
+            confusion(label_array(y_true), predicted, title, list(classes), names)]
 
 
 def residuals(y_true: np.ndarray, predicted: np.ndarray, title: str) -> Figure:

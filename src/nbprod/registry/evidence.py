@@ -148,6 +148,9 @@ def render_html(evidence: Mapping[str, Any]) -> str:
         ("Candidate", f"{candidate.get('name')} (version {candidate.get('version')})"),
         ("Candidate run", candidate.get("run_id")),
         ("Model URI", candidate.get("model_uri")),
+        *([("Classes", candidate["classes"])] if candidate.get("classes") else []),
+        *([("Positive class", repr(candidate["positive_class"]))]
+          if candidate.get("positive_class") is not None else []),
         ("Champion before", evidence.get("previous_champion")),
         ("Champion after", evidence.get("champion_after")),
         ("Holdout", f"{evidence.get('holdout', {}).get('path')} "

@@ -30,10 +30,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod.registry import gate
+from nbprod.tracking.tags import (
+    BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
+    GATE_PREVIOUS_CHAMPION, GATE_REASONS, GATE_RUN_ID, GATE_VERSION, GIT_COMMIT, METRIC, MODEL_URI,
+    POSITIVE_CLASS, RUN_ID, TARGET, TASK, THRESHOLD, gate_check, metric as tag_metric,
+)
 
-#: Tag names written on model versions.
-TAG_DECISION = "nbprod.gate.decision"
-TAG_REASONS = "nbprod.gate.reasons"
+#: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
+TAG_DECISION = GATE_DECISION
+TAG_REASONS = GATE_REASONS
 
 
 def _path(value: Any) -> Path:
@@ -62,7 +67,7 @@ def _git_commit(run_id: str | None) -> str | None:
         if not candidate:
             continue
         try:
-            commit = mlflow.get_run(candidate).data.tags.get("nbprod.git_commit")
+            commit = mlflow.get_run(candidate).data.tags.get(GIT_COMMIT)
         except Exception:  # noqa: BLE001 - a missing run only means no commit to copy
             continue
         if commit:
@@ -80,11 +85,41 @@ def _reasons_tag(reasons: Any) -> str:
                        for r in reasons])
 
 
-def _score(model: Any, X: Any, y: Any, task: str, threshold: float) -> dict[str, float]:
+def _score(model: Any, X: Any, y: Any, task: str, threshold: float, positive_class: Any = None) -> dict[str, float]:
+    """A model's metrics on the holdout: binary ones on ``positive_class`` (None: the greater label)."""
+    from nbprod.model.classes import classes_of, is_multiclass, positive_label
     from nbprod.model.metrics import task_metrics
     from nbprod.model.models import predict_scores
 
-    return task_metrics(task, y, predict_scores(model, X, task), threshold)
+    classes = classes_of(model) if task == "classification" else None
+    if classes is not None and not is_multiclass(classes):
+        positive_class = positive_label(classes, positive_class)
+    scores = predict_scores(model, X, task, positive_class)
+    return task_metrics(task, y, scores, threshold, positive_class, classes)
+
+
+def _champion_rule(tags: Mapping[str, str], positive_class: Any) -> tuple[float, str | None]:
+    """The champion's threshold on P(``positive_class``) and, when its recorded positive class is
+    another one, a note saying so (its own threshold ``t`` on the other class is ``1 - t`` on this one)."""
+    from nbprod.model import DEFAULT_THRESHOLD
+    from nbprod.model.classes import label_from_json, match_index
+
+    threshold = float(tags.get(THRESHOLD, DEFAULT_THRESHOLD))
+    recorded = tags.get(POSITIVE_CLASS)
+    if recorded is None or positive_class is None or match_index([positive_class], label_from_json(recorded)) == 0:
+        return threshold, None
+    return 1.0 - threshold, (f"the champion's positive class is {label_from_json(recorded)!r}: its threshold "
+                             f"{threshold:g} is {1 - threshold:g} on P({positive_class!r})")
+
+
+def _classes_differ(candidate: Any, champion: Any) -> str | None:
+    """Why two classifiers cannot be compared on one holdout (they predict different classes), or None."""
+    from nbprod.model.classes import classes_of
+
+    ours, theirs = classes_of(candidate), classes_of(champion)
+    if ours == theirs:
+        return None
+    return f"the champion predicts the classes {theirs!r}, the candidate {ours!r}: their metrics do not compare"
 
 
 def promote(
@@ -147,8 +182,9 @@ def run_gate(
     import pandas as pd
 
     from nbprod import tracking
+    from nbprod.model.evaluation import baseline_result
     from nbprod.model.features import feature_contract
-    from nbprod.model.metrics import GREATER_IS_BETTER, naive_scores, task_metrics
+    from nbprod.model.metrics import DEFAULT_THRESHOLD, GREATER_IS_BETTER, class_tags
     from nbprod.registry import budget, evidence
     from nbprod.registry.client import Registry
 
@@ -158,7 +194,9 @@ def run_gate(
     greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
     best = evaluation["best"]
     chosen = evaluation["candidates"][best]
-    threshold = float(chosen.get("threshold", 0.5) or 0.5)
+    threshold = float(chosen.get("threshold", DEFAULT_THRESHOLD) or DEFAULT_THRESHOLD)
+    classes, positive = evaluation.get("classes"), evaluation.get("positive_class")
+    multiclass = classes is not None and len(classes) > 2
     holdout_path = _holdout_path(evaluation, evaluation_path)
     holdout = pd.read_parquet(holdout_path)
     target = evaluation["target"]
@@ -170,20 +208,21 @@ def run_gate(
         previous = registry.alias_version(alias)
         commit = _git_commit(chosen.get("run_id"))
         version = registry.register(chosen["model_uri"], chosen.get("run_id"), {
-            "nbprod.candidate": best,
-            "nbprod.run_id": chosen.get("run_id"),
-            "nbprod.model_uri": chosen["model_uri"],
-            "nbprod.task": task,
-            "nbprod.target": target,
-            "nbprod.metric": metric,
-            "nbprod.threshold": threshold,
-            "nbprod.git_commit": commit,
-            **{f"nbprod.metric.{k}": v for k, v in chosen.get("metrics", {}).items()},
+            CANDIDATE: best,
+            RUN_ID: chosen.get("run_id"),
+            MODEL_URI: chosen["model_uri"],
+            TASK: task,
+            TARGET: target,
+            METRIC: metric,
+            **({} if multiclass else {THRESHOLD: threshold}),
+            **class_tags(classes, positive),
+            GIT_COMMIT: commit,
+            **{tag_metric(k): v for k, v in chosen.get("metrics", {}).items()},
         })
 
         # The candidate as registered, scored on the holdout here.
         model = registry.load(version)
-        candidate_metrics = _score(model, X, y, task, threshold)
+        candidate_metrics = _score(model, X, y, task, threshold, positive)
         contract = feature_contract(model)
 
         # The reference: the champion scored on the same holdout now, else the naive baseline.
@@ -193,15 +232,18 @@ def run_gate(
         schema_error = None
         if previous and not already:
             champion_info = registry.version(previous)
-            champion_threshold = float(champion_info.tags.get("nbprod.threshold", 0.5))
+            champion_threshold, note = _champion_rule(champion_info.tags, positive)
             reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
-                         "metrics": {}}
+                         "metrics": {}, **({"note": note} if note else {})}
             try:
                 champion = registry.load(previous)
-                reference["metrics"] = _score(champion, X, y, task, champion_threshold)
+                reference["metrics"] = _score(champion, X, y, task, champion_threshold, positive)
             except Exception as error:  # noqa: BLE001 - reported as a failed check
                 reference["error"] = f"the champion could not be scored on the holdout: {error}"
                 champion = None
+            differ = _classes_differ(model, champion) if champion is not None and task == "classification" else None
+            if differ:
+                reference["error"] = differ
             try:
                 champion_contract = feature_contract(champion) if champion is not None else None
             except TypeError as error:
@@ -214,7 +256,7 @@ def run_gate(
                 reference = {"kind": "baseline", "source": "evaluation.json", "metrics": stored}
             else:
                 reference = {"kind": "baseline", "source": "holdout target (no baseline in evaluation.json)",
-                             "metrics": task_metrics(task, y, naive_scores(task, y, len(y)), 0.5)}
+                             "metrics": baseline_result(y, y, task, classes, positive)}
             if already:
                 reference["note"] = f"version {version} already holds the alias {alias!r}"
 
@@ -258,7 +300,8 @@ def run_gate(
             "holdout": {"path": str(holdout_path), "rows": int(len(holdout)), "target": target},
             "candidate": {
                 "name": best, "version": version, "run_id": chosen.get("run_id"),
-                "model_uri": chosen["model_uri"], "threshold": threshold,
+                "model_uri": chosen["model_uri"], "threshold": None if multiclass else threshold,
+                "classes": classes, "positive_class": positive,
                 "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
             },
             "reference": reference,
@@ -289,17 +332,17 @@ def run_gate(
         registry.set_tags(version, {
             TAG_DECISION: decision.decision,
             TAG_REASONS: _reasons_tag(decision.reasons),
-            **{f"nbprod.gate.{r.check}": "pass" if r.passed else "fail" for r in decision.reasons},
-            "nbprod.gate.at": decided_at,
-            "nbprod.gate.previous_champion": previous or "none",
-            "nbprod.gate.run_id": run.info.run_id,
-            "nbprod.budget.size_mb": figures.size_mb,
-            "nbprod.budget.memory_mb": figures.memory_mb,
-            "nbprod.budget.p99_ms": figures.p99_ms,
+            **{gate_check(r.check): "pass" if r.passed else "fail" for r in decision.reasons},
+            GATE_AT: decided_at,
+            GATE_PREVIOUS_CHAMPION: previous or "none",
+            GATE_RUN_ID: run.info.run_id,
+            BUDGET_SIZE_MB: figures.size_mb,
+            BUDGET_MEMORY_MB: figures.memory_mb,
+            BUDGET_P99_MS: figures.p99_ms,
         })
 
-        mlflow.set_tags({TAG_DECISION: decision.decision, "nbprod.gate.version": version,
-                         "nbprod.gate.model_name": model_name})
+        mlflow.set_tags({TAG_DECISION: decision.decision, GATE_VERSION: version,
+                         GATE_MODEL_NAME: model_name})
         mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
                            "candidate": best, "version": version, "previous_champion": previous or "none",
                            **{f"budget.{k}": v for k, v in vars(limits).items()}})

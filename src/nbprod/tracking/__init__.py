@@ -21,6 +21,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from nbprod.tracking import tags as names
+
 PARENT_ENV = "NBPROD_PARENT_RUN"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
@@ -72,6 +74,22 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     with preserved_environment(URI_ENV, EXPERIMENT_ENV):
         mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def client_for(uri: str) -> Any:
+    """An ``MlflowClient`` on the store at ``uri``, for tracking and the registry (never the process's default)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def point_at(uri: str) -> None:
+    """Send MLflow's URI-based loads (``models:/``, ``runs:/``) of this process to the store at ``uri``."""
+    import mlflow
+
+    set_uri(uri)
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV, "MLFLOW_REGISTRY_URI"):
+        mlflow.set_registry_uri(uri)
 
 
 def set_uri(uri: str) -> None:
@@ -197,14 +215,14 @@ def task_run(task: str, **tags: str) -> Iterator[Any]:
     import mlflow
 
     parent = os.environ.get(PARENT_ENV)
-    all_tags = {"nbprod.task": task, **tags}
+    all_tags = {names.TASK: task, **tags}
     if parent:
-        all_tags["nbprod.parent"] = parent
-        commit = mlflow.get_run(parent).data.tags.get("nbprod.git_commit")
+        all_tags[names.PARENT] = parent
+        commit = mlflow.get_run(parent).data.tags.get(names.GIT_COMMIT)
         if commit:
-            all_tags["nbprod.git_commit"] = commit
+            all_tags[names.GIT_COMMIT] = commit
     else:
-        all_tags["nbprod.interactive"] = "true"
+        all_tags[names.INTERACTIVE] = "true"
     with mlflow.start_run(run_name=task, parent_run_id=parent, tags=all_tags) as run:
         yield run
 
@@ -215,10 +233,10 @@ def candidate_run(name: str, **tags: str) -> Iterator[Any]:
     import mlflow
 
     active = mlflow.active_run()
-    all_tags = {"nbprod.candidate": name, **tags}
+    all_tags = {names.CANDIDATE: name, **tags}
     if active is not None:
         all_tags.update({key: value for key, value in active.data.tags.items()
-                         if key in ("nbprod.parent", "nbprod.git_commit")})
+                         if key in (names.PARENT, names.GIT_COMMIT)})
     with mlflow.start_run(run_name=name, nested=active is not None, tags=all_tags) as run:
         yield run
 

@@ -41,9 +41,9 @@ def ui_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Become the MLflow UI (``exec``: Ctrl-C and signals reach it directly); return an exit code on error."""
-    from nbprod.tracking import missing_store, repoint_artifacts, tracking_uri
+    from nbprod.tracking import missing_store, repoint_artifacts
 
-    uri = tracking_uri(args.settings, args.project)
+    uri = args.catalog.tracking_uri()
     if uri.startswith(("http://", "https://", "databricks")):
         print(f"The store is a tracking server: open {uri}")
         return 0

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod.data.schema import (DataValidationError, build_schema, read_declared, settings_columns, type_check,
-                                validate_table)
+from nbprod.data.schema import (MAX_CLASSES, DataValidationError, build_schema, check_target, read_declared,
+                                settings_columns, type_check, validate_table)
 
 
 @pytest.fixture
@@ -94,18 +94,54 @@ def test_min_rows(table):
     assert check(table, declared={"min_rows": 4})["rows"] == 4
 
 
-def test_target_with_one_class(table):
-    message = failure(table.assign(y=[1, 1, np.nan, 1]))
-    assert "column 'y', rule 'target has both classes'" in message
+def target_failure(values, task="classification", missing_target="drop", positive_class=None) -> str:
+    with pytest.raises(DataValidationError) as error:
+        check_target(pd.DataFrame({"y": values}), "y", task, missing_target, positive_class)
+    return str(error.value)
 
 
-def test_classification_target_must_be_0_or_1(table):
-    message = failure(table.assign(y=[0, 1, 2, 1]))
-    assert "column 'y', rule 'isin([0, 1])'" in message and "row 2: 2" in message
+@pytest.mark.parametrize("values", [["no", "yes", "no", None], [">50K", "<=50K", ">50K", "<=50K"],
+                                    [True, False, True, False], [0.0, 1.0, np.nan, 1.0], [0, 1, 2, 1],
+                                    ["setosa", "versicolor", "virginica", "setosa"]])
+def test_any_labels_make_a_classification_target(table, values):
+    assert check(table.assign(y=values))["rows"] == 4
+    check_target(table.assign(y=values), "y", "classification", "drop")
 
 
-def test_text_target_is_not_a_number(table):
-    assert "column 'y', rule 'type is number'" in failure(table.assign(y=["no", "yes", "no", "yes"]))
+def test_target_with_one_class_names_the_class():
+    assert target_failure([1, 1, np.nan, 1]).endswith("target 'y' has a single class 1: a classifier needs at "
+                                                      "least two classes")
+    assert "target 'y' has no values" in target_failure([None, None])
+
+
+def test_fractional_target_is_a_regression_target():
+    assert "target 'y' holds fractional numbers (e.g. 0.5) but data.task is classification" in target_failure(
+        [0.0, 0.5, 1.0])
+
+
+def test_a_target_with_too_many_classes_is_taken_for_a_regression_target():
+    assert f"has {MAX_CLASSES + 1} classes (more than {MAX_CLASSES})" in target_failure(list(range(MAX_CLASSES + 1)))
+
+
+def test_positive_class_must_be_one_of_the_targets_values():
+    message = target_failure(["No", "Yes", None], positive_class="maybe")
+    assert "data.positive_class 'maybe' is not one of the classes of target 'y': ['No', 'Yes']" in message
+    check_target(pd.DataFrame({"y": ["No", "Yes"]}), "y", "classification", "positive", "Yes")
+    check_target(pd.DataFrame({"y": [0, 1]}), "y", "classification", "positive", "1")
+    check_target(pd.DataFrame({"y": ["No", "Yes"]}), "y", "classification", "positive", True)  # YAML's Yes
+
+
+def test_multiclass_target_has_no_positive_class_to_name_or_fill_with():
+    message = target_failure(["a", "b", "c", None], missing_target="positive", positive_class="a")
+    assert "data.positive_class 'a' applies to binary targets only; target 'y' has 3 classes" in message
+    assert "data.missing_target 'positive' applies to binary targets only" in message
+    check_target(pd.DataFrame({"y": ["a", "b", "c", None]}), "y", "classification", "drop")
+
+
+def test_regression_target_has_no_class_rules():
+    check_target(pd.DataFrame({"y": [0.5, 0.5]}), "y", "regression", "drop", "x")
+    assert "column 'y', rule 'type is number'" in failure(pd.DataFrame({"y": ["a", "b"]}), task="regression",
+                                                          time_column=None)
 
 
 def test_regression_target_may_take_any_number(table):
@@ -135,9 +171,9 @@ def test_declaring_the_time_column_keeps_it_non_nullable(table):
 
 
 def test_declared_rules_add_to_the_settings_rules_of_a_column(table):
-    message = failure(table.assign(y=[0, 1, 2, 1]), declared={"columns": {"y": {"max": 1}}})
+    message = failure(table.assign(y=[0.5, 1, 2, 1]), declared={"columns": {"y": {"max": 1}}}, task="regression")
     assert "column 'y', rule 'less_than_or_equal_to(1)'" in message
-    assert "column 'y', rule 'isin([0, 1])'" in message
+    assert check(table.assign(y=[0, 1, 0, 1]), declared={"columns": {"y": {"allowed": [0, 1]}}})["rows"] == 4
 
 
 def test_read_declared(tmp_path):
@@ -162,3 +198,28 @@ def test_shipped_schema_accepts_a_slice_of_the_joined_data():
     summary = validate_table(raw, build_schema(declared, settings_columns("late", "classification",
                                                                          "scheduled_departure", ["tailnum"])))
     assert summary["rows"] == 200
+
+
+def mixed_table() -> pd.DataFrame:
+    """A CSV column of numbers with a few text values, read as pandas reads it (text)."""
+    return pd.DataFrame({"y": [0, 1, 0, 1, 0], "x": ["1", "2.5", "n/a", "4", None],
+                         "code": ["A1", "B2", "7", "C3", "D4"]})  # mostly text: a categorical column
+
+
+def test_numbers_mixed_with_text_are_refused_naming_the_column_values_and_the_way_out():
+    message = failure(mixed_table(), time_column=None)
+    assert ("column 'x', rule 'numbers mixed with text': 1 of 4 values are not numbers (e.g. row 2: 'n/a'); "
+            "list the column in data.categorical to keep it as text, or in data.numeric") in message
+    assert "'code'" not in message  # text with a number among it is a categorical column
+
+
+def test_a_mixed_column_the_settings_name_is_accepted():
+    """The validate task exempts the columns of data.categorical, data.numeric and data.drop_columns."""
+    schema = build_schema(None, settings_columns("y", "classification", None, ["x"]))
+    assert validate_table(mixed_table(), schema, exempt=["x"])["rows"] == 5
+
+
+def test_mixed_columns_are_reported_with_the_schema_failures(table):
+    table["z"] = pd.Series(["1", "2", "3", "?"], dtype=object)
+    message = failure(table, named=["missing"])
+    assert "'missing', rule 'required column is missing'" in message and "column 'z', rule 'numbers mixed" in message

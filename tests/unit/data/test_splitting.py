@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod.data.splitting import (SPLITS, apply_target_rule, check_splits, random_split, split_summary,
-                                   split_table, time_split)
+from nbprod.data.splitting import (SPLITS, apply_target_rule, as_labels, check_splits, describe_target,
+                                   prepare_target, random_split, split_summary, split_table, time_split)
 
 CUTS = ("2013-03-01", "2013-04-01", "2013-05-01")
 
@@ -77,8 +77,41 @@ def test_split_table_picks_time_or_random(monthly):
 
 def test_missing_target_positive_for_classification():
     frame = pd.DataFrame({"y": [0.0, np.nan, 1.0]})
-    out = apply_target_rule(frame, "y", "classification", "positive")
+    out = apply_target_rule(frame, "y", "classification", "positive", positive_class=1)
     assert out["y"].tolist() == [0, 1, 1] and out["y"].dtype == np.int64
+
+
+def test_missing_target_positive_fills_the_positive_text_label():
+    frame = pd.DataFrame({"y": ["No", None, "Yes", "No"]})
+    assert apply_target_rule(frame, "y", "classification", "positive", "Yes")["y"].tolist() == ["No", "Yes", "Yes",
+                                                                                                "No"]
+    assert apply_target_rule(frame, "y", "classification", "positive", "No")["y"].tolist() == ["No", "No", "Yes",
+                                                                                               "No"]
+
+
+def test_missing_target_positive_without_a_positive_class_is_refused():
+    with pytest.raises(ValueError, match="only a binary target has: use data.missing_target: drop"):
+        apply_target_rule(pd.DataFrame({"y": ["a", None, "b"]}), "y", "classification", "positive")
+
+
+@pytest.mark.parametrize("values, expected, dtype", [
+    (["Yes", "No"], ["Yes", "No"], object),
+    (pd.array(["Yes", "No"], dtype="string"), ["Yes", "No"], object),
+    (pd.Categorical([">50K", "<=50K"]), [">50K", "<=50K"], object),
+    ([True, False], [True, False], bool),
+    (pd.Series([True, None, False], dtype=object).dropna(), [True, False], bool),
+    (pd.array([True, False], dtype="boolean"), [True, False], bool),
+    ([1.0, 0.0], [1, 0], np.int64),
+    (pd.array([2, 0], dtype="Int64"), [2, 0], np.int64),
+])
+def test_as_labels_keeps_the_labels_in_a_plain_dtype(values, expected, dtype):
+    labels = as_labels(pd.Series(values, name="y"))
+    assert labels.tolist() == expected and labels.dtype == dtype
+
+
+def test_as_labels_refuses_fractional_numbers_naming_the_column():
+    with pytest.raises(ValueError, match=r"classification target 'price' holds fractional numbers \(e.g. 0.5\)"):
+        as_labels(pd.Series([1.0, 0.5], name="price"))
 
 
 def test_missing_target_drop():
@@ -95,7 +128,7 @@ def test_regression_always_drops_missing_targets():
 
 def test_apply_target_rule_does_not_modify_its_input():
     frame = pd.DataFrame({"y": [0.0, np.nan]})
-    apply_target_rule(frame, "y", "classification", "positive")
+    apply_target_rule(frame, "y", "classification", "positive", 1)
     assert frame["y"].isna().sum() == 1
 
 
@@ -118,19 +151,76 @@ def test_check_splits_empty_split(name):
         check_splits(parts, "y", "classification")
 
 
-def test_check_splits_single_class():
-    with pytest.raises(ValueError, match="target 'y' has a single class in the training data"):
-        check_splits(parts_of([1, 1]), "y", "classification")
+def test_check_splits_single_class_names_the_column_the_split_and_the_class():
+    with pytest.raises(ValueError, match="target 'y' has a single class in the train split: 'Yes' "
+                                         r"\(a classifier needs at least two"):
+        check_splits(parts_of(["Yes", "Yes"], ["Yes", "No"], ["No", "Yes"]), "y", "classification")
 
 
-def test_check_splits_single_class_message_lists_plain_values():
-    with pytest.raises(ValueError, match=r"in the training data: \[1\]$"):
-        check_splits(parts_of([1, 1]), "y", "classification")
+def test_check_splits_single_class_message_shows_a_plain_value():
+    with pytest.raises(ValueError, match=r"in the train split: 1 \("):
+        check_splits(parts_of(np.array([1, 1])), "y", "classification")
 
 
-def test_check_splits_more_than_two_classes():
-    with pytest.raises(ValueError, match="has 3 classes"):
-        check_splits(parts_of([0, 1, 2]), "y", "classification")
+def test_check_splits_accepts_three_classes():
+    check_splits(parts_of(["a", "b", "c"], ["a", "c"], ["b"]), "y", "classification")
+    assert parts_of(["a", "b", "c"])["train"]["y"].nunique() == 3
+
+
+def test_check_splits_refuses_a_class_the_train_split_lacks():
+    with pytest.raises(ValueError, match=r"classes in the test split that the train split lacks: \['d'\] "
+                                         r"\(train has \['a', 'b', 'c'\]\)"):
+        check_splits(parts_of(["a", "b", "c"], ["a"], ["a", "d"]), "y", "classification")
+
+
+def test_prepare_target_infers_the_minority_class_before_filling_missing_targets():
+    parts = parts_of(["No", "No", "Yes", None, None, None], ["No", "Yes", None], ["Yes", "No"])
+    done, info = prepare_target(parts, "y", "classification", "positive")
+    assert info == {"target": "y", "task": "classification", "classes": ["No", "Yes"], "positive_class": "Yes"}
+    assert done["train"]["y"].tolist() == ["No", "No", "Yes", "Yes", "Yes", "Yes"]
+    assert done["valid"]["y"].tolist() == ["No", "Yes", "Yes"]
+
+
+def test_prepare_target_keeps_a_named_positive_class_spelled_as_the_data():
+    done, info = prepare_target(parts_of([0.0, 1.0, 1.0, np.nan]), "y", "classification", "positive", "0")
+    assert info["positive_class"] == 0 and type(info["positive_class"]) is int
+    assert done["train"]["y"].tolist() == [0, 1, 1, 0]
+
+
+def test_prepare_target_refuses_a_positive_class_that_is_not_a_label():
+    with pytest.raises(ValueError, match=r"data.positive_class 'maybe' is not one of the target's classes "
+                                         r"\['No', 'Yes'\]"):
+        prepare_target(parts_of(["No", "Yes"], ["No"], ["Yes"]), "y", "classification", "drop", "maybe")
+
+
+def test_prepare_target_multiclass_has_no_positive_class_and_refuses_filling_with_one():
+    parts = parts_of(["a", "b", "c", None], ["a", None], ["b"])
+    done, info = prepare_target(parts, "y", "classification", "drop")
+    assert info["classes"] == ["a", "b", "c"] and info["positive_class"] is None
+    assert done["train"]["y"].tolist() == ["a", "b", "c"] and done["valid"]["y"].tolist() == ["a"]
+    with pytest.raises(ValueError, match="data.missing_target 'positive' applies to binary targets only; "
+                                         "target 'y' has 3 classes"):
+        prepare_target(parts, "y", "classification", "positive")
+
+
+def test_prepare_target_single_class_before_any_fill():
+    with pytest.raises(ValueError, match="single class in the train split: 'No'"):
+        prepare_target(parts_of(["No", None], ["No"], ["Yes"]), "y", "classification", "positive")
+
+
+def test_prepare_target_regression_drops_missing_and_has_no_classes():
+    done, info = prepare_target(parts_of([1.5, np.nan, 2.0], [1.0], [3.0]), "y", "regression", "positive")
+    assert done["train"]["y"].tolist() == [1.5, 2.0]
+    assert info["classes"] is None and info["positive_class"] is None
+
+
+def test_describe_target_states_the_positive_class_and_where_it_came_from():
+    info = {"target": "y", "task": "classification", "classes": ["No", "Yes"], "positive_class": "Yes"}
+    assert describe_target(info) == ("Target 'y': binary classification, classes ['No', 'Yes']; positive class "
+                                     "'Yes' (inferred: the minority class of the training rows).")
+    assert "set by data.positive_class" in describe_target(info, "Yes")
+    multi = {"target": "y", "task": "classification", "classes": ["a", "b", "c"], "positive_class": None}
+    assert describe_target(multi) == "Target 'y': multiclass classification, 3 classes ['a', 'b', 'c']."
 
 
 def test_check_splits_regression_has_no_class_rule():
@@ -144,6 +234,13 @@ def test_split_summary_with_time(monthly):
     assert summary.loc["train", "rows"] == 2 and summary.loc["train", "target_mean"] == 0.5
     assert summary.loc["valid", "from"] == pd.Timestamp("2013-03-01")
     assert summary.loc["new", "to"] == pd.Timestamp("2013-06-01")
+
+
+def test_split_summary_of_class_labels():
+    parts = parts_of(["No", "Yes", "Yes", "Yes"], ["No", "Yes"], ["No"])
+    assert split_summary(parts, "y", None, ["No", "Yes"], "Yes")["positive_rate"].tolist()[:3] == [0.75, 0.5, 0.0]
+    multi = split_summary(parts_of(["a", "b", "c", "c"]), "y", None, ["a", "b", "c"])
+    assert multi.loc["train", ["share a", "share b", "share c"]].tolist() == [0.25, 0.25, 0.5]
 
 
 def test_split_summary_without_time_and_with_an_empty_split():

@@ -92,3 +92,78 @@ def test_scores_by_run_keys_each_candidates_scores_by_its_run():
     frame = evaluation.scores_by_run({"a": np.array([0.1, 0.9]), "b": np.array([0.5, 0.4])},
                                      {"a": {"run_id": "r1"}, "b": {"run_id": "r2"}})
     assert list(frame.columns) == ["r1", "r2"] and frame["r2"].tolist() == [0.5, 0.4]
+
+
+def three_class_frame(rows: int = 60) -> pd.DataFrame:
+    """``x`` separates the classes "a" < "b" < "c"; ``z`` is noise."""
+    x = np.linspace(0, 3, rows, endpoint=False)
+    return pd.DataFrame({"x": x, "z": np.random.default_rng(0).normal(size=rows),
+                         "y": np.array(["a", "b", "c"])[x.astype(int)]})
+
+
+def test_holdout_scores_of_a_multiclass_model_are_its_probability_matrix():
+    frame = three_class_frame()
+    X, y = frame.drop(columns="y"), frame["y"]
+    model = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)
+    scores = evaluation.holdout_scores({"lin": model}, X, "classification")
+    assert scores["lin"].shape == (60, 3) and np.allclose(scores["lin"].sum(axis=1), 1.0)
+    results = evaluation.holdout_results(scores, y.to_numpy(), "classification", {"lin": None},
+                                         classes=["a", "b", "c"])
+    assert results["lin"]["roc_auc"] > 0.95 and "threshold" not in results["lin"]
+
+
+def test_holdout_scores_of_text_labels_are_the_named_positive_class():
+    frame = tiny_frame(30).assign(y=lambda f: np.where(f["y"] == 1, "Yes", "No"))
+    X, y = frame.drop(columns="y"), frame["y"]
+    model = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)
+    yes = evaluation.holdout_scores({"lin": model}, X, "classification", "Yes")["lin"]
+    no = evaluation.holdout_scores({"lin": model}, X, "classification", "No")["lin"]
+    assert np.allclose(yes + no, 1.0)
+    results = evaluation.holdout_results({"lin": yes}, y.to_numpy(), "classification", {"lin": 0.5}, "Yes")
+    assert results["lin"]["roc_auc"] > 0.95 and results["lin"]["accuracy"] > 0.9
+
+
+def test_baseline_result_multiclass_predicts_the_class_priors():
+    result = evaluation.baseline_result(np.array(["a", "a", "b", "c"]), np.array(["a", "b", "c", "a"]),
+                                        "classification", ["a", "b", "c"])
+    assert result["roc_auc"] == 0.5 and result["accuracy"] == 0.5  # always "a"
+    assert result["log_loss"] == pytest.approx(-(2 * np.log(0.5) + 2 * np.log(0.25)) / 4)
+
+
+def test_baseline_result_binary_labels_on_the_positive_class():
+    result = evaluation.baseline_result(np.array(["No", "No", "No", "Yes"]), np.array(["No", "Yes", "Yes", "No"]),
+                                        "classification", ["No", "Yes"], "Yes")
+    assert result["threshold"] == 0.25 and result["roc_auc"] == 0.5 and result["accuracy"] == 0.5
+
+
+def test_scores_by_run_of_a_multiclass_model_has_a_column_per_class_and_reads_back():
+    proba = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    frame = evaluation.scores_by_run({"m": proba, "b": np.array([0.1, 0.2])},
+                                     {"m": {"run_id": "r1"}, "b": {"run_id": "r2"}}, ["a", "b", 3])
+    assert list(frame.columns) == ['r1:"a"', 'r1:"b"', "r1:3", "r2"]
+    assert np.array_equal(evaluation.run_scores(frame, "r1", ["a", "b", 3]), proba)
+    assert evaluation.run_scores(frame, "r2").tolist() == [0.1, 0.2]
+
+
+def test_per_class_table_of_the_best_model():
+    binary = evaluation.per_class(np.array(["No", "Yes", "Yes"]), np.array([0.2, 0.4, 0.9]), ["No", "Yes"], "Yes",
+                                  0.3)
+    assert binary.loc["Yes"].to_dict() == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}
+    multi = evaluation.per_class(np.array(["a", "b", "c"]), np.eye(3)[[0, 1, 1]], ["a", "b", "c"])
+    assert multi["recall"].to_dict() == {"a": 1.0, "b": 1.0, "c": 0.0}
+    assert multi.loc["b", "precision"] == 0.5 and multi["support"].tolist() == [1, 1, 1]
+
+
+def test_importance_of_a_multiclass_model():
+    frame = three_class_frame()
+    X, y = frame.drop(columns="y"), frame["y"]
+    model = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)
+    result = evaluation.importance(model, X, y, "classification", rows=60, repeats=2, seed=0)
+    assert result.index[0] == "x" and result["x"] > 0.1
+
+
+def test_evaluation_record_names_the_classes_and_the_positive_class():
+    index = {"a": {"run_id": "r", "model_uri": "m", "threshold": 0.4}}
+    data = evaluation.evaluation_record("classification", "roc_auc", "y", "test", index, {"a": {"roc_auc": 0.7}},
+                                        {"roc_auc": 0.5}, [np.int64(0), np.int64(1)], np.int64(1))
+    assert data["classes"] == [0, 1] and data["positive_class"] == 1 and type(data["positive_class"]) is int

@@ -153,3 +153,18 @@ def test_boosting_on_codes_for_regression_has_no_probabilities():
                        FeatureBuilder(), seed=0).fit(frame.drop(columns="y"), 3 * frame["x"])
     assert is_regressor(model) and not hasattr(model, "predict_proba")
     assert model.predict(frame.head(2)).shape == (2,)
+
+
+def test_predict_scores_of_text_labels_and_of_three_classes():
+    frame = tiny_frame(40)
+    X = frame.drop(columns="y")
+    text = np.where(frame["y"] == 1, "Yes", "No")
+    model = make_model(Candidate("h", "hist_gradient_boosting", {"max_iter": 10}), "classification",
+                       FeatureBuilder(), seed=0).fit(X, text)
+    assert list(model.classes_) == ["No", "Yes"]
+    yes = predict_scores(model, X, "classification", "Yes")
+    assert yes.shape == (40,) and np.allclose(yes + predict_scores(model, X, "classification", "No"), 1.0)
+    three = np.array(["low", "mid", "high"])[np.digitize(frame["x"], [-0.7, 0.7])]
+    model = make_model(Candidate("l", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, three)
+    proba = predict_scores(model, X, "classification")
+    assert proba.shape == (40, 3) and list(model.classes_) == ["high", "low", "mid"]

@@ -14,10 +14,11 @@ from ..helpers import tiny_frame
 
 
 class Fixed:
-    """A stand-in model that returns given scores."""
+    """A stand-in model that returns given scores (the probability of ``classes[1]``)."""
 
-    def __init__(self, scores):
+    def __init__(self, scores, classes=(0, 1)):
         self.scores = np.asarray(scores, dtype=float)
+        self.classes_ = np.asarray(classes)
 
     def predict_proba(self, X):
         return np.column_stack([1 - self.scores, self.scores])
@@ -41,6 +42,26 @@ def test_validation_results_classification_uses_the_best_threshold():
     assert results["good"]["threshold"] == 0.35
     assert results["good"]["f1"] == pytest.approx(0.8)
     assert results["perfect"]["roc_auc"] == 1.0 and results["perfect"]["accuracy"] == 1.0
+
+
+def test_validation_results_threshold_is_on_the_positive_class_of_text_labels():
+    X = pd.DataFrame({"a": range(4)})
+    y = pd.Series(["No", "No", "Yes", "Yes"])
+    # P(Yes) = 1 - scores: the positive class is the first column
+    results = validation_results({"m": Fixed([0.9, 0.6, 0.65, 0.2], classes=("Yes", "No"))}, X, y,
+                                 "classification", positive_class="Yes")
+    assert results["m"]["threshold"] == pytest.approx(0.35)
+    assert results["m"]["f1"] == pytest.approx(0.8)
+
+
+def test_validation_results_of_a_multiclass_model_have_no_threshold():
+    train = pd.DataFrame({"x": np.tile([0.0, 1.0, 2.0], 10), "y": np.tile(["a", "b", "c"], 10)})
+    X, y = features_and_target(train, "y")
+    fitted = fit_candidates(expand_grid([{"name": "lin", "kind": "linear"}]), "classification",
+                            FeatureBuilder(numeric=["x"]), X, y, seed=0)
+    results = validation_results(fitted, X, y, "classification")
+    assert "threshold" not in results["lin"]
+    assert results["lin"]["accuracy"] == 1.0 and results["lin"]["roc_auc"] == 1.0
 
 
 def test_validation_results_regression_has_no_threshold():

@@ -51,3 +51,15 @@ def test_target_rate_by_top_values(table):
     rate = eda.target_rate_by(table, "late", "carrier", top=2)
     assert set(rate.index) == {"AA", "UA"}
     assert rate.tolist() == [1.0, 0.5]  # sorted best first
+
+
+def test_a_text_target_is_averaged_as_the_share_of_its_rarest_class(table):
+    text = table.assign(late=table["late"].map({1.0: "No", 0.0: "Yes"}))
+    assert eda.overview(text, "late").iloc[0]["target_mean"] == 0.25
+    assert eda.target_rate_by(text, "late", "carrier", top=2).to_dict() == {"AA": 0.5, "UA": 0.0}
+    rate = eda.target_rate_over_time(text, "late", "t")
+    assert rate.name == "late = Yes" and rate.tolist()[:2] == [0.5, 0.0]
+
+
+def test_a_target_without_values_has_no_mean(table):
+    assert np.isnan(eda.overview(table.assign(late=[None] * 5), "late").iloc[0]["target_mean"])

@@ -1,0 +1,114 @@
+"""Benchmark ``nbprod new``: from a 10,000-row CSV to a champion.
+
+Writes ``reports/benchmarks/scaffold.json``. A synthetic table (10,000 rows: a date written as text,
+two categories, twelve numbers, a 0/1 target) is written to a temporary folder; ``nbprod new`` makes a
+project of it and ``nbprod build`` builds it with the settings ``nbprod new`` wrote, each a separate
+process. Peak memory is the largest sum of RSS over the process and its children (kernels), sampled
+every 0.1 s with psutil (as in ``bench_pipeline.py``).
+
+Target (2 cores): new + build < 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+from sklearn.datasets import make_classification
+
+REPO = Path(__file__).resolve().parents[1]
+NBPROD = [sys.executable, "-m", "nbprod.cli"]
+ROWS = 10_000
+TARGET_SECONDS = 60
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """RSS of a process and all its children, in bytes."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    """Run ``command``; return wall seconds and the peak RSS of its process tree (MB)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watched, peak = psutil.Process(process.pid), [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            try:
+                peak[0] = max(peak[0], tree_rss(watched))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{stderr.decode()[-3000:]}")
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(peak[0] / 2**20, 1)}
+
+
+def table(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A synthetic table of ``rows`` rows with the shapes real tables come in."""
+    features, target = make_classification(n_samples=rows, n_features=12, n_informative=6, weights=[0.7],
+                                           random_state=seed)
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(features.round(4), columns=[f"x{i}" for i in range(12)])
+    frame.insert(0, "signup_date", pd.Timestamp("2022-01-01")
+                 + pd.to_timedelta(np.sort(rng.integers(0, 730, rows)), unit="D"))
+    frame["signup_date"] = frame["signup_date"].dt.strftime("%Y-%m-%d")
+    frame["region"] = rng.choice(["north", "south", "east", "west"], rows)
+    frame["plan"] = rng.choice(["basic", "pro", "team"], rows, p=[0.6, 0.3, 0.1])
+    frame["churned"] = target
+    return frame
+
+
+def main() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="nbprod-bench-scaffold-") as folder:
+        work = Path(folder)
+        data = work / "customers.csv"
+        table(ROWS).to_csv(data, index=False)
+        project = work / "customers"
+        new = timed([*NBPROD, "new", str(project), "--data", str(data), "--target", "churned"], work, env)
+        build = timed([*NBPROD, "build"], project, env)
+        promotion = json.loads((project / "reports" / "promotion.json").read_text())
+    total = round(new["seconds"] + build["seconds"], 2)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "rows": ROWS,
+        "new": new,
+        "build": build,
+        "total_seconds": total,
+        "peak_rss_mb": max(new["peak_rss_mb"], build["peak_rss_mb"]),
+        "champion": promotion["decision"] == "promoted",
+        "target_seconds": TARGET_SECONDS,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+    }
+    out = REPO / "reports" / "benchmarks" / "scaffold.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

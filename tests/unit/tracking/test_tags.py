@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pkgutil
 import re
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from ..helpers import REPO
 
 SOURCE = Path(tags.__file__).resolve().parents[1]
 #: A quoted ``nbprod.<word>`` that is a tag name, not a module or logger (those are followed by a module name).
-TAG_LITERAL = re.compile(r"""["']nbprod\.(?!(?:cli|serving|pipeline|registry|tracking|notebook|plots|model|data|drift|"""
-                         r"""monitoring|dashboards|jupyter|settings|io|arguments|project)\b)[a-z_]+""")
+MODULES = sorted(module.name for module in pkgutil.iter_modules([str(SOURCE)])) + ["jupyter"]
+TAG_LITERAL = re.compile(r"""["']nbprod\.(?!(?:""" + "|".join(MODULES) + r""")\b)[a-z_]+""")
 
 
 def test_every_tag_name_is_distinct_and_in_the_nbprod_namespace():

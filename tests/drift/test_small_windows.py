@@ -82,9 +82,12 @@ def test_large_windows_keep_the_configured_threshold_and_draw_nothing(reference)
 def test_a_floor_is_computed_once_per_window_size(reference):
     detector = DriftDetector().fit(reference)
     first = detector.compare(reference.sample(300, random_state=1)).column("c")
-    assert list(detector.profiles_["c"].floors) == [("jensenshannon", CATEGORIES, 300)]
-    again = detector.compare(reference.sample(300, random_state=2)).column("c")
+    (key,) = detector.profiles_["c"].floors
+    assert key == ("jensenshannon", CATEGORIES, noise.size_bucket(300)) and 0.9 * 300 < key[2] <= 300
+    again = detector.compare(reference.sample(290, random_state=2)).column("c")  # 290 and 300: the same floor (sizes within 5%)
     assert again.threshold == first.threshold and len(detector.profiles_["c"].floors) == 1
+    assert [noise.size_bucket(n) for n in (1, 20, 21, 1000)] == [1, 20, 20, noise.size_bucket(1000)]
+    assert all(n / noise.SIZE_STEP - 1 < noise.size_bucket(n) <= n for n in range(21, 5000, 7))
 
 
 def test_the_cheap_bound_is_above_the_drawn_floor():

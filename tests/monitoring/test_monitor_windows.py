@@ -92,9 +92,12 @@ def test_rows_without_a_time_are_one_window_or_windows_of_n_rows_in_file_order()
     windows, _ = slice_windows(rows, None, "10rows", ORIGIN, now=NOW)
     assert [list(w.frame["x"]) for w in windows] == [list(range(10)), list(range(10, 20)), list(range(20, 25))]
     assert [w.start for w in windows] == sorted(w.start for w in windows) and len({w.key for w in windows}) == 3
-    # a rows window ignores a time column the rows may have: file order
+    # rows a time places are not cut by rows unless told (window_column: none resolves to no column)
     timed = frame(["2013-10-09", "2013-10-01", "2013-10-20"], x=[1, 2, 3])
-    assert [list(w.frame["x"]) for w in slice_windows(timed, "when", "2 rows", ORIGIN, now=NOW)[0]] == [[1, 2], [3]]
+    with pytest.raises(WindowError, match="'when' places these rows in time.*window_column: none"):
+        slice_windows(timed, "when", "2 rows", ORIGIN)
+    column = resolve_column("none", "when", timed.columns)
+    assert [list(w.frame["x"]) for w in slice_windows(timed, column, "2 rows", ORIGIN, now=NOW)[0]] == [[1, 2], [3]]
     assert row_count("10000rows") == 10000 and row_count("7D") is None
     with pytest.raises(WindowError, match="at least 1row"):
         row_count("0rows")

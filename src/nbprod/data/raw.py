@@ -20,7 +20,7 @@ def parse_time_column(frame: pd.DataFrame, time_column: str | None) -> pd.DataFr
 
     A column that holds no times is left as it is, for validation to report.
     """
-    from nbprod.data.times import TimeColumnError, period_of, read_times
+    from nbprod.data.times import period_of
 
     if not time_column or time_column not in frame.columns:
         return frame
@@ -34,13 +34,11 @@ def parse_time_column(frame: pd.DataFrame, time_column: str | None) -> pd.DataFr
         return frame.assign(**{time_column: numbers.astype(kind)})
     if pd.api.types.is_numeric_dtype(column):
         return frame  # numbers are not read as nanoseconds since 1970: validation reports the type
-    try:
-        stamps = read_times(column, time_column).stamps
-    except TimeColumnError:
+    try:  # as the service parses times (an offset is kept: calendar features are local times)
+        parsed = pd.to_datetime(column, errors="raise", format="mixed")
+    except (ValueError, TypeError):
         return frame
-    if stamps.isna().sum() > column.isna().sum():
-        return frame  # some values do not parse: validation reports the type
-    return frame.assign(**{time_column: stamps})
+    return frame.assign(**{time_column: parsed})
 
 
 def load_raw(source: str, time_column: str | None) -> pd.DataFrame:

@@ -199,10 +199,11 @@ def split_summary(parts: Mapping[str, pd.DataFrame], target: str, time_column: s
                         for label in classes})
         else:
             row["target_mean"] = round(float(part[target].mean()), 4) if len(part) else None
-        if time_column:
-            times = read_times(part[time_column], time_column) if len(part) else None
-            shown = part[time_column] if times is not None and times.period else (
-                times.stamps if times is not None else pd.Series(dtype="datetime64[ns]"))
+        if time_column and len(part):  # periods shown as they are written (2013), other times as timestamps
+            times = read_times(part[time_column], time_column)
+            shown = part[time_column] if times.period else times.stamps
             row.update({"from": shown.min(), "to": shown.max()})
+        elif time_column:
+            row.update({"from": pd.NaT, "to": pd.NaT})
         rows.append(row)
     return pd.DataFrame(rows).set_index("split")

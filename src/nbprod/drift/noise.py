@@ -14,10 +14,21 @@ below the threshold and changes nothing.
 
 Draws are seeded, so a floor is the same on every call; the detector computes one
 only for a column whose distance exceeds the threshold, once per window size (it is
-cached in the column's profile). Wasserstein floors are drawn from a grid of
+cached in the column's profile; sizes within 5% share the floor of the smallest,
+:func:`size_bucket`). Wasserstein floors are drawn from a grid of
 :data:`QUANTILES` reference quantiles, at most :data:`BASE_ROWS` rows per draw; a
 larger window's floor is scaled from that size by ``sqrt(1/n + 1/m)``, the rate at
 which the distance between two samples of ``n`` and ``m`` rows shrinks.
+
+Measured on a 150-category Zipf-like column (reference of 50,000 rows, 50 seeded
+windows per case; ``tests/drift/test_small_windows.py``): windows of 100, 300 and
+1,000 rows drawn from the reference raise no alarm (with the bare 0.1 threshold every
+one of them did). The price is power on small windows: a shift whose population
+Jensen-Shannon distance is 0.33 is flagged in 50 of 50 windows of 100 rows, one of
+0.23 in 30 of 50 at 100 rows and 49 of 50 at 300, one of 0.13 in none at 100 rows,
+2 of 50 at 300 and 44 of 50 at 1,000. A numeric mean shift of half a standard
+deviation is flagged in 48 of 50 windows of 100 rows, a quarter of one in 16 of 50
+(46 of 50 at 300).
 """
 
 from __future__ import annotations
@@ -34,6 +45,16 @@ BASE_ROWS = 2000
 QUANTILES = 4096
 #: Seed of the draws (a floor does not depend on the order of the comparisons).
 SEED = 20131001
+#: Window sizes share a floor within this ratio: the floor of the largest size of a geometric grid at or below
+#: the window's (a little higher than the window's own, so never lower), computed once for all of them.
+SIZE_STEP = 1.05
+
+
+def size_bucket(n: int) -> int:
+    """The grid size at or below ``n`` whose floor stands for ``n``'s (``n`` itself up to 20 rows)."""
+    if n <= 20:
+        return max(int(n), 1)
+    return max(int(SIZE_STEP ** np.floor(np.log(n) / np.log(SIZE_STEP))), 20)
 
 
 def floor_of(values: np.ndarray, z: float = Z) -> float:

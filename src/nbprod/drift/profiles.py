@@ -150,18 +150,19 @@ def raised_threshold(prof, method: str, statistic: float, threshold: float, n_cu
     if (not settings.noise_floor or method not in FLOOR_METHODS or not np.isfinite(statistic)
             or statistic <= threshold):
         return threshold, float("nan")
+    size = noise.size_bucket(n_cur)
     if method == "wasserstein":
         norm = max(prof.std, settings.min_std)
         bound = noise.floor_bound(method, n_cur, prof.n, spread=noise.spread_of(prof.quantiles) / norm)
         if bound <= threshold:
             return threshold, float("nan")
-        floor = _floor(prof, ("wasserstein", n_cur),
-                       lambda: noise.wasserstein_floor(prof.quantiles, prof.n, n_cur, norm))
+        floor = _floor(prof, ("wasserstein", size),
+                       lambda: noise.wasserstein_floor(prof.quantiles, prof.n, size, norm))
     else:
         bound = noise.floor_bound(method, n_cur, int(counts.sum()), categories=int(np.count_nonzero(counts)))
         if bound <= threshold:
             return threshold, float("nan")
-        floor = _floor(prof, (method, counts.size, n_cur), lambda: noise.counts_floor(counts, n_cur, method, eps))
+        floor = _floor(prof, (method, counts.size, size), lambda: noise.counts_floor(counts, size, method, eps))
     return max(threshold, floor), floor
 
 

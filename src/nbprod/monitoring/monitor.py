@@ -252,8 +252,7 @@ def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_colum
                                                         now=now)
     if without_time:
         notes.append(f"{without_time} row(s) without a {column} were left out")
-    if column is None or windows_module.row_count(monitor["window"]) is not None:
-        column = None
+    if column is None:
         notes.append(f"no time places the rows (monitor.window_column {monitor['window_column']}, monitor.window "
                      f"{monitor['window']}): {len(slices)} window(s) of rows in file order, recorded at this "
                      "pass's time")

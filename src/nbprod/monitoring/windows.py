@@ -35,8 +35,6 @@ REQUEST_TIME = "time"
 FILE_ORDER = "none"
 #: ``monitor.window`` of rows in file order: ``10000rows``.
 ROWS_PATTERN = re.compile(r"\s*(\d+)\s*rows?\s*", re.IGNORECASE)
-__all__ = ["REQUEST_TIME", "FILE_ORDER", "Window", "WindowError", "iso", "naive_utc", "resolve_column",
-           "row_count", "slice_windows"]
 
 
 class WindowError(ValueError):
@@ -179,14 +177,17 @@ def slice_windows(frame: pd.DataFrame, column: str | None, window: str, origin: 
                   now: Any = None) -> tuple[list[Window], int]:
     """``frame``'s rows grouped into windows by ``column``, in time order; and the rows without a time.
 
-    ``column`` None (or ``window`` ``<N>rows``): windows in file order, keyed at ``now``
-    (default: this moment, to the second). A column that holds no times is a
-    :class:`WindowError` naming it.
+    ``column`` None: windows in file order (all rows, or ``<N>rows`` each), keyed at
+    ``now`` (default: this moment, to the second). A ``<N>rows`` window with a column
+    that places the rows, and a column that holds no times, are :class:`WindowError`\ s.
     """
+    count = row_count(window)
+    if count is not None and column is not None:
+        raise WindowError(f"monitor.window {window!r} cuts rows in file order, but {column!r} places these rows in "
+                          f"time: use a time window (7D, MS...) or monitor.window_column: {FILE_ORDER}")
     if frame.empty:
         return [], 0
-    count = row_count(window)
-    if column is None or count is not None:
+    if column is None:
         return row_windows(frame, count or len(frame), now), 0
     try:
         times = read_times(frame[column], column)

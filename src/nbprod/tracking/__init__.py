@@ -131,12 +131,21 @@ def repoint_artifacts(uri: str) -> list[str]:
     nothing to do, or not a SQLite store).
     """
     import sqlite3
-    from urllib.parse import urlparse
 
     path = store_file(uri)
     if path is None or not path.is_file():
         return []
-    here = path.resolve().parent
+    try:
+        return _repoint(path, path.resolve().parent)
+    except sqlite3.DatabaseError:  # not a store nbprod can read or write: MLflow reports it on first use
+        return []
+
+
+def _repoint(path: Path, here: Path) -> list[str]:
+    """:func:`repoint_artifacts` on the database file ``path`` now in folder ``here``."""
+    import sqlite3
+    from urllib.parse import urlparse
+
     here_stored = urlparse(here.as_uri()).path
     with contextlib.closing(sqlite3.connect(path, timeout=60)) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -101,3 +101,9 @@ def test_repoint_leaves_other_stores_alone(tmp_path):
     assert tracking.repoint_artifacts("http://127.0.0.1:5000") == []
     assert tracking.repoint_artifacts(f"sqlite:///{tmp_path / 'absent.db'}") == []
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_file_that_is_not_a_store_is_left_to_mlflow(tmp_path):
+    (tmp_path / "mlflow.db").write_text("not a database")
+    assert tracking.repoint_artifacts(f"sqlite:///{tmp_path / 'mlflow.db'}") == []
+    assert (tmp_path / "mlflow.db").read_text() == "not a database"

@@ -58,7 +58,7 @@ def break_data(project: Path, change) -> None:
         (lambda f: f.assign(target=0), "validate", ["'target'", "target has both classes"]),
         (lambda f: f.assign(target=f["target"].map({0: "no", 1: "yes"})), "validate",
          ["'target'", "type is number"]),
-        (lambda f: f.assign(**{"mean area": f["mean area"].astype(object).where(f.index % 50 > 0, "n/a")}),
+        (lambda f: f.assign(**{"mean area": f["mean area"].astype(object).where(f.index % 50 > 0, "?")}),
          "validate", ["column 'mean area', rule 'numbers mixed with text': 12 of 569 values are not numbers",
                       "data.categorical"]),
     ],

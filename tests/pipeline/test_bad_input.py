@@ -58,7 +58,7 @@ def break_data(project: Path, change) -> None:
         (lambda f: f.assign(target=0), "validate", ["target 'target' has a single class 0"]),
         (lambda f: f.assign(target=f["target"] + 0.5), "validate",
          ["target 'target' holds fractional numbers (e.g. 0.5)", "set data.task to regression"]),
-        (lambda f: f.assign(**{"mean area": f["mean area"].astype(object).where(f.index % 50 > 0, "n/a")}),
+        (lambda f: f.assign(**{"mean area": f["mean area"].astype(object).where(f.index % 50 > 0, "?")}),
          "validate", ["column 'mean area', rule 'numbers mixed with text': 12 of 569 values are not numbers",
                       "data.categorical"]),
     ],

@@ -7,7 +7,7 @@ checked: the target, time and overridden columns must exist, and the target must
 suit the task. A failure names the column, the rule and example rows.
 
 Whatever the schema, a text column whose values are mostly numbers, but not all (``12``,
-``7.5``, ``n/a``), is refused unless the settings name it: in ``data.categorical`` it
+``7.5``, ``?``), is refused unless the settings name it: in ``data.categorical`` it
 stays text, in ``data.numeric`` the values that are not numbers are read as missing.
 """
 

@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import time
+from typing import TextIO
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ ENDINGS = {"Executed": "done", "Errored": "failed"}
 class TaskLines:
     """The build's progress: a line when each task starts and one when it ends, with its elapsed time."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream  # None: standard output at the time of printing
 
     def started(self, name: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TextIO
 
 #: The task whose ``json`` product is the gate's evidence.
 PROMOTE_TASK = "promote"
@@ -125,6 +125,6 @@ def summary_lines(products: Mapping[str, Any], project: Path, settings: Mapping[
     return lines
 
 
-def print_summary(lines: list[str], stream: Any = None) -> None:
+def print_summary(lines: list[str], stream: TextIO | None = None) -> None:
     """Print the closing lines after a blank one."""
     print("\n" + "\n".join(lines), file=stream)

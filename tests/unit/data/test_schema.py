@@ -202,13 +202,13 @@ def test_shipped_schema_accepts_a_slice_of_the_joined_data():
 
 def mixed_table() -> pd.DataFrame:
     """A CSV column of numbers with a few text values, read as pandas reads it (text)."""
-    return pd.DataFrame({"y": [0, 1, 0, 1, 0], "x": ["1", "2.5", "n/a", "4", None],
+    return pd.DataFrame({"y": [0, 1, 0, 1, 0], "x": ["1", "2.5", "?", "4", None],
                          "code": ["A1", "B2", "7", "C3", "D4"]})  # mostly text: a categorical column
 
 
 def test_numbers_mixed_with_text_are_refused_naming_the_column_values_and_the_way_out():
     message = failure(mixed_table(), time_column=None)
-    assert ("column 'x', rule 'numbers mixed with text': 1 of 4 values are not numbers (e.g. row 2: 'n/a'); "
+    assert ("column 'x', rule 'numbers mixed with text': 1 of 4 values are not numbers (e.g. row 2: '?'); "
             "list the column in data.categorical to keep it as text, or in data.numeric") in message
     assert "'code'" not in message  # text with a number among it is a categorical column
 

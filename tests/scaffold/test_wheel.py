@@ -119,14 +119,19 @@ def test_the_wheel_carries_the_project_template_and_installs_without_the_checkou
     assert str(installed["venv"]) in located and str(REPO) not in located
 
 
-def test_yes_no_table_without_time_column_runs_and_tests_with_make(installed, tables):
+def test_yes_no_table_without_time_column_runs_with_make_and_tests_in_a_fresh_clone(installed, tables):
     project, printed = new_project(installed, "cancer", tables["cancer"], "malignant")
     assert "positive class: 'Yes'" in printed and "time column: none" in printed
     assert installed["wheel"].as_uri() in (project / "Makefile").read_text()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "nbprod new"]):
+        run([*git, *command], cwd=project, env=installed["env"])
     make = ["make", f"VENV={installed['venv']}"]
     run([*make, "run"], cwd=project, env=installed["env"])
     assert promotion(project)["decision"] == "promoted"
-    tested = run([*make, "test"], cwd=project, env=installed["env"])
+    clone = project.parent / "cancer-clone"
+    run(["git", "clone", "-q", str(project), str(clone)], cwd=project.parent, env=installed["env"])
+    tested = run([*make, "test"], cwd=clone, env=installed["env"])
     assert " passed" in tested.stdout and " failed" not in tested.stdout
 
 

@@ -87,3 +87,8 @@ def test_the_dashboards_read_the_moved_products(moved):
     assert where == "build/splits/train.parquet"
     snapshot = (moved / "reports" / "dashboards" / "model_report.html").read_text()
     assert "test split was not found" not in snapshot
+
+
+def test_a_second_build_answers_from_the_catalog_and_manifest_without_running_anything(moved):
+    again = nbprod(moved, "build")
+    assert again.returncode == 0 and "Nothing changed" in again.stdout, again.stdout[-2000:] + again.stderr[-2000:]

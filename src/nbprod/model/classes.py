@@ -25,6 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from nbprod.model import DEFAULT_THRESHOLD
+
 
 def to_label(value: Any) -> Any:
     """A label as a plain Python value (``numpy.int64(1)`` -> ``1``), so it compares and JSON-encodes."""
@@ -103,7 +105,7 @@ def positive_scores(model: Any, X: pd.DataFrame, positive_class: Any = None) -> 
 
 
 def predicted_labels(proba: np.ndarray, classes: Sequence[Any], positive_class: Any = None,
-                     threshold: float = 0.5) -> np.ndarray:
+                     threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Labels from probabilities: the most probable class, or (binary) positive when ``proba`` >= ``threshold``.
 
     ``proba`` is the ``(n, k)`` matrix in ``classes`` order, or (binary) the positive

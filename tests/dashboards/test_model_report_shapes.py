@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +205,17 @@ def test_a_built_three_class_project_is_reported_served_and_monitored(tmp_path, 
     performance = window_performance(test, "species", "classification", "accuracy", best["accuracy"],
                                      scorer(test), scorer.labels)
     assert performance["value"] == pytest.approx(best["accuracy"])
+
+    batch = tmp_path / "batch.csv"  # the test rows with their text labels, as a user's file: no time column
+    test.to_csv(batch, index=False)
+    sets = [item for text in (*overrides, "monitor.min_rows=10") for item in ("--set", text)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_", "NBPROD_"))}
+    done = subprocess.run([sys.executable, "-m", "nbprod.cli", "monitor", "--data", str(batch), "--no-retrain",
+                           "--no-snapshot", *sets, "--project", str(project)],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=project)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    (window,) = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())["windows"]
+    assert window["performance"]["metric"] == "roc_auc" and window["performance"]["value"] > 0.8
+    shares = window["prediction_drift"]["shares"]
+    assert set(shares) <= set(report.classes) and sum(shares.values()) == pytest.approx(1.0)
+    assert window["prediction_drift"]["method"] == "jensenshannon" and window["prediction_drift"]["statistic"] >= 0

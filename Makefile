@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install install-test browser build lab serve dashboard mlflow-ui benchmarks clean
+.PHONY: help run test install install-test browser promtool build lab serve dashboard mlflow-ui benchmarks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ help: ## list the targets
 run: install ## install into .venv and build the whole pipeline on the default data
 	$(BIN)/nbprod build
 
-test: install-test browser ## install what the tests need and run the whole suite
+test: install-test browser promtool ## install what the tests need and run the whole suite
 	$(BIN)/pytest
 
 $(BIN)/python:
@@ -37,6 +37,9 @@ install-test: $(VENV)/.installed-test ## install nbprod with the test tools
 
 browser: ## install Debian's chromium and chromium-driver (browser tests)
 	bash scripts/install-browser.sh
+
+promtool: ## install Debian's prometheus package for promtool (alert rule and dashboard query tests)
+	bash scripts/install-promtool.sh
 
 build: install ## build again, only what changed (nbprod build --set key=value for overrides)
 	$(BIN)/nbprod build

@@ -2,9 +2,10 @@
 
 Each sub-command lives in its own module, which provides ``configure(parser)``
 and ``run(args) -> int``; this file only dispatches, and imports only the module
-of the command being run. ``args.project`` and
-``args.settings`` (``env.yaml`` with ``--env``/``--set`` applied) are filled in
-before ``run`` is called, unless the module sets ``NEEDS_PROJECT = False``
+of the command being run. ``args.project`` (the project folder), ``args.catalog``
+(its :class:`nbprod.project.Project`: every path, the MLflow store, the names) and
+``args.settings`` (``env.yaml`` with ``--env``/``--set`` applied; ``args.catalog.settings``)
+are filled in before ``run`` is called, unless the module sets ``NEEDS_PROJECT = False``
 (``nbprod new``, which makes a project).
 """
 
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Sequence
 
 from nbprod import settings as settings_module
+from nbprod.project import Project
 
 #: Sub-command name -> (module, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("nbprod.pipeline.command", "build the pipeline (only what changed)"),
+    "task": ("nbprod.pipeline.task_command", "build one task of the pipeline from its upstream products"),
+    "export": ("nbprod.pipeline.export_command", "write the pipeline as an Argo Workflow"),
     "serve": ("nbprod.serving.command", "serve the champion model over HTTP"),
     "score": ("nbprod.serving.batch_command", "score a CSV or Parquet file with the champion"),
     "promote": ("nbprod.registry.command", "move the champion alias to a model version by hand"),
@@ -66,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return module.run(args)
     try:
         args.project = (args.project or settings_module.find_project_root()).resolve()
-        args.settings = settings_module.load(args.project, args.env, args.set)
+        args.catalog = Project.load(args.project, args.env, args.set)
+        args.settings = args.catalog.settings
     except settings_module.SettingsError as error:
         print(f"nbprod: {error}", file=sys.stderr)
         return 2

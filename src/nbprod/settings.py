@@ -7,6 +7,7 @@ only reads, merges and checks them. Nothing is read at import time.
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -34,9 +35,9 @@ SCHEMA: dict[str, Any] = {
         "schema": (str, type(None)),
     },
     "split": {
-        "valid_start": str,
-        "test_start": str,
-        "new_start": str,
+        "valid_start": (str, int),      # a date, or an integer period (2012, 201309) for a period time column
+        "test_start": (str, int),
+        "new_start": (str, int),
         "valid_frac": float,
         "test_frac": float,
     },
@@ -75,10 +76,10 @@ SCHEMA: dict[str, Any] = {
         "performance_metric": str,
         "performance_floor": (int, float, type(None)),
         "performance_drop": (int, float, type(None)),
-        "reference_start": (str, type(None)),
-        "reference_end": (str, type(None)),
-        "current_start": (str, type(None)),
-        "current_end": (str, type(None)),
+        "reference_start": (str, int, type(None)),
+        "reference_end": (str, int, type(None)),
+        "current_start": (str, int, type(None)),
+        "current_end": (str, int, type(None)),
         "retrain": bool,
         "reports": str,
     },
@@ -130,6 +131,38 @@ class SettingsError(ValueError):
     """A setting is missing, unknown or of the wrong type."""
 
 
+#: How a type of :data:`SCHEMA` is named in an error message.
+TYPE_NAMES = {int: "an integer", float: "a number", str: "text", list: "a list", bool: "a boolean (true/false)",
+              type(None): "null"}
+
+
+def describe_type(expected: Any) -> str:
+    """``(int, float, type(None))`` as ``"a number or null"``: what a setting of this type accepts."""
+    if isinstance(expected, dict):
+        return "a mapping"
+    types = expected if isinstance(expected, tuple) else (expected,)
+    if float in types:  # an integer is a number too
+        types = tuple(kind for kind in types if kind is not int)
+    return " or ".join(TYPE_NAMES.get(kind, kind.__name__) for kind in types)
+
+
+def type_name(value: Any) -> str:
+    """What a YAML value is, in the words of :data:`TYPE_NAMES` (``'200'`` is text, ``2.5`` a number)."""
+    return "a mapping" if isinstance(value, Mapping) else TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def unknown_setting(path: list[str], schema: Mapping) -> SettingsError:
+    """An error naming an unknown setting and the nearest known one (or the known keys at its level)."""
+    name, prefix = ".".join(path), ".".join(path[:-1])
+    if not isinstance(schema, Mapping):
+        return SettingsError(f"unknown setting {name!r}: {prefix!r} is a single value, it has no keys")
+    known = sorted(schema)
+    nearest = difflib.get_close_matches(path[-1], known, n=1)
+    hint = f"did you mean {'.'.join([*path[:-1], nearest[0]])!r}?" if nearest else \
+        f"the keys{' of ' + repr(prefix) if prefix else ''} are {', '.join(known)}"
+    return SettingsError(f"unknown setting {name!r}; {hint}")
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """Return the nearest folder at or above ``start`` holding ``pipeline.yaml``."""
     here = (start or Path.cwd()).resolve()
@@ -152,7 +185,7 @@ def apply_override(settings: dict, path: list[str], value: Any) -> None:
     node, schema = settings, SCHEMA
     for depth, key in enumerate(path):
         if not isinstance(schema, dict) or key not in schema:
-            raise SettingsError(f"unknown setting {'.'.join(path[: depth + 1])!r}")
+            raise unknown_setting(path[: depth + 1], schema)
         if depth == len(path) - 1:
             node[key] = _date_as_text(value, schema[key])
         else:
@@ -163,9 +196,9 @@ def apply_override(settings: dict, path: list[str], value: Any) -> None:
 def expected_type(path: Iterable[str]) -> Any:
     """The type (or tuple of types) :data:`SCHEMA` gives the setting at ``path``."""
     path, node = list(path), SCHEMA
-    for key in path:
+    for depth, key in enumerate(path):
         if not isinstance(node, dict) or key not in node:
-            raise SettingsError(f"unknown setting {'.'.join(path)!r}")
+            raise unknown_setting(path[: depth + 1], node)
         node = node[key]
     return node
 
@@ -184,18 +217,19 @@ def check(settings: Mapping, schema: Mapping = SCHEMA, prefix: str = "") -> None
     """Raise :class:`SettingsError` naming the first missing, unknown or mistyped key."""
     for key in settings:
         if key not in schema:
-            raise SettingsError(f"unknown setting {prefix + key!r}")
+            raise unknown_setting([*prefix.split(".")[:-1], str(key)], schema)
     for key, expected in schema.items():
         name = prefix + key
         if key not in settings:
-            raise SettingsError(f"missing setting {name!r}")
+            raise SettingsError(f"missing setting {name!r}: expected {describe_type(expected)}")
         value = settings[key]
         if isinstance(expected, dict):
             if not isinstance(value, Mapping):
-                raise SettingsError(f"setting {name!r} must be a mapping, got {value!r}")
+                raise SettingsError(f"setting {name!r} must be a mapping (keys {', '.join(expected)}), got {value!r}")
             check(value, expected, name + ".")
         elif not isinstance(value, expected) or isinstance(value, bool) and bool not in _types(expected):
-            raise SettingsError(f"setting {name!r} has the wrong type: {value!r}")
+            raise SettingsError(f"setting {name!r} has the wrong type: {value!r} ({type_name(value)}); "
+                                f"expected {describe_type(expected)}")
     if prefix == "":
         check_values(settings)
 

@@ -44,8 +44,25 @@ def test_context_resolves_project_settings_and_store_from_the_environment(projec
     assert ctx.experiment_id == "5" and ctx.static
 
 
-def test_reading_a_project_without_a_store_creates_no_store(project):
+def another_projects_champion(folder: Path, model_name: str, alias: str) -> None:
+    """A store in ``folder/mlflow.db`` (MLflow's default store when ``folder`` is the working directory) in which
+    ``model_name`` has a version holding ``alias``: another project's champion."""
+    from mlflow import MlflowClient
+
+    folder.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model(model_name)
+    version = client.create_model_version(model_name, source=(folder / "model").as_uri())
+    client.set_registered_model_alias(model_name, alias, version.version)
+
+
+def test_reading_a_project_without_a_store_creates_no_store(project, tmp_path, monkeypatch):
     ctx = context.load_context({"NBPROD_PROJECT": str(project)})
+    # another project's store is MLflow's default one here (as in a checkout after `make run`): never read it
+    another_projects_champion(tmp_path / "elsewhere", ctx.model_name, ctx.alias)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     report = model_data.load_report(ctx)
     assert report.builds == [] and report.versions.empty and report.champion is None
     comparison = model_data.compare(report, None)
@@ -193,7 +210,7 @@ class FakeClient:
 
 
 def test_importance_is_the_serving_models_not_the_latest_builds(monkeypatch):
-    monkeypatch.setattr(model_data, "importance", lambda run_id: pd.Series({f"from {run_id}": 1.0}))
+    monkeypatch.setattr(model_data, "importance", lambda run_id, client: pd.Series({f"from {run_id}": 1.0}))
     champion = model_data.versions_table(VERSIONS, None).iloc[0].to_dict()  # v1, run r1 of build b1
     found = model_data.champion_importance(FakeClient(), "0", champion)
     assert found.index.tolist() == ["from e1"]

@@ -124,9 +124,12 @@ def test_statistics_match_scipy_on_columns():
 def test_methods_and_thresholds_per_kind_and_column():
     ref, cur = frame(3000), frame(3000, seed=1, shift=0.2)
     det = DriftDetector(method={"numeric": "psi", "c": "chisquare_gof", "y": "ks"},
-                        thresholds={"psi": 0.5, "x": 0.001}).fit(ref)
+                        thresholds={"psi": 0.5, "x": 0.001}, noise_floor=False).fit(ref)
     result = det.compare(cur)
     assert result.column("x").method == "psi" and result.column("x").threshold == 0.001
+    # with the noise floor (the default), a threshold below what 3000 reference rows reach by chance is raised to it
+    floored = DriftDetector(method={"numeric": "psi"}, thresholds={"x": 0.001}).fit(ref).compare(cur).column("x")
+    assert floored.threshold == floored.noise_floor > 0.001 and floored.drifted is True
     assert result.column("k").method == "psi" and result.column("k").threshold == 0.5
     assert result.column("y").method == "ks" and result.column("y").threshold == 0.05
     assert result.column("c").method == "chisquare_gof"

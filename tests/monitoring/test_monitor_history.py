@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbprod import settings as settings_module
+from nbprod.project import Project
 from nbprod.monitoring import history
 from nbprod.monitoring.monitor import attach_labels, run_pass
 from project_copy import REPO
@@ -27,10 +27,10 @@ def project(tmp_path):
     })
     (tmp_path / "build" / "data").mkdir(parents=True)
     train.to_parquet(tmp_path / "build" / "data" / "train.parquet")
-    settings = settings_module.load(REPO, overrides=[
+    catalog = Project.load(REPO, overrides=[
         f"products={tmp_path / 'build'}", f"monitor.reports={tmp_path / 'monitoring'}", "monitor.min_rows=50",
         "monitor.retrain=false"])
-    return tmp_path, settings
+    return tmp_path, catalog
 
 
 def rows(start, n, temp=40.0, seed=1, hours=1, distance=1000.0):
@@ -47,9 +47,9 @@ def read(tmp_path):
 
 
 def test_history_shape_and_rerun_does_not_duplicate_windows(project):
-    tmp_path, settings = project
+    tmp_path, catalog = project
     data = pd.concat([rows("2013-10-01", 24 * 14, temp=75, distance=1500), rows("2013-10-15", 24 * 7, temp=40, seed=2)])
-    first = run_pass(settings, tmp_path, data, "test rows", track=False)
+    first = run_pass(catalog, data, "test rows", track=False)
     recorded = read(tmp_path)
     assert set(recorded) == {"reference", "windows", "events"}
     assert recorded["reference"]["rows"] == 3000 and recorded["reference"]["path"].endswith("train.parquet")
@@ -66,12 +66,12 @@ def test_history_shape_and_rerun_does_not_duplicate_windows(project):
     # 2 of the last 3 drifted: due, but monitor.retrain is false -> recorded only
     assert first.decision.retrain and event["kind"] == "no_action" and "monitor.retrain is false" in event["reason"]
 
-    second = run_pass(settings, tmp_path, data, "test rows", track=False)
+    second = run_pass(catalog, data, "test rows", track=False)
     again = read(tmp_path)
     assert len(again["windows"]) == 3 and len(again["events"]) == 2
     assert second.checked == []  # nothing new: the recorded windows are kept as they were
     grown = pd.concat([data, rows("2013-10-21", 10, seed=3)])
-    third = run_pass(settings, tmp_path, grown, "test rows", track=False)
+    third = run_pass(catalog, grown, "test rows", track=False)
     assert [w["start"] for w in third.checked] == ["2013-10-15T00:00:00"]
     assert len(read(tmp_path)["windows"]) == 3 and read(tmp_path)["windows"][2]["rows"] == 178
     decisions = (tmp_path / "monitoring" / "decisions.md").read_text()
@@ -79,32 +79,32 @@ def test_history_shape_and_rerun_does_not_duplicate_windows(project):
 
 
 def test_a_batch_with_part_of_a_recorded_week_replaces_it_and_says_so(project):
-    tmp_path, settings = project
-    run_pass(settings, tmp_path, rows("2013-10-01", 24 * 7), "whole week", track=False)
-    part = run_pass(settings, tmp_path, rows("2013-10-01", 24 * 3, seed=4), "first three days", track=False)
+    tmp_path, catalog = project
+    run_pass(catalog, rows("2013-10-01", 24 * 7), "whole week", track=False)
+    part = run_pass(catalog, rows("2013-10-01", 24 * 3, seed=4), "first three days", track=False)
     assert read(tmp_path)["windows"][0]["rows"] == 72
     [note] = [text for text in part.notes if "recorded with" in text]
     assert note.startswith("window 2013-10-01 .. 2013-10-08 was recorded with 168 row(s)") and "72" in note
-    unchanged = run_pass(settings, tmp_path, rows("2013-10-01", 24 * 3, seed=4), "the same again", track=False)
+    unchanged = run_pass(catalog, rows("2013-10-01", 24 * 3, seed=4), "the same again", track=False)
     assert not [text for text in unchanged.notes if "recorded with" in text]
 
 
 def test_empty_log_is_no_data(project):
     from nbprod.serving.prediction_log import empty_log_frame
 
-    tmp_path, settings = project
-    report = run_pass(settings, tmp_path, empty_log_frame(), "the empty log", track=False)
+    tmp_path, catalog = project
+    report = run_pass(catalog, empty_log_frame(), "the empty log", track=False)
     assert not report.decision.retrain and report.decision.reason.startswith("no data")
     recorded = read(tmp_path)
     assert recorded["windows"] == [] and recorded["events"][0]["kind"] == "no_action"
 
 
 def test_one_row_window_all_rows_in_one_window_and_a_missing_column(project):
-    tmp_path, settings = project
-    one = run_pass(settings, tmp_path, rows("2013-10-02", 1), "one row", track=False)
+    tmp_path, catalog = project
+    one = run_pass(catalog, rows("2013-10-02", 1), "one row", track=False)
     assert one.windows[0]["rows"] == 1 and not one.decision.retrain and "enough rows" in one.decision.reason
     lacking = rows("2013-10-29", 100, hours=1).drop(columns=["distance"])
-    report = run_pass(settings, tmp_path, lacking, "no distance", track=False)
+    report = run_pass(catalog, lacking, "no distance", track=False)
     assert len(report.windows) == 1 and report.windows[0]["rows"] == 100
     distance = next(c for c in report.windows[0]["drift"]["columns"] if c["column"] == "distance")
     assert distance["status"] == "missing_column" and distance["drifted"] is True
@@ -112,15 +112,15 @@ def test_one_row_window_all_rows_in_one_window_and_a_missing_column(project):
 
 
 def test_rows_without_the_time_column_use_the_request_time(project):
-    tmp_path, settings = project
+    tmp_path, catalog = project
     data = rows("2013-10-01", 60).drop(columns=["scheduled_departure"])
     data.insert(0, "time", pd.Timestamp("2026-01-05T10:00", tz="UTC"))
-    report = run_pass(settings, tmp_path, data, "log without a data time", track=False)
+    report = run_pass(catalog, data, "log without a data time", track=False)
     assert report.window_column == "time" and len(report.windows) == 1
 
 
 def test_labels_join_on_request_id_and_row_and_give_performance(project):
-    tmp_path, settings = project
+    tmp_path, catalog = project
     data = rows("2013-10-01", 200)
     data["request_id"] = [f"r{i // 10}" for i in range(200)]
     data["row"] = [i % 10 for i in range(200)]
@@ -130,7 +130,7 @@ def test_labels_join_on_request_id_and_row_and_give_performance(project):
     labels = pd.DataFrame({"request_id": data["request_id"], "row": data["row"].astype(str), "late": truth})
     joined, key = attach_labels(data, labels.sample(frac=1, random_state=0), "late")
     assert key == ["request_id", "row"] and (joined["late"].to_numpy() == truth).all()
-    report = run_pass(settings, tmp_path, joined, "labelled", track=False)
+    report = run_pass(catalog, joined, "labelled", track=False)
     performance = report.windows[0]["performance"]
     assert performance["metric"] == "roc_auc" and 0.6 < performance["value"] <= 1
     with pytest.raises(Exception, match="late"):
@@ -151,11 +151,11 @@ def test_merge_windows_replaces_by_start_and_end():
 def test_no_champion_yet_checks_drift_and_skips_performance(project, monkeypatch):
     from mlflow import MlflowClient
 
-    tmp_path, settings = project
+    tmp_path, catalog = project
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     data = rows("2013-10-01", 100)
     data["late"] = np.random.default_rng(0).integers(0, 2, 100)  # labels, but no model to score them
-    report = run_pass(settings, tmp_path, data, "labelled rows, empty registry")
+    report = run_pass(catalog, data, "labelled rows, empty registry")
     assert "no champion yet: drift checked, performance skipped" in report.notes
     assert report.windows[0]["performance"] is None and report.windows[0]["drift"]["status"] == "ok"
     run = MlflowClient().get_run(report.monitor_run_id)
@@ -165,33 +165,34 @@ def test_no_champion_yet_checks_drift_and_skips_performance(project, monkeypatch
 
 
 def test_on_decision_sees_the_recorded_decision(project):
-    tmp_path, settings = project
+    tmp_path, catalog = project
     data = pd.concat([rows("2013-10-01", 24 * 14, temp=75, distance=1500)])
     seen = []
 
     def on_decision(report):
         seen.append((report.decision.retrain, report.outcome, read(tmp_path)["events"][-1]["kind"]))
 
-    report = run_pass(settings, tmp_path, data, "test rows", track=False, on_decision=on_decision)
+    report = run_pass(catalog, data, "test rows", track=False, on_decision=on_decision)
     assert seen == [(True, None, "no_action")] and report.decision.retrain
 
 
 def test_the_champions_build_is_the_reference_only_while_it_is_champion(project):
     from nbprod.monitoring import builds
 
-    tmp_path, settings = project
-    assert builds.champion_products(settings, tmp_path, "3") == settings["products"]  # nothing recorded
+    tmp_path, catalog = project
+    settings = catalog.settings
+    assert builds.champion_products(catalog, "3") == settings["products"]  # nothing recorded
     folder = tmp_path / "build" / "retrain" / "20131022T000000"
     (folder / "data").mkdir(parents=True)
-    builds.record_champion(settings, tmp_path, "3", str(folder), "run-1", {"roc_auc": 0.69})
-    assert builds.champion_products(settings, tmp_path, "3") == str(folder)
+    builds.record_champion(catalog, "3", str(folder), "run-1", {"roc_auc": 0.69})
+    assert builds.champion_products(catalog, "3") == str(folder)
     # the quality the gate last measured is what the windows are expected to reach, for that version only
-    assert builds.champion_metric(settings, tmp_path, "3", "roc_auc") == 0.69
-    assert builds.champion_metric(settings, tmp_path, "4", "roc_auc") is None
-    assert builds.champion_metric(settings, tmp_path, "3", "rmse") is None
-    assert builds.for_champion(settings, tmp_path, "3")["products"] == str(folder)
-    assert builds.champion_products(settings, tmp_path, "4") == settings["products"]  # another champion since
-    assert builds.champion_products(settings, tmp_path, None) == settings["products"]
+    assert builds.champion_metric(catalog, "3", "roc_auc") == 0.69
+    assert builds.champion_metric(catalog, "4", "roc_auc") is None
+    assert builds.champion_metric(catalog, "3", "rmse") is None
+    assert builds.for_champion(catalog, "3").split("train") == folder / "data" / "train.parquet"
+    assert builds.champion_products(catalog, "4") == settings["products"]  # another champion since
+    assert builds.champion_products(catalog, None) == settings["products"]
     overrides = builds.retrain_folders({"products": "build", "monitor": {"reports": "reports/monitoring"}}, "X")
     assert overrides == ['products="build/retrain/X"', 'reports="reports/monitoring/retrain-X"']
 
@@ -220,10 +221,44 @@ def test_the_logs_description_names_the_time_bounds(tmp_path):
 
     from nbprod.monitoring.command import load_rows
 
-    settings = settings_module.load(REPO, overrides=[f"serve.prediction_log={tmp_path / 'log'}"])
+    catalog = Project.load(REPO, overrides=[f"serve.prediction_log={tmp_path / 'log'}"])
     args = argparse.Namespace(data=None, since="2030-01-01", until="2030-02-01")
-    rows, source = load_rows(args, settings, tmp_path)
+    rows, source = load_rows(args, catalog)
     assert rows.empty
     assert source == f"the prediction log {tmp_path / 'log'} (requests since 2030-01-01 and before 2030-02-01)"
     args = argparse.Namespace(data=None, since=None, until=None)
-    assert load_rows(args, settings, tmp_path)[1] == f"the prediction log {tmp_path / 'log'}"
+    assert load_rows(args, catalog)[1] == f"the prediction log {tmp_path / 'log'}"
+
+
+def test_a_batch_without_a_time_column_is_one_window_or_windows_of_rows(project):
+    tmp_path, catalog = project
+    batch = rows("2013-10-01", 250).drop(columns=["scheduled_departure"])
+    report = run_pass(catalog, batch, "no-time.csv", track=False)
+    assert report.window_column is None and [w["rows"] for w in report.windows] == [250]
+    assert any("file order" in note for note in report.notes)
+    report = run_pass(catalog.with_overrides(["monitor.window=100rows"]), batch, "no-time.csv", track=False)
+    assert [w["rows"] for w in report.windows] == [100, 100, 50]
+    assert report.decision.reason and len(read(tmp_path)["windows"]) == 4  # one pass after the other: new windows
+
+
+def test_an_integer_year_window_column_gives_one_window_per_year(project):
+    tmp_path, catalog = project
+    batch = pd.concat([rows("2013-10-01", 120).assign(year=2013), rows("2014-10-01", 80, seed=2).assign(year=2014)])
+    report = run_pass(catalog.with_overrides(["monitor.window_column=year"]), batch, "years.csv", track=False)
+    assert [(w["start"], w["end"], w["rows"]) for w in report.windows] == [
+        ("2013-01-01T00:00:00", "2014-01-01T00:00:00", 120), ("2014-01-01T00:00:00", "2015-01-01T00:00:00", 80)]
+
+
+def test_metric_times_are_the_window_start_or_the_pass_time_never_negative():
+    from nbprod.monitoring.monitor import metric_time
+
+    assert metric_time("2013-01-01T00:00:00", 5) == 1356998400000
+    assert metric_time("1950-01-01T00:00:00", 5) == 5 and metric_time("garbage", 5) == 5
+
+
+def test_a_project_without_a_time_column_monitors_its_batches_in_file_order(project):
+    tmp_path, catalog = project
+    # random split: the reference's scheduled_departure is just a column
+    report = run_pass(catalog.with_overrides(["data.time_column=null"]), rows("2013-10-01", 300), "batch.csv", track=False)
+    assert report.window_column is None and [w["rows"] for w in report.windows] == [300]
+    assert report.decision.reason

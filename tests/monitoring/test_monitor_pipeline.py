@@ -40,9 +40,12 @@ def sets(*extra):
 
 
 def test_new_split_drifts_from_the_train_split_on_the_weather(sample_build):
+    from nbprod.project import Project
+
     project, settings, _ = sample_build
-    reference = check.load_reference(settings, project)
-    new = pd.read_parquet(check.split_path(settings, project, "new"))
+    catalog = Project(project, settings, Project.load(project).templates)
+    reference = check.load_reference(catalog)
+    new = pd.read_parquet(catalog.split("new"))
     assert {"late", TIME} & set(reference.columns) == set()
     result = check.detector_for(reference, settings["monitor"]["drift_share"]).compare(
         new[[c for c in new.columns if c in reference.columns]])

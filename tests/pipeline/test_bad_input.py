@@ -58,8 +58,11 @@ def break_data(project: Path, change) -> None:
         (lambda f: f.assign(target=0), "validate", ["target 'target' has a single class 0"]),
         (lambda f: f.assign(target=f["target"] + 0.5), "validate",
          ["target 'target' holds fractional numbers (e.g. 0.5)", "set data.task to regression"]),
+        (lambda f: f.assign(**{"mean area": f["mean area"].astype(object).where(f.index % 50 > 0, "?")}),
+         "validate", ["column 'mean area', rule 'numbers mixed with text': 12 of 569 values are not numbers",
+                      "data.categorical"]),
     ],
-    ids=["missing-column", "one-class-target", "fractional-target"],
+    ids=["missing-column", "one-class-target", "fractional-target", "numbers-mixed-with-text"],
 )
 def test_bad_data_stops_at_validate_and_keeps_earlier_products(good_project, change, failing_task, words):
     project, settings = good_project
@@ -95,17 +98,18 @@ def test_wrong_type_against_a_declared_schema_names_column_rule_and_rows(good_pr
 
 
 @pytest.mark.parametrize(
-    ("content", "words"),
-    [(b"", "is empty"), (b"\x00\x01garbage\xff" * 10, "could not be parsed")],
-    ids=["empty-file", "unparseable-file"],
+    ("name", "content", "words"),
+    [("data.parquet", b"", "is empty"), ("data.parquet", b"\x00\x01garbage\xff" * 10, "could not be parsed"),
+     ("data.csv", b"a,target,a\n1,0,2\n3,1,4\n", "has duplicate column names ['a']")],
+    ids=["empty-file", "unparseable-file", "duplicate-column-names"],
 )
-def test_unreadable_file_stops_at_get(tmp_path, content, words):
+def test_unreadable_file_stops_at_get(tmp_path, name, content, words):
     project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
-    (project / "data.parquet").write_bytes(content)
-    settings = load_settings(project, (*BYOD, "data.source=data.parquet"))
+    (project / name).write_bytes(content)
+    settings = load_settings(project, (*BYOD, f"data.source={name}"))
     failure = failed_build(project, settings)
     assert failure.statuses["get"] == "Errored"
-    assert words in failure.details and "data.parquet" in failure.details
+    assert words in failure.details and name in failure.details
     assert not (products_of(project, settings) / "data" / "raw.parquet").exists()
 
 

@@ -62,10 +62,10 @@ def test_changing_package_code_reruns_the_tasks_that_import_it(built, tmp_path, 
     package = shutil.copytree(fingerprints.package_folder(), tmp_path / "nbprod")
     monkeypatch.setattr(fingerprints, "package_folder", lambda: package)
     assert build(settings, project).executed == [], "a copy of the same code is no change"
-    with open(package / "evaluation.py", "a") as handle:
+    with open(package / "model" / "evaluation.py", "a") as handle:
         handle.write("\n# a change to the evaluation code\n")
     assert build(settings, project).executed == ["evaluate", "promote"]
-    with open(package / "metrics.py", "a") as handle:
+    with open(package / "model" / "metrics.py", "a") as handle:
         handle.write("\n# a change to the metrics, used by training and evaluation\n")
     assert sorted(build(settings, project).executed) == ["evaluate", "promote", "train"]
 

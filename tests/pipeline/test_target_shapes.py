@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from pipeline_helpers import products_of, reports_of
 from sklearn.datasets import load_breast_cancer, load_iris
@@ -103,8 +104,6 @@ def test_three_class_target_ends_with_a_champion(tmp_path):
     best = evaluation["candidates"][evaluation["best"]]
     assert best["threshold"] is None and best["metrics"]["accuracy"] > 0.8 and best["metrics"]["f1_macro"] > 0.8
     scores = products_of(project, settings) / "holdout_scores.parquet"
-    import pandas as pd
-
     assert f'{best["run_id"]}:"virginica"' in pd.read_parquet(scores).columns
     evaluate = (reports_of(project, settings) / "evaluate.ipynb").read_text()
     assert "multiclass classification, 3 classes" in evaluate
@@ -125,3 +124,62 @@ def test_multiclass_target_with_missing_target_positive_stops_at_validate(tmp_pa
     assert caught.value.statuses["validate"] == "Errored"
     assert ("data.missing_target 'positive' applies to binary targets only; target 'species' has 3 classes "
             "['setosa', 'versicolor', 'virginica']: use data.missing_target: drop") in caught.value.details
+
+
+def test_a_single_class_in_the_train_split_stops_prepare_naming_column_split_and_class(tmp_path):
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
+    days = np.arange(200)
+    frame = pd.DataFrame({"when": pd.Timestamp("2020-01-01") + pd.to_timedelta(days, unit="D"),
+                          "x": days % 7, "answer": np.where((days < 120) | (days % 2 == 0), "No", "Yes")})
+    frame.to_csv(project / "data.csv", index=False)
+    settings = load_settings(project, (*COMMON, "data.time_column=when", "data.target=answer",
+                                       "split.valid_start=2020-05-01", "split.test_start=2020-06-01",
+                                       "split.new_start=2020-07-01"))
+    with pytest.raises(BuildFailed) as caught:
+        build(settings, project)
+    assert caught.value.statuses["validate"] == "Executed" and caught.value.statuses["prepare"] == "Errored"
+    assert caught.value.statuses["train"] != "Executed"
+    assert "target 'answer' has a single class in the train split: 'No'" in caught.value.details
+
+
+def boolean_table(path) -> None:
+    """Breast cancer with a boolean target: True (malignant, the minority) / False, 250 rows."""
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.iloc[:, :8].copy()
+    frame.columns = [column.replace(" ", "_") for column in frame.columns]
+    frame["malignant"] = data.target == 0
+    frame.sample(n=250, random_state=1).to_csv(path, index=False)
+
+
+def test_a_boolean_target_with_a_named_positive_class_scores_that_class(tmp_path):
+    project, settings, evaluation = built(tmp_path, boolean_table,
+                                          ("data.target=malignant", "data.positive_class=false"))
+    assert evaluation["classes"] == [False, True] and evaluation["positive_class"] is False
+    for notebook in ("prepare", "evaluate"):
+        text = (reports_of(project, settings) / f"{notebook}.ipynb").read_text()
+        assert "positive class False (set by data.positive_class)" in text
+    version = champion_version(project, settings)
+    assert version.tags["nbprod.positive_class"] == "false"
+    from nbprod.model.metrics import classes_from_tags, task_metrics
+    from nbprod.model.models import predict_scores
+
+    model = __import__("mlflow.sklearn").sklearn.load_model(f"models:/{version.name}/{version.version}")
+    classes, positive = classes_from_tags(version.tags)
+    test = pd.read_parquet(products_of(project, settings) / "data" / "test.parquet")
+    scores = predict_scores(model, test.drop(columns="malignant"), "classification", positive)
+    threshold = float(version.tags["nbprod.threshold"])
+    recomputed = task_metrics("classification", test["malignant"], scores, threshold, positive, classes)
+    promotion = json.loads((reports_of(project, settings) / "promotion.json").read_text())
+    assert recomputed == pytest.approx(promotion["candidate"]["metrics"])
+    assert recomputed["f1"] > 0.8  # F1 of the benign (False) class
+
+
+def test_a_positive_class_that_is_not_a_label_stops_at_validate(tmp_path):
+    project = copy_project(tmp_path / "project", git=False, drop_tasks=REPORTING_TASKS)
+    yes_no_table(project / "data.csv")
+    settings = load_settings(project, (*COMMON, "data.target=malignant", "data.positive_class=maybe"))
+    with pytest.raises(BuildFailed) as caught:
+        build(settings, project)
+    assert caught.value.statuses["validate"] == "Errored"
+    assert "data.positive_class 'maybe' is not one of the classes of target 'malignant': ['No', 'Yes']" in (
+        caught.value.details)

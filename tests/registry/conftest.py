@@ -45,6 +45,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.pop("NBPROD_PARENT_RUN", None)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # not a registry another test of the session pointed MLflow at
     experiment_id = mlflow.create_experiment("registry-tests", artifact_location=(folder / "artifacts").as_uri())
     os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)

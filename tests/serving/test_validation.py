@@ -169,6 +169,20 @@ def test_prediction_log_flushes_by_rows_time_and_close(tmp_path):
     assert log["row"].tolist()[:3] == [0, 1, 2] and str(log["time"].dt.tz) == "UTC"
 
 
+def test_prediction_log_files_of_replicas_sharing_a_folder_carry_their_host(tmp_path, monkeypatch):
+    import socket
+
+    for host in ("pod-a", "pod-b"):  # two service pods, each its process's pid 1 in its container
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        writer = PredictionLogWriter(tmp_path, flush_rows=1, flush_seconds=10)
+        entry(writer, 2, request_id=host)
+        writer.close()
+    names = os.listdir(tmp_path)
+    assert len(names) == 2 and {host for host in ("pod-a", "pod-b") for name in names if f"-{host}-" in name} == \
+        {"pod-a", "pod-b"}
+    assert sorted(set(read_prediction_log(tmp_path)["request_id"])) == ["pod-a", "pod-b"]
+
+
 def test_prediction_log_reader_filters_by_time_and_cold_start(tmp_path):
     empty = read_prediction_log(tmp_path / "nothing-yet")
     assert empty.empty and list(empty.columns) == list(META_COLUMNS)

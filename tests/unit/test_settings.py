@@ -255,3 +255,53 @@ def test_every_limit_names_a_setting_of_the_schema(valid):
         assert settings.expected_type(path) is not None
         assert test(settings._get(valid, path)), path  # the shipped values are inside their limits
     assert settings.load(REPO, overrides=["monitor.performance_drop=null", "train.n_jobs=-1"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("monitor.min_rows='200'", "setting 'monitor.min_rows' has the wrong type: '200' (text); expected an integer"),
+    ("seed=4.2", "setting 'seed' has the wrong type: 4.2 (a number); expected an integer"),
+    ("sample_frac=true", "setting 'sample_frac' has the wrong type: True (a boolean (true/false)); expected a number"),
+    ("monitor.performance_floor=high",
+     "setting 'monitor.performance_floor' has the wrong type: 'high' (text); expected a number or null"),
+    ("data.drop_columns=tailnum", "setting 'data.drop_columns' has the wrong type: 'tailnum' (text); expected a list"),
+    ("monitor.retrain=1", "setting 'monitor.retrain' has the wrong type: 1 (an integer); expected a boolean"),
+])
+def test_a_wrong_type_names_the_setting_the_value_and_what_is_expected(project, override, message):
+    with pytest.raises(SettingsError) as error:
+        settings.load(project, overrides=[override])
+    assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("monitor.min_row=3", "unknown setting 'monitor.min_row'; did you mean 'monitor.min_rows'?"),
+    ("monitr.window=7D", "unknown setting 'monitr'; did you mean 'monitor'?"),
+    ("registry.budget.max_p99=5", "unknown setting 'registry.budget.max_p99'; did you mean 'registry.budget.max_p99_ms'?"),
+    ("seed.deeper=1", "unknown setting 'seed.deeper': 'seed' is a single value, it has no keys"),
+    ("tracking.zzz=1", "unknown setting 'tracking.zzz'; the keys of 'tracking' are experiment, uri"),
+])
+def test_an_unknown_setting_names_the_nearest_known_one(project, override, message):
+    with pytest.raises(SettingsError) as error:
+        settings.load(project, overrides=[override])
+    assert str(error.value) == message
+
+
+def test_an_unknown_key_in_the_settings_file_names_the_nearest_known_one(valid):
+    valid["train"]["njobs"] = 2
+    with pytest.raises(SettingsError, match=r"unknown setting 'train.njobs'; did you mean 'train.n_jobs'\?"):
+        settings.check(valid)
+
+
+def test_a_missing_setting_says_what_it_holds(valid):
+    del valid["monitor"]["min_rows"]
+    with pytest.raises(SettingsError, match="missing setting 'monitor.min_rows': expected an integer"):
+        settings.check(valid)
+
+
+def test_every_type_of_the_schema_has_a_name():
+    def leaves(node):
+        for value in node.values():
+            yield from leaves(value) if isinstance(value, dict) else [value]
+
+    for expected in leaves(settings.SCHEMA):
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        assert all(kind in settings.TYPE_NAMES for kind in kinds), expected

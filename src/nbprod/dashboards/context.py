@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod.notebook import ENV_FILE_ENV, PROJECT_ENV, SET_ENV
-from nbprod.tracking import missing_store, set_uri, tracking_uri
+from nbprod.project import Project
+from nbprod.tracking import missing_store, point_at
 
 #: Set (to anything but ``""``/``0``) by :mod:`nbprod.dashboards.snapshot`: no widgets, static outputs.
 STATIC_ENV = "NBPROD_DASHBOARD_STATIC"
@@ -34,56 +35,72 @@ EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
 
 @dataclass(frozen=True)
 class Context:
-    """What a dashboard reads."""
+    """What a dashboard reads: the project's catalog (every path, the store, the names) and how it was found."""
 
-    project: Path
-    settings: Mapping[str, Any]
-    env_file: Path | None = None
-    overrides: tuple[str, ...] = ()
+    catalog: Project
     tracking_uri: str = ""
     experiment_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def project(self) -> Path:
+        """The project folder."""
+        return self.catalog.root
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return self.catalog.settings
+
+    @property
+    def env_file(self) -> Path | None:
+        return self.catalog.env_file
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        return self.catalog.overrides
+
     def path(self, value: str) -> Path:
         """A settings path, made absolute against the project."""
-        from nbprod.settings import resolve_path
-
-        return resolve_path(self.project, value)
+        return self.catalog.path(value)
 
     @property
     def products(self) -> Path:
         """The build's products folder."""
-        return self.path(self.settings["products"])
+        return self.catalog.products
 
     @property
     def reports(self) -> Path:
         """The reports folder."""
-        return self.path(self.settings["reports"])
+        return self.catalog.reports
 
     def split_path(self, name: str) -> Path:
-        """``{products}/data/<name>.parquet`` (``train``, ``valid``, ``test``, ``new``)."""
-        return self.products / "data" / f"{name}.parquet"
+        """A split prepare writes (``train``, ``valid``, ``test``, ``new``), where ``pipeline.yaml`` puts it."""
+        return self.catalog.split(name)
 
     @property
     def evaluation_path(self) -> Path:
-        """``{products}/evaluation.json``."""
-        return self.products / "evaluation.json"
+        """The evaluate task's ``evaluation.json``."""
+        return self.catalog.evaluation
+
+    @property
+    def holdout_scores_path(self) -> Path:
+        """The candidates' holdout scores the evaluate task saved."""
+        return self.catalog.holdout_scores
 
     @property
     def monitoring_reports(self) -> Path:
-        """Monitoring's folder: ``monitor.reports`` (relative to the project), else ``{reports}/monitoring``."""
-        folder = (self.settings.get("monitor") or {}).get("reports")
-        return self.path(folder) if folder else self.reports / "monitoring"
+        """Monitoring's folder: ``monitor.reports``."""
+        return self.catalog.monitoring_reports
 
     @property
     def drift_history_path(self) -> Path:
         """``{monitor.reports}/drift_history.json``."""
-        return self.monitoring_reports / "drift_history.json"
+        return self.catalog.drift_history
 
     @property
     def pipeline_drift_path(self) -> Path:
-        """``{products}/monitoring/pipeline_drift.json``: the build's own drift check (the ``monitor`` task)."""
-        return self.products / "monitoring" / "pipeline_drift.json"
+        """The build's own drift check (the ``monitor`` task's product)."""
+        return self.catalog.pipeline_drift
 
     @property
     def min_rows(self) -> int:
@@ -92,11 +109,7 @@ class Context:
 
     def shown(self, path: Path | str) -> str:
         """A path as shown to a reader: relative to the project when inside it."""
-        path = Path(path)
-        try:
-            return str(path.resolve().relative_to(self.project))
-        except ValueError:
-            return str(path)
+        return self.catalog.shown(path)
 
     @property
     def window_column(self) -> str | None:
@@ -109,32 +122,38 @@ class Context:
     @property
     def prediction_log(self) -> Path:
         """The service's prediction log folder."""
-        return self.path(self.settings["serve"]["prediction_log"])
+        return self.catalog.prediction_log
 
     @property
     def target(self) -> str:
-        return self.settings["data"]["target"]
+        return self.catalog.target
 
     @property
     def task(self) -> str:
-        return self.settings["data"]["task"]
+        return self.catalog.task
 
     @property
     def time_column(self) -> str | None:
-        return self.settings["data"]["time_column"]
+        return self.catalog.time_column
 
     @property
     def model_name(self) -> str:
-        return self.settings["registry"]["model_name"]
+        return self.catalog.model_name
 
     @property
     def alias(self) -> str:
-        return self.settings["registry"]["alias"]
+        return self.catalog.alias
 
     @property
     def static(self) -> bool:
         """Whether the dashboard runs for a static snapshot (no live widgets)."""
         return bool(self.extra.get("static", False))
+
+    def client(self) -> Any:
+        """An MLflow client on the project's store (tracking and registry): never the process's default store."""
+        from nbprod.tracking import client_for
+
+        return client_for(self.tracking_uri)
 
 
 def parse_set(text: str | None) -> list[str]:
@@ -159,12 +178,9 @@ def load_context(environ: Mapping[str, str] | None = None, cwd: Path | None = No
     env_file = Path(env_text) if env_text else None
     if env_file is not None and not env_file.is_absolute():
         env_file = (cwd or Path.cwd()) / env_file
-    overrides = tuple(parse_set(environ.get(SET_ENV)))
-    settings = settings_module.load(project, env_file, overrides)
-    resolved = tracking_uri(settings, project, environ)
-    return Context(project=project, settings=settings, env_file=env_file, overrides=overrides,
-                   tracking_uri=resolved, experiment_id=environ.get(EXPERIMENT_ENV) or None,
-                   extra={"static": is_static(environ)})
+    catalog = Project.load(project, env_file, parse_set(environ.get(SET_ENV)))
+    return Context(catalog, tracking_uri=catalog.tracking_uri(environ),
+                   experiment_id=environ.get(EXPERIMENT_ENV) or None, extra={"static": is_static(environ)})
 
 
 def quiet() -> None:
@@ -181,15 +197,13 @@ def connect(context: Context) -> str | None:
     A SQLite store whose file does not exist is left alone (None): a reader's page
     must not create an empty store in the project.
     """
-    import mlflow
-
     if missing_store(context.tracking_uri) is not None:
         return None
     quiet()
-    set_uri(context.tracking_uri)
+    point_at(context.tracking_uri)  # the models a page loads (models:/, runs:/ URIs) come from this store too
     if context.experiment_id:
         return context.experiment_id
-    experiment = mlflow.MlflowClient().get_experiment_by_name(context.settings["tracking"]["experiment"])
+    experiment = context.client().get_experiment_by_name(context.catalog.experiment)
     return None if experiment is None else experiment.experiment_id
 
 

@@ -362,14 +362,40 @@ def window_summary(window: Mapping[str, Any], top: int = 6) -> str:
     return f"{len(drifted)} of {counted} features drifted: {', '.join(drifted[:top])}{more}."
 
 
+def prediction_shares(window: Mapping[str, Any]) -> pd.DataFrame | None:
+    """The share of each predicted class in the reference rows and in the window (rows: classes, most
+    frequent first; columns ``reference``, ``window``), when monitoring recorded the window's
+    ``prediction_drift`` (a multiclass model); None otherwise."""
+    found = window.get("prediction_drift")
+    if not isinstance(found, Mapping):
+        return None
+    reference = pd.Series(found.get("reference_shares") or {}, dtype=float)
+    current = pd.Series(found.get("shares") or {}, dtype=float)
+    frame = pd.DataFrame({"reference": reference, "window": current}).fillna(0.0)
+    order = frame.sum(axis=1).sort_values(ascending=False).index
+    return frame.loc[order].rename_axis("predicted class")
+
+
+def prediction_summary(window: Mapping[str, Any]) -> str:
+    """Whether the predicted class distribution moved, in one sentence with its distance and threshold."""
+    found = window.get("prediction_drift") or {}
+    statistic, threshold = _number(found.get("statistic")), _number(found.get("threshold"))
+    if not np.isfinite(statistic):
+        return "The predicted classes could not be compared in this window."
+    verdict = "moved" if found.get("drifted") else "did not move"
+    measure = f"Jensen–Shannon distance {statistic:.3f}" + (f", threshold {threshold:.2f}"
+                                                            if np.isfinite(threshold) else "")
+    return f"The share of each predicted class {verdict} against the training data ({measure})."
+
+
 # -- rows ---------------------------------------------------------------------------------------
 
 
 def _between(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    stamps = pd.to_datetime(frame[column])
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return frame[(stamps >= start) & (stamps < end)]
+    from nbprod.data.times import read_times
+
+    stamps = read_times(frame[column], column).stamps  # dates, dates as text or integer periods, as monitoring does
+    return frame[((stamps >= start) & (stamps < end)).to_numpy()]
 
 
 def window_rows(context: Any, window: Mapping[str, Any], columns: list[str] | None = None,
@@ -459,16 +485,19 @@ def sqlite_alias_version(uri: str, model_name: str, alias: str) -> str | None:
 
 
 def serving_version(context: Any) -> str | None:
-    """The version the alias points to now (None when the model or alias does not exist, or MLflow fails)."""
+    """The version the alias points to now in the project's store (None when there is no store, model or
+    alias, or MLflow fails): never another store, such as MLflow's default one in the working directory."""
+    from nbprod.tracking import missing_store
+
+    if missing_store(context.tracking_uri) is not None:
+        return None
     try:
         return sqlite_alias_version(context.tracking_uri, context.model_name, context.alias)
     except LookupError:
         pass
     try:
-        from nbprod.dashboards.context import connect
         from nbprod.registry.client import Registry
 
-        connect(context)
-        return Registry(context.model_name).alias_version(context.alias)
+        return Registry(context.model_name, context.tracking_uri).alias_version(context.alias)
     except Exception:  # noqa: BLE001 - the drift report does not need MLflow to be readable
         return None

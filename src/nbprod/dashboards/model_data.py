@@ -12,26 +12,37 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from nbprod.dashboards.context import Context
+from nbprod.model import DEFAULT_THRESHOLD
+from nbprod.tracking.tags import (
+    BEST, BUILD, CANDIDATE, GATE_DECISION, GATE_REASONS, MANUAL_AT, MANUAL_REASON, MANUAL_USER, METRIC, PARENT,
+    RUN_ID, TASK, THRESHOLD, equals, metric as tag_metric,
+)
 
-#: Tag names written by the registry's promote task (kept in sync with nbprod.registry.task).
-TAG_DECISION = "nbprod.gate.decision"
-TAG_REASONS = "nbprod.gate.reasons"
+#: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
+TAG_DECISION = GATE_DECISION
+TAG_REASONS = GATE_REASONS
 
-#: Metrics shown side by side, in this order, per task.
+#: Metrics shown side by side, in this order, per kind of target (``classification``: binary).
 SHOWN_METRICS = {
     "classification": ("roc_auc", "pr_auc", "f1", "accuracy", "brier", "log_loss"),
+    "binary": ("roc_auc", "pr_auc", "f1", "accuracy", "brier", "log_loss"),
+    "multiclass": ("roc_auc", "roc_auc_weighted", "accuracy", "balanced_accuracy", "f1_macro", "f1_weighted",
+                   "brier", "log_loss"),
     "regression": ("mae", "rmse", "r2"),
 }
 #: What each metric means, in plain words (the tables' column headers).
 METRIC_LABELS = {
     "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1", "accuracy": "accuracy", "brier": "Brier score",
     "log_loss": "log loss", "mae": "MAE", "rmse": "RMSE", "r2": "R²",
+    "roc_auc_weighted": "ROC AUC (weighted)", "balanced_accuracy": "balanced accuracy", "f1_macro": "F1 (macro)",
+    "f1_weighted": "F1 (weighted)",
 }
 BASELINE_LABEL = "naive baseline"
 
@@ -73,7 +84,8 @@ def friendly_names(names: Iterable[str]) -> dict[str, str]:
 
 
 def metrics_table(results: Mapping[str, Mapping[str, float]], task: str) -> pd.DataFrame:
-    """Models as rows, the task's shown metrics as columns (plain labels), in ``results`` order."""
+    """Models as rows, the shown metrics of ``task`` (or the kind: ``binary``, ``multiclass``) as columns
+    (plain labels), in ``results`` order."""
     shown = SHOWN_METRICS[task]
     rows = {label: {METRIC_LABELS[m]: values.get(m, np.nan) for m in shown} for label, values in results.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
@@ -135,31 +147,31 @@ def versions_table(versions: Sequence[Any], metric: str | None, alias: str | Non
     (promoted / rejected / empty), ``why``, ``serving`` (holds ``alias``; any alias when None), ``aliases``,
     ``metric`` and ``metric_value`` (the gate metric the evaluate task recorded),
     ``manual`` (who moved an alias here by hand, and why), ``run_id``, ``threshold``, ``reasons`` (the gate's checks, a list of dicts),
-    ``plain`` (why it was rejected, in plain words).
+    ``plain`` (why it was rejected, in plain words), ``tags`` (all the version's tags).
     """
     rows = []
     for info in versions:
         tags = dict(info.tags or {})
-        name = metric or tags.get("nbprod.metric")
+        name = metric or tags.get(METRIC)
         reasons = parse_reasons(tags.get(TAG_REASONS))
         decision = tags.get(TAG_DECISION, "")
         manual = ""
-        if tags.get("nbprod.manual.user"):
-            manual = (f"moved here by {tags['nbprod.manual.user']} at {tags.get('nbprod.manual.at', '?')}: "
-                      f"{tags.get('nbprod.manual.reason', '')}")
+        if tags.get(MANUAL_USER):
+            manual = (f"moved here by {tags[MANUAL_USER]} at {tags.get(MANUAL_AT, '?')}: "
+                      f"{tags.get(MANUAL_REASON, '')}")
         created = (dt.datetime.fromtimestamp(info.created_ms / 1000, dt.timezone.utc)
                    if info.created_ms else pd.NaT)
         rows.append({
-            "version": int(info.version), "created": created, "candidate": tags.get("nbprod.candidate", ""),
+            "version": int(info.version), "created": created, "candidate": tags.get(CANDIDATE, ""),
             "decision": decision, "why": reason_summary(decision, reasons),
             "serving": alias in info.aliases if alias else bool(info.aliases), "aliases": ", ".join(info.aliases),
-            "metric": name or "", "metric_value": _float(tags.get(f"nbprod.metric.{name}")) if name else np.nan,
-            "manual": manual, "run_id": info.run_id or tags.get("nbprod.run_id") or "",
-            "threshold": _float(tags.get("nbprod.threshold")), "reasons": reasons,
-            "plain": plain_rejection(reasons) if decision == "rejected" else "",
+            "metric": name or "", "metric_value": _float(tags.get(tag_metric(name))) if name else np.nan,
+            "manual": manual, "run_id": info.run_id or tags.get(RUN_ID) or "",
+            "threshold": _float(tags.get(THRESHOLD)), "reasons": reasons,
+            "plain": plain_rejection(reasons) if decision == "rejected" else "", "tags": tags,
         })
     columns = ["version", "created", "candidate", "decision", "why", "serving", "aliases", "metric",
-               "metric_value", "manual", "run_id", "threshold", "reasons", "plain"]
+               "metric_value", "manual", "run_id", "threshold", "reasons", "plain", "tags"]
     return pd.DataFrame(rows, columns=columns).sort_values("version").reset_index(drop=True)
 
 
@@ -201,11 +213,44 @@ def _date(value: Any) -> str:
     return stamp.strftime("%-d %b %Y") if not pd.isna(stamp) else "?"
 
 
+def outcome_words(target: str, positive_class: Any = None) -> str:
+    """The positive outcome in words: ``late`` for a 0/1 (or true/false) target, else ``churn = Yes``."""
+    from nbprod.model.labels import label_text
+
+    if positive_class is None or label_text(positive_class) in ("1", "True"):
+        return target
+    return f"{target} = {positive_class}"
+
+
+def plain_multiclass(target: str, metrics: Mapping[str, float], baseline: Mapping[str, float] | None) -> str:
+    """What a multiclass champion's test metrics mean, in plain words."""
+    parts = []
+    accuracy = metrics.get("accuracy")
+    if accuracy is not None and math.isfinite(accuracy):
+        text = f"it names the right {target} for {_pct(accuracy)} of the rows"
+        base = (baseline or {}).get("accuracy")
+        if base is not None and math.isfinite(base):
+            text += f" (always naming the most common one: {_pct(base)})"
+        parts.append(text)
+    auc = metrics.get("roc_auc")
+    if auc is not None and math.isfinite(auc):
+        parts.append(f"it tells each {target} from the others with a ROC AUC of {auc:.3f} (one-vs-rest, "
+                     "averaged over the classes)")
+    return "; ".join(parts)
+
+
 def plain_performance(task: str, target: str, metrics: Mapping[str, float],
                       baseline: Mapping[str, float] | None, recall: float | None = None,
-                      precision: float | None = None) -> str:
-    """What the champion's test metrics mean, in one or two plain sentences."""
+                      precision: float | None = None, positive_class: Any = None, multiclass: bool = False) -> str:
+    """What the champion's test metrics mean, in one or two plain sentences.
+
+    Binary: about the positive class (see :func:`outcome_words`); multiclass: accuracy
+    and the one-vs-rest ROC AUC.
+    """
+    if task == "classification" and multiclass:
+        return plain_multiclass(target, metrics, baseline)
     if task == "classification":
+        target = outcome_words(target, positive_class)
         parts = []
         if recall is not None and precision is not None and math.isfinite(recall) and math.isfinite(precision):
             parts.append(f"it catches {_pct(recall)} of the cases that were {target}, and "
@@ -261,9 +306,13 @@ def period_text(stamps: pd.Series) -> str:
     return f"{_date(stamps.min())} to {_date(stamps.max())}"
 
 
-def confusion_rates(y: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float]:
-    """(recall, precision) of ``score >= threshold``; NaN when undefined."""
-    y = np.asarray(y).astype(int)
+def confusion_rates(y: np.ndarray, score: np.ndarray, threshold: float,
+                    positive_class: Any = None) -> tuple[float, float]:
+    """(recall, precision) of ``score >= threshold`` for the positive class (``y == positive_class``;
+    None: ``y`` is 0/1); NaN when undefined."""
+    from nbprod.model.classes import indicator
+
+    y = np.asarray(y).astype(int) if positive_class is None else indicator(y, positive_class)
     flagged = np.asarray(score) >= threshold
     true_positive = float(np.sum(flagged & (y == 1)))
     recall = true_positive / y.sum() if y.sum() else float("nan")
@@ -299,16 +348,16 @@ def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]
     A build that re-ran only later tasks (the dashboards, say) or failed before
     evaluating has no candidates to compare, so it is not listed.
     """
-    runs = client.search_runs([experiment_id], "tags.`nbprod.build` = 'true'", max_results=limit,
+    runs = client.search_runs([experiment_id], equals(BUILD, "true"), max_results=limit,
                               order_by=["attributes.start_time DESC"])
     if not runs:
         return []
     wanted = {run.info.run_id for run in runs}
-    evaluations = [run for run in client.search_runs([experiment_id], "tags.`nbprod.task` = 'evaluate'",
+    evaluations = [run for run in client.search_runs([experiment_id], equals(TASK, "evaluate"),
                                                      max_results=5 * limit,
                                                      order_by=["attributes.start_time DESC"])
-                   if run.data.tags.get("nbprod.parent") in wanted]
-    best = {run.data.tags["nbprod.parent"]: run.data.tags.get("nbprod.best") for run in evaluations}
+                   if run.data.tags.get(PARENT) in wanted]
+    best = {run.data.tags[PARENT]: run.data.tags.get(BEST) for run in evaluations}
     return [Build(run.info.run_id, _started(run), run.info.status, best[run.info.run_id]) for run in runs
             if run.info.run_id in best]
 
@@ -316,15 +365,15 @@ def list_builds(client: Any, experiment_id: str, limit: int = 50) -> list[Build]
 def candidate_runs(client: Any, experiment_id: str, parent_id: str) -> list[Any]:
     """The candidate runs of a build (oldest first)."""
     runs = client.search_runs([experiment_id],
-                              f"tags.`nbprod.parent` = '{parent_id}' and tags.`nbprod.candidate` != ''",
+                              f"{equals(PARENT, parent_id)} and tags.`{CANDIDATE}` != ''",
                               order_by=["attributes.start_time ASC"])
-    return [run for run in runs if run.data.tags.get("nbprod.candidate")]
+    return [run for run in runs if run.data.tags.get(CANDIDATE)]
 
 
 def evaluate_run(client: Any, experiment_id: str, parent_id: str) -> Any | None:
     """The evaluate run of a build, if any."""
     runs = client.search_runs([experiment_id],
-                              f"tags.`nbprod.parent` = '{parent_id}' and tags.`nbprod.task` = 'evaluate'",
+                              f"{equals(PARENT, parent_id)} and {equals(TASK, 'evaluate')}",
                               order_by=["attributes.start_time DESC"], max_results=1)
     return runs[0] if runs else None
 
@@ -340,23 +389,25 @@ def champion_importance(client: Any, experiment_id: str | None,
     if champion is None or not champion.get("run_id") or not experiment_id:
         return pd.Series(dtype=float)
     try:
-        parent = client.get_run(champion["run_id"]).data.tags.get("nbprod.parent")
+        parent = client.get_run(champion["run_id"]).data.tags.get(PARENT)
     except Exception:  # noqa: BLE001 - a version whose run was deleted
         return pd.Series(dtype=float)
     evaluate = evaluate_run(client, experiment_id, parent) if parent else None
-    if evaluate is None or evaluate.data.tags.get("nbprod.best", champion.get("candidate")) != champion.get("candidate"):
+    if evaluate is None or evaluate.data.tags.get(BEST, champion.get("candidate")) != champion.get("candidate"):
         return pd.Series(dtype=float)
-    return importance(evaluate.info.run_id)
+    return importance(evaluate.info.run_id, client)
 
 
-def importance(run_id: str | None) -> pd.Series:
-    """The evaluate run's permutation importance (largest first; empty when not logged)."""
+def importance(run_id: str | None, client: Any) -> pd.Series:
+    """The evaluate run's permutation importance (largest first; empty when not logged), read with ``client``."""
     if not run_id:
         return pd.Series(dtype=float)
-    import mlflow
+    import tempfile
 
     try:
-        values = mlflow.artifacts.load_dict(f"runs:/{run_id}/permutation_importance.json")
+        with tempfile.TemporaryDirectory() as folder:
+            values = json.loads(Path(client.download_artifacts(run_id, "permutation_importance.json", folder))
+                                .read_text())
     except Exception:  # noqa: BLE001 - an evaluate run without the artifact
         return pd.Series(dtype=float)
     return pd.Series(values, dtype=float).sort_values(ascending=False)
@@ -382,10 +433,23 @@ class ModelReport:
     importance: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))  # the champion's
     saved_scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # candidate run id -> its holdout scores
     models: dict[str, Any] = field(default_factory=dict)  # model uri -> loaded model (cache)
+    classes: list[Any] | None = None  # classification: the labels, in predict_proba order
+    positive_class: Any = None  # binary: the class the scores and the threshold are about
 
     @property
     def task(self) -> str:
         return self.context.task
+
+    @property
+    def multiclass(self) -> bool:
+        return self.classes is not None and len(self.classes) > 2
+
+    @property
+    def kind(self) -> str:
+        """``binary``, ``multiclass`` or ``regression``."""
+        from nbprod.model.metrics import target_kind
+
+        return target_kind(self.task, self.multiclass)
 
     @property
     def has_holdout(self) -> bool:
@@ -420,7 +484,8 @@ def _saved_baseline(context: Context) -> dict[str, float] | None:
     return {str(k): _float(v) for k, v in metrics.items()} if isinstance(metrics, Mapping) else None
 
 
-def _baseline(context: Context, y: np.ndarray | None) -> dict[str, float]:
+def _baseline(context: Context, y: np.ndarray | None, classes: Sequence[Any] | None = None,
+              positive_class: Any = None) -> dict[str, float]:
     path = context.split_path("train")
     if y is None or not len(y):
         return {}
@@ -433,15 +498,42 @@ def _baseline(context: Context, y: np.ndarray | None) -> dict[str, float]:
 
     y_train = pd.read_parquet(path, columns=[context.target])[context.target].to_numpy()
     try:
-        return baseline_result(y_train, y, context.task)
+        return baseline_result(y_train, y, context.task, classes, positive_class)
     except ValueError:  # one class only in a tiny holdout
         return {}
 
 
+def target_classes(context: Context, y: np.ndarray | None,
+                   champion: Mapping[str, Any] | None) -> tuple[list[Any] | None, Any]:
+    """The classes and the positive class (binary) of a classification target: as the build's
+    evaluation recorded them, else the serving version's tags, else the holdout's own labels
+    (the positive class then the greater label, 1 of 0/1). ``(None, None)`` for regression."""
+    from nbprod.model.classes import default_positive, sorted_labels
+    from nbprod.model.labels import decode_tag, is_classification
+    from nbprod.tracking.tags import CLASSES as CLASSES_TAG, POSITIVE_CLASS as POSITIVE_CLASS_TAG
+
+    if not is_classification(context.task):
+        return None, None
+    try:
+        saved = json.loads(context.evaluation_path.read_text())
+        classes, positive = saved.get("classes"), saved.get("positive_class")
+    except (OSError, ValueError, AttributeError):
+        classes = positive = None
+    tags = (champion or {}).get("tags") or {}
+    classes = classes or decode_tag(tags.get(CLASSES_TAG))
+    if positive is None:
+        positive = decode_tag(tags.get(POSITIVE_CLASS_TAG))
+    if not classes and y is not None and len(y):
+        classes = sorted_labels(pd.Series(y).dropna().unique())
+    if not classes:
+        return None, None
+    if len(classes) > 2:
+        return list(classes), None
+    return list(classes), default_positive(classes) if positive is None else positive
+
+
 def load_report(context: Context) -> ModelReport:
     """Read the builds, the registered versions and the holdout (no model is loaded yet)."""
-    from mlflow import MlflowClient
-
     from nbprod.dashboards.context import connect
     from nbprod.model.metrics import selection_metric
     from nbprod.registry.client import Registry
@@ -449,25 +541,27 @@ def load_report(context: Context) -> ModelReport:
 
     experiment_id = connect(context)
     if missing_store(context.tracking_uri) is None:
-        client: Any = MlflowClient()
-        registry = Registry(context.model_name)
+        client: Any = context.client()
+        registry = Registry(context.model_name, context.tracking_uri)
         registered = registry.versions() if registry.exists() else []
     else:  # no store yet: nothing built, nothing registered (and nothing created by reading)
         client, registered = None, []
     builds = list_builds(client, experiment_id) if experiment_id else []
     versions = versions_table(registered, None, context.alias)
-    metric = selection_metric(context.settings["evaluate"]["metric"], context.task)
     serving = versions[versions["serving"]]
     champion = serving.iloc[-1].to_dict() if not serving.empty else None
     X, y, period = _holdout(context)
+    classes, positive = target_classes(context, y, champion)
+    metric = selection_metric(context.settings["evaluate"]["metric"], context.task,
+                              classes is not None and len(classes) > 2)
     return ModelReport(context, experiment_id, builds, versions, champion, metric, X, y, period,
-                       _baseline(context, y), champion_importance(client, experiment_id, champion),
-                       _saved_scores(context, y))
+                       _baseline(context, y, classes, positive), champion_importance(client, experiment_id, champion),
+                       _saved_scores(context, y), classes=classes, positive_class=positive)
 
 
 def _saved_scores(context: Context, y: np.ndarray | None) -> pd.DataFrame:
     """The scores the evaluate task saved for this holdout (empty when absent or not of the holdout's length)."""
-    path = context.products / "holdout_scores.parquet"
+    path = context.holdout_scores_path
     if y is None or not path.is_file():
         return pd.DataFrame()
     saved = pd.read_parquet(path)
@@ -487,6 +581,7 @@ class Comparison:
     names: dict[str, str] = field(default_factory=dict)  # candidate name -> short label
 
     def table(self, task: str) -> pd.DataFrame:
+        """The metrics table; ``task``: the report's task or kind (``binary``, ``multiclass``)."""
         return metrics_table(self.results, task)
 
 
@@ -497,13 +592,11 @@ def champion_label(champion: Mapping[str, Any], names: Mapping[str, str]) -> str
 
 def compare(report: ModelReport, build: Build | None) -> Comparison:
     """Score the champion and ``build``'s candidates on the holdout (champion first, baseline last)."""
-    from mlflow import MlflowClient
-
     from nbprod.model.metrics import task_metrics
 
-    runs = candidate_runs(MlflowClient(), report.experiment_id, build.run_id) if build and report.experiment_id else []
+    runs = candidate_runs(report.context.client(), report.experiment_id, build.run_id) if build and report.experiment_id else []
     champion = report.champion
-    names = friendly_names([run.data.tags["nbprod.candidate"] for run in runs]
+    names = friendly_names([run.data.tags[CANDIDATE] for run in runs]
                            + ([champion["candidate"]] if champion else []))
     entries: list[tuple[str, str, str | None, float]] = []  # (label, model uri, candidate run id, threshold)
     champion_name = None
@@ -511,13 +604,13 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
         champion_name = champion_label(champion, names)
         threshold = _float(champion.get("threshold"))
         entries.append((champion_name, f"models:/{report.context.model_name}/{champion['version']}",
-                        champion.get("run_id"), threshold if math.isfinite(threshold) else 0.5))
+                        champion.get("run_id"), threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD))
     for run in runs:
         if champion is not None and run.info.run_id == champion["run_id"]:
             continue  # the champion itself, already first
-        threshold = _float(run.data.params.get("threshold", 0.5))
-        entries.append((names[run.data.tags["nbprod.candidate"]], f"runs:/{run.info.run_id}/model", run.info.run_id,
-                        threshold if math.isfinite(threshold) else 0.5))
+        threshold = _float(run.data.params.get("threshold", DEFAULT_THRESHOLD))
+        entries.append((names[run.data.tags[CANDIDATE]], f"runs:/{run.info.run_id}/model", run.info.run_id,
+                        threshold if math.isfinite(threshold) else DEFAULT_THRESHOLD))
     results: dict[str, dict[str, float]] = {}
     scores: dict[str, np.ndarray] = {}
     thresholds: dict[str, float] = {}
@@ -526,7 +619,8 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
         for label, uri, run_id, threshold in entries:
             try:
                 score = holdout_score(report, uri, run_id)
-                results[label] = task_metrics(report.task, report.y, score, threshold)
+                results[label] = task_metrics(report.task, report.y, score, threshold, report.positive_class,
+                                              report.classes)
             except Exception as error:  # noqa: BLE001 - one unreadable model must not hide the others
                 notes.append(f"{label} could not be scored: {type(error).__name__}: {error}")
                 continue
@@ -542,12 +636,47 @@ def compare(report: ModelReport, build: Build | None) -> Comparison:
 
 
 def holdout_score(report: ModelReport, uri: str, run_id: str | None) -> np.ndarray:
-    """A model's holdout scores: as the evaluate task saved them for its run, else by loading and scoring it."""
-    if run_id is not None and run_id in report.saved_scores.columns:
-        return report.saved_scores[run_id].to_numpy(dtype=float)
+    """A model's holdout scores (binary: the positive class's probability; multiclass: the probability
+    matrix in ``report.classes`` order): as the evaluate task saved them for its run, else by loading
+    and scoring it."""
+    from nbprod.model.evaluation import run_scores
     from nbprod.model.models import predict_scores
 
-    return predict_scores(report.load(uri), report.X, report.task)
+    if run_id is not None and not report.saved_scores.empty:
+        try:
+            return run_scores(report.saved_scores, run_id, report.classes)
+        except KeyError:  # not saved for this run
+            pass
+    return predict_scores(report.load(uri), report.X, report.task, report.positive_class)
+
+
+def predicted_classes(report: ModelReport, comparison: Comparison, label: str) -> np.ndarray:
+    """A compared model's predicted labels on the holdout: binary, the positive class at its threshold;
+    multiclass, the most probable class."""
+    from nbprod.model.classes import predicted_labels
+
+    return predicted_labels(comparison.scores[label], report.classes, report.positive_class,
+                            comparison.thresholds[label])
+
+
+def class_table(report: ModelReport, comparison: Comparison, label: str) -> pd.DataFrame:
+    """Precision, recall, F1 and support of each class for one compared model (the per-class table)."""
+    from nbprod.model.metrics import per_class_table
+
+    return per_class_table(report.y, predicted_classes(report, comparison, label), report.classes)
+
+
+def is_positive(report: ModelReport) -> np.ndarray:
+    """1 where the holdout's label is the positive class (binary), for the ROC and precision-recall curves."""
+    from nbprod.model.classes import indicator
+
+    return indicator(report.y, report.positive_class)
+
+
+def shown_models(comparison: Comparison) -> list[str]:
+    """The models whose calls the report details: the serving one and the build's best (once each)."""
+    shown = [comparison.champion_label, comparison.best_label]
+    return list(dict.fromkeys(name for name in shown if name in comparison.scores))
 
 
 def champion_summary(report: ModelReport, comparison: Comparison) -> str:
@@ -558,10 +687,11 @@ def champion_summary(report: ModelReport, comparison: Comparison) -> str:
     if champion is not None and label in comparison.results:
         metrics = comparison.results[label]
         recall = precision = None
-        if report.task == "classification":
-            recall, precision = confusion_rates(report.y, comparison.scores[label], comparison.thresholds[label])
+        if report.kind == "binary":
+            recall, precision = confusion_rates(report.y, comparison.scores[label], comparison.thresholds[label],
+                                                report.positive_class)
         performance = plain_performance(report.task, report.context.target, metrics, report.baseline,
-                                        recall, precision)
+                                        recall, precision, report.positive_class, report.multiclass)
     names = comparison.names
     shown = None if champion is None else {**champion, "candidate": names.get(champion["candidate"],
                                                                               champion["candidate"])}

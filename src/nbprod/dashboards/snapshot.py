@@ -88,9 +88,12 @@ def execute(source: Path, env: Mapping[str, str], timeout: int = 600, kernel_nam
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from nbprod.pipeline.kernels import kernel_manager_class
+
     source = Path(source).resolve()
     notebook = nbformat.read(source, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
+                            kernel_manager_class=kernel_manager_class(),  # no plain-TCP warning per kernel
                             resources={"metadata": {"path": str(source.parent)}})
     try:
         client.execute(env=dict(env), cwd=str(source.parent))

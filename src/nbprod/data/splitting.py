@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from nbprod.data.times import cut_stamp, read_times
 from nbprod.model.classes import class_counts, resolve_positive_class, sorted_labels, to_label
 
 SPLITS = ("train", "valid", "test", "new")
@@ -81,7 +82,8 @@ def prepare_target(
     positive class is ``positive_class`` (checked to be one of them) or, when None,
     inferred as the training split's minority class, before missing targets are
     filled with it (``missing_target: positive``). A multiclass target has none.
-    Returns the splits and ``{"target", "task", "classes", "positive_class"}``.
+    Returns the splits and ``{"target", "task", "classes", "positive_class", "positive_class_source"}``
+    (the source: ``set`` by data.positive_class, ``inferred``, or None without a positive class).
     """
     check_not_empty(parts)
     positive = None
@@ -95,34 +97,47 @@ def prepare_target(
     done = {name: apply_target_rule(part, target, task, missing_target, positive) for name, part in parts.items()}
     check_splits(done, target, task)
     classes = sorted_labels(done["train"][target].unique()) if task == "classification" else None
-    return done, {"target": target, "task": task, "classes": classes, "positive_class": to_label(positive)}
+    source = None if positive is None else ("set" if positive_class is not None else "inferred")
+    return done, {"target": target, "task": task, "classes": classes, "positive_class": to_label(positive),
+                  "positive_class_source": source}
 
 
-def describe_target(info: Mapping[str, Any], positive_setting: Any = None) -> str:
-    """One line on what the target is: its task, classes and positive class (and where that came from)."""
+def describe_target(info: Mapping[str, Any]) -> str:
+    """One line on what the target is (:func:`prepare_target`'s record): task, classes, positive class and its source."""
     if info["task"] != "classification":
         return f"Target {info['target']!r}: regression."
     classes = info["classes"]
     if len(classes) > 2:
         return f"Target {info['target']!r}: multiclass classification, {len(classes)} classes {classes!r}."
-    origin = ("set by data.positive_class" if positive_setting is not None
+    origin = ("set by data.positive_class" if info.get("positive_class_source") == "set"
               else "inferred: the minority class of the training rows")
     return (f"Target {info['target']!r}: binary classification, classes {classes!r}; "
             f"positive class {info['positive_class']!r} ({origin}).")
 
 
 def time_split(
-    frame: pd.DataFrame, time_column: str, valid_start: str, test_start: str, new_start: str
+    frame: pd.DataFrame, time_column: str, valid_start: str | int, test_start: str | int, new_start: str | int
 ) -> dict[str, pd.DataFrame]:
-    """Split by time: [.., valid) train, [valid, test) validation, [test, new) test, [new, ..) new."""
-    cuts = [pd.Timestamp(value) for value in (valid_start, test_start, new_start)]
+    """Split by time: [.., valid) train, [valid, test) validation, [test, new) test, [new, ..) new.
+
+    The column holds datetimes, dates as text or integer periods (see
+    :func:`nbprod.data.times.read_times`); against periods the cuts may be periods
+    too (``2012``, ``"201309"``). Rows without a time are left out.
+    """
+    if time_column not in frame.columns:
+        raise ValueError(f"data.time_column {time_column!r} is not a column of the data")
+    times = read_times(frame[time_column], time_column)
+    names = ("split.valid_start", "split.test_start", "split.new_start")
+    cuts = [cut_stamp(value, times.period, name) for value, name in zip((valid_start, test_start, new_start), names)]
     if not cuts[0] < cuts[1] < cuts[2]:
         raise ValueError(f"split dates must increase: valid_start {valid_start} < test_start {test_start} "
                          f"< new_start {new_start}")
-    stamps = pd.to_datetime(frame[time_column])
-    bins = np.searchsorted(np.array(cuts, dtype="datetime64[ns]"), stamps.to_numpy(dtype="datetime64[ns]"),
-                           side="right")
-    return {name: frame[bins == index].sort_values(time_column) for index, name in enumerate(SPLITS)}
+    stamps = times.stamps.to_numpy(dtype="datetime64[ns]")
+    bins = np.searchsorted(np.array(cuts, dtype="datetime64[ns]"), stamps, side="right")
+    bins[np.isnat(stamps)] = -1
+    order = np.argsort(stamps, kind="stable")
+    ordered, ordered_bins = frame.iloc[order], bins[order]
+    return {name: ordered[ordered_bins == index] for index, name in enumerate(SPLITS)}
 
 
 def random_split(frame: pd.DataFrame, valid_frac: float, test_frac: float, seed: int) -> dict[str, pd.DataFrame]:
@@ -184,8 +199,11 @@ def split_summary(parts: Mapping[str, pd.DataFrame], target: str, time_column: s
                         for label in classes})
         else:
             row["target_mean"] = round(float(part[target].mean()), 4) if len(part) else None
-        if time_column:
-            stamps = pd.to_datetime(part[time_column])
-            row.update({"from": stamps.min(), "to": stamps.max()})
+        if time_column and len(part):  # periods shown as they are written (2013), other times as timestamps
+            times = read_times(part[time_column], time_column)
+            shown = part[time_column] if times.period else times.stamps
+            row.update({"from": shown.min(), "to": shown.max()})
+        elif time_column:
+            row.update({"from": pd.NaT, "to": pd.NaT})
         rows.append(row)
     return pd.DataFrame(rows).set_index("split")

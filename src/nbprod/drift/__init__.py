@@ -6,7 +6,8 @@
 
 See :class:`DriftDetector` for the rules, :mod:`nbprod.drift.results` for the
 result fields and statuses, :mod:`nbprod.drift.stats` for the statistics and
-:mod:`nbprod.drift.binning` for the approximation used on large windows.
+:mod:`nbprod.drift.binning` for the approximation used on large windows and
+:mod:`nbprod.drift.noise` for the noise floor that keeps small windows from false alarms.
 """
 
 from nbprod.drift.detector import DEFAULT_THRESHOLDS, DriftDetector, infer_kind, prediction_drift

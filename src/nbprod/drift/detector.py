@@ -123,6 +123,14 @@ class DriftDetector:
     alarms_count_as_drift : bool, default False
         Whether a raised alarm makes the column ``drifted`` (and so counts in
         the dataset share). Off by default: ``drifted`` is the statistic's decision.
+    noise_floor : bool, default True
+        Whether a distance's threshold (Wasserstein, Jensen-Shannon, PSI) is raised
+        to the noise floor of windows of the compared size: what windows of that
+        many rows drawn from the reference reach from sampling noise alone
+        (:mod:`nbprod.drift.noise`). It matters on small windows of columns with
+        many categories (150 categories: a 300-row window drawn from the reference
+        reads a Jensen-Shannon distance near 0.2); on large windows the floor is far
+        below the threshold. False: the configured thresholds as they are.
 
     Attributes
     ----------
@@ -165,6 +173,7 @@ class DriftDetector:
         max_missing_change: float = pr.DEFAULT_MAX_MISSING_CHANGE,
         max_unseen_share: float = pr.DEFAULT_MAX_UNSEEN_SHARE,
         alarms_count_as_drift: bool = False,
+        noise_floor: bool = True,
     ) -> None:
         self.columns = columns
         self.kinds = kinds
@@ -181,6 +190,7 @@ class DriftDetector:
         self.max_missing_change = max_missing_change
         self.max_unseen_share = max_unseen_share
         self.alarms_count_as_drift = alarms_count_as_drift
+        self.noise_floor = noise_floor
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments, as scikit-learn's ``get_params`` (e.g. to log them to MLflow)."""
@@ -217,7 +227,7 @@ class DriftDetector:
             _check_number(f"thresholds[{key!r}]", value, 0.0)
         return pr.Settings(int(self.small_sample_size), int(self.discrete_max_unique), float(self.min_std),
                            float(self.psi_eps), float(self.max_missing_change), float(self.max_unseen_share),
-                           bool(self.alarms_count_as_drift))
+                           bool(self.alarms_count_as_drift), bool(self.noise_floor))
 
     def fit(self, reference: pd.DataFrame) -> "DriftDetector":
         """Learn the reference profiles.

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from nbprod.drift import binning, stats
+from nbprod.drift import binning, noise, stats
 from nbprod.drift.results import ColumnDrift
 
 #: Methods whose statistic is a p-value test (drift when ``p < threshold``).
 PVALUE_METHODS = frozenset({"ks", "chisquare", "chisquare_gof"})
 NUMERIC_METHODS = frozenset({"auto", "wasserstein", "ks", "jensenshannon", "chisquare", "chisquare_gof", "psi"})
 CATEGORICAL_METHODS = frozenset({"auto", "jensenshannon", "chisquare", "chisquare_gof", "psi"})
+#: Distance methods whose threshold is raised to the window size's noise floor (see :mod:`nbprod.drift.noise`).
+FLOOR_METHODS = frozenset({"wasserstein", "jensenshannon", "psi"})
 #: Window rows up to which the exact (sorting) Wasserstein is used against a small reference.
 EXACT_WASSERSTEIN_MAX_N = 100_000
 #: Relative float64 rounding allowed for in the binned Wasserstein, on top of its error bound.
@@ -36,6 +38,7 @@ class Settings:
     max_missing_change: float = DEFAULT_MAX_MISSING_CHANGE
     max_unseen_share: float = DEFAULT_MAX_UNSEEN_SHARE
     alarms_count_as_drift: bool = False
+    noise_floor: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class NumericProfile:
     column) is kept when the column may need the exact Wasserstein or KS
     statistic; it is what lets a compare decide exactly when the binned
     approximation cannot, and compute KS exactly on any reference size.
+    ``quantiles`` (:data:`nbprod.drift.noise.QUANTILES` values) draw the windows
+    of the Wasserstein noise floor; ``floors`` caches the floors by window size.
     """
 
     n: int
@@ -65,17 +70,21 @@ class NumericProfile:
     values: np.ndarray | None = None
     value_counts: np.ndarray | None = None
     sorted_values: np.ndarray | None = None
+    quantiles: np.ndarray | None = None
+    floors: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class CategoricalProfile:
-    """Fitted summary of a categorical reference column: its categories and their counts."""
+    """Fitted summary of a categorical reference column: its categories and their counts (``floors``: the
+    cached noise floors by window size)."""
 
     n: int
     n_rows: int
     missing_rate: float
     categories: pd.Index
     counts: np.ndarray
+    floors: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
@@ -110,6 +119,7 @@ def fit_numeric(series: pd.Series, n_cells: int, psi_bins: int, settings: Settin
         n=n, n_rows=rows, missing_rate=_rate(rows - n, rows), std=stats.stable_std(x), grid=grid,
         counts=counts, slack=slack, psi_edges=edges, psi_counts=binning.edge_counts(x, edges),
         values=values, value_counts=value_counts, sorted_values=x if keep_sorted else None,
+        quantiles=noise.quantile_grid(x),
     )
 
 
@@ -120,6 +130,40 @@ def fit_categorical(series: pd.Series) -> CategoricalProfile:
     rows, n = int(series.size), int(vc.sum())
     cats = pd.Index(np.asarray(vc.index, dtype=object), dtype=object)
     return CategoricalProfile(n, rows, _rate(rows - n, rows), cats, vc.to_numpy(dtype=np.float64))
+
+
+def _floor(prof, key: tuple, compute: Callable[[], float]) -> float:
+    """The noise floor ``key`` of a profile, computed once (see :mod:`nbprod.drift.noise`)."""
+    if key not in prof.floors:
+        prof.floors[key] = compute()
+    return prof.floors[key]
+
+
+def raised_threshold(prof, method: str, statistic: float, threshold: float, n_cur: int, settings: Settings,
+                     counts: np.ndarray | None = None, eps: float = stats.DEFAULT_PSI_EPS) -> tuple[float, float]:
+    """``(threshold, noise floor)``: the threshold raised to the noise floor of windows of ``n_cur`` values.
+
+    The floor is computed only when it can change the decision: a distance above the
+    configured threshold, on a window small enough for :func:`nbprod.drift.noise.floor_bound`
+    to reach the threshold; otherwise it is NaN and the threshold stays as configured.
+    """
+    if (not settings.noise_floor or method not in FLOOR_METHODS or not np.isfinite(statistic)
+            or statistic <= threshold):
+        return threshold, float("nan")
+    size = noise.size_bucket(n_cur)
+    if method == "wasserstein":
+        norm = max(prof.std, settings.min_std)
+        bound = noise.floor_bound(method, n_cur, prof.n, spread=noise.spread_of(prof.quantiles) / norm)
+        if bound <= threshold:
+            return threshold, float("nan")
+        floor = _floor(prof, ("wasserstein", size),
+                       lambda: noise.wasserstein_floor(prof.quantiles, prof.n, size, norm))
+    else:
+        bound = noise.floor_bound(method, n_cur, int(counts.sum()), categories=int(np.count_nonzero(counts)))
+        if bound <= threshold:
+            return threshold, float("nan")
+        floor = _floor(prof, (method, counts.size, size), lambda: noise.counts_floor(counts, size, method, eps))
+    return max(threshold, floor), floor
 
 
 def _decide(method: str, value: float, threshold: float) -> bool:
@@ -220,19 +264,25 @@ def compare_numeric(name: str, prof: NumericProfile, series: pd.Series, method: 
             method = "ks" if small else "wasserstein"
     ref_d, cur_d = discrete if discrete is not None else (prof.psi_counts, binning.edge_counts(x, prof.psi_edges))
     thr = threshold(method)
-    p_value, exact, bound = None, True, 0.0
+    p_value, exact, bound, floor = None, True, 0.0, float("nan")
     if method == "wasserstein":
         stat, exact, bound = _wasserstein(prof, x, thr, settings)
+        raised, floor = raised_threshold(prof, method, stat, thr, n_cur, settings)
+        if raised > thr:
+            thr = raised
+            stat, exact, bound = _wasserstein(prof, x, thr, settings)
     elif method == "ks":
         if prof.sorted_values is None:
             raise ValueError(f"column {name!r}: KS needs the sorted reference; fit it with keep_sorted=True")
         stat, p_value = stats.ks_test(prof.sorted_values, x, presorted=True)
     else:
         stat, p_value = _on_counts(method, ref_d, cur_d, settings.psi_eps)
+        known = prof.value_counts if discrete is not None else prof.psi_counts
+        thr, floor = raised_threshold(prof, method, float(stat), thr, n_cur, settings, known, settings.psi_eps)
     return _result(name, "numeric", prof, n_cur, rows, settings, method=method, statistic=float(stat),
                    threshold=thr, drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr),
                    p_value=p_value, psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", exact=exact,
-                   error_bound=bound, **unseen)
+                   error_bound=bound, noise_floor=floor, **unseen)
 
 
 def compare_categorical(name: str, prof: CategoricalProfile, series: pd.Series, method: str,
@@ -255,11 +305,12 @@ def compare_categorical(name: str, prof: CategoricalProfile, series: pd.Series, 
     if method == "auto":
         method = "chisquare" if prof.n <= settings.small_sample_size else "jensenshannon"
     stat, p_value = _on_counts(method, ref_d, cur_d, settings.psi_eps)
-    thr = threshold(method)
+    thr, floor = raised_threshold(prof, method, float(stat), threshold(method), n_cur, settings, prof.counts,
+                                  settings.psi_eps)
     n_new = int(new_counts.sum())
     return _result(
         name, "categorical", prof, n_cur, rows, settings, method=method, statistic=float(stat), threshold=thr,
         drifted=_decide(method, p_value if method in PVALUE_METHODS else stat, thr), p_value=p_value,
-        psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", exact=True, error_bound=0.0,
+        psi=stats.psi(ref_d, cur_d, settings.psi_eps), status="ok", exact=True, error_bound=0.0, noise_floor=floor,
         unseen_count=n_new, unseen_share=n_new / n_cur, unseen_examples=_examples(keys[~seen], new_counts),
     )

@@ -115,6 +115,11 @@ class ColumnDrift:
         ``|missing_rate_change| > max_missing_change`` (False when undefined).
     unseen_drifted : bool
         ``unseen_share > max_unseen_share``.
+    noise_floor : float
+        For the distance methods: what windows of this size drawn from the
+        reference reach from sampling noise alone (see :mod:`nbprod.drift.noise`);
+        ``threshold`` is the configured one raised to it. NaN when not computed
+        (it is computed only for a distance above the configured threshold).
     """
 
     column: str
@@ -138,6 +143,7 @@ class ColumnDrift:
     error_bound: float = float("nan")
     missing_drifted: bool = False
     unseen_drifted: bool = False
+    noise_floor: float = float("nan")
 
     @property
     def counted(self) -> bool:

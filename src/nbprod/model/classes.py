@@ -132,8 +132,9 @@ def indicator(y: Any, positive_class: Any) -> np.ndarray:
 def class_counts(y: Any) -> pd.Series:
     """How many rows of each label (missing values left out), labels sorted."""
     values = pd.Series(np.asarray(y, dtype=object)).dropna().map(to_label)
-    counts = values.value_counts()
-    return counts.loc[sorted_labels(counts.index)]
+    counts = dict(values.value_counts().items())
+    order = sorted_labels(counts)  # by label, not .loc: a list of booleans would be taken for a mask
+    return pd.Series([counts[label] for label in order], index=pd.Index(order, dtype=object), dtype="int64")
 
 
 def sorted_labels(labels: Any) -> list[Any]:

@@ -13,6 +13,9 @@ from typing import Any, Iterable, Literal, Mapping
 import numpy as np
 import pandas as pd
 
+#: Categories kept per column by default (``train.max_categories`` in the pipeline); rarer ones are pooled as missing.
+MAX_CATEGORIES = 200
+
 Kind = Literal["numeric", "categorical", "datetime"]
 
 
@@ -112,7 +115,7 @@ def contract_from_frame(
     frame: pd.DataFrame,
     categorical: Iterable[str] = (),
     numeric: Iterable[str] = (),
-    max_categories: int = 200,
+    max_categories: int = MAX_CATEGORIES,
 ) -> FeatureContract:
     """Learn a contract from a training frame; ``categorical``/``numeric`` override inference."""
     forced = {**{name: "categorical" for name in categorical}, **{name: "numeric" for name in numeric}}

@@ -62,7 +62,7 @@ def holdout_results(
     positive_class: Any = None, classes: Sequence[Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Each model's metrics on the holdout, at its own threshold (binary)."""
-    return {name: metrics.task_metrics(task, y, score, 0.5 if thresholds.get(name) is None else thresholds[name],
+    return {name: metrics.task_metrics(task, y, score, metrics.DEFAULT_THRESHOLD if thresholds.get(name) is None else thresholds[name],
                                        positive_class, classes)
             for name, score in scores.items()}
 
@@ -75,7 +75,7 @@ def baseline_result(y_train: np.ndarray, y: np.ndarray, task: str, classes: Sequ
     positive rate itself.
     """
     scores = metrics.naive_scores(task, y_train, len(y), classes, positive_class)
-    threshold = float(scores[0]) if task == "classification" and scores.ndim == 1 and len(scores) else 0.5
+    threshold = float(scores[0]) if task == "classification" and scores.ndim == 1 and len(scores) else metrics.DEFAULT_THRESHOLD
     return metrics.task_metrics(task, y, scores, threshold, positive_class, classes)
 
 
@@ -86,7 +86,7 @@ def per_class(y: Any, score: np.ndarray, classes: Sequence[Any], positive_class:
     The prediction: the most probable class (multiclass), or the positive class when
     its probability reaches ``threshold`` (binary).
     """
-    predicted = predicted_labels(score, classes, positive_class, 0.5 if threshold is None else threshold)
+    predicted = predicted_labels(score, classes, positive_class, metrics.DEFAULT_THRESHOLD if threshold is None else threshold)
     return metrics.per_class_table(y, predicted, classes)
 
 

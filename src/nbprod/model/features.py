@@ -7,6 +7,7 @@ Because it is pickled inside the model, serving runs exactly this code.
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
@@ -14,7 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from nbprod.model.contract import ColumnSpec, FeatureContract, as_category_strings, contract_from_frame
+from nbprod.model.contract import (MAX_CATEGORIES, ColumnSpec, FeatureContract, as_category_strings,
+                                   contract_from_frame)
 
 #: Calendar parts derived from a datetime input column.
 CALENDAR_PARTS = ("month", "dayofweek", "hour")
@@ -54,6 +56,13 @@ def categorical_values(values: pd.Series, dtype: pd.CategoricalDtype) -> pd.Cate
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
+def empty_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """The columns of a (non-empty) frame without a single value, each with the reason it is left out."""
+    if frame.empty:
+        return {}
+    return {name: "no values in the training rows" for name in frame.columns[frame.isna().all().to_numpy()]}
+
+
 class FeatureBuilder(TransformerMixin, BaseEstimator):
     """Turn raw input columns into model features.
 
@@ -64,9 +73,13 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     max_categories : most frequent categories kept per column; rarer and unseen
         values become missing, which every model handles.
 
+    A column without a single value in the training frame is left out of the contract
+    (a model learns nothing from it), with a warning naming it.
+
     Attributes
     ----------
     contract_ : FeatureContract learned from the training frame.
+    dropped_ : columns left out of the contract, with the reason.
     feature_names_out_ : names of the produced features.
     """
 
@@ -74,7 +87,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self,
         categorical: Sequence[str] = (),
         numeric: Sequence[str] = (),
-        max_categories: int = 200,
+        max_categories: int = MAX_CATEGORIES,
     ) -> None:
         self.categorical = categorical
         self.numeric = numeric
@@ -82,7 +95,12 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object = None) -> "FeatureBuilder":
         """Learn the contract from the training frame."""
-        self.contract_ = contract_from_frame(X, self.categorical, self.numeric, self.max_categories)
+        self.dropped_ = empty_columns(X)
+        if self.dropped_:
+            warnings.warn(f"columns left out of the model: {self.dropped_}", UserWarning, stacklevel=2)
+        kept = X.drop(columns=list(self.dropped_))
+        self.contract_ = contract_from_frame(kept, [name for name in self.categorical if name in kept],
+                                             [name for name in self.numeric if name in kept], self.max_categories)
         self.feature_names_out_ = np.asarray(list(self.transform(X.head(1)).columns), dtype=object)
         return self
 

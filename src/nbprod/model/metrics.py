@@ -8,14 +8,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from nbprod.model.classes import (classes_to_json, indicator, label_array, label_to_json, positive_index,
-                                  positive_label, predicted_labels, to_label)
+from nbprod.model import DEFAULT_THRESHOLD
+from nbprod.model.classes import (classes_of, classes_to_json, indicator, label_array, label_from_json, label_to_json,
+                                  positive_index, positive_label, predicted_labels, to_label)
+from nbprod.tracking.tags import CLASSES as CLASSES_TAG, POSITIVE_CLASS as POSITIVE_CLASS_TAG
 
-#: MLflow tags on each candidate run and registered model version (until the tag vocabulary module lands):
-#: the positive class of a binary classifier, JSON-encoded, and the classes, as a JSON list, in
-#: ``predict_proba`` column order (see :mod:`nbprod.model.classes`).
-POSITIVE_CLASS_TAG = "nbprod.positive_class"
-CLASSES_TAG = "nbprod.classes"
 
 def class_tags(classes: Sequence[Any] | None, positive_class: Any = None) -> dict[str, str]:
     """The tags naming a classifier's classes and (binary) positive class; none without classes (regression)."""
@@ -25,6 +22,20 @@ def class_tags(classes: Sequence[Any] | None, positive_class: Any = None) -> dic
     if len(classes) <= 2:
         tags[POSITIVE_CLASS_TAG] = label_to_json(positive_label(classes, positive_class))
     return tags
+
+
+def classes_from_tags(tags: Mapping[str, str], model: Any = None) -> tuple[list[Any] | None, Any]:
+    """``(classes, positive class)`` of a registered classifier, read from its tags (:func:`class_tags`).
+
+    A version registered before these tags existed falls back to ``model.classes_`` and,
+    binary, the greater label (the old ``[:, 1]``). A multiclass model's positive class
+    is None; a regressor's classes are None.
+    """
+    classes = label_from_json(tags.get(CLASSES_TAG)) if tags.get(CLASSES_TAG) else classes_of(model)
+    if classes is None or len(classes) > 2:
+        return classes, None
+    recorded = tags.get(POSITIVE_CLASS_TAG)
+    return classes, positive_label(classes, None if recorded is None else label_from_json(recorded))
 
 
 #: Whether a larger value of each metric is better.
@@ -70,7 +81,7 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
     """The probability threshold that maximises F1."""
     precision, recall, thresholds = skm.precision_recall_curve(y_true, proba)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    return float(thresholds[int(np.argmax(f1[:-1]))]) if thresholds.size else 0.5
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if thresholds.size else DEFAULT_THRESHOLD
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float,
@@ -160,7 +171,7 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, f
     }
 
 
-def task_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5,
+def task_metrics(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                  positive_class: Any = None, classes: Sequence[Any] | None = None) -> dict[str, float]:
     """The metrics of a task from true values and model scores.
 

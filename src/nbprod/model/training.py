@@ -12,6 +12,7 @@ from nbprod import tracking
 from nbprod.model import metrics
 from nbprod.model.classes import classes_of, indicator, is_multiclass, positive_label
 from nbprod.model.models import Candidate, predict_scores
+from nbprod.tracking.tags import KIND
 
 
 def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -56,7 +57,7 @@ def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float],
     import mlflow
     from mlflow.models import infer_signature
 
-    tags = {"nbprod.kind": candidate.kind, **class_tags(model, positive_class)}
+    tags = {KIND: candidate.kind, **class_tags(model, positive_class)}
     with tracking.candidate_run(candidate.name, **tags) as run:
         threshold = {"threshold": result["threshold"]} if "threshold" in result else {}
         mlflow.log_params({"kind": candidate.kind, **candidate.params, **threshold})
@@ -89,7 +90,7 @@ def save_candidates(
         multiclass = is_multiclass(classes_of(fitted[candidate.name]))
         index[candidate.name] = {"path": str(path), "kind": candidate.kind, "params": dict(candidate.params),
                                  "threshold": (None if multiclass
-                                               else float(results[candidate.name].get("threshold", 0.5))),
+                                               else float(results[candidate.name].get("threshold", metrics.DEFAULT_THRESHOLD))),
                                  "valid": dict(results[candidate.name]), **logged}
     return index
 

@@ -24,15 +24,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod import io
-from nbprod.settings import resolve_path
+from nbprod.project import Project
 
-STATE_FILE = "champion_build.json"
 RETRAIN_FOLDER = "retrain"
-
-
-def state_path(settings: Mapping[str, Any], project: Path) -> Path:
-    """``{monitor.reports}/champion_build.json``."""
-    return resolve_path(project, settings["monitor"]["reports"]) / STATE_FILE
 
 
 def retrain_folders(settings: Mapping[str, Any], stamp: str) -> list[str]:
@@ -42,16 +36,17 @@ def retrain_folders(settings: Mapping[str, Any], stamp: str) -> list[str]:
     return [f'products="{products.as_posix()}"', f'reports="{reports.as_posix()}"']
 
 
-def record_champion(settings: Mapping[str, Any], project: Path, version: str, products: str,
-                    run_id: str | None, metrics: Mapping[str, float] | None = None) -> None:
-    """Note that ``version`` was trained in the build whose products are ``products`` and last scored ``metrics``."""
+def record_champion(project: Project, version: str, products: str, run_id: str | None,
+                    metrics: Mapping[str, float] | None = None) -> None:
+    """Note that ``version`` was trained in the build whose products are ``products`` and last scored ``metrics``
+    (in :class:`nbprod.project.Project` ``project``'s ``champion_build``)."""
     io.write_json({"version": str(version), "products": str(products), "run_id": run_id,
-                   "metrics": dict(metrics or {})}, state_path(settings, project))
+                   "metrics": dict(metrics or {})}, project.champion_build)
 
 
-def _state_for(settings: Mapping[str, Any], project: Path, version: str | None) -> dict[str, Any] | None:
+def _state_for(project: Project, version: str | None) -> dict[str, Any] | None:
     """The recorded state when it is about ``version``."""
-    path = state_path(settings, project)
+    path = project.champion_build
     if version is None or not path.is_file():
         return None
     try:
@@ -61,23 +56,23 @@ def _state_for(settings: Mapping[str, Any], project: Path, version: str | None) 
     return state if str(state.get("version")) == str(version) else None
 
 
-def champion_metric(settings: Mapping[str, Any], project: Path, version: str | None, metric: str) -> float | None:
+def champion_metric(project: Project, version: str | None, metric: str) -> float | None:
     """``version``'s ``metric`` as the gate last measured it after a retraining (None: not recorded)."""
-    state = _state_for(settings, project, version)
+    state = _state_for(project, version)
     value = ((state or {}).get("metrics") or {}).get(metric)
     return None if value is None else float(value)
 
 
-def champion_products(settings: Mapping[str, Any], project: Path, version: str | None) -> str:
+def champion_products(project: Project, version: str | None) -> str:
     """The products folder of ``version``'s build: the recorded retraining build's, else ``products``."""
-    state = _state_for(settings, project, version)
-    if state is None or not resolve_path(project, state["products"]).is_dir():
-        return settings["products"]
+    state = _state_for(project, version)
+    if state is None or not project.path(state["products"]).is_dir():
+        return project.settings["products"]
     return state["products"]
 
 
-def for_champion(settings: Mapping[str, Any], project: Path, version: str | None) -> dict[str, Any]:
-    """A copy of ``settings`` whose ``products`` is the champion's build."""
-    result = copy.deepcopy(dict(settings))
-    result["products"] = champion_products(settings, project, version)
-    return result
+def for_champion(project: Project, version: str | None) -> Project:
+    """The project with ``products`` the champion's build: its splits and evaluation are that build's."""
+    settings = copy.deepcopy(dict(project.settings))
+    settings["products"] = champion_products(project, version)
+    return project.with_settings(settings)

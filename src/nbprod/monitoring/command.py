@@ -55,12 +55,9 @@ def refresh_snapshots(args: argparse.Namespace) -> str:
     """Rewrite the dashboards' static snapshots after monitoring; a line saying where (or why not)."""
     from nbprod.dashboards.context import dashboards_folder
     from nbprod.dashboards.snapshot import SnapshotError, dashboard_env, write_snapshots
-    from nbprod.settings import resolve_path
-    from nbprod.tracking import tracking_uri
 
-    target = resolve_path(args.project, args.settings["reports"]) / "dashboards"
-    env = dashboard_env(args.project, args.env, list(args.set or []), tracking_uri(args.settings, args.project),
-                        static=True)
+    target = args.catalog.dashboard_snapshots
+    env = dashboard_env(args.project, args.env, list(args.set or []), args.catalog.tracking_uri(), static=True)
     try:
         written = write_snapshots(dashboards_folder(args.project), target, env)
     except SnapshotError as error:
@@ -68,17 +65,17 @@ def refresh_snapshots(args: argparse.Namespace) -> str:
     return f"Dashboard snapshots refreshed: {', '.join(path.name for path in written.values())} in {target}"
 
 
-def load_rows(args: argparse.Namespace, settings, project):
-    """The rows to monitor and a description of where they came from."""
+def load_rows(args: argparse.Namespace, project):
+    """The rows to monitor (``--data``, else :class:`~nbprod.project.Project` ``project``'s prediction log) and a
+    description of where they came from."""
     from nbprod.monitoring.monitor import read_rows
-    from nbprod.settings import resolve_path
 
     if args.data:
-        path = resolve_path(project, args.data)
+        path = project.path(args.data)
         return read_rows(path), f"data file {path}"
     from nbprod.serving.prediction_log import read_prediction_log
 
-    folder = resolve_path(project, settings["serve"]["prediction_log"])
+    folder = project.prediction_log
     bounds = " and ".join(text for text in (args.since and f"since {args.since}", args.until and f"before {args.until}")
                           if text)
     source = f"the prediction log {folder}" + (f" (requests {bounds})" if bounds else "")
@@ -125,24 +122,19 @@ def describe(report, quiet: bool = False) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run one monitoring pass; print what it saw and decided."""
-    import copy
-
     from nbprod.monitoring.check import MonitorError
     from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
     from nbprod.monitoring.windows import WindowError
-    from nbprod.settings import resolve_path
 
-    settings = copy.deepcopy(args.settings)
-    if args.no_retrain:
-        settings["monitor"]["retrain"] = False
+    project = args.catalog.with_overrides(["monitor.retrain=false"]) if args.no_retrain else args.catalog
     try:
-        rows, source = load_rows(args, settings, args.project)
+        rows, source = load_rows(args, project)
         if args.labels:
-            labels = read_rows(resolve_path(args.project, args.labels))
+            labels = read_rows(project.path(args.labels))
             key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
-            rows, used = attach_labels(rows, labels, settings["data"]["target"], key)
+            rows, used = attach_labels(rows, labels, project.target, key)
             source += f" with labels from {args.labels} (joined on {', '.join(used)})"
-        report = run_pass(settings, args.project, rows, source, retrain_overrides=args.retrain_set,
+        report = run_pass(project, rows, source, retrain_overrides=args.retrain_set,
                           log=lambda text: print(text, flush=True))
     except (MonitorError, WindowError) as error:
         print(f"nbprod monitor: {error}", file=sys.stderr)

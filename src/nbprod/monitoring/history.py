@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from nbprod import io
 
-HISTORY_FILE = "drift_history.json"
 DECISIONS_FILE = "decisions.md"
 EVENT_KINDS = ("retrain", "no_action", "promoted", "rejected")
 

@@ -15,7 +15,12 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from nbprod.monitoring import builds, check, history, trigger, windows as windows_module
-from nbprod.settings import resolve_path
+from nbprod.project import Project
+from nbprod.tracking.tags import (
+    MONITOR_BUILD_OK, MONITOR_DECISION, MONITOR_EVENTS, MONITOR_GATE, MONITOR_MODEL_VERSION,
+    MONITOR_REASON, MONITOR_RETRAIN_DUE, MONITOR_RETRAIN_OVERRIDES, MONITOR_RETRAIN_RUN, MONITOR_RUN,
+    MONITOR_SOURCE, MONITOR_TRIGGER, MONITOR_WINDOW, TASK, metric as tag_metric,
+)
 
 
 @dataclass
@@ -39,11 +44,6 @@ class Report:
     @property
     def exit_code(self) -> int:
         return 1 if self.outcome is not None and not self.outcome.ok else 0
-
-
-def history_path(settings: Mapping[str, Any], project: Path) -> Path:
-    """``{monitor.reports}/drift_history.json``."""
-    return resolve_path(project, settings["monitor"]["reports"]) / history.HISTORY_FILE
 
 
 def read_rows(path: Path) -> pd.DataFrame:
@@ -91,79 +91,110 @@ def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Se
     return result, key
 
 
-def model_scorer(model: Any, task: str) -> Callable[[pd.DataFrame], Any]:
-    """A function scoring raw rows with ``model`` (None when the rows lack one of its input columns)."""
-    from nbprod.model.features import feature_contract
-    from nbprod.model.models import predict_scores
+class ModelScorer:
+    """Scores raw rows with a model (None when the rows lack one of its input columns): a binary
+    classifier's positive-class probability, a multiclass one's probability matrix (in
+    ``labels.classes`` order), a regressor's prediction. ``threshold``: a binary model's decision
+    threshold (accuracy and F1 of its scores are computed at it; None: the drift library's cut)."""
 
-    names = feature_contract(model).names
+    def __init__(self, model: Any, task: str, labels: Any = None, threshold: float | None = None) -> None:
+        from nbprod.model.features import feature_contract
+        from nbprod.model.labels import ClassLabels, is_classification
 
-    def score(frame: pd.DataFrame) -> Any:
-        if any(name not in frame.columns for name in names):
+        self.model, self.task, self.threshold = model, task, threshold
+        self.names = feature_contract(model).names
+        self.labels = (labels or ClassLabels.from_model(model)) if is_classification(task) else None
+
+    def __call__(self, frame: pd.DataFrame) -> Any:
+        if any(name not in frame.columns for name in self.names):
             return None
-        return predict_scores(model, frame[names], task)
+        if self.labels is None:
+            return self.model.predict(frame[self.names])
+        probabilities = self.model.predict_proba(frame[self.names])
+        return self.labels.positive_scores(probabilities) if self.labels.binary else probabilities
 
-    return score
+
+def model_scorer(model: Any, task: str, labels: Any = None) -> Callable[[pd.DataFrame], Any]:
+    """A :class:`ModelScorer` of ``model`` (``labels``: its classes and positive class; default from the model)."""
+    return ModelScorer(model, task, labels)
 
 
-def champion_scorer(settings: Mapping[str, Any], version: str) -> tuple[Any, str]:
-    """A function scoring raw rows with the champion ``version``, and a note."""
+def registered_scorer(model_name: str, version: str, task: str, tracking_uri: str | None = None) -> ModelScorer:
+    """A scorer of a registered version, with the positive class its ``nbprod.positive_class`` tag names."""
+    from nbprod.model.labels import ClassLabels, is_classification
     from nbprod.registry.client import Registry
+    from nbprod.tracking.tags import THRESHOLD as THRESHOLD_TAG
 
-    model = Registry(settings["registry"]["model_name"]).load(version)
-    return model_scorer(model, settings["data"]["task"]), f"scored with the champion v{version}"
+    registry = Registry(model_name, tracking_uri)
+    model = registry.load(version)
+    tags = registry.version(version).tags
+    if not is_classification(task):
+        return ModelScorer(model, task)
+    threshold = tags.get(THRESHOLD_TAG)
+    return ModelScorer(model, task, ClassLabels.from_tags(model.classes_, tags),
+                       float(threshold) if threshold is not None else None)
 
 
-def champion_reference(settings: Mapping[str, Any], project: Path, metric: str, version: str | None) -> float | None:
+def champion_scorer(project: Project, version: str) -> tuple[Any, str]:
+    """A function scoring raw rows with the champion ``version``, and a note."""
+    scorer = registered_scorer(project.model_name, version, project.task, project.tracking_uri())
+    return scorer, f"scored with the champion v{version}"
+
+
+def champion_reference(project: Project, metric: str, version: str | None) -> float | None:
     """What the champion is expected to score: as the gate last measured it after a retraining, else its
     recorded test metric (version tag), else the build's evaluation."""
-    remeasured = builds.champion_metric(settings, project, version, metric)
+    remeasured = builds.champion_metric(project, version, metric)
     if remeasured is not None:
         return remeasured
     if version is not None:
         try:
             from nbprod.registry.client import Registry
 
-            tag = Registry(settings["registry"]["model_name"]).version(version).tags.get(f"nbprod.metric.{metric}")
+            tag = Registry(project.model_name, project.tracking_uri()).version(version).tags.get(tag_metric(metric))
             if tag is not None:
                 return float(tag)
         except Exception:  # noqa: BLE001
             pass
-    return check.reference_metric(settings, project, metric)
+    return check.reference_metric(project, metric)
 
 
-def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, source: str, *,
+def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
              retrain_overrides: Sequence[str] = (), track: bool = True, log=print,
              on_decision: Callable[[Report], None] | None = None) -> Report:
-    """Monitor ``rows``: check new windows, decide, maybe retrain, record everything.
+    """Monitor ``rows`` of :class:`~nbprod.project.Project` ``project``: check new windows, decide, maybe
+    retrain, record everything.
 
     ``on_decision`` is called with the report once the decision is recorded, before a
     retraining build starts (the replay demo narrates the week there).
     """
     notes: list[str] = []
-    base, version = settings, None
+    base, version = project, None
     if track:
         from nbprod import tracking
 
-        tracking.configure(settings, project)
-        version = _champion_version(settings, notes)
-        settings = builds.for_champion(settings, project, version)
-    path = history_path(settings, project)
-    reference = check.load_reference(settings, project)
-    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes)
-    scorer, metric_reference = _champion_scoring(settings, project, rows, version, notes) if track else (None, None)
+        tracking.configure(project.settings, project.root)
+        version = _champion_version(project, notes)
+        project = builds.for_champion(project, version)
+    settings = project.settings
+    path = project.drift_history
+    reference = check.load_reference(project)
     state = history.read(path)
+    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes, file_order_start(state))
+    scorer, metric_reference = _champion_scoring(project, rows, version, notes) if track else (None, None)
+    predicted_reference = _predicted_reference(project, reference, version, scorer) if track else None
     recorded = history.recorded(state)
     checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
                                            reference_value=metric_reference,
-                                           model_version=None if "model_version" in rows.columns else version)
+                                           model_version=None if "model_version" in rows.columns else version,
+                                           predicted_reference=predicted_reference)
     notes.extend(replaced_window_notes(recorded, checked))
     merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
     report = Report(source=source, rows=int(len(rows)), windows=entries, checked=checked, decision=decision,
                     window_column=column, rows_without_time=without_time, retrain_enabled=bool(monitor["retrain"]),
                     history_path=path, notes=notes)
-    report.monitor_run_id = _start_mlflow_run(settings, project, report, merged) if track else None
+    report.monitor_run_id = _start_mlflow_run(project, report, merged) if track else None
     first = _decision_event(report)
     report.events.append(first)
 
@@ -177,8 +208,8 @@ def run_pass(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, sou
         on_decision(report)
     if decision.retrain and monitor["retrain"]:
         end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
-        _retrain(base, project, report, first, end, retrain_overrides, log)
-    _finish_mlflow_run(report.monitor_run_id, report)
+        _retrain(base, report, first, end, retrain_overrides, log)
+    _finish_mlflow_run(project, report.monitor_run_id, report)
     return report
 
 
@@ -200,28 +231,43 @@ def replaced_window_notes(recorded: Mapping[tuple[str, str], Mapping[str, Any]],
     return notes
 
 
+def file_order_start(state: Mapping[str, Any]) -> pd.Timestamp:
+    """Where this pass's windows in file order are keyed: now, or after the latest recorded window if that is later
+    (two passes in the same second never share a key)."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    ends = [windows_module.naive_utc([w.get("end")]).iloc[0] for w in state.get("windows") or []]
+    latest = max((end for end in ends if not pd.isna(end)), default=None)
+    return now if latest is None or latest <= now else pd.Timestamp(latest)
+
+
 def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_columns: Sequence[str],
-                notes: list[str]) -> tuple[str | None, list[windows_module.Window], int]:
-    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns)."""
+                notes: list[str], now: Any = None) -> tuple[str | None, list[windows_module.Window], int]:
+    """The window column, the rows cut into windows, and how many rows had no time (noted, as are absent columns);
+    windows in file order are keyed from ``now``."""
     if not len(rows):
         return None, [], 0
     monitor = settings["monitor"]
     column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
-    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"])
+    slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"],
+                                                        now=now)
     if without_time:
         notes.append(f"{without_time} row(s) without a {column} were left out")
+    if column is None:
+        notes.append(f"no time places the rows (monitor.window_column {monitor['window_column']}, monitor.window "
+                     f"{monitor['window']}): {len(slices)} window(s) of rows in file order, recorded at this "
+                     "pass's time")
     absent = [c for c in reference_columns if c not in rows.columns]
     if absent:
         notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
     return column, slices, without_time
 
 
-def _champion_version(settings: Mapping[str, Any], notes: list[str]) -> str | None:
+def _champion_version(project: Project, notes: list[str]) -> str | None:
     """The version the alias points at (None, noted, when there is none or no registry)."""
     try:
         from nbprod.registry.client import Registry
 
-        version = Registry(settings["registry"]["model_name"]).alias_version(settings["registry"]["alias"])
+        version = Registry(project.model_name, project.tracking_uri()).alias_version(project.alias)
     except Exception:  # noqa: BLE001 - no registry: drift only
         version = None
     if version is None:
@@ -229,17 +275,36 @@ def _champion_version(settings: Mapping[str, Any], notes: list[str]) -> str | No
     return version
 
 
-def _champion_scoring(settings: Mapping[str, Any], project: Path, rows: pd.DataFrame, version: str | None,
+def _predicted_reference(project: Project, reference: check.Reference, version: str | None, scorer: Any) -> Any:
+    """The classes a multiclass champion predicts on the reference rows (None for any other model)."""
+    from nbprod.model.labels import decode_tag, is_classification
+    from nbprod.tracking.tags import CLASSES as CLASSES_TAG
+    from nbprod.registry.client import Registry
+
+    if version is None or not is_classification(project.task):
+        return None
+    if scorer is None:
+        try:
+            tags = Registry(project.model_name, project.tracking_uri()).version(version).tags
+        except Exception:  # noqa: BLE001 - no registry: no prediction drift
+            return None
+        if len(decode_tag(tags.get(CLASSES_TAG)) or ()) <= 2:
+            return None
+        scorer = registered_scorer(project.model_name, version, project.task, project.tracking_uri())
+    return check.reference_predictions(reference.path, scorer)
+
+
+def _champion_scoring(project: Project, rows: pd.DataFrame, version: str | None,
                       notes: list[str]) -> tuple[Any, float | None]:
     """For labelled rows: a scorer when the rows carry no logged scores, and the champion's expected metric."""
-    target = settings["data"]["target"]
+    target = project.target
     if not len(rows) or target not in rows.columns or not rows[target].notna().any():
         return None, None
     scorer = None
     if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
-        scorer, note = champion_scorer(settings, version)
+        scorer, note = champion_scorer(project, version)
         notes.append(note)
-    return scorer, champion_reference(settings, project, check.window_metric_name(settings), version)
+    return scorer, champion_reference(project, check.window_metric_name(project.settings), version)
 
 
 def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: pd.DataFrame, source: str,
@@ -269,11 +334,12 @@ def _decision_event(report: Report) -> dict[str, Any]:
     return history.event("no_action", decision.reason, decision.window, run_id)
 
 
-def _retrain(settings: Mapping[str, Any], project: Path, report: Report, first: dict[str, Any], end: Any,
+def _retrain(project: Project, report: Report, first: dict[str, Any], end: Any,
              retrain_overrides: Sequence[str], log: Callable[[str], None]) -> None:
     """Build on the refreshed window; record the build on ``first`` and the gate's verdict as a second event."""
     from nbprod.monitoring import retrain
 
+    settings = project.settings
     decision, path = report.decision, report.history_path
     stamp = time.strftime("%Y%m%dT%H%M%S")
     overrides = retrain.retrain_overrides(settings, end, report.window_column == settings["data"]["time_column"],
@@ -282,15 +348,14 @@ def _retrain(settings: Mapping[str, Any], project: Path, report: Report, first: 
         overrides += builds.retrain_folders(settings, stamp)
     log(f"retraining started: nbprod build {' '.join('--set ' + o for o in overrides) or '(current settings)'}")
     build_log = path.parent / f"retrain-{stamp}.log"
-    outcome = retrain.run(settings, project, overrides, build_log)
+    outcome = retrain.run(project, overrides, build_log)
     if outcome.decision == "promoted" and outcome.model_version:
-        products = retrain.apply(settings, overrides)["products"]
-        builds.record_champion(settings, project, outcome.model_version, products, outcome.parent_run_id,
+        products = project.with_overrides(overrides).settings["products"]
+        builds.record_champion(project, outcome.model_version, products, outcome.parent_run_id,
                                outcome.champion_metrics)
     elif outcome.decision == "rejected" and outcome.champion:
-        builds.record_champion(settings, project, outcome.champion,
-                               builds.champion_products(settings, project, outcome.champion), outcome.parent_run_id,
-                               outcome.champion_metrics)
+        builds.record_champion(project, outcome.champion, builds.champion_products(project, outcome.champion),
+                               outcome.parent_run_id, outcome.champion_metrics)
     report.notes.append(f"retraining build output: {build_log}")
     report.outcome = outcome
     first["run_id"] = outcome.parent_run_id
@@ -324,26 +389,26 @@ def _gate_event(outcome: Any, window: str | None) -> dict[str, Any] | None:
     return None
 
 
-def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report, windows: Mapping[tuple, Mapping]) -> str | None:
+def _start_mlflow_run(project: Project, report: Report, windows: Mapping[tuple, Mapping]) -> str | None:
     """A run tagged ``nbprod.task=monitor``: drift share per window, drifted windows, the decision."""
-    from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
     from nbprod import tracking
 
-    experiment_id = tracking.configure(settings, project)
-    client = MlflowClient()
+    settings = project.settings
+    experiment_id = tracking.configure(settings, project.root)
+    client = tracking.client_for(project.tracking_uri())
     decision = report.decision
-    tags = {"nbprod.task": "monitor", "nbprod.monitor.decision": decision.kind,
-            "nbprod.monitor.retrain_due": str(decision.retrain).lower(),
-            "nbprod.monitor.reason": decision.reason[:5000], "nbprod.monitor.window": decision.window or "",
-            "nbprod.monitor.trigger": decision.trigger or "", "nbprod.monitor.source": report.source[:5000]}
+    tags = {TASK: "monitor", MONITOR_DECISION: decision.kind,
+            MONITOR_RETRAIN_DUE: str(decision.retrain).lower(),
+            MONITOR_REASON: decision.reason[:5000], MONITOR_WINDOW: decision.window or "",
+            MONITOR_TRIGGER: decision.trigger or "", MONITOR_SOURCE: report.source[:5000]}
     run = client.create_run(experiment_id, run_name=f"monitor {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     now_ms = int(time.time() * 1000)
     metrics = []
     for step, (_, window) in enumerate(sorted(windows.items())):
         drift = window.get("drift") or {}
-        stamp = int(pd.Timestamp(window["start"]).timestamp() * 1000)
+        stamp = metric_time(window["start"], now_ms)
         if drift.get("share") is not None:
             metrics.append(Metric("drift_share", float(drift["share"]), stamp, step))
         metrics.append(Metric("window_rows", float(window.get("rows") or 0), stamp, step))
@@ -365,27 +430,36 @@ def _start_mlflow_run(settings: Mapping[str, Any], project: Path, report: Report
     return run.info.run_id
 
 
-def _finish_mlflow_run(run_id: str | None, report: Report) -> None:
+def metric_time(start: Any, now_ms: int) -> int:
+    """A window's MLflow metric time: its start in ms since 1970, or ``now_ms`` when that is before 1970 or unknown."""
+    stamp = windows_module.naive_utc([start]).iloc[0]
+    if pd.isna(stamp):
+        return now_ms
+    milliseconds = int((stamp - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1))
+    return milliseconds if milliseconds >= 0 else now_ms
+
+
+def _finish_mlflow_run(project: Project, run_id: str | None, report: Report) -> None:
     if run_id is None:
         return
-    from mlflow import MlflowClient
+    from nbprod.tracking import client_for
 
-    client = MlflowClient()
+    client = client_for(project.tracking_uri())
     outcome = report.outcome
     if outcome is not None:
-        client.set_tag(run_id, "nbprod.monitor.retrain_overrides", "; ".join(outcome.overrides)[:5000])
-        client.set_tag(run_id, "nbprod.monitor.build_ok", str(outcome.ok).lower())
+        client.set_tag(run_id, MONITOR_RETRAIN_OVERRIDES, "; ".join(outcome.overrides)[:5000])
+        client.set_tag(run_id, MONITOR_BUILD_OK, str(outcome.ok).lower())
         if outcome.parent_run_id:
-            client.set_tag(run_id, "nbprod.monitor.retrain_run", outcome.parent_run_id)
+            client.set_tag(run_id, MONITOR_RETRAIN_RUN, outcome.parent_run_id)
             try:
-                client.set_tag(outcome.parent_run_id, "nbprod.monitor.run", run_id)
-                client.set_tag(outcome.parent_run_id, "nbprod.monitor.reason", report.decision.reason[:5000])
+                client.set_tag(outcome.parent_run_id, MONITOR_RUN, run_id)
+                client.set_tag(outcome.parent_run_id, MONITOR_REASON, report.decision.reason[:5000])
             except Exception:  # noqa: BLE001 - the link is a convenience
                 pass
-        client.set_tag(run_id, "nbprod.monitor.gate", outcome.decision or "not run")
+        client.set_tag(run_id, MONITOR_GATE, outcome.decision or "not run")
         if outcome.model_version:
-            client.set_tag(run_id, "nbprod.monitor.model_version", outcome.model_version)
+            client.set_tag(run_id, MONITOR_MODEL_VERSION, outcome.model_version)
         client.log_metric(run_id, "promoted", float(outcome.decision == "promoted"))
-    client.set_tag(run_id, "nbprod.monitor.events", "; ".join(f"{e['kind']}: {e['reason']}"
+    client.set_tag(run_id, MONITOR_EVENTS, "; ".join(f"{e['kind']}: {e['reason']}"
                                                                 for e in report.events)[:5000])
     client.set_terminated(run_id, "FINISHED")

@@ -25,6 +25,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from nbprod.project import Project
+
 
 class ReplayError(RuntimeError):
     """The demo cannot go on (service unreachable, no data): the message says what to do."""
@@ -163,16 +165,17 @@ def wait_for_log(folder: Path, since: pd.Timestamp, request_ids: set[str], rows:
         time.sleep(0.25)
 
 
-def replay(settings: Mapping[str, Any], project: Path, data: pd.DataFrame, client: Client, *,
+def replay(project: Project, data: pd.DataFrame, client: Client, *,
            batch_size: int = 200, max_requests: int = 100, weeks: int | None = None,
            retrain_overrides: list[str] = (), seed: int = 0, say: Callable[[str], None] = print,
            log_timeout: float = 60.0) -> list[Any]:
-    """Replay ``data`` week by week through ``client``; monitor after each week; return the reports."""
+    """Replay ``data`` week by week through ``client``; monitor :class:`~nbprod.project.Project` ``project`` after
+    each week; return the reports."""
     from nbprod.monitoring.monitor import attach_labels, run_pass
-    from nbprod.settings import resolve_path
 
-    target = settings["data"]["target"]
-    folder = resolve_path(project, settings["serve"]["prediction_log"])
+    settings = project.settings
+    target = project.target
+    folder = project.prediction_log
     run = uuid.uuid4().hex[:8]
     since = pd.Timestamp.now(tz="UTC").floor("s")
     windows = weeks_of(data, settings)
@@ -212,7 +215,7 @@ def replay(settings: Mapping[str, Any], project: Path, data: pd.DataFrame, clien
         log = wait_for_log(folder, since, ids, answered, log_timeout)
         if labels:
             log, _ = attach_labels(log, pd.concat(labels, ignore_index=True), target, ["request_id", "row"])
-        report = run_pass(settings, project, log, f"the prediction log {folder} (this replay)",
+        report = run_pass(project, log, f"the prediction log {folder} (this replay)",
                           retrain_overrides=list(retrain_overrides), log=lambda text: say(f"  {text}"),
                           on_decision=lambda checked, w=window: say_lines(say, narrate_check(checked, w)))
         reports.append(report)
@@ -267,12 +270,12 @@ def narrate_outcome(report: Any) -> list[str]:
     return lines
 
 
-def load_replay_data(settings: Mapping[str, Any], project: Path, path: str | None) -> tuple[pd.DataFrame, str]:
+def load_replay_data(project: Project, path: str | None) -> tuple[pd.DataFrame, str]:
     """The rows to replay: ``path`` or the current build's ``new`` split, sorted by time."""
-    from nbprod.monitoring.check import split_path
     from nbprod.monitoring.monitor import read_rows
 
-    source = Path(path) if path else split_path(settings, project, "new")
+    settings = project.settings
+    source = Path(path) if path else project.split("new")
     if not source.is_file():
         raise ReplayError(f"{source} does not exist" + ("" if path else " (build the pipeline first: nbprod build)"))
     data = read_rows(source)

@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     process = None
     server_log = None
     try:
-        data, source = load_replay_data(settings, args.project, args.file)
+        project = args.catalog.with_settings(settings)
+        data, source = load_replay_data(project, args.file)
         if args.start_server:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Replaying {len(data):,} rows of {source} through {url} (serving {model.get('name')} "
               f"v{model.get('version')}), {settings['monitor']['window']} windows, {args.batch_size} records per "
               f"request.\n{rules_text(settings['monitor'], configured)}", flush=True)
-        reports = replay(settings, args.project, data, client, batch_size=args.batch_size,
+        reports = replay(project, data, client, batch_size=args.batch_size,
                          max_requests=args.max_requests, weeks=args.weeks, retrain_overrides=args.retrain_set,
                          seed=args.seed, say=lambda text: print(text, flush=True))
     except (ReplayError, MonitorError) as error:

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from nbprod.plots.figure import new_figure
 
 from nbprod.monitoring import check, history, trigger, windows as windows_module
+from nbprod.tracking.tags import MONITOR_DECISION, MONITOR_NO_DATA, MONITOR_REASON
 
 
 @dataclass
@@ -51,7 +52,11 @@ def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, ta
               trigger_k: int, trigger_n: int, performance_floor: float | None, performance_drop: float | None,
               performance_metric: str, metric: str, scorer: Callable[[pd.DataFrame], Any] | None = None,
               reference_value: float | None = None, model_version: str | None = None) -> PipelineCheck:
-    """Drift of ``current`` against ``reference``: overall and per window; the k-of-n decision."""
+    """Drift of ``current`` against ``reference``: overall and per window; the k-of-n decision.
+
+    A multiclass ``scorer`` (see :class:`nbprod.monitoring.monitor.ModelScorer`) also gives each
+    window the drift of its predicted class distribution against the reference's.
+    """
     settings = settings_for(target=target, task=task, time_column=time_column, drift_share=drift_share,
                             ignore_columns=ignore_columns, performance_metric=performance_metric, metric=metric)
     columns = check.monitored_columns(reference.columns, settings)
@@ -66,9 +71,12 @@ def run_check(reference: pd.DataFrame, current: pd.DataFrame, *, target: str, ta
     if time_column and time_column in current.columns:
         slices, _ = windows_module.slice_windows(current, time_column, window, origin)
     else:
-        slices = [windows_module.Window(pd.Timestamp(origin), pd.Timestamp(origin), current)]
+        start = windows_module.origin_stamp(origin, None)
+        slices = [windows_module.Window(start, start, current)]
+    labels = getattr(scorer, "labels", None)
+    predicted = check.window_predictions(reference, scorer) if labels is not None and not labels.binary else None
     _, entries = check.check_windows(slices, ref, settings, scorer=scorer, reference_value=reference_value,
-                                     model_version=model_version, detector=detector)
+                                     model_version=model_version, detector=detector, predicted_reference=predicted)
     decision = trigger.decide([trigger.Vote.from_window(w) for w in entries], rules)
     return PipelineCheck(overall, entries, decision, len(reference), len(current), columns)
 
@@ -79,12 +87,19 @@ def rows_between(frame: pd.DataFrame, time_column: str | None, start: Any = None
         return frame
     if time_column not in frame.columns:
         raise check.MonitorError(f"cannot select a window: the rows have no {time_column!r} column (data.time_column)")
-    times = pd.to_datetime(frame[time_column])
-    keep = pd.Series(True, index=frame.index)
-    if start is not None:
-        keep &= times >= pd.Timestamp(start)
-    if end is not None:
-        keep &= times < pd.Timestamp(end)
+    from nbprod.data.times import TimeColumnError, cut_stamp, read_times
+
+    try:
+        times = read_times(frame[time_column], time_column)
+        low = None if start is None else cut_stamp(start, times.period, "the period's start")
+        high = None if end is None else cut_stamp(end, times.period, "the period's end")
+    except TimeColumnError as error:
+        raise check.MonitorError(str(error)) from None
+    keep = times.stamps.notna()
+    if low is not None:
+        keep &= times.stamps >= low
+    if high is not None:
+        keep &= times.stamps < high
     return frame[keep.to_numpy()]
 
 
@@ -101,10 +116,9 @@ def champion_scoring(promotion: Mapping[str, Any], model_name: str, task: str, m
     champion = promotion.get("champion_after")
     if champion is None:
         return None, None, None
-    from nbprod.monitoring.monitor import model_scorer
-    from nbprod.registry.client import Registry
+    from nbprod.monitoring.monitor import registered_scorer
 
-    score = model_scorer(Registry(model_name).load(champion), task)
+    score = registered_scorer(model_name, str(champion), task)
     same = str((promotion.get("candidate") or {}).get("version")) == str(champion)
     recorded = promotion["candidate"]["metrics"] if same else (promotion.get("reference") or {}).get("metrics", {})
     return score, recorded.get(metric), str(champion)
@@ -117,9 +131,9 @@ def track_check(result: PipelineCheck, params: Mapping[str, Any]) -> None:
     from nbprod import tracking
 
     decision = result.decision
-    with tracking.task_run("monitor", **{"nbprod.monitor.decision": decision.kind,
-                                         "nbprod.monitor.reason": decision.reason[:5000],
-                                         "nbprod.monitor.no_data": str(result.no_data).lower()}):
+    with tracking.task_run("monitor", **{MONITOR_DECISION: decision.kind,
+                                         MONITOR_REASON: decision.reason[:5000],
+                                         MONITOR_NO_DATA: str(result.no_data).lower()}):
         mlflow.log_params({f"monitor.{key}": str(value)[:6000] for key, value in params.items()})
         for step, entry in enumerate(result.windows):
             if entry["drift"].get("share") is not None:

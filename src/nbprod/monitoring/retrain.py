@@ -25,7 +25,6 @@ settings and ``--retrain-set`` overrides as given. Overrides the user gives for
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -36,7 +35,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from nbprod import settings as settings_module
-from nbprod.settings import resolve_path
+from nbprod.project import Project
 
 SPLIT_KEYS = ("valid_start", "test_start", "new_start")
 
@@ -63,7 +62,9 @@ def _stamp_text(stamp: pd.Timestamp) -> str:
 
 def refreshed_split(split: Mapping[str, Any], end: Any) -> dict[str, str]:
     """The split cuts moved so that ``new_start`` is ``end`` (the configured period lengths kept)."""
-    valid, test, new = (pd.Timestamp(split[key]) for key in SPLIT_KEYS)
+    from nbprod.data.times import cut_stamp
+
+    valid, test, new = (cut_stamp(split[key], None, f"split.{key}") for key in SPLIT_KEYS)
     new_start = pd.Timestamp(end)
     test_start = new_start - (new - test)
     valid_start = test_start - (test - valid)
@@ -78,23 +79,16 @@ def retrain_overrides(settings: Mapping[str, Any], window_end: Any, placed_by_da
     user_split = any(settings_module.parse_override(text)[0][:2] in (["split", key] for key in SPLIT_KEYS)
                      for text in extra)
     if placed_by_data_time and settings["data"]["time_column"] and window_end is not None and not user_split:
-        current_new = pd.Timestamp(settings["split"]["new_start"])
+        from nbprod.data.times import cut_stamp
+
+        current_new = cut_stamp(settings["split"]["new_start"], None, "split.new_start")
         end = pd.Timestamp(window_end)
         if end > current_new:
             overrides += [f'split.{key}="{value}"' for key, value in refreshed_split(settings["split"], end).items()]
     return overrides + list(extra)
 
 
-def apply(settings: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``settings`` with ``overrides`` applied and checked."""
-    result = copy.deepcopy(dict(settings))
-    for text in overrides:
-        settings_module.apply_override(result, *settings_module.parse_override(text))
-    settings_module.check(result)
-    return result
-
-
-def run(settings: Mapping[str, Any], project: Path, overrides: Sequence[str], log_path: Path | None = None,
+def run(project: Project, overrides: Sequence[str], log_path: Path | None = None,
         timeout_s: float | None = None) -> Outcome:
     """Build the pipeline with ``overrides`` in a fresh process; read the gate's decision from ``promotion.json``.
 
@@ -111,21 +105,21 @@ def run(settings: Mapping[str, Any], project: Path, overrides: Sequence[str], lo
     started = time.perf_counter()
     outcome = Outcome(ok=False, overrides=list(overrides))
     try:
-        refreshed = apply(settings, overrides)
+        refreshed = project.with_overrides(overrides)
     except settings_module.SettingsError as error:
         outcome.reason = f"the retraining settings are invalid: {error}"
         return outcome
-    evidence = resolve_path(project, refreshed["reports"]) / "promotion.json"
+    evidence = refreshed.promotion
     before = evidence.stat().st_mtime_ns if evidence.is_file() else None
     with tempfile.TemporaryDirectory(prefix="nbprod-retrain-") as folder:
         env_file = Path(folder) / "env.yaml"
-        env_file.write_text(yaml.safe_dump(refreshed, sort_keys=False))
-        command = [sys.executable, "-m", "nbprod.cli", "build", "--project", str(project), "--env", str(env_file)]
+        env_file.write_text(yaml.safe_dump(dict(refreshed.settings), sort_keys=False))
+        command = [sys.executable, "-m", "nbprod.cli", "build", "--project", str(project.root), "--env", str(env_file)]
         try:
-            completed = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=timeout_s)
+            completed = subprocess.run(command, cwd=project.root, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             outcome.reason = f"the retraining build took longer than {timeout_s:g} s and was stopped"
-            outcome.parent_run_id = _latest_build_run(settings, project)
+            outcome.parent_run_id = _latest_build_run(project)
             outcome.seconds = time.perf_counter() - started
             return outcome
     output = completed.stdout + completed.stderr
@@ -141,7 +135,7 @@ def run(settings: Mapping[str, Any], project: Path, overrides: Sequence[str], lo
                                                                       output, re.MULTILINE)}
     if completed.returncode != 0:
         failed = [name for name, status in outcome.statuses.items() if status not in ("Executed", "Skipped")]
-        outcome.parent_run_id = outcome.parent_run_id or _latest_build_run(settings, project)
+        outcome.parent_run_id = outcome.parent_run_id or _latest_build_run(project)
         outcome.reason = (f"the retraining build failed (tasks not done: {', '.join(failed) or 'unknown'}): "
                           f"{_last_line(completed.stderr or completed.stdout)}")
         return outcome
@@ -166,16 +160,18 @@ def _last_line(text: str) -> str:
     return lines[-1][:500] if lines else "no details"
 
 
-def _latest_build_run(settings: Mapping[str, Any], project: Path) -> str | None:
+def _latest_build_run(project: Project) -> str | None:
     """The newest build's parent run id (the failed build's, just after it failed)."""
     try:
-        from mlflow import MlflowClient
-
         from nbprod import tracking
+        from nbprod.tracking import tags
 
-        experiment_id = tracking.configure(settings, project)
-        runs = MlflowClient().search_runs([experiment_id], "tags.`nbprod.build` = 'true'",
-                                          order_by=["attributes.start_time DESC"], max_results=1)
+        client = tracking.client_for(project.tracking_uri())
+        experiment = client.get_experiment_by_name(project.experiment)
+        if experiment is None:
+            return None
+        runs = client.search_runs([experiment.experiment_id], tags.equals(tags.BUILD, "true"),
+                                  order_by=["attributes.start_time DESC"], max_results=1)
         return runs[0].info.run_id if runs else None
     except Exception:  # noqa: BLE001
         return None

@@ -1,11 +1,21 @@
-"""Slicing rows into time windows (``monitor.window``, placed by ``monitor.window_column``).
+"""Slicing rows into windows (``monitor.window``, placed by ``monitor.window_column``).
 
-Windows are aligned on a fixed origin (``split.new_start``), so the same rows always
+Time windows are aligned on a fixed origin (``split.new_start``), so the same rows always
 fall in the same window whatever else a log holds: ``[origin + i * length,
 origin + (i + 1) * length)``. Fixed lengths (``7D``, ``1D``, ``12h``) use that
 arithmetic; calendar offsets (``MS``, ``W-MON``) use their own boundaries. Times are
 naive UTC (an offset-aware column is converted to UTC first); rows without a time
-are left out and counted.
+are left out and counted. The column is read by :func:`nbprod.data.times.read_times`:
+dates, dates as text, or integer periods (a year, a yyyymm month). Integer periods
+make windows of whole periods: one each, or ``N`` of them with a calendar window of
+``N`` periods (``2YS`` on years; ``3MS`` or ``QS`` on yyyymm months); a time length
+(``7D``) on a period column means one period.
+
+Rows with no time to place them (``window_column: auto`` and neither the data's time
+column nor the request time among them, or ``window_column: none``) are windows in
+file order: the whole input is one window, or ``monitor.window: 10000rows`` cuts it
+into windows of that many rows. Such windows are keyed at the monitoring pass's time,
+one second apart in file order (the history orders and keys windows by time).
 """
 
 from __future__ import annotations
@@ -13,10 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import re
+
 import pandas as pd
+
+from nbprod.data.times import TimeColumnError, cut_stamp, index_start, naive_utc, period_index, read_times
 
 #: The prediction log's request time column.
 REQUEST_TIME = "time"
+#: ``monitor.window_column`` value placing rows by file order, whatever columns they have.
+FILE_ORDER = "none"
+#: ``monitor.window`` of rows in file order: ``10000rows``.
+ROWS_PATTERN = re.compile(r"\s*(\d+)\s*rows?\s*", re.IGNORECASE)
 
 
 class WindowError(ValueError):
@@ -45,50 +63,55 @@ def iso(stamp: Any) -> str:
     return pd.Timestamp(stamp).isoformat(timespec="seconds")
 
 
-def naive_utc(values: Any) -> pd.Series:
-    """Timestamps as naive UTC (aware ones converted; unparsable ones NaT)."""
-    series = pd.Series(values)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        stamps = series
-    else:
-        try:
-            stamps = pd.to_datetime(series, errors="coerce", format="mixed")
-        except (TypeError, ValueError):  # offsets that differ between rows: everything to UTC
-            stamps = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
-        if not pd.api.types.is_datetime64_any_dtype(stamps):
-            stamps = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-    return stamps
+def resolve_column(setting: str, time_column: str | None, columns: Sequence[str]) -> str | None:
+    """The column that places a row (None: file order).
 
-
-def resolve_column(setting: str, time_column: str | None, columns: Sequence[str]) -> str:
-    """The column that places a row: ``auto`` = the data's time column when the rows have it, else request time."""
+    ``auto``: the data's time column when the rows have it, else the request time,
+    else file order; ``none``: file order; any other value must be a column of the rows.
+    """
     columns = list(columns)
+    if setting == FILE_ORDER:
+        return None
     if setting == "auto":
         if time_column and time_column in columns:
             return time_column
         if REQUEST_TIME in columns:
             return REQUEST_TIME
-        raise WindowError(f"monitor.window_column is auto but the rows have neither the data's time column "
-                          f"{time_column!r} nor the request time {REQUEST_TIME!r}")
+        return None
     if setting not in columns:
-        raise WindowError(f"monitor.window_column {setting!r} is not a column of the rows")
+        raise WindowError(f"monitor.window_column {setting!r} is not a column of the rows "
+                          f"(auto: the data's time column or the request time; {FILE_ORDER}: file order)")
     return setting
 
 
-def parse_length(window: str) -> Any:
-    """A pandas offset from ``monitor.window`` (``7D``, ``1D``, ``12h``, ``MS``...)."""
+def row_count(window: str) -> int | None:
+    """The rows per window of ``monitor.window: <N>rows`` (None for a time window)."""
+    match = ROWS_PATTERN.fullmatch(str(window))
+    if match is None:
+        return None
+    count = int(match.group(1))
+    if count < 1:
+        raise WindowError(f"monitor.window {window!r} must be at least 1row")
+    return count
+
+
+def parse_length(window: str, period: str | None = None) -> Any:
+    """A pandas offset from ``monitor.window`` (``7D``, ``1D``, ``12h``, ``MS``...).
+
+    With ``period`` (the column holds integer periods) a calendar window of several
+    periods is allowed: period windows are whole periods and never overlap.
+    """
     from pandas.tseries.frequencies import to_offset
 
     try:
         offset = to_offset(window)
     except (TypeError, ValueError) as error:
-        raise WindowError(f"monitor.window {window!r} is not a pandas offset (e.g. 7D, 1D, 12h)") from error
+        raise WindowError(f"monitor.window {window!r} is not a pandas offset (e.g. 7D, 1D, 12h) "
+                          "nor a number of rows (e.g. 10000rows)") from error
     length = fixed_length(offset)
     if length is not None and length <= pd.Timedelta(0):
         raise WindowError(f"monitor.window {window!r} must be a positive length")
-    if length is None and offset.n != 1:  # calendar windows are one period each: 2MS would overlap
+    if length is None and offset.n != 1 and period is None:  # calendar windows are one period each: 2MS would overlap
         raise WindowError(f"monitor.window {window!r}: a calendar window is one period (MS, W-MON, ...); "
                           "for longer ones use a fixed length such as 14D")
     return offset
@@ -102,13 +125,18 @@ def fixed_length(offset: Any) -> pd.Timedelta | None:
         return None
 
 
+def origin_stamp(origin: Any, period: str | None) -> pd.Timestamp:
+    """The windows' origin (``split.new_start``) as a timestamp; a :class:`WindowError` when it is not a time."""
+    try:
+        return cut_stamp(origin, period, "the windows' origin (split.new_start)")
+    except TimeColumnError as error:
+        raise WindowError(f"the windows' origin (split.new_start) is not a date: {origin!r}") from error
+
+
 def bounds(stamps: pd.Series, window: str, origin: Any) -> tuple[pd.Series, pd.Series]:
     """The start and end of the window of each (non-missing) timestamp."""
     offset = parse_length(window)
-    start = naive_utc([origin]).iloc[0]
-    if pd.isna(start):
-        raise WindowError(f"the windows' origin (split.new_start) is not a date: {origin!r}")
-    origin = start
+    origin = origin_stamp(origin, None)
     length = fixed_length(offset)
     if length is not None:
         index = (stamps - origin) // length
@@ -119,20 +147,74 @@ def bounds(stamps: pd.Series, window: str, origin: Any) -> tuple[pd.Series, pd.S
     return starts, starts.map(lambda start: start + offset)
 
 
-def slice_windows(frame: pd.DataFrame, column: str, window: str, origin: Any) -> tuple[list[Window], int]:
-    """``frame``'s rows grouped into windows by ``column``, in time order; and the rows without a time."""
+def periods_per_window(window: str, period: str) -> int:
+    """How many periods one window holds: ``N`` for a calendar window of ``N`` years/quarters/months, else 1."""
+    from pandas.tseries import offsets
+
+    offset = parse_length(window, period)
+    months = next((size for kinds, size in (((offsets.YearBegin, offsets.YearEnd), 12),
+                                            ((offsets.QuarterBegin, offsets.QuarterEnd), 3),
+                                            ((offsets.MonthBegin, offsets.MonthEnd), 1))
+                   if isinstance(offset, kinds)), None)
+    if months is None:  # a time length (7D) or another calendar unit: one period
+        return 1
+    count = offset.n * months // (12 if period == "year" else 1)
+    if count < 1:
+        raise WindowError(f"monitor.window {window!r} is shorter than one {period} of the window column")
+    return count
+
+
+def period_bounds(stamps: pd.Series, period: str, window: str, origin: Any) -> tuple[pd.Series, pd.Series]:
+    """Window bounds of period-start timestamps: whole periods counted from the origin's period."""
+    size = periods_per_window(window, period)
+    first = int(period_index(pd.Series([origin_stamp(origin, period)]), period).iloc[0])
+    index = period_index(stamps, period)
+    start = first + ((index - first) // size) * size
+    return index_start(start, period), index_start(start + size, period)
+
+
+def slice_windows(frame: pd.DataFrame, column: str | None, window: str, origin: Any, *,
+                  now: Any = None) -> tuple[list[Window], int]:
+    """``frame``'s rows grouped into windows by ``column``, in time order; and the rows without a time.
+
+    ``column`` None: windows in file order (all rows, or ``<N>rows`` each), keyed at
+    ``now`` (default: this moment, to the second). A ``<N>rows`` window with a column
+    that places the rows, and a column that holds no times, are :class:`WindowError`\ s.
+    """
+    count = row_count(window)
+    if count is not None and column is not None:
+        raise WindowError(f"monitor.window {window!r} cuts rows in file order, but {column!r} places these rows in "
+                          f"time: use a time window (7D, MS...) or monitor.window_column: {FILE_ORDER}")
     if frame.empty:
         return [], 0
-    stamps = naive_utc(frame[column]).set_axis(frame.index)
+    if column is None:
+        return row_windows(frame, count or len(frame), now), 0
+    try:
+        times = read_times(frame[column], column)
+    except TimeColumnError as error:
+        raise WindowError(f"monitor.window_column: {error}") from None
+    stamps = times.stamps.set_axis(frame.index)
     known = stamps.notna()
     missing = int((~known).sum())
     if not known.any():
         return [], missing
     rows = frame[known.to_numpy()].reset_index(drop=True)
     stamps = stamps[known].reset_index(drop=True)
-    starts, ends = bounds(stamps, window, origin)
+    if times.period is not None:
+        starts, ends = period_bounds(stamps, times.period, window, origin)
+    else:
+        starts, ends = bounds(stamps, window, origin)
     keys = pd.DataFrame({"start": starts.to_numpy(), "end": ends.to_numpy()})
     windows = []
     for (start, end), positions in sorted(keys.groupby(["start", "end"], sort=True).indices.items()):
         windows.append(Window(pd.Timestamp(start), pd.Timestamp(end), rows.iloc[positions]))
     return windows, missing
+
+
+def row_windows(frame: pd.DataFrame, size: int, now: Any = None) -> list[Window]:
+    """``frame`` cut into windows of ``size`` rows in file order, keyed one second apart from ``now``."""
+    base = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else naive_utc([now]).iloc[0]
+    base = base.floor("s")
+    second = pd.Timedelta(seconds=1)
+    return [Window(base + number * second, base + (number + 1) * second, frame.iloc[first:first + size])
+            for number, first in enumerate(range(0, len(frame), size))]

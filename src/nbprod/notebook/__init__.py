@@ -26,24 +26,29 @@ ENV_FILE_ENV = "NBPROD_ENV_FILE"
 SET_ENV = "NBPROD_SET"
 
 
-def interactive_parameters(task: str) -> dict[str, Any]:
-    """The parameters a build would pass to ``task``, from the project's pipeline and settings."""
-    from nbprod import settings as settings_module
-    from nbprod.pipeline.dag import load_dag, task_parameters
+def interactive_project() -> Any:
+    """The :class:`~nbprod.project.Project` a notebook run by hand belongs to (see the module docstring)."""
+    from nbprod.project import Project
 
-    project = Path(os.environ.get(PROJECT_ENV) or settings_module.find_project_root())
     env_file = os.environ.get(ENV_FILE_ENV)
     overrides = [item for item in os.environ.get(SET_ENV, "").split(";") if item.strip()]
-    settings = settings_module.load(project, Path(env_file) if env_file else None, overrides)
-    _point_tracking(settings, project)
-    return task_parameters(load_dag(project, settings), task)
+    return Project.load(os.environ.get(PROJECT_ENV) or None, Path(env_file) if env_file else None, overrides)
 
 
-def _point_tracking(settings: dict, project: Path) -> None:
+def interactive_parameters(task: str) -> dict[str, Any]:
+    """The parameters a build would pass to ``task``, from the project's pipeline and settings."""
+    from nbprod.pipeline.dag import load_dag, task_parameters
+
+    project = interactive_project()
+    _point_tracking(project)
+    return task_parameters(load_dag(project.root, project.settings), task)
+
+
+def _point_tracking(project: Any) -> None:
     """Send an interactive run's MLflow records to the project's store and experiment."""
     from nbprod.tracking import configure
 
-    configure(settings, project)
+    configure(project.settings, project.root)
 
 
 def bind(task: str, namespace: MutableMapping[str, Any]) -> bool:

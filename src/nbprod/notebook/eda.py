@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: Most columns one figure of the EDA notebook shows: a wide table lists every column in its summary,
+#: but 200 histograms or a 200 x 200 heatmap are neither readable nor quick to draw.
+MAX_PLOTTED = 24
+
 
 def numeric_target(values: pd.Series) -> pd.Series:
     """The target as numbers to average: numbers and booleans as they are; class labels (text) as 1 for

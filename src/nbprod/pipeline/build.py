@@ -12,6 +12,7 @@ from typing import Any, Iterator, Mapping
 from nbprod import tracking
 from nbprod.pipeline import dag as dag_module
 from nbprod.pipeline import fingerprints, kernels, manifest
+from nbprod.tracking import tags as names
 from nbprod.settings import resolve_path
 
 
@@ -25,6 +26,7 @@ class BuildResult:
     parent_run_id: str | None = None
     seconds: float = 0.0
     ok: bool = True
+    products: dict[str, Any] = field(default_factory=dict)  # task name -> its product path(s)
 
 
 def current_fingerprints(dag: Any, project: Path, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -45,16 +47,14 @@ def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, st
 
 
 @contextmanager
-def tracked_environment(settings: Mapping[str, Any], project: Path) -> Iterator[str]:
-    """Open the build's parent run and expose it (and the store) to the tasks' processes."""
-    from mlflow import MlflowClient
-
+def tracked_environment(settings: Mapping[str, Any], project: Path, title: str = "build") -> Iterator[str]:
+    """Open the build's parent run (named ``title`` and the time) and expose it (and the store) to the
+    tasks' processes."""
     experiment_id = tracking.configure(settings, project)
-    client = MlflowClient()
+    client = tracking.client_for(tracking.tracking_uri(settings, project))
     commit = tracking.git_commit(project)
-    tags = {"nbprod.build": "true", **({"nbprod.git_commit": commit, "mlflow.source.git.commit": commit}
-                                       if commit else {})}
-    run = client.create_run(experiment_id, run_name=f"build {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
+    tags = {names.BUILD: "true", **({names.GIT_COMMIT: commit, names.MLFLOW_GIT_COMMIT: commit} if commit else {})}
+    run = client.create_run(experiment_id, run_name=f"{title} {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     params = {key: str(value)[:6000] for key, value in tracking.flatten(settings).items()}
     from mlflow.entities import Param
 
@@ -90,26 +90,31 @@ def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None
             continue
         html = notebook_to_html(Path(notebook))
         runs = client.search_runs([os.environ["MLFLOW_EXPERIMENT_ID"]],
-                                  f"tags.`nbprod.parent` = '{parent_run_id}' and tags.`nbprod.task` = '{name}'")
+                                  f"{names.equals(names.PARENT, parent_run_id)} and {names.equals(names.TASK, name)}")
         for run in runs[:1]:
             client.log_artifact(run.info.run_id, notebook, "notebook")
             client.log_artifact(run.info.run_id, str(html), "notebook")
 
 
-def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> BuildResult:
-    """Build what is outdated; nothing (and no MLflow run) when nothing changed."""
+def build(settings: Mapping[str, Any], project: Path, force: bool = False,
+          progress: dag_module.Progress | None = None) -> BuildResult:
+    """Build what is outdated; nothing (and no MLflow run) when nothing changed.
+
+    ``progress``, when given, hears of each task as it starts and ends.
+    """
     started = time.perf_counter()
     products = resolve_path(project, settings["products"])
     unchanged = None if force else manifest.unchanged(products, manifest_key(settings))
     if unchanged is not None:
-        return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started)
+        return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started,
+                           products=manifest.recorded_products(products))
     manifest.forget(products)
     dag = dag_module.load_dag(project, settings)
     current = current_fingerprints(dag, project, settings)
     forced = mark_changed(dag, products, current, force)
     if forced:
         dag = dag_module.load_dag(project, settings)
-    result = BuildResult(forced=forced)
+    result = BuildResult(forced=forced, products=dag_module.products(dag))
     if not dag_module.outdated_tasks(dag):
         result.statuses = {name: "Skipped" for name in dag.keys()}
         record_manifest(dag, project, settings, products)
@@ -118,7 +123,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     with tracked_environment(settings, project) as parent_run_id, kernels.warm_kernels(dag_module.notebook_runs(dag)):
         result.parent_run_id = parent_run_id
         try:
-            result.statuses = dag_module.build(dag)
+            result.statuses = dag_module.build(dag, progress)
         except dag_module.BuildFailed as failure:
             result.statuses, result.ok, details = failure.statuses, False, failure.details
             for name in failed_tasks(failure.statuses):
@@ -135,6 +140,32 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False) -> Bu
     return result
 
 
+def build_task(settings: Mapping[str, Any], project: Path, name: str) -> BuildResult:
+    """Build the task ``name`` alone, in a parent run of its own, from its upstream products on disk.
+
+    Raises :class:`~nbprod.pipeline.dag.TaskError` when ``name`` is unknown or an upstream
+    product is missing, :class:`~nbprod.pipeline.dag.BuildFailed` when the task fails. The
+    whole-build manifest is forgotten (the products changed), the task's fingerprint recorded.
+    """
+    started = time.perf_counter()
+    products = resolve_path(project, settings["products"])
+    dag = dag_module.load_dag(project, settings)
+    dag_module.check_task(dag, name)
+    manifest.forget(products)
+    current = fingerprints.fingerprint(dag_module.task_code(dag, name), dag_module.task_params(dag, name), project,
+                                       fingerprints.package_folder(), fingerprints.output_folders(settings, project))
+    with tracked_environment(settings, project, title=f"task {name}") as parent_run_id:
+        try:
+            status = dag_module.build_task(dag, name)
+        except dag_module.BuildFailed:
+            dag_module.forget_task(dag, name)
+            raise
+        fingerprints.write_store(products, {**fingerprints.read_store(products), name: current})
+        publish_notebooks(dag, [name], parent_run_id)
+    return BuildResult(statuses={name: status}, executed=[name], parent_run_id=parent_run_id,
+                       seconds=time.perf_counter() - started)
+
+
 def failed_tasks(statuses: Mapping[str, str]) -> list[str]:
     """The tasks of a build that ran and failed (Ploomber's ``Errored``)."""
     return [name for name, status in statuses.items() if status == "Errored"]
@@ -148,7 +179,7 @@ def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], produc
             for path in fingerprints.data_files(dag_module.task_params(dag, name), project, outputs)]
     watched = [*dag_module.watched_files(dag, project), *sorted(folder.rglob("*.py")), *data,
                products / fingerprints.STORE]
-    manifest.write(products, manifest_key(settings), list(dag.keys()), watched)
+    manifest.write(products, manifest_key(settings), list(dag.keys()), watched, dag_module.products(dag))
 
 
 def manifest_key(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
+from typing import TextIO
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,13 +30,40 @@ def error_line(details: str) -> str | None:
     return found
 
 
+#: How a task's final status reads in its progress line.
+ENDINGS = {"Executed": "done", "Errored": "failed"}
+
+
+class TaskLines:
+    """The build's progress: a line when each task starts and one when it ends, with its elapsed time."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream  # None: standard output at the time of printing
+
+    def started(self, name: str) -> None:
+        """``12:00:01  train      started``."""
+        self._line(f"{name:<10} started")
+
+    def finished(self, name: str, status: str, seconds: float) -> None:
+        """``12:00:31  train      done in 30.2 s`` (or ``failed after``)."""
+        ending = ENDINGS.get(status, status.lower())
+        self._line(f"{name:<10} {ending} {'after' if ending == 'failed' else 'in'} {seconds:.1f} s")
+
+    def _line(self, text: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')}  {text}", file=self.stream, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Build, print what ran, and return 0 on success, 1 when a task failed."""
+    """Build (a line per task as it starts and ends), print what ran and what to do next.
+
+    Returns 0 on success, 1 when a task failed.
+    """
     from nbprod.pipeline.build import build, failed_tasks
     from nbprod.pipeline.dag import BuildFailed
+    from nbprod.pipeline.summary import print_summary, summary_lines
 
     try:
-        result = build(args.settings, args.project, force=args.force)
+        result = build(args.settings, args.project, force=args.force, progress=TaskLines())
     except BuildFailed as failure:
         print(failure.details, file=sys.stderr)
         print("nbprod build failed:", file=sys.stderr)
@@ -47,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not result.executed:
         print(f"Nothing changed: all {len(result.statuses)} tasks are up to date ({result.seconds:.1f} s).")
-        return 0
-    print(f"Built in {result.seconds:.1f} s (MLflow parent run {result.parent_run_id}):")
-    for name, status in result.statuses.items():
-        reason = " (data or code changed)" if name in result.forced else ""
-        print(f"  {name:<10} {status}{reason}")
+    else:
+        rest = len(result.statuses) - len(result.executed)
+        print(f"Built in {result.seconds:.1f} s: {len(result.executed)} tasks ran"
+              + (f", {rest} were up to date" if rest else "") + f" (MLflow parent run {result.parent_run_id}).")
+    print_summary(summary_lines(result.products, args.project, args.settings))
     return 0

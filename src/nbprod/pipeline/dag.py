@@ -7,8 +7,10 @@ only sees plain dicts of paths and task names.
 from __future__ import annotations
 
 import copy
+import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Protocol
 
 from nbprod.settings import PIPELINE_FILE, resolve_path
 
@@ -53,6 +55,11 @@ def product_paths(product: Any) -> str | dict[str, str]:
     if hasattr(product, "products"):  # MetaProduct
         return {key: str(value) for key, value in product.products.products.items()}
     return str(product)
+
+
+def products(dag: Any) -> dict[str, str | dict[str, str]]:
+    """Each task's product path(s), in the DAG's (topological) order."""
+    return {name: product_paths(task.product) for name, task in dag.items()}
 
 
 def task_parameters(dag: Any, name: str) -> dict[str, Any]:
@@ -121,12 +128,57 @@ def edges(dag: Any) -> list[tuple[str, str]]:
     return [(up, name) for name, task in dag.items() for up in task.upstream]
 
 
-def build(dag: Any) -> dict[str, str]:
-    """Build the DAG; return each task's final status (``Executed``, ``Skipped``, ``Errored``, ...)."""
+class Progress(Protocol):
+    """What hears of each task of a build as it starts and as it ends."""
+
+    def started(self, name: str) -> None:
+        """Task ``name`` starts."""
+
+    def finished(self, name: str, status: str, seconds: float) -> None:
+        """Task ``name`` ended with ``status`` (``Executed``, ``Errored``) after ``seconds``."""
+
+
+@contextmanager
+def announced(dag: Any, progress: Progress) -> Iterator[None]:
+    """Within the block, each task of ``dag`` tells ``progress`` when its build starts and ends.
+
+    Ploomber's executors build a task by calling its ``_build``; each task's is wrapped here for
+    the block. The pipeline's executor builds tasks in this process (``pipeline.yaml``: Serial,
+    ``build_in_subprocess: false``), which is where the wrapper runs.
+    """
+    def timed(task: Any) -> Any:
+        inner = task._build
+
+        def _build(**kwargs: Any) -> Any:
+            progress.started(task.name)
+            start = time.perf_counter()
+            try:
+                return inner(**kwargs)
+            finally:
+                progress.finished(task.name, task.exec_status.name, time.perf_counter() - start)
+
+        return _build
+
+    tasks = list(dag.values())
+    for task in tasks:
+        task._build = timed(task)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            del task._build
+
+
+def build(dag: Any, progress: Progress | None = None) -> dict[str, str]:
+    """Build the DAG; return each task's final status (``Executed``, ``Skipped``, ``Errored``, ...).
+
+    ``progress``, when given, hears of each task as it starts and ends.
+    """
     from ploomber.exceptions import DAGBuildError
 
     try:
-        dag.build(show_progress=False)
+        with announced(dag, progress) if progress is not None else nullcontext():
+            dag.build(show_progress=False)
     except DAGBuildError as error:
         statuses = {name: task.exec_status.name for name, task in dag.items()}
         raise BuildFailed(statuses, str(error)) from None
@@ -154,3 +206,54 @@ def watched_files(dag: Any, project: Path) -> list[Path]:
             product = Path(product)
             paths += [product, product.with_name(f".{product.name}.metadata")]
     return paths
+
+
+class TaskError(ValueError):
+    """A task that cannot be built alone: an unknown name, or upstream products that are missing or out of date."""
+
+
+def task_names(dag: Any) -> list[str]:
+    """The DAG's task names, in execution (topological) order."""
+    return list(dag.keys())
+
+
+def missing_upstream_products(dag: Any, name: str) -> dict[str, list[str]]:
+    """Upstream task -> its product files that do not exist, for the upstream tasks of ``name``."""
+    missing = {}
+    for upstream in dag[name].upstream:
+        paths = product_paths(dag[upstream].product)
+        absent = [path for path in (paths.values() if isinstance(paths, dict) else [paths]) if not Path(path).exists()]
+        if absent:
+            missing[upstream] = absent
+    return missing
+
+
+def check_task(dag: Any, name: str) -> None:
+    """Raise :class:`TaskError` unless ``name`` is a task whose upstream products all exist and are up to date."""
+    if name not in dag:
+        raise TaskError(f"no task {name!r} in {PIPELINE_FILE}; tasks: {', '.join(task_names(dag))}")
+    missing = missing_upstream_products(dag, name)
+    if missing:
+        first, paths = next(iter(missing.items()))
+        raise TaskError(f"task {name!r} needs the products of upstream task {first!r}, missing: {paths[0]}"
+                        f" (build it first: nbprod task {first})")
+    waiting = set(outdated_tasks(dag))
+    outdated = [upstream for upstream in dag[name].upstream if upstream in waiting]
+    if outdated:
+        raise TaskError(f"task {name!r} needs upstream task {outdated[0]!r}, whose products are out of date"
+                        f" (its code, params or upstream changed): build it first: nbprod task {outdated[0]}")
+
+
+def build_task(dag: Any, name: str) -> str:
+    """Build one task alone (again, even when up to date); return its status (``Executed``).
+
+    Ploomber builds it only when its upstream tasks are up to date; otherwise, or when the
+    task fails, :class:`BuildFailed` says so.
+    """
+    from ploomber.exceptions import TaskBuildError
+
+    try:
+        dag[name].build(force=True)
+    except TaskBuildError as error:
+        raise BuildFailed({name: dag[name].exec_status.name}, str(error)) from None
+    return dag[name].exec_status.name

@@ -9,10 +9,15 @@ and environment). Any mismatch or failure falls back to papermill's own cold sta
 
 Papermill is reached through one seam: :func:`warm_kernels` makes :class:`WarmEngine`
 papermill's default engine for the duration of a build and restores it afterwards.
+
+Every kernel of a build talks to the build over CurveZMQ-encrypted TCP (:func:`kernel_manager_class`):
+ipykernel prints "Kernel is running over TCP without encryption" at the start of each kernel that
+does not, once per notebook.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -35,12 +40,33 @@ def preload_code(modules: Sequence[str]) -> str:
     return f"for _nbprod_module in {tuple(modules)!r}:\n    __import__(_nbprod_module)\ndel _nbprod_module\n"
 
 
+@functools.cache
+def kernel_manager_class() -> type:
+    """jupyter_client's ``AsyncKernelManager`` provisioning CurveZMQ keys for the kernels that declare support.
+
+    ipykernel logs a warning at start-up when its TCP transport is not encrypted; with the keys
+    it is, and says nothing. (jupyter_client's default is ``transport_encryption="disabled"``;
+    without CurveZMQ in pyzmq it stays so, and the warning with it.)
+    """
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        """A kernel manager whose kernels talk over encrypted TCP when both sides can."""
+
+        @default("transport_encryption")
+        def _transport_encryption_default(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+    return EncryptedKernelManager
+
+
 def start_kernel(kernel_name: str, cwd: str, modules: Sequence[str]) -> Any:
     """Start a kernel in ``cwd`` with this process's environment and import ``modules`` silently."""
-    from jupyter_client.manager import AsyncKernelManager
     from jupyter_client.utils import run_sync
 
-    manager = AsyncKernelManager(kernel_name=kernel_name)
+    manager = kernel_manager_class()(kernel_name=kernel_name)
     run_sync(manager.start_kernel)(cwd=cwd, env=dict(os.environ))
     client = manager.blocking_client()
     try:
@@ -143,7 +169,8 @@ def _engine_class() -> type:
         def execute_managed_notebook(cls, nb_man, kernel_name, *args, **kwargs):
             manager = _ACTIVE.take(kernel_name, os.path.realpath(os.getcwd())) if _ACTIVE is not None else None
             if manager is None:
-                return super().execute_managed_notebook(nb_man, kernel_name, *args, **kwargs)
+                return super().execute_managed_notebook(nb_man, kernel_name, *args,
+                                                        kernel_manager_class=kernel_manager_class(), **kwargs)
             try:  # papermill's client takes an existing kernel as ``km`` and leaves it running
                 return super().execute_managed_notebook(nb_man, kernel_name, *args, km=manager, **kwargs)
             finally:

@@ -46,12 +46,18 @@ def read(products: Path) -> dict[str, Any] | None:
         return None
 
 
-def write(products: Path, settings: Mapping[str, Any], tasks: list[str], paths: Iterable[Path]) -> None:
-    """Record the state of ``paths`` after an up-to-date build."""
+def write(products: Path, settings: Mapping[str, Any], tasks: list[str], paths: Iterable[Path],
+          task_products: Mapping[str, Any] | None = None) -> None:
+    """Record the state of ``paths`` after an up-to-date build (and each task's products, for its summary)."""
     from nbprod import io
 
-    io.write_json({"settings": settings_digest(settings), "tasks": tasks, "files": file_states(paths)},
-                  products / MANIFEST)
+    io.write_json({"settings": settings_digest(settings), "tasks": tasks, "files": file_states(paths),
+                   "products": dict(task_products or {})}, products / MANIFEST)
+
+
+def recorded_products(folder: Path) -> dict[str, Any]:
+    """Each task's product path(s) as the last up-to-date build recorded them (empty when unknown)."""
+    return (read(folder) or {}).get("products", {})
 
 
 def unchanged(products: Path, settings: Mapping[str, Any]) -> list[str] | None:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from nbprod import io, tracking
 from nbprod.data import raw, schema
+from nbprod.tracking.tags import VALIDATION
 
 
 def get(product: Any, source: str, time_column: str | None, sample_frac: float, seed: int) -> None:
@@ -38,12 +39,12 @@ def validate(
         import mlflow
 
         try:
-            summary = schema.validate_table(frame, rules)
+            summary = schema.validate_table(frame, rules, exempt=[*named_columns, target])
             schema.check_target(frame, target, task, missing_target, positive_class)
         except schema.DataValidationError as error:
-            mlflow.set_tag("nbprod.validation", "failed")
+            mlflow.set_tag(VALIDATION, "failed")
             mlflow.log_text(str(error), "validation_errors.txt")
             raise
-        mlflow.set_tag("nbprod.validation", "passed")
+        mlflow.set_tag(VALIDATION, "passed")
         mlflow.log_dict(summary, "validation.json")
     io.write_json({**summary, "run_id": run.info.run_id}, str(product))

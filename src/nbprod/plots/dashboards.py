@@ -193,6 +193,24 @@ def distributions(reference: pd.DataFrame, current: pd.DataFrame, columns: Seque
     return figure
 
 
+def prediction_shares(shares: pd.DataFrame, window_label: str = "this window") -> Figure:
+    """The share of each predicted class: reference (grey) against the window (orange).
+
+    ``shares``: :func:`nbprod.dashboards.drift_data.prediction_shares` (rows: classes).
+    """
+    figure, axis = _figure(max(5.0, 0.7 * len(shares) + 2.5), 3.2)
+    positions = np.arange(len(shares))
+    axis.bar(positions - 0.2, shares["reference"].to_numpy(dtype=float), width=0.4, color=GREY, label="reference")
+    axis.bar(positions + 0.2, shares["window"].to_numpy(dtype=float), width=0.4, color=ORANGE, label=window_label)
+    axis.set_xticks(positions, [str(name)[:14] for name in shares.index], rotation=45 if len(shares) > 6 else 0,
+                    ha="right" if len(shares) > 6 else "center", fontsize=9)
+    axis.yaxis.set_major_formatter(lambda value, _: f"{100 * value:.0f}%")
+    axis.set_title("Share of each predicted class", fontsize=11)
+    axis.legend(fontsize=8, frameon=False)
+    axis.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
 EVENT_STYLE = {
     "retrain": (BLUE, "retrained"),
     "promoted": (GREEN, "new model promoted"),
@@ -272,11 +290,34 @@ def class_names(target: str) -> tuple[str, str]:
     return f"not {target}", target
 
 
-def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: float, target: str) -> Figure:
-    """:func:`nbprod.plots.pipeline.confusion` with the classes named after the target and a title that fits."""
+def outcome_names(target: str, classes: Sequence | None = None, positive_class=None) -> list[str]:
+    """What to call each class on a chart, in ``classes`` order: a 0/1 or true/false target's outcomes
+    in words (``not late``, ``late``), any other labels as they are (``No``, ``Yes``; ``setosa``...)."""
+    from nbprod.model.labels import label_text
+
+    if classes is None:
+        return list(class_names(target))
+    texts = [label_text(label) for label in classes]
+    if len(texts) == 2 and set(texts) in ({"0", "1"}, {"False", "True"}):
+        positive = label_text(positive_class) if positive_class is not None else texts[1]
+        return [target if text == positive else f"not {target}" for text in texts]
+    return texts
+
+
+def confusion(y_true: np.ndarray, predicted: np.ndarray, name: str, threshold: float | None, target: str,
+              classes: Sequence | None = None, positive_class=None) -> Figure:
+    """:func:`nbprod.plots.pipeline.confusion` with the classes named (see :func:`outcome_names`) and a
+    title that fits. ``classes``: the model's labels in order (default 0/1); ``threshold``: the binary
+    decision threshold (None: a multiclass model, the most probable class)."""
     from nbprod.plots import pipeline as plots
 
-    title = textwrap.fill(f"{name} (threshold {threshold:.2f})", 40)
-    figure = plots.confusion(y_true, predicted, title, classes=[0, 1], names=class_names(target))
+    title = textwrap.fill(name if threshold is None else f"{name} (threshold {threshold:.2f})", 40)
+    shown = [0, 1] if classes is None else list(classes)
+    figure = plots.confusion(y_true, predicted, title, classes=shown,
+                             names=outcome_names(target, classes, positive_class))
+    if len(shown) > 3:
+        size = max(4.5, 0.55 * len(shown) + 2.5)
+        figure.set_size_inches(size, size * 0.9)
+        figure.axes[0].tick_params(axis="x", labelrotation=45)
     figure.axes[0].set(xlabel="predicted", ylabel="what really happened")
     return figure

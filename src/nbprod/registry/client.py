@@ -2,9 +2,9 @@
 
 Only the operations nbprod needs: register, look up versions and aliases, move
 an alias, tag a version, load or download a version. MLflow is imported inside
-the methods; the tracking/registry URI is MLflow's current one (set it with
-:func:`nbprod.tracking.configure`, ``mlflow.set_tracking_uri`` or
-``MLFLOW_TRACKING_URI``).
+the methods. The store is ``tracking_uri`` when given (a reader names the
+project's store: :meth:`nbprod.project.Project.tracking_uri`), else MLflow's current
+one (set with :func:`nbprod.tracking.configure`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from nbprod.tracking.tags import MODEL_URI
 
 #: Longest tag value written (MLflow stores at most 5000 characters in older stores).
 MAX_TAG_CHARS = 5000
@@ -49,11 +51,14 @@ def _tag_value(value: Any) -> str:
 class Registry:
     """The versions of one registered model."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, tracking_uri: str | None = None) -> None:
         from mlflow import MlflowClient
 
+        from nbprod.tracking import client_for
+
         self.name = name
-        self.client = MlflowClient()
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient() if tracking_uri is None else client_for(tracking_uri)
 
     # -- lookup -------------------------------------------------------------
     def exists(self) -> bool:
@@ -132,7 +137,7 @@ class Registry:
 
         if run_id and self.exists():
             for info in self.versions(run_id=run_id):
-                if info.source == model_uri or info.tags.get("nbprod.model_uri") == model_uri:
+                if info.source == model_uri or info.tags.get(MODEL_URI) == model_uri:
                     self.set_tags(info.version, tags)
                     return info.version
         version = mlflow.register_model(model_uri, self.name,
@@ -150,6 +155,13 @@ class Registry:
                 self.client.set_model_version_tag(self.name, str(version), key, _tag_value(value))
 
     # -- artifacts ----------------------------------------------------------
+    def _point(self) -> None:
+        """``models:/`` URIs resolve through MLflow's global URIs: point them at this registry's store."""
+        if self.tracking_uri is not None:
+            from nbprod.tracking import point_at
+
+            point_at(self.tracking_uri)
+
     def uri(self, version: str | int) -> str:
         """The ``models:/`` URI of a version."""
         return f"models:/{self.name}/{version}"
@@ -158,12 +170,14 @@ class Registry:
         """Load a version as a scikit-learn model."""
         import mlflow.sklearn
 
+        self._point()
         return mlflow.sklearn.load_model(self.uri(version))
 
     def download(self, version: str | int, destination: Path) -> Path:
         """Download a version's model folder into ``destination``; return the local folder."""
         import mlflow.artifacts
 
+        self._point()
         Path(destination).mkdir(parents=True, exist_ok=True)
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=self.uri(version),
                                                         dst_path=str(destination)))

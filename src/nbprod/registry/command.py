@@ -15,6 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nbprod.tracking.tags import (
+    CANDIDATE, MANUAL_ALIAS, MANUAL_AT, MANUAL_PREVIOUS_VERSION, MANUAL_REASON, MANUAL_USER, METRIC,
+    metric as tag_metric,
+)
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``promote`` options."""
@@ -67,15 +72,15 @@ def _list(registry) -> int:
         return 0
     rows = [("version", "aliases", "gate", "candidate", "metric (evaluate)", "manual", "created")]
     for info in versions:
-        metric = info.tags.get("nbprod.metric", "")
-        value = _short(info.tags.get(f"nbprod.metric.{metric}", ""))
-        manual = info.tags.get("nbprod.manual.user", "")
+        metric = info.tags.get(METRIC, "")
+        value = _short(info.tags.get(tag_metric(metric), ""))
+        manual = info.tags.get(MANUAL_USER, "")
         if manual:
-            manual = f"{manual} {info.tags.get('nbprod.manual.at', '')}".strip()
+            manual = f"{manual} {info.tags.get(MANUAL_AT, '')}".strip()
         created = (dt.datetime.fromtimestamp(info.created_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
                    if info.created_ms else "")
         rows.append((info.version, ",".join(info.aliases), info.tags.get(TAG_DECISION, "-"),
-                     info.tags.get("nbprod.candidate", ""), f"{metric} {value}".strip(), manual, created))
+                     info.tags.get(CANDIDATE, ""), f"{metric} {value}".strip(), manual, created))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -87,15 +92,13 @@ def run(args: argparse.Namespace) -> int:
     import datetime as dt
 
 
-    from nbprod import tracking
     from nbprod.registry.client import Registry, RegistryError
     from nbprod.registry.task import TAG_DECISION, TAG_REASONS
 
-    settings = args.settings
-    name = args.model_name or settings["registry"]["model_name"]
-    alias = args.alias or settings["registry"]["alias"]
-    tracking.set_uri(tracking.tracking_uri(settings, args.project))
-    registry = Registry(name)
+    project = args.catalog
+    name = args.model_name or project.model_name
+    alias = args.alias or project.alias
+    registry = Registry(name, project.tracking_uri())
     if args.list:
         return _list(registry)
 
@@ -122,11 +125,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"nbprod: cannot move the alias {alias!r}: {error.message}", file=sys.stderr)
         return 2
     registry.set_tags(target.version, {
-        "nbprod.manual.user": _user(args.user),
-        "nbprod.manual.reason": args.reason or "(no reason given)",
-        "nbprod.manual.at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "nbprod.manual.previous_version": previous or "none",
-        "nbprod.manual.alias": alias,
+        MANUAL_USER: _user(args.user),
+        MANUAL_REASON: args.reason or "(no reason given)",
+        MANUAL_AT: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        MANUAL_PREVIOUS_VERSION: previous or "none",
+        MANUAL_ALIAS: alias,
     })
     print(f"{name}: alias {alias!r} moved from version {previous or '(none)'} to version {target.version}")
     return 0

@@ -30,10 +30,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nbprod.registry import gate
+from nbprod.tracking.tags import (
+    BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
+    GATE_PREVIOUS_CHAMPION, GATE_REASONS, GATE_RUN_ID, GATE_VERSION, GIT_COMMIT, METRIC, MODEL_URI,
+    POSITIVE_CLASS, RUN_ID, TARGET, TASK, THRESHOLD, gate_check, metric as tag_metric,
+)
 
-#: Tag names written on model versions.
-TAG_DECISION = "nbprod.gate.decision"
-TAG_REASONS = "nbprod.gate.reasons"
+#: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
+TAG_DECISION = GATE_DECISION
+TAG_REASONS = GATE_REASONS
 
 
 def _path(value: Any) -> Path:
@@ -62,7 +67,7 @@ def _git_commit(run_id: str | None) -> str | None:
         if not candidate:
             continue
         try:
-            commit = mlflow.get_run(candidate).data.tags.get("nbprod.git_commit")
+            commit = mlflow.get_run(candidate).data.tags.get(GIT_COMMIT)
         except Exception:  # noqa: BLE001 - a missing run only means no commit to copy
             continue
         if commit:
@@ -96,11 +101,11 @@ def _score(model: Any, X: Any, y: Any, task: str, threshold: float, positive_cla
 def _champion_rule(tags: Mapping[str, str], positive_class: Any) -> tuple[float, str | None]:
     """The champion's threshold on P(``positive_class``) and, when its recorded positive class is
     another one, a note saying so (its own threshold ``t`` on the other class is ``1 - t`` on this one)."""
+    from nbprod.model import DEFAULT_THRESHOLD
     from nbprod.model.classes import label_from_json, match_index
-    from nbprod.model.metrics import POSITIVE_CLASS_TAG
 
-    threshold = float(tags.get("nbprod.threshold", 0.5))
-    recorded = tags.get(POSITIVE_CLASS_TAG)
+    threshold = float(tags.get(THRESHOLD, DEFAULT_THRESHOLD))
+    recorded = tags.get(POSITIVE_CLASS)
     if recorded is None or positive_class is None or match_index([positive_class], label_from_json(recorded)) == 0:
         return threshold, None
     return 1.0 - threshold, (f"the champion's positive class is {label_from_json(recorded)!r}: its threshold "
@@ -179,7 +184,7 @@ def run_gate(
     from nbprod import tracking
     from nbprod.model.evaluation import baseline_result
     from nbprod.model.features import feature_contract
-    from nbprod.model.metrics import GREATER_IS_BETTER, class_tags
+    from nbprod.model.metrics import DEFAULT_THRESHOLD, GREATER_IS_BETTER, class_tags
     from nbprod.registry import budget, evidence
     from nbprod.registry.client import Registry
 
@@ -189,7 +194,7 @@ def run_gate(
     greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
     best = evaluation["best"]
     chosen = evaluation["candidates"][best]
-    threshold = float(chosen.get("threshold", 0.5) or 0.5)
+    threshold = float(chosen.get("threshold", DEFAULT_THRESHOLD) or DEFAULT_THRESHOLD)
     classes, positive = evaluation.get("classes"), evaluation.get("positive_class")
     multiclass = classes is not None and len(classes) > 2
     holdout_path = _holdout_path(evaluation, evaluation_path)
@@ -203,16 +208,16 @@ def run_gate(
         previous = registry.alias_version(alias)
         commit = _git_commit(chosen.get("run_id"))
         version = registry.register(chosen["model_uri"], chosen.get("run_id"), {
-            "nbprod.candidate": best,
-            "nbprod.run_id": chosen.get("run_id"),
-            "nbprod.model_uri": chosen["model_uri"],
-            "nbprod.task": task,
-            "nbprod.target": target,
-            "nbprod.metric": metric,
-            **({} if multiclass else {"nbprod.threshold": threshold}),
+            CANDIDATE: best,
+            RUN_ID: chosen.get("run_id"),
+            MODEL_URI: chosen["model_uri"],
+            TASK: task,
+            TARGET: target,
+            METRIC: metric,
+            **({} if multiclass else {THRESHOLD: threshold}),
             **class_tags(classes, positive),
-            "nbprod.git_commit": commit,
-            **{f"nbprod.metric.{k}": v for k, v in chosen.get("metrics", {}).items()},
+            GIT_COMMIT: commit,
+            **{tag_metric(k): v for k, v in chosen.get("metrics", {}).items()},
         })
 
         # The candidate as registered, scored on the holdout here.
@@ -327,17 +332,17 @@ def run_gate(
         registry.set_tags(version, {
             TAG_DECISION: decision.decision,
             TAG_REASONS: _reasons_tag(decision.reasons),
-            **{f"nbprod.gate.{r.check}": "pass" if r.passed else "fail" for r in decision.reasons},
-            "nbprod.gate.at": decided_at,
-            "nbprod.gate.previous_champion": previous or "none",
-            "nbprod.gate.run_id": run.info.run_id,
-            "nbprod.budget.size_mb": figures.size_mb,
-            "nbprod.budget.memory_mb": figures.memory_mb,
-            "nbprod.budget.p99_ms": figures.p99_ms,
+            **{gate_check(r.check): "pass" if r.passed else "fail" for r in decision.reasons},
+            GATE_AT: decided_at,
+            GATE_PREVIOUS_CHAMPION: previous or "none",
+            GATE_RUN_ID: run.info.run_id,
+            BUDGET_SIZE_MB: figures.size_mb,
+            BUDGET_MEMORY_MB: figures.memory_mb,
+            BUDGET_P99_MS: figures.p99_ms,
         })
 
-        mlflow.set_tags({TAG_DECISION: decision.decision, "nbprod.gate.version": version,
-                         "nbprod.gate.model_name": model_name})
+        mlflow.set_tags({TAG_DECISION: decision.decision, GATE_VERSION: version,
+                         GATE_MODEL_NAME: model_name})
         mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
                            "candidate": best, "version": version, "previous_champion": previous or "none",
                            **{f"budget.{k}": v for k, v in vars(limits).items()}})

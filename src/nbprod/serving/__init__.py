@@ -10,3 +10,7 @@ Modules (import what you need; nothing heavy is imported here):
 - :mod:`nbprod.serving.app` -- the ASGI application (micro-batching, reload, auth).
 - :mod:`nbprod.serving.batch` -- chunked batch scoring of CSV/Parquet files.
 """
+
+#: The micro-batcher's tuning: options of ``nbprod serve`` (``--max-batch-rows``, ``--batch-wait-ms``), not settings.
+MAX_BATCH_ROWS = 2048
+BATCH_WAIT_MS = 2.0

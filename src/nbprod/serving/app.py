@@ -8,9 +8,11 @@ HTTP API
     the model's feature contract (see :mod:`nbprod.serving.validation`). Response 200::
 
         {"request_id": "...", "model": {"name": "nbprod-model", "version": "3"},
-         "predictions": [1, 0],                          # one per record, always a list
-         "probabilities": [[0.31, 0.69], [0.8, 0.2]],    # classification: P(class 0), P(class 1)
-         "classes": [0, 1], "threshold": 0.5,            # classification only
+         "predictions": ["Yes", "No"],                   # one label per record, always a list
+         "probabilities": [[0.31, 0.69], [0.8, 0.2]],    # classification: one per class, in "classes" order
+         "classes": ["No", "Yes"],                       # classification only: the model's labels
+         "positive_class": "Yes", "threshold": 0.5,      # binary only: "Yes" when P("Yes") >= threshold
+                                                         # (multiclass: the most probable class)
          "warnings": [{"record": 1, "column": "dest", "problem": "unseen_category",
                        "message": "..."}]}               # unseen categories, ignored columns
 
@@ -29,7 +31,8 @@ HTTP API
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``
-    200 ``{"status": "ready", "model": {...name, version, alias, task, threshold}}`` once a
+    200 ``{"status": "ready", "model": {...name, version, alias, task, threshold, classes,
+    positive_class}}`` (the last two for classifiers, ``positive_class`` when binary) once a
     model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
@@ -60,8 +63,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
 from nbprod.serving.metrics import Metrics
 from nbprod.serving.validation import RequestError, Validated
 
@@ -74,40 +78,39 @@ TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 
 @dataclass
 class ServeConfig:
-    """What the service needs, from ``env.yaml`` (``serve``, ``registry``, ``tracking``) and flags."""
+    """What the service needs: the project's ``serve``, ``registry`` and ``tracking`` settings (whose defaults
+    live in ``env.yaml`` only), and the command's flags."""
 
     model_name: str
     alias: str
     tracking_uri: str
-    host: str = "127.0.0.1"
-    port: int = 8765
-    token: str | None = None
-    max_body_bytes: int = 10 * 2**20
-    max_rows: int = 10000
-    reload_seconds: float = 5.0
-    log_folder: Path | None = None
-    log_flush_rows: int = 5000
-    log_flush_seconds: float = 2.0
-    max_batch_rows: int = 2048
-    batch_wait_ms: float = 2.0
+    host: str
+    port: int
+    token: str | None
+    max_body_bytes: int
+    max_rows: int
+    reload_seconds: float
+    log_folder: Path | None
+    log_flush_rows: int
+    log_flush_seconds: float
+    max_batch_rows: int = MAX_BATCH_ROWS
+    batch_wait_ms: float = BATCH_WAIT_MS
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any], project: Path, **overrides: Any) -> "ServeConfig":
-        from nbprod.settings import resolve_path
-        from nbprod.tracking import tracking_uri
-
-        serve = settings["serve"]
+    def from_project(cls, project: Any, **overrides: Any) -> "ServeConfig":
+        """The configuration of :class:`nbprod.project.Project` ``project``; ``overrides`` that are not None win."""
+        serve = project.settings["serve"]
         config = cls(
-            model_name=settings["registry"]["model_name"],
-            alias=settings["registry"]["alias"],
-            tracking_uri=tracking_uri(settings, project),
+            model_name=project.model_name,
+            alias=project.alias,
+            tracking_uri=project.tracking_uri(),
             host=serve["host"],
             port=int(serve["port"]),
             token=os.environ.get(serve["token_env"]) or None,
             max_body_bytes=int(float(serve["max_body_mb"]) * 2**20),
             max_rows=int(serve["max_rows"]),
             reload_seconds=float(serve["reload_seconds"]),
-            log_folder=resolve_path(project, serve["prediction_log"]),
+            log_folder=project.prediction_log,
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
         )
@@ -120,7 +123,7 @@ class ServeConfig:
 class MicroBatcher:
     """Gather concurrent requests into one model call, run off the event loop."""
 
-    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = 0.002) -> None:
+    def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = BATCH_WAIT_MS / 1000) -> None:
         self.metrics = metrics
         self.max_rows = max_rows
         self.wait_seconds = wait_seconds
@@ -236,6 +239,15 @@ def predict_batch(model: Any, batch: list[Validated]) -> list:
     return results
 
 
+def class_fields(model: Any) -> dict[str, Any]:
+    """A classifier's ``classes`` (the probabilities' order) and, when binary, its ``positive_class`` and
+    ``threshold`` (on the positive class's probability); a multiclass model predicts the most probable class."""
+    fields: dict[str, Any] = model.labels.to_dict()
+    if model.labels.binary:
+        fields["threshold"] = model.threshold
+    return fields
+
+
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
@@ -299,8 +311,8 @@ class PredictionService:
     def _log_metrics(self) -> dict[str, float]:
         if self.log is None:
             return {}
-        return {'nbprod_prediction_log_rows_total{state="written"}': self.log.rows_written,
-                'nbprod_prediction_log_rows_total{state="buffered"}': self.log.rows_buffered,
+        return {"nbprod_prediction_log_rows_total": self.log.rows_written,
+                "nbprod_prediction_log_buffered_rows": self.log.rows_buffered,
                 "nbprod_prediction_log_write_errors_total": self.log.write_errors}
 
     # -- ASGI ------------------------------------------------------------------------------
@@ -377,9 +389,11 @@ class PredictionService:
             error = self.watcher.last_error if self.watcher is not None else None
             return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
                                                               "alias": self.config.alias}, "error": error})
-        return 200, _json({"status": "ready", "model": {
-            "name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
-            "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}})
+        described = {"name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
+                     "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}
+        if model.labels is not None:
+            described.update(class_fields(model))
+        return 200, _json({"status": "ready", "model": described})
 
     async def read_body(self, headers: dict, receive: Any) -> bytes:
         limit = self.config.max_body_bytes
@@ -444,7 +458,7 @@ class PredictionService:
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,
-                            model.name, model.version, request_id, arrived)
+                            model.name, model.version, request_id, arrived, model.labels)
         self.metrics.predictions += validated.rows
         for warning in validated.warnings:
             if warning["problem"] == "unseen_category":
@@ -454,8 +468,7 @@ class PredictionService:
                                     "predictions": predictions.tolist()}
         if probabilities is not None:
             response["probabilities"] = probabilities.tolist()
-            response["classes"] = [0, 1]
-            response["threshold"] = model.threshold
+            response.update(class_fields(model))
         response["warnings"] = validated.warnings
         return _json(response)
 

@@ -7,8 +7,11 @@ appended to the output before the next is read.
 
 Output: the contract columns as the model saw them (numbers as float, categories as
 text, date-times as naive UTC timestamps), the other input columns as read, then
-``prediction`` (0/1 at the version's threshold, or the regression value) and, for
-classification, ``probability`` (P(class 1)). Rows failing validation go, as read, to
+``prediction`` (the class label -- binary: the positive class where its probability is at
+least the version's threshold; multiclass: the most probable class -- or the regression
+value) and, for classification, ``probability`` (binary: the positive class's probability;
+multiclass: the predicted class's) and, for multiclass, one ``probability_<label>`` column
+per class (see :func:`probability_columns`). Rows failing validation go, as read, to
 the rejects file with a ``reject_reason`` column and ``input_row`` (the row's position
 among the input's data rows, from 0; the file is always written; empty when nothing
 was rejected). CSV input columns are read as text and converted per the
@@ -153,11 +156,33 @@ def _output_schema(model: Any, input_schema: Any, extra: list[str]):
         fields.append(pa.field(spec.name, kind))
     for name in extra:
         fields.append(input_schema.field(name) if input_schema is not None else pa.field(name, pa.string()))
-    if model.task == "classification":
-        fields += [pa.field("prediction", pa.int64()), pa.field("probability", pa.float64())]
+    if model.labels is not None:
+        fields += [pa.field("prediction", pa.array(model.labels.array()).type), pa.field("probability", pa.float64())]
+        fields += [pa.field(name, pa.float64()) for name in probability_columns(model.labels)]
     else:
         fields.append(pa.field("prediction", pa.float64()))
     return pa.schema(fields)
+
+
+def probability_columns(labels: Any) -> list[str]:
+    """``probability_<label>`` per class of a multiclass model (``labels``: its
+    :class:`~nbprod.model.labels.ClassLabels`), in the model's class order; none for a binary one."""
+    return [] if labels is None or labels.binary else [f"probability_{text}" for text in labels.texts]
+
+
+def scored_columns(labels: Any, predictions: Any, probabilities: Any) -> dict[str, Any]:
+    """The output columns of one scored chunk: ``prediction``, ``probability`` and the per-class ones."""
+    import numpy as np
+
+    columns: dict[str, Any] = {"prediction": predictions}
+    if probabilities is None:
+        return columns
+    if labels.binary:
+        columns["probability"] = labels.positive_scores(probabilities)
+        return columns
+    columns["probability"] = np.max(probabilities, axis=1)
+    columns.update(zip(probability_columns(labels), np.asarray(probabilities, dtype=float).T))
+    return columns
 
 
 def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None = None,
@@ -181,7 +206,8 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
         raise ScoreError(f"{input_path} has no rows and no header") from None
     input_schema = pq.ParquetFile(input_path).schema_arrow if file_format(input_path) == "parquet" else None
     names = model.contract.names
-    extra = [name for name in first.columns if name not in names and name not in ("prediction", "probability")]
+    produced = {"prediction", "probability", *probability_columns(model.labels)}
+    extra = [name for name in first.columns if name not in names and name not in produced]
     if input_schema is None:
         input_schema = pa.schema([pa.field(str(name), pa.string()) for name in first.columns])
     out_sink = _Sink(output, _output_schema(model, input_schema, extra))
@@ -210,9 +236,8 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
             scored = good.copy()
             for name in extra:
                 scored[name] = chunk.loc[~bad, name].to_numpy()
-            scored["prediction"] = predictions
-            if probabilities is not None:
-                scored["probability"] = probabilities[:, 1]
+            for name, values in scored_columns(model.labels, predictions, probabilities).items():
+                scored[name] = values
             out_sink.write(scored)
             summary.rows_scored += len(good)
 

@@ -36,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
     """Score the file; print the summary."""
     from nbprod.serving.batch import ScoreError, file_format, score_file
     from nbprod.serving.model_source import client_for, load_version
-    from nbprod.tracking import tracking_uri
 
     try:  # cheap checks before loading the model
         if not args.input.is_file():
@@ -48,9 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nbprod score: {error}", file=sys.stderr)
         return 2
 
-    settings = args.settings
-    name, alias = settings["registry"]["model_name"], settings["registry"]["alias"]
-    uri = tracking_uri(settings, args.project)
+    project = args.catalog
+    name, alias, uri = project.model_name, project.alias, project.tracking_uri()
     client = client_for(uri)
     try:
         version = args.version or str(client.get_model_version_by_alias(name, alias).version)

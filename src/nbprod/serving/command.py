@@ -17,6 +17,7 @@ import argparse
 import os
 
 from nbprod.arguments import at_least, port, positive
+from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port, default=None, help="TCP port (default: serve.port)")
     parser.add_argument("--reload-seconds", type=positive, default=None,
                         help="how often to check where the alias points (default: serve.reload_seconds)")
-    parser.add_argument("--batch-wait-ms", type=at_least(0, float), default=2.0,
+    parser.add_argument("--batch-wait-ms", type=at_least(0, float), default=None,
                         help="under concurrent load, wait at most this long to gather requests into one "
-                             "model call (default 2; 0: take what is queued; a lone client never waits)")
-    parser.add_argument("--max-batch-rows", type=at_least(1), default=2048, help="rows per model call at most")
+                             f"model call (default {BATCH_WAIT_MS:g}; 0: take what is queued; a lone client never waits)")
+    parser.add_argument("--max-batch-rows", type=at_least(1), default=None,
+                        help=f"rows per model call at most (default {MAX_BATCH_ROWS})")
     parser.add_argument("--model-threads", type=at_least(1), default=1,
                         help="BLAS/OpenMP threads for the model (default 1: small batches are slower "
                              "with more)")
@@ -51,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
     threadpool_limits(int(threads))
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nbprod.serving").setLevel(args.log_level.upper())
-    config = ServeConfig.from_settings(args.settings, args.project, host=args.host, port=args.port,
-                                       reload_seconds=args.reload_seconds, batch_wait_ms=args.batch_wait_ms,
-                                       max_batch_rows=args.max_batch_rows)
+    config = ServeConfig.from_project(args.catalog, host=args.host, port=args.port,
+                                      reload_seconds=args.reload_seconds, batch_wait_ms=args.batch_wait_ms,
+                                      max_batch_rows=args.max_batch_rows)
     app = build_app(config)
     print(f"nbprod serve: models:/{config.model_name}@{config.alias} from {config.tracking_uri} "
           f"on http://{config.host}:{config.port} (token {'required' if config.token else 'off'}, "

@@ -14,7 +14,8 @@ Exposed series:
 - ``nbprod_model_version{name}`` gauge (0 while no model is loaded)
 - ``nbprod_model_reloads_total{result}`` counter (``success``/``failure``)
 - ``nbprod_model_ready`` gauge
-- ``nbprod_prediction_log_rows_total{state}`` (``written``, ``buffered``), ``nbprod_prediction_log_write_errors_total``
+- ``nbprod_prediction_log_rows_total`` counter (rows written), ``nbprod_prediction_log_buffered_rows`` gauge (rows
+  not yet written: the log's lag), ``nbprod_prediction_log_write_errors_total`` counter
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from typing import Callable, Iterable
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+#: Type and help of the series that collectors report (``Metrics.collectors``).
+COLLECTED = {
+    "nbprod_prediction_log_rows_total": ("counter", "Prediction log rows written to Parquet."),
+    "nbprod_prediction_log_buffered_rows": ("gauge", "Prediction log rows buffered, not yet written."),
+    "nbprod_prediction_log_write_errors_total": ("counter", "Failed writes of the prediction log."),
+}
 
 
 class Histogram:
@@ -140,5 +147,9 @@ class Metrics:
             lines.append(f'nbprod_model_reloads_total{{result="{result}"}} {count}')
         for collect in self.collectors:
             for key, value in collect().items():
+                family = key.split("{", 1)[0]
+                if family in COLLECTED:
+                    kind, text = COLLECTED[family]
+                    lines += [f"# HELP {family} {text}", f"# TYPE {family} {kind}"]
                 lines.append(f"{key} {value:g}")
         return "\n".join(lines) + "\n"

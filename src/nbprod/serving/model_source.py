@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from nbprod.model.contract import FeatureContract
+from nbprod.model.labels import ClassLabels, is_classification
 from nbprod.serving.validation import RecordValidator
 from nbprod.tracking import set_uri
+from nbprod.tracking.tags import TASK, THRESHOLD
 
 log = logging.getLogger("nbprod.serving")
 
-THRESHOLD_TAG = "nbprod.threshold"
-TASK_TAG = "nbprod.task"
+THRESHOLD_TAG = THRESHOLD
+TASK_TAG = TASK
 
 
 @dataclass
@@ -38,10 +40,17 @@ class LoadedModel:
     contract: FeatureContract
     run_id: str | None = None
     loaded_at: float = field(default_factory=time.time)
+    labels: ClassLabels | None = None
 
     def __post_init__(self) -> None:
         self.validator = RecordValidator(self.contract)
+        if self.classification and self.labels is None:
+            self.labels = ClassLabels.from_model(self.model)
         self.encoded = encoded_predictor(self.model, self.task)
+
+    @property
+    def classification(self) -> bool:
+        return is_classification(self.task)
 
     @property
     def uri(self) -> str:
@@ -50,10 +59,12 @@ class LoadedModel:
     def predict(self, frame) -> tuple[Any, Any]:
         """``(predictions, probabilities)`` for a frame of raw input columns.
 
-        Classification: predictions are 0/1 at ``threshold`` on P(class 1) and
-        probabilities the ``(n, 2)`` array; regression: predictions and ``None``.
+        Classification: predictions are the class labels (binary: the positive class where
+        its probability is at least ``threshold``; multiclass: the most probable class) and
+        probabilities the ``(n, classes)`` array in ``labels.classes`` order; regression:
+        predictions and ``None``.
         """
-        method = self.model.predict_proba if self.task == "classification" else self.model.predict
+        method = self.model.predict_proba if self.classification else self.model.predict
         return self._answer(method(frame))
 
     def predict_columns(self, columns: Mapping[str, list]) -> tuple[Any, Any]:
@@ -67,9 +78,9 @@ class LoadedModel:
     def _answer(self, output: Any) -> tuple[Any, Any]:
         import numpy as np
 
-        if self.task == "classification":
+        if self.classification:
             probabilities = np.asarray(output, dtype=float)
-            return (probabilities[:, 1] >= self.threshold).astype(np.int64), probabilities
+            return self.labels.predict(probabilities, self.threshold), probabilities
         return np.asarray(output, dtype=float), None
 
 
@@ -83,7 +94,7 @@ def encoded_predictor(model: Any, task: str) -> Callable[[Mapping[str, list]], A
     if len(steps) != 2 or not isinstance(steps[0], FeatureBuilder) or not isinstance(steps[1], CategoryCodesBoosting):
         return None
     builder, estimator = steps[0], steps[1].estimator_
-    method = estimator.predict_proba if task == "classification" else estimator.predict
+    method = estimator.predict_proba if is_classification(task) else estimator.predict
     return lambda columns: method(builder.encode_columns(columns))
 
 
@@ -105,8 +116,6 @@ def example_columns(contract: FeatureContract, rows: int = 1) -> dict[str, list]
 
 def warm_up(loaded: LoadedModel) -> None:
     """Predict examples through both paths; the encoded one is dropped (and logged) if it disagrees."""
-    import numpy as np
-
     from nbprod.serving.validation import frame_from_columns
 
     for rows in (1, 8):
@@ -115,17 +124,34 @@ def warm_up(loaded: LoadedModel) -> None:
         if loaded.encoded is None:
             continue
         encoded = loaded.predict_columns(columns)
-        if not all(np.allclose(a, b, equal_nan=True) for a, b in zip(reference, encoded) if a is not None):
+        if not agree(reference, encoded, loaded.classification):
             log.warning("%s: the category-codes path disagrees with the pipeline; serving through the pipeline",
                         loaded.uri)
             loaded.encoded = None
 
 
+def agree(reference: tuple[Any, Any], encoded: tuple[Any, Any], classification: bool) -> bool:
+    """Whether two ``(predictions, probabilities)`` answers are the same: equal class labels and close
+    probabilities (classification), close values (regression)."""
+    import numpy as np
+
+    (predictions, probabilities), (predictions_, probabilities_) = reference, encoded
+    if classification:
+        return (np.array_equal(np.asarray(predictions), np.asarray(predictions_))
+                and np.allclose(probabilities, probabilities_, equal_nan=True))
+    return bool(np.allclose(predictions, predictions_, equal_nan=True))
+
+
+def version_labels(model: Any, version_tags: Mapping[str, str], run_tags: Mapping[str, str] | None) -> ClassLabels:
+    """The classes of a registered classifier and its positive class (the version's tag, else its run's)."""
+    return ClassLabels.from_tags(model.classes_, version_tags, run_tags)
+
+
 def client_for(tracking_uri: str) -> Any:
     """An MlflowClient on ``tracking_uri`` for both tracking and the registry."""
-    from mlflow import MlflowClient
+    from nbprod import tracking
 
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return tracking.client_for(tracking_uri)
 
 
 def load_version(tracking_uri: str, name: str, version: str, client: Any = None) -> LoadedModel:
@@ -138,6 +164,7 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     import mlflow.sklearn
 
     from nbprod.model.features import feature_contract
+    from nbprod.model import DEFAULT_THRESHOLD
 
     set_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
@@ -147,13 +174,17 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     tags = details.tags or {}
     task = tags.get(TASK_TAG) or ("classification" if hasattr(model, "predict_proba") else "regression")
     threshold = tags.get(THRESHOLD_TAG)
-    if threshold is None and details.run_id:
+    run = None
+    if details.run_id:
         try:
-            threshold = client.get_run(details.run_id).data.params.get("threshold")
-        except Exception:  # the run may have been deleted; the default applies
-            threshold = None
-    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else 0.5,
-                         feature_contract(model), details.run_id)
+            run = client.get_run(details.run_id).data
+        except Exception:  # the run may have been deleted; the defaults apply
+            run = None
+    if threshold is None and run is not None:
+        threshold = run.params.get("threshold")
+    labels = version_labels(model, tags, run.tags if run is not None else None) if is_classification(task) else None
+    loaded = LoadedModel(name, str(version), model, task, float(threshold) if threshold is not None else DEFAULT_THRESHOLD,
+                         feature_contract(model), details.run_id, labels=labels)
     warm_up(loaded)
     return loaded
 

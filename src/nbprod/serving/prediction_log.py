@@ -10,14 +10,29 @@ date-times as UTC timestamps) and these columns:
 ``row``                   index of the record in its request
 ``model_name``            registered model name
 ``model_version``         registered model version (text)
-``prediction``            0/1 (classification, at the version's threshold) or the value
-``probability``           P(class 1) for classification, null for regression
+``prediction``            the predicted class label as text (classification; binary: at the
+                          version's threshold) or the value (regression, a number)
+``probability``           binary: the positive class's probability; multiclass: the
+                          predicted class's; null for regression
+``classes``               the model's classes, a JSON list (``[0, 1]``, ``["No", "Yes"]``);
+                          null for regression
+``positive_class``        the positive class as text (binary); null otherwise
+``probabilities``         one probability per class, in ``classes`` order (a list); null
+                          for regression
 ========================  ==========================================================
+
+Labels are stored as text so that every file has the same column types whatever the
+labels' type (integers, booleans, text); :func:`read_prediction_log` gives them back as
+the model's own labels (the text decoded through ``classes``): ``1`` for a 0/1 model,
+``"Yes"`` for a Yes/No one. Files written before the ``classes`` column existed (0/1
+predictions as integers) read the same way.
 
 Durability. :class:`PredictionLogWriter` buffers rows in memory and a background
 thread writes them in batches -- when ``flush_rows`` rows are waiting or the oldest
-has waited ``flush_seconds`` -- as one new file ``predictions-<UTC time>-<pid>-<n>.parquet``
-per batch (per contract, should the served model change mid-batch). Each file is
+has waited ``flush_seconds`` -- as one new file
+``predictions-<UTC time>-<host>-<pid>-<n>.parquet`` per batch (per contract, should the
+served model change mid-batch; the host name keeps apart the files of service replicas
+sharing one folder, whose processes all have pid 1 in their containers). Each file is
 written under a temporary name starting with ``.`` and renamed into place, so a
 reader never sees half a file. :meth:`PredictionLogWriter.close` (called by the
 service on graceful shutdown, e.g. SIGTERM, after in-flight requests are answered)
@@ -29,9 +44,11 @@ is sent, so every answered request is in the log after a graceful shutdown.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -44,7 +61,8 @@ PREFIX = "predictions-"
 SUFFIX = ".parquet"
 
 #: Columns of every prediction log, besides the model's input columns.
-META_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability")
+META_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability",
+                "classes", "positive_class", "probabilities")
 
 
 class PredictionLogWriter:
@@ -73,14 +91,18 @@ class PredictionLogWriter:
 
     def append(self, contract_names: Sequence[str], columns: dict[str, list], predictions: Sequence,
                probabilities: Sequence | None, model_name: str, model_version: str,
-               request_id: str, arrived: float) -> None:
-        """Queue the rows of one request (cheap: keeps references, converts nothing)."""
+               request_id: str, arrived: float, labels: Any = None) -> None:
+        """Queue the rows of one request (cheap: keeps references, converts nothing).
+
+        ``labels``: the model's :class:`~nbprod.model.labels.ClassLabels` (classification;
+        without it the classes are taken to be ``0 .. k-1``, the positive one the last).
+        """
         rows = len(predictions)
         with self._condition:
             if self._closed:
                 raise RuntimeError("prediction log is closed")
             self._buffer.append((tuple(contract_names), columns, predictions, probabilities,
-                                 model_name, model_version, request_id, arrived))
+                                 model_name, model_version, request_id, arrived, labels))
             self._rows += rows
             if self._oldest is None:  # the thread sleeps until the first row: wake it to start the clock
                 self._oldest = time.monotonic()
@@ -145,7 +167,7 @@ class PredictionLogWriter:
         import pyarrow.parquet as pq
 
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{PREFIX}{stamp}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
+        name = f"{PREFIX}{stamp}-{socket.gethostname()}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
         temporary = self.folder / f".{name}.tmp"
         pq.write_table(table, temporary)
         os.replace(temporary, self.folder / name)
@@ -163,12 +185,15 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
     micros = np.repeat((arrived * 1e6).astype(np.int64), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     rows = (np.arange(total, dtype=np.int64) - starts).astype(np.int32)
-    predictions = np.concatenate([np.asarray(entry[2]) for entry in entries])
     classification = all(entry[3] is not None for entry in entries)
     if classification:
-        probabilities = pa.array(np.concatenate([np.asarray(entry[3])[:, 1] for entry in entries]), pa.float64())
+        outcome = _class_columns(entries)
     else:
-        probabilities = pa.nulls(total, pa.float64())
+        predictions = np.concatenate([np.asarray(entry[2]) for entry in entries])
+        outcome = {"prediction": pa.array(predictions.astype(np.float64)),
+                   "probability": pa.nulls(total, pa.float64()), "classes": pa.nulls(total, pa.string()),
+                   "positive_class": pa.nulls(total, pa.string()),
+                   "probabilities": pa.nulls(total, pa.list_(pa.float64()))}
 
     def repeated(index: int):
         values = np.empty(len(entries), dtype=object)
@@ -181,8 +206,7 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
         "row": pa.array(rows, pa.int32()),
         "model_name": repeated(4),
         "model_version": repeated(5),
-        "prediction": pa.array(predictions.astype(np.int64) if classification else predictions.astype(np.float64)),
-        "probability": probabilities,
+        **outcome,
     }
     features = {}
     for name in names:
@@ -193,6 +217,81 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
             values.extend(entry[1][name])
         features[name] = _feature_array(values)
     return pa.table({**meta, **features})
+
+
+def _entry_labels(entry: tuple) -> Any:
+    """The labels an entry was logged with; without them the classes ``0 .. k-1``."""
+    import numpy as np
+
+    labels = entry[8] if len(entry) > 8 else None
+    return labels if labels is not None else _default_labels(int(np.shape(entry[3])[1]))
+
+
+@functools.lru_cache(maxsize=8)
+def _default_labels(width: int) -> Any:
+    from nbprod.model.labels import ClassLabels
+
+    return ClassLabels.of(range(width))
+
+
+def predictions_text(predictions: Any) -> Any:
+    """Predicted labels as text (see :func:`nbprod.model.labels.label_text`), vectorised for the usual kinds."""
+    import numpy as np
+
+    from nbprod.model.labels import labels_text
+
+    values = np.asarray(predictions)
+    if values.dtype.kind in "iubU":
+        return values.astype(str).astype(object)
+    return labels_text(values)
+
+
+def _class_columns(entries: list[tuple]) -> dict[str, Any]:
+    """``prediction`` (text), ``probability``, ``classes``, ``positive_class`` and ``probabilities`` of
+    classification entries, computed once per run of entries from the same model (same labels)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from nbprod.model.labels import label_text
+
+    texts, probability, flat, widths, classes, positives = [], [], [], [], [], []
+    for _, run in itertools.groupby(((entry, _entry_labels(entry)) for entry in entries),
+                                    key=lambda pair: id(pair[1])):
+        run = list(run)
+        labels = run[0][1]
+        scores = np.concatenate([np.asarray(entry[3], dtype=np.float64) for entry, _ in run])
+        rows = len(scores)
+        texts.append(predictions_text(np.concatenate([np.asarray(entry[2]) for entry, _ in run])))
+        probability.append(labels.positive_scores(scores) if labels.binary else scores.max(axis=1))
+        flat.append(scores.ravel())
+        widths.append(np.full(rows, scores.shape[1], dtype=np.int32))
+        classes.append(np.repeat(np.array([labels.to_json()], dtype=object), rows))
+        positives.append(np.repeat(np.array([label_text(labels.positive) if labels.binary else None], dtype=object),
+                                   rows))
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(widths))]).astype(np.int32)
+    return {"prediction": pa.array(np.concatenate(texts), pa.string()),
+            "probability": pa.array(np.concatenate(probability), pa.float64()),
+            "classes": pa.array(np.concatenate(classes), pa.string()),
+            "positive_class": pa.array(np.concatenate(positives), pa.string()),
+            "probabilities": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
+                                                      pa.array(np.concatenate(flat), pa.float64()))}
+
+
+def decode_predictions(frame: Any) -> Any:
+    """``frame`` (one log file's rows) with its text ``prediction`` turned back into the model's labels
+    through the ``classes`` column; rows without classes (regression, older files) unchanged."""
+    import pandas as pd
+
+    from nbprod.model.labels import decode_tag, label_text
+
+    if "classes" not in frame.columns or not frame["classes"].notna().any():
+        return frame
+    decoded = frame["prediction"].astype(object).copy()
+    for text in frame["classes"].dropna().unique():
+        lookup = {label_text(label): label for label in decode_tag(text)}
+        rows = (frame["classes"] == text).to_numpy()
+        decoded[rows] = frame["prediction"][rows].map(lambda value: lookup.get(value, value)).to_numpy()
+    return frame.assign(prediction=pd.Series(decoded.tolist(), index=frame.index).infer_objects())
 
 
 def _feature_array(values: list):
@@ -231,6 +330,9 @@ def empty_log_frame():
         "model_version": pd.Series([], dtype="str"),
         "prediction": pd.Series([], dtype="float64"),
         "probability": pd.Series([], dtype="float64"),
+        "classes": pd.Series([], dtype="str"),
+        "positive_class": pd.Series([], dtype="str"),
+        "probabilities": pd.Series([], dtype=object),
     })
 
 
@@ -260,7 +362,7 @@ def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any
                     continue
             except ValueError:
                 pass
-        frame = pq.read_table(file).to_pandas()
+        frame = decode_predictions(pq.read_table(file).to_pandas())
         if low is not None:
             frame = frame[frame["time"] >= low]
         if high is not None:
@@ -270,5 +372,10 @@ def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any
     if not frames:
         return empty_log_frame()
     result = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    if result["prediction"].dtype == object:  # files of several label types, or older files among newer
+        result["prediction"] = result["prediction"].infer_objects()
+    for name in META_COLUMNS:  # older files lack the class columns
+        if name not in result.columns:
+            result[name] = None
     features = [name for name in result.columns if name not in META_COLUMNS]
     return result[[*META_COLUMNS, *features]]

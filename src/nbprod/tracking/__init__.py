@@ -5,6 +5,12 @@ and each candidate model a grandchild under its task. The parent run's id
 reaches the notebook kernels through the environment (``NBPROD_PARENT_RUN``).
 A notebook run by hand, with no parent, gets a stand-alone run tagged
 ``nbprod.interactive``. Nothing here runs at import time.
+
+A SQLite store keeps its artifacts in ``mlartifacts/`` beside the database file.
+MLflow records that folder as an absolute path (experiments, runs, logged models,
+model versions), so a project folder that was moved or copied would read and write
+the artifacts of its old place; :func:`repoint_artifacts` rewrites those paths to
+the store's present folder each time a store is opened (:func:`set_uri`).
 """
 
 from __future__ import annotations
@@ -15,10 +21,16 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from nbprod.tracking import tags as names
+
 PARENT_ENV = "NBPROD_PARENT_RUN"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
 ARTIFACTS_FOLDER = "mlartifacts"
+#: Store columns that hold artifact locations (or, for datasets, a source path) under the store's folder.
+ARTIFACT_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
+                    ("logged_models", "artifact_location"), ("model_versions", "storage_location"),
+                    ("model_versions", "source"), ("datasets", "dataset_source"))
 
 
 def tracking_uri(settings: Mapping[str, Any], project: Path, environ: Mapping[str, str] | None = None) -> str:
@@ -64,12 +76,97 @@ def configure(settings: Mapping[str, Any], project: Path) -> str:
     return experiment_id
 
 
-def set_uri(uri: str) -> None:
-    """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment)."""
+def client_for(uri: str) -> Any:
+    """An ``MlflowClient`` on the store at ``uri``, for tracking and the registry (never the process's default)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def point_at(uri: str) -> None:
+    """Send MLflow's URI-based loads (``models:/``, ``runs:/``) of this process to the store at ``uri``."""
     import mlflow
 
+    set_uri(uri)
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV, "MLFLOW_REGISTRY_URI"):
+        mlflow.set_registry_uri(uri)
+
+
+def set_uri(uri: str) -> None:
+    """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment);
+    a SQLite store that was moved is re-pointed at its present folder first (:func:`repoint_artifacts`)."""
+    import mlflow
+
+    repoint_artifacts(uri)
     with preserved_environment(URI_ENV, EXPERIMENT_ENV):
         mlflow.set_tracking_uri(uri)
+
+
+def store_file(uri: str) -> Path | None:
+    """The database file of a SQLite store URI (None for other stores)."""
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix):].split("?", 1)[0]) if uri.startswith(prefix) else None
+
+
+def _location_folder(location: str) -> tuple[str, str] | None:
+    """``(path as stored, plain path)`` of the folder holding an ``mlartifacts`` location, else None."""
+    from urllib.parse import unquote, urlparse
+
+    stored = urlparse(location).path if location.startswith("file:") else location
+    stored = stored.rstrip("/")
+    if stored.rsplit("/", 1)[-1] != ARTIFACTS_FOLDER:
+        return None
+    folder = stored.rsplit("/", 1)[0]
+    return folder, unquote(folder)
+
+
+def repoint_artifacts(uri: str) -> list[str]:
+    """Re-point a moved or copied SQLite store's artifact locations at the folder it is in now.
+
+    The experiments created by :func:`configure` keep their artifacts in
+    ``<store folder>/mlartifacts``. When that recorded folder is not the store's
+    present one, every artifact location under the old folder (experiments, runs,
+    logged models, model versions, dataset sources) is rewritten to the same place
+    under the present folder, in one transaction. Returns the old folders (empty:
+    nothing to do, or not a SQLite store).
+    """
+    import sqlite3
+
+    path = store_file(uri)
+    if path is None or not path.is_file():
+        return []
+    try:
+        return _repoint(path, path.resolve().parent)
+    except sqlite3.DatabaseError:  # not a store nbprod can read or write: MLflow reports it on first use
+        return []
+
+
+def _repoint(path: Path, here: Path) -> list[str]:
+    """:func:`repoint_artifacts` on the database file ``path`` now in folder ``here``."""
+    import sqlite3
+    from urllib.parse import urlparse
+
+    here_stored = urlparse(here.as_uri()).path
+    with contextlib.closing(sqlite3.connect(path, timeout=60)) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "experiments" not in tables:
+            return []
+        moved = {folder for (location,) in db.execute("SELECT artifact_location FROM experiments")
+                 if location and (folder := _location_folder(location)) is not None
+                 and folder[1] != str(here)}
+        if not moved:
+            return []
+        columns = {table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")} for table in tables}
+        with db:
+            for stored, plain in moved:
+                pairs = {(stored + "/", here_stored + "/"), (plain + "/", str(here) + "/")}
+                for table, column in ARTIFACT_COLUMNS:
+                    if column not in columns.get(table, ()):
+                        continue
+                    for old, new in pairs:
+                        db.execute(f"UPDATE {table} SET {column} = replace({column}, ?, ?) "
+                                   f"WHERE instr({column}, ?) > 0", (old, new, old))
+    return sorted(plain for _, plain in moved)
 
 
 @contextlib.contextmanager
@@ -118,14 +215,14 @@ def task_run(task: str, **tags: str) -> Iterator[Any]:
     import mlflow
 
     parent = os.environ.get(PARENT_ENV)
-    all_tags = {"nbprod.task": task, **tags}
+    all_tags = {names.TASK: task, **tags}
     if parent:
-        all_tags["nbprod.parent"] = parent
-        commit = mlflow.get_run(parent).data.tags.get("nbprod.git_commit")
+        all_tags[names.PARENT] = parent
+        commit = mlflow.get_run(parent).data.tags.get(names.GIT_COMMIT)
         if commit:
-            all_tags["nbprod.git_commit"] = commit
+            all_tags[names.GIT_COMMIT] = commit
     else:
-        all_tags["nbprod.interactive"] = "true"
+        all_tags[names.INTERACTIVE] = "true"
     with mlflow.start_run(run_name=task, parent_run_id=parent, tags=all_tags) as run:
         yield run
 
@@ -136,10 +233,10 @@ def candidate_run(name: str, **tags: str) -> Iterator[Any]:
     import mlflow
 
     active = mlflow.active_run()
-    all_tags = {"nbprod.candidate": name, **tags}
+    all_tags = {names.CANDIDATE: name, **tags}
     if active is not None:
         all_tags.update({key: value for key, value in active.data.tags.items()
-                         if key in ("nbprod.parent", "nbprod.git_commit")})
+                         if key in (names.PARENT, names.GIT_COMMIT)})
     with mlflow.start_run(run_name=name, nested=active is not None, tags=all_tags) as run:
         yield run
 

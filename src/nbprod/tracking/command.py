@@ -41,9 +41,9 @@ def ui_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Become the MLflow UI (``exec``: Ctrl-C and signals reach it directly); return an exit code on error."""
-    from nbprod.tracking import missing_store, tracking_uri
+    from nbprod.tracking import missing_store, repoint_artifacts
 
-    uri = tracking_uri(args.settings, args.project)
+    uri = args.catalog.tracking_uri()
     if uri.startswith(("http://", "https://", "databricks")):
         print(f"The store is a tracking server: open {uri}")
         return 0
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"nbprod mlflow-ui: no MLflow store at {missing} yet: build the pipeline first (nbprod build)",
               file=sys.stderr)
         return 2
+    repoint_artifacts(uri)  # a moved project's UI shows its own artifacts
     print(f"MLflow UI on http://127.0.0.1:{args.port} for {uri} (Ctrl-C to stop)", flush=True)
     os.chdir(args.project)
     command = ui_command(uri, args.port)

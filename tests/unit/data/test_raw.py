@@ -16,6 +16,15 @@ def test_parse_time_column_parses_text():
     assert frame["t"].dtype == object or pd.api.types.is_string_dtype(frame["t"])  # input untouched
 
 
+def test_parse_time_column_reads_periods_as_text_into_integers_and_leaves_integers_alone():
+    out = parse_time_column(pd.DataFrame({"t": ["2012", " 2013", "2014"]}), "t")
+    assert out["t"].tolist() == [2012, 2013, 2014] and pd.api.types.is_integer_dtype(out["t"])
+    months = parse_time_column(pd.DataFrame({"t": ["201312", None]}), "t")
+    assert months["t"].iloc[0] == 201312 and pd.isna(months["t"].iloc[1])
+    years = pd.DataFrame({"t": [2012, 2013]})
+    assert parse_time_column(years, "t")["t"].tolist() == [2012, 2013]
+
+
 def test_parse_time_column_leaves_unparseable_text_as_is():
     frame = pd.DataFrame({"t": ["2013-01-01", "yesterday-ish"]})
     out = parse_time_column(frame, "t")

@@ -149,9 +149,15 @@ def test_regression_target_may_take_any_number(table):
 
 
 def test_time_column_must_be_datetime_and_complete(table):
-    assert "column 't', rule 'type is datetime'" in failure(table.assign(t=["2013-01-01"] * 4))
+    assert "column 't', rule 'type is datetime or an integer period" in failure(table.assign(t=["2013-01-01"] * 4))
+    assert "column 't', rule 'type is datetime or an integer period" in failure(table.assign(t=[1.5, 2.5, 3.5, 4.5]))
     message = failure(table.assign(t=table["t"].where(table.index != 2)))
     assert "column 't', rule 'not_nullable': 1 failing (e.g. row 2: NaT)" in message
+
+
+def test_integer_periods_are_times(table):
+    assert check(table.assign(t=[2011, 2012, 2013, 2013]))["checked_columns"]
+    assert check(table.assign(t=[201311, 201312, 201401, 201402]))["checked_columns"]
 
 
 def test_no_time_column_means_no_time_checks(table):
@@ -192,3 +198,28 @@ def test_shipped_schema_accepts_a_slice_of_the_joined_data():
     summary = validate_table(raw, build_schema(declared, settings_columns("late", "classification",
                                                                          "scheduled_departure", ["tailnum"])))
     assert summary["rows"] == 200
+
+
+def mixed_table() -> pd.DataFrame:
+    """A CSV column of numbers with a few text values, read as pandas reads it (text)."""
+    return pd.DataFrame({"y": [0, 1, 0, 1, 0], "x": ["1", "2.5", "?", "4", None],
+                         "code": ["A1", "B2", "7", "C3", "D4"]})  # mostly text: a categorical column
+
+
+def test_numbers_mixed_with_text_are_refused_naming_the_column_values_and_the_way_out():
+    message = failure(mixed_table(), time_column=None)
+    assert ("column 'x', rule 'numbers mixed with text': 1 of 4 values are not numbers (e.g. row 2: '?'); "
+            "list the column in data.categorical to keep it as text, or in data.numeric") in message
+    assert "'code'" not in message  # text with a number among it is a categorical column
+
+
+def test_a_mixed_column_the_settings_name_is_accepted():
+    """The validate task exempts the columns of data.categorical, data.numeric and data.drop_columns."""
+    schema = build_schema(None, settings_columns("y", "classification", None, ["x"]))
+    assert validate_table(mixed_table(), schema, exempt=["x"])["rows"] == 5
+
+
+def test_mixed_columns_are_reported_with_the_schema_failures(table):
+    table["z"] = pd.Series(["1", "2", "3", "?"], dtype=object)
+    message = failure(table, named=["missing"])
+    assert "'missing', rule 'required column is missing'" in message and "column 'z', rule 'numbers mixed" in message

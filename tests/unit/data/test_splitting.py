@@ -176,7 +176,8 @@ def test_check_splits_refuses_a_class_the_train_split_lacks():
 def test_prepare_target_infers_the_minority_class_before_filling_missing_targets():
     parts = parts_of(["No", "No", "Yes", None, None, None], ["No", "Yes", None], ["Yes", "No"])
     done, info = prepare_target(parts, "y", "classification", "positive")
-    assert info == {"target": "y", "task": "classification", "classes": ["No", "Yes"], "positive_class": "Yes"}
+    assert info == {"target": "y", "task": "classification", "classes": ["No", "Yes"], "positive_class": "Yes",
+                    "positive_class_source": "inferred"}
     assert done["train"]["y"].tolist() == ["No", "No", "Yes", "Yes", "Yes", "Yes"]
     assert done["valid"]["y"].tolist() == ["No", "Yes", "Yes"]
 
@@ -184,7 +185,15 @@ def test_prepare_target_infers_the_minority_class_before_filling_missing_targets
 def test_prepare_target_keeps_a_named_positive_class_spelled_as_the_data():
     done, info = prepare_target(parts_of([0.0, 1.0, 1.0, np.nan]), "y", "classification", "positive", "0")
     assert info["positive_class"] == 0 and type(info["positive_class"]) is int
+    assert info["positive_class_source"] == "set"
     assert done["train"]["y"].tolist() == [0, 1, 1, 0]
+
+
+def test_prepare_target_of_booleans():
+    done, info = prepare_target(parts_of([True, False, False, None], [False], [True]), "y", "classification",
+                                "positive", False)
+    assert info["classes"] == [False, True] and info["positive_class"] is False
+    assert done["train"]["y"].tolist() == [True, False, False, False] and done["train"]["y"].dtype == bool
 
 
 def test_prepare_target_refuses_a_positive_class_that_is_not_a_label():
@@ -197,6 +206,7 @@ def test_prepare_target_multiclass_has_no_positive_class_and_refuses_filling_wit
     parts = parts_of(["a", "b", "c", None], ["a", None], ["b"])
     done, info = prepare_target(parts, "y", "classification", "drop")
     assert info["classes"] == ["a", "b", "c"] and info["positive_class"] is None
+    assert info["positive_class_source"] is None
     assert done["train"]["y"].tolist() == ["a", "b", "c"] and done["valid"]["y"].tolist() == ["a"]
     with pytest.raises(ValueError, match="data.missing_target 'positive' applies to binary targets only; "
                                          "target 'y' has 3 classes"):
@@ -215,10 +225,11 @@ def test_prepare_target_regression_drops_missing_and_has_no_classes():
 
 
 def test_describe_target_states_the_positive_class_and_where_it_came_from():
-    info = {"target": "y", "task": "classification", "classes": ["No", "Yes"], "positive_class": "Yes"}
+    info = {"target": "y", "task": "classification", "classes": ["No", "Yes"], "positive_class": "Yes",
+            "positive_class_source": "inferred"}
     assert describe_target(info) == ("Target 'y': binary classification, classes ['No', 'Yes']; positive class "
                                      "'Yes' (inferred: the minority class of the training rows).")
-    assert "set by data.positive_class" in describe_target(info, "Yes")
+    assert "set by data.positive_class" in describe_target({**info, "positive_class_source": "set"})
     multi = {"target": "y", "task": "classification", "classes": ["a", "b", "c"], "positive_class": None}
     assert describe_target(multi) == "Target 'y': multiclass classification, 3 classes ['a', 'b', 'c']."
 
@@ -248,3 +259,32 @@ def test_split_summary_without_time_and_with_an_empty_split():
     assert "from" not in summary.columns
     assert summary.loc["new", "rows"] == 0 and pd.isna(summary.loc["new", "target_mean"])
     assert summary["rows"].sum() == 20
+
+
+@pytest.mark.parametrize("cuts", [(2011, 2012, 2013), ("2011", "2012", "2013"),
+                                  ("2011-01-01", "2012-01-01", "2013-01-01")])
+def test_time_split_on_integer_years_with_period_or_date_cuts(cuts):
+    frame = pd.DataFrame({"year": [2013, 2009, 2011, 2012, 2010, 2014], "y": [0, 1, 0, 1, 0, 1], "id": range(6)})
+    parts = time_split(frame, "year", *cuts)
+    assert {name: part["year"].tolist() for name, part in parts.items()} == {
+        "train": [2009, 2010], "valid": [2011], "test": [2012], "new": [2013, 2014]}
+    summary = split_summary(parts, "y", "year")
+    assert summary.loc["train", "from"] == 2009 and summary.loc["new", "to"] == 2014
+
+
+def test_time_split_on_yyyymm_months_and_dates_as_text():
+    months = pd.DataFrame({"month": ["201311", "201312", "201401", "201402", "201403"], "y": [0, 1, 0, 1, 0]})
+    parts = time_split(months, "month", "201312", 201401, "2014-02-15")
+    assert [len(parts[name]) for name in SPLITS] == [1, 1, 2, 1]  # 201402 starts on 1 Feb: test, before 15 Feb
+    text = pd.DataFrame({"day": ["2013-05-02", "2013-01-02", "2013-03-02", "2013-04-02"], "y": [0, 1, 0, 1]})
+    parts = time_split(text, "day", *CUTS)
+    assert parts["train"]["day"].tolist() == ["2013-01-02"] and parts["new"]["day"].tolist() == ["2013-05-02"]
+
+
+@pytest.mark.parametrize("values, message", [(["red", "blue"], "column 'when' is not a time"),
+                                             ([0.5, 1.5], "column 'when' is not a time"),
+                                             ([2013, 2014], "split.valid_start 'soon' is not a time")])
+def test_time_split_names_a_column_or_cut_that_is_not_a_time(values, message):
+    frame = pd.DataFrame({"when": values, "y": [0, 1]})
+    with pytest.raises(ValueError, match=message):
+        time_split(frame, "when", "soon" if values[0] == 2013 else "2013-01-01", "2013-06-01", "2014-01-01")

@@ -91,6 +91,8 @@ def test_class_counts_are_sorted_by_label_and_skip_missing():
     counts = cl.class_counts(pd.Series(["b", "a", None, "b"]))
     assert counts.to_dict() == {"a": 1, "b": 2}
     assert list(counts.index) == ["a", "b"]
+    assert cl.class_counts(pd.Series([True, False, True])).to_dict() == {False: 1, True: 2}
+    assert cl.class_counts(pd.Series([], dtype=object)).empty
 
 
 @pytest.mark.parametrize("y, expected", [

@@ -148,3 +148,30 @@ def test_encode_columns_equals_the_codes_of_transform_on_real_rows():
         np.testing.assert_array_equal(encoded, category_codes(builder.transform(rows.head(n))))
     assert np.isnan(encoded[0, list(builder.feature_names_out_).index("dest")])
     assert np.isnan(encoded[2, -3:]).all() and not np.isnan(encoded[3:, -3:]).any()
+
+
+def test_a_column_without_values_is_left_out_of_the_contract_with_a_warning(frame):
+    frame = frame.assign(empty=np.nan, blank=pd.Series([None] * len(frame), dtype=object))
+    with pytest.warns(UserWarning, match=r"left out of the model: .*'empty': 'no values in the training rows'"):
+        builder = FeatureBuilder(numeric=["blank"]).fit(frame)  # a forced kind does not keep an empty column
+    assert builder.dropped_ == {"empty": "no values in the training rows", "blank": "no values in the training rows"}
+    assert "empty" not in builder.contract_.names and "blank" not in builder.contract_.names
+    assert list(builder.transform(frame).columns) == list(builder.feature_names_out_)
+
+
+@pytest.mark.parametrize("kind", ["linear", "hist_gradient_boosting"])
+def test_every_model_trains_on_a_table_with_an_empty_column(kind):
+    """Without the rule above, HistGradientBoosting fails on an all-missing numeric column."""
+    from nbprod.model import models
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=120), "c": rng.choice(["x", "y"], 120), "empty": np.nan})
+    y = (X["a"] > 0).astype(int)
+    candidate = models.expand_grid([{"name": kind, "kind": kind, "params": {}}])[0]
+    with pytest.warns(UserWarning, match="'empty'"):
+        model = models.make_model(candidate, "classification", FeatureBuilder(), 0).fit(X, y)
+    assert model.predict_proba(X).shape == (120, 2)
+
+
+def test_a_frame_without_rows_drops_nothing():
+    assert FeatureBuilder().fit(pd.DataFrame({"a": pd.Series([], dtype=float)})).dropped_ == {}

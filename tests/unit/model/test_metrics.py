@@ -168,3 +168,14 @@ def test_class_tags():
     assert metrics.class_tags([0, 1]) == {metrics.CLASSES_TAG: "[0, 1]", metrics.POSITIVE_CLASS_TAG: "1"}
     assert metrics.class_tags(["a", "b", "c"], None) == {metrics.CLASSES_TAG: '["a", "b", "c"]'}
     assert metrics.class_tags(None) == {}
+
+
+def test_classes_from_tags_round_trip_and_fall_back_to_the_model():
+    from sklearn.linear_model import LogisticRegression
+
+    assert metrics.classes_from_tags(metrics.class_tags(["No", "Yes"], "No")) == (["No", "Yes"], "No")
+    assert metrics.classes_from_tags(metrics.class_tags([False, True], True)) == ([False, True], True)
+    assert metrics.classes_from_tags(metrics.class_tags(["a", "b", "c"])) == (["a", "b", "c"], None)
+    older = LogisticRegression().fit([[0.0], [1.0], [0.0]], [0, 1, 0])  # registered before the tags
+    assert metrics.classes_from_tags({}, older) == ([0, 1], 1)
+    assert metrics.classes_from_tags({}, None) == (None, None)

@@ -4,7 +4,8 @@ Writes ``reports/benchmarks/scaffold.json``. A synthetic table (10,000 rows: a d
 two categories, twelve numbers, a 0/1 target) is written to a temporary folder; ``nbprod new`` makes a
 project of it and ``nbprod build`` builds it with the settings ``nbprod new`` wrote, each a separate
 process. Peak memory is the largest sum of RSS over the process and its children (kernels), sampled
-every 0.1 s with psutil (as in ``bench_pipeline.py``).
+every 0.1 s with psutil (as in ``bench_pipeline.py``); CPU seconds are the processes' own (user + system),
+which the machine's load does not inflate as it does the wall time; the load average is recorded.
 
 Target (2 cores): new + build < 60 s.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,9 +45,16 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes of this one, and of theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
-    """Run ``command``; return wall seconds and the peak RSS of its process tree (MB)."""
-    started = time.perf_counter()
+    """Run ``command``; return wall seconds, CPU seconds of its process tree (the kernels it waited for
+    included) and the peak RSS of its process tree (MB)."""
+    started, cpu = time.perf_counter(), children_cpu()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watched, peak = psutil.Process(process.pid), [0]
 
@@ -63,7 +72,8 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{stderr.decode()[-3000:]}")
-    return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(peak[0] / 2**20, 1)}
+    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(children_cpu() - cpu, 2),
+            "peak_rss_mb": round(peak[0] / 2**20, 1)}
 
 
 def table(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -99,6 +109,7 @@ def main() -> None:
         "new": new,
         "build": build,
         "total_seconds": total,
+        "total_cpu_seconds": round(new["cpu_seconds"] + build["cpu_seconds"], 2),
         "peak_rss_mb": max(new["peak_rss_mb"], build["peak_rss_mb"]),
         "champion": promotion["decision"] == "promoted",
         "target_seconds": TARGET_SECONDS,

@@ -51,7 +51,8 @@ def tracked_environment(settings: Mapping[str, Any], project: Path, title: str =
     """Open the build's parent run (named ``title`` and the time) and expose it (and the store) to the
     tasks' processes."""
     experiment_id = tracking.configure(settings, project)
-    client = tracking.client_for(tracking.tracking_uri(settings, project))
+    uri = tracking.tracking_uri(settings, project)
+    client = tracking.client_for(uri)
     commit = tracking.git_commit(project)
     tags = {names.BUILD: "true", **({names.GIT_COMMIT: commit, names.MLFLOW_GIT_COMMIT: commit} if commit else {})}
     run = client.create_run(experiment_id, run_name=f"{title} {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
@@ -59,7 +60,7 @@ def tracked_environment(settings: Mapping[str, Any], project: Path, title: str =
     from mlflow.entities import Param
 
     client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in params.items()])
-    exported = {tracking.URI_ENV: tracking.tracking_uri(settings, project), "MLFLOW_EXPERIMENT_ID": experiment_id,
+    exported = {tracking.URI_ENV: uri, tracking.REGISTRY_ENV: uri, tracking.EXPERIMENT_ENV: experiment_id,
                 tracking.PARENT_ENV: run.info.run_id, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
     saved = {key: os.environ.get(key) for key in exported}
     os.environ.update(exported)

@@ -167,7 +167,6 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     from nbprod.model import DEFAULT_THRESHOLD
 
     set_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     client = client or client_for(tracking_uri)
     details = client.get_model_version(name, version)
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")

@@ -26,6 +26,7 @@ from nbprod.tracking import tags as names
 PARENT_ENV = "NBPROD_PARENT_RUN"
 URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_ID"
+REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 ARTIFACTS_FOLDER = "mlartifacts"
 #: Store columns that hold artifact locations (or, for datasets, a source path) under the store's folder.
 ARTIFACT_COLUMNS = (("experiments", "artifact_location"), ("runs", "artifact_uri"),
@@ -85,21 +86,20 @@ def client_for(uri: str) -> Any:
 
 def point_at(uri: str) -> None:
     """Send MLflow's URI-based loads (``models:/``, ``runs:/``) of this process to the store at ``uri``."""
-    import mlflow
-
     set_uri(uri)
-    with preserved_environment(URI_ENV, EXPERIMENT_ENV, "MLFLOW_REGISTRY_URI"):
-        mlflow.set_registry_uri(uri)
 
 
 def set_uri(uri: str) -> None:
-    """``mlflow.set_tracking_uri`` for this process only (MLflow 3 also exports it to the environment);
-    a SQLite store that was moved is re-pointed at its present folder first (:func:`repoint_artifacts`)."""
+    """Point this process's MLflow tracking AND registry at ``uri`` (MLflow 3 also exports them to the
+    environment: not here). Both, always: a registry URI left from another store would send the next
+    registration there. A SQLite store that was moved is re-pointed at its present folder first
+    (:func:`repoint_artifacts`)."""
     import mlflow
 
     repoint_artifacts(uri)
-    with preserved_environment(URI_ENV, EXPERIMENT_ENV):
+    with preserved_environment(URI_ENV, EXPERIMENT_ENV, REGISTRY_ENV):
         mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
 
 
 def store_file(uri: str) -> Path | None:

@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from nbprod import alerts
 from nbprod.registry import gate
 from nbprod.tracking.tags import (
     BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
@@ -328,6 +329,7 @@ def run_gate(
         }
         evidence.write_json(record, json_path)
         evidence.write_html(record, html_path)
+        alerts.notify_gate(record, json_path, html_path)
 
         registry.set_tags(version, {
             TAG_DECISION: decision.decision,

@@ -94,9 +94,9 @@ class ServeConfig:
     log_folder: Path | None
     log_flush_rows: int
     log_flush_seconds: float
+    alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
-    alerts: Any = None                    # nbprod.alerts.AlertConfig, or None: no alerts
 
     @classmethod
     def from_project(cls, project: Any, **overrides: Any) -> "ServeConfig":

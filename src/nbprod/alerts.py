@@ -371,7 +371,10 @@ def notify_gate(record: Mapping[str, Any], json_path: Any, html_path: Any) -> No
     if not exported:
         return
     try:
-        event = gate_event(record, json_path, html_path, os.environ.get("MLFLOW_TRACKING_URI"))
+        from pathlib import Path
+
+        event = gate_event(record, Path(json_path).resolve(), Path(html_path).resolve(),
+                           os.environ.get("MLFLOW_TRACKING_URI"))
     except Exception as error:  # noqa: BLE001 - an alert is never fatal
         log.warning("alerts: the gate's verdict could not be turned into an alert: %s", error)
         return

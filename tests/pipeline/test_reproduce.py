@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 import pytest
+from alert_receiver import Receiver
 from sklearn.datasets import load_breast_cancer
 
 from nbprod.pipeline.build import build
@@ -18,22 +19,27 @@ from project_copy import REPORTING_TASKS, copy_project, load_settings
 pytestmark = pytest.mark.slow
 
 DATA = ("data.time_column=null", "data.schema=null", "data.drop_columns=[]", "evaluate.permutation_rows=100",
-        "data.source=data.parquet", "data.target=target", "data.task=classification")
+        "data.source=data.parquet", "data.target=target", "data.task=classification",
+        "alerts.webhooks=[{url_env: TEST_GATE_ALERT_URL, format: json, events: [promoted, rejected]}]")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A committed copy of the project, its (untracked) data file, and one build of it: (project, settings, run)."""
+    """A committed copy of the project, its (untracked) data file, and one build of it, whose gate alerts a
+    receiver: (project, settings, run, the alerts received)."""
     project = copy_project(tmp_path_factory.mktemp("reproduce") / "project", drop_tasks=REPORTING_TASKS)
     load_breast_cancer(as_frame=True).frame.to_parquet(project / "data.parquet")
     saved = {key: os.environ.pop(key) for key in list(os.environ) if key.startswith(("MLFLOW_", "NBPROD_"))}
     try:
-        settings = load_settings(project, DATA)
-        result = build(settings, project)
+        with Receiver() as hook:
+            os.environ["TEST_GATE_ALERT_URL"] = hook.url
+            settings = load_settings(project, DATA)
+            result = build(settings, project)
     finally:
+        os.environ.pop("TEST_GATE_ALERT_URL", None)
         os.environ.update(saved)
     assert result.ok, result.statuses
-    return project, settings, result.parent_run_id
+    return project, settings, result.parent_run_id, hook.bodies
 
 
 def reproduce(project, run_id, *extra):
@@ -43,7 +49,7 @@ def reproduce(project, run_id, *extra):
 
 
 def test_the_registered_version_links_to_its_build_commit_and_data(built):
-    project, settings, run_id = built
+    project, settings, run_id, _ = built
     client = client_for(tracking_uri(settings, project, environ={}))
     (version,) = client.search_model_versions(f"name = '{settings['registry']['model_name']}'")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
@@ -52,11 +58,20 @@ def test_the_registered_version_links_to_its_build_commit_and_data(built):
     assert client.get_run(run_id).data.params["data.source"] == "data.parquet"  # the settings: the run's params
 
 
+def test_the_gate_alerted_its_verdict_with_the_evidence(built):
+    project, settings, _, received = built
+    (alert,) = received
+    assert alert["event"] == "promoted" and alert["details"]["model"] == f"{settings['registry']['model_name']} v1"
+    assert alert["links"]["evidence"] == str((project / settings["reports"] / "promotion.html").resolve())
+    assert alert["links"]["mlflow_run"].startswith("runs:/")
+
+
 def test_the_build_reproduces_exactly_and_the_store_is_untouched(built, tmp_path):
-    project, settings, run_id = built
+    project, settings, run_id, _ = built
     client = client_for(tracking_uri(settings, project, environ={}))
     runs_before = len(client.search_runs([client.get_run(run_id).info.experiment_id], max_results=1000))
     done = reproduce(project, run_id, "--keep", str(tmp_path / "repro"))
+    print(done.stdout)  # what was compared, shown with pytest -s
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.strip().endswith("reproduced")
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id], max_results=1000)) == runs_before
@@ -68,7 +83,7 @@ def test_the_build_reproduces_exactly_and_the_store_is_untouched(built, tmp_path
 
 
 def test_a_changed_data_file_is_caught_naming_both_digests(built, tmp_path):
-    project, settings, run_id = built
+    project, settings, run_id, _ = built
     client = client_for(tracking_uri(settings, project, environ={}))
     recorded = build_data_digest(client, run_id)
     data = project / "data.parquet"
@@ -86,7 +101,7 @@ def test_a_changed_data_file_is_caught_naming_both_digests(built, tmp_path):
 
 
 def test_a_run_that_is_not_a_build_is_a_one_line_error(built):
-    project, settings, run_id = built
+    project, settings, run_id, _ = built
     client = client_for(tracking_uri(settings, project, environ={}))
     child = client.search_runs([client.get_run(run_id).info.experiment_id],
                                f"{tags.equals(tags.PARENT, run_id)} and {tags.equals(tags.TASK, 'get')}")[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pytest
 from alert_receiver import Receiver, closed_port_url
@@ -151,3 +152,4 @@ def test_the_gate_alerts_with_the_settings_its_build_exported(monkeypatch):
             monkeypatch.setenv(key, value)
         alerts.notify_gate(RECORD, "p.json", "p.html")
     assert hook.bodies[0]["text"].startswith("*Candidate rejected*")
+    assert f"evidence: {(Path.cwd() / 'p.html')}" in hook.bodies[0]["text"]

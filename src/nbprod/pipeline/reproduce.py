@@ -26,8 +26,10 @@ from typing import Any, Callable, Iterator, Mapping
 from nbprod import settings as settings_module
 from nbprod.tracking import tags
 
-#: Metrics measured on the machine or relative to the registry's state at the time: listed, not compared.
-NOT_COMPARED = ("budget.", "gate.", "champion.", "baseline.")
+#: Metrics measured on the machine (any run), and the gate's metrics relative to the registry's state at the time
+#: (its ``promote`` run): listed, not compared.
+MEASURED = ("budget.",)
+REGISTRY_RELATIVE = ("gate.", "champion.", "baseline.")
 #: The settings a reproduction replaces: where it writes (a temporary folder) and what it tells.
 REPLACED = ("products", "reports", "tracking.uri", "alerts.webhooks")
 
@@ -83,6 +85,11 @@ def recorded_settings(params: Mapping[str, str]) -> dict[str, Any]:
     return result
 
 
+def not_compared(key: str, name: str) -> bool:
+    """Whether metric ``name`` of run ``key`` is measured on the machine or relative to the registry's state."""
+    return name.startswith(MEASURED) or key == "promote" and name.startswith(REGISTRY_RELATIVE)
+
+
 def run_key(run_tags: Mapping[str, str], run_name: str) -> str:
     """A child run's name in a comparison: its task, and its candidate for a candidate's run."""
     task, candidate = run_tags.get(tags.TASK), run_tags.get(tags.CANDIDATE)
@@ -99,7 +106,7 @@ def compare_metrics(recorded: Mapping[str, Mapping[str, float]], reproduced: Map
             continue
         mine, theirs = recorded[key], reproduced[key]
         for name in sorted(set(mine) | set(theirs)):
-            if name.startswith(NOT_COMPARED):
+            if not_compared(key, name):
                 skipped.append(f"{key}: {name}")
             elif mine.get(name) != theirs.get(name):
                 differences.append(f"{key}: {name} recorded {mine.get(name)!r}, reproduced {theirs.get(name)!r}")

@@ -31,10 +31,11 @@ def test_unknown_params_are_left_out():
 
 def test_equal_metrics_reproduce_and_every_difference_is_named():
     recorded = {"train/hgb": {"valid.roc_auc": 0.71, "seconds": 1.0}, "promote": {"budget.p99_ms": 3.1},
-                "evaluate": {"test.roc_auc": 0.7}}
-    same = {"train/hgb": {"valid.roc_auc": 0.71, "seconds": 1.0}, "promote": {"budget.p99_ms": 2.9},
-            "evaluate": {"test.roc_auc": 0.7}}
-    assert compare_metrics(recorded, same) == ([], 3, ["promote: budget.p99_ms"])
+                "evaluate": {"test.roc_auc": 0.7, "baseline.roc_auc": 0.5}}
+    same = {"train/hgb": {"valid.roc_auc": 0.71, "seconds": 1.0},
+            "promote": {"budget.p99_ms": 2.9, "champion.roc_auc": 0.69},  # the fresh store has no champion
+            "evaluate": {"test.roc_auc": 0.7, "baseline.roc_auc": 0.5}}
+    assert compare_metrics(recorded, same) == ([], 4, ["promote: budget.p99_ms", "promote: champion.roc_auc"])
     changed = {"train/hgb": {"valid.roc_auc": 0.72, "seconds": 1.0}, "promote": {}}
     differences, compared, _ = compare_metrics(recorded, changed)
     assert differences == ["run evaluate: only in the recorded build",

@@ -263,12 +263,13 @@ class Notifier:
         self._lock = threading.Lock()
         self._once: set[str] = set()
 
-    def send(self, event: Event, once: str | None = None) -> int:
+    def send(self, event: Event, once: str | None = None, deadline: float | None = None) -> int:
         """Deliver ``event`` to every webhook that wants it; return the failed deliveries (never raises).
-        ``once``: a key; an event with a key already sent is skipped."""
+        ``once``: a key; an event with a key already sent is skipped. ``deadline`` (``time.monotonic()``):
+        default ``alerts.deadline_seconds`` from now."""
         if self._seen(once):
             return 0
-        deadline = time.monotonic() + self.config.deadline_s
+        deadline = time.monotonic() + self.config.deadline_s if deadline is None else deadline
         failures = 0
         for hook, url, token in self.targets:
             if not hook.wants(event.kind):
@@ -313,7 +314,7 @@ class BackgroundNotifier(Notifier):
         self.thread = threading.Thread(target=self._run, name="nbprod-alerts", daemon=True)
         self.thread.start()
 
-    def send(self, event: Event, once: str | None = None) -> int:
+    def send(self, event: Event, once: str | None = None, deadline: float | None = None) -> int:
         if not self.targets or self._seen(once):
             return 0
         try:
@@ -352,7 +353,7 @@ def notifier(settings: Mapping[str, Any], background: bool = False) -> Notifier 
 
 
 def send_all(settings: Mapping[str, Any], events: Sequence[Event]) -> None:
-    """Send ``events`` synchronously (the monitor), each within ``alerts.deadline_seconds``; never raises."""
+    """Send ``events`` synchronously (the monitor), all within ``alerts.deadline_seconds``; never raises."""
     if not events:
         return
     try:
@@ -360,8 +361,9 @@ def send_all(settings: Mapping[str, Any], events: Sequence[Event]) -> None:
     except Exception as error:  # noqa: BLE001 - an alert is never fatal
         log.warning("alerts: not sent: %s", error)
         return
+    deadline = time.monotonic() + float(settings["alerts"]["deadline_seconds"])
     for event in events if sender is not None else ():
-        sender.send(event)
+        sender.send(event, deadline=deadline)
 
 
 def notify_gate(record: Mapping[str, Any], json_path: Any, html_path: Any) -> None:

@@ -153,3 +153,13 @@ def test_the_gate_alerts_with_the_settings_its_build_exported(monkeypatch):
         alerts.notify_gate(RECORD, "p.json", "p.html")
     assert hook.bodies[0]["text"].startswith("*Candidate rejected*")
     assert f"evidence: {(Path.cwd() / 'p.html')}" in hook.bodies[0]["text"]
+
+
+def test_the_monitor_sends_all_its_alerts_within_one_deadline(monkeypatch):
+    monkeypatch.setenv(URL_ENV, closed_port_url())
+    settings = {"alerts": {"webhooks": [{"url_env": URL_ENV, "format": "json"}], "timeout_seconds": 1,
+                           "retries": 10, "backoff_seconds": 0.2, "deadline_seconds": 0.6, "queue_size": 5}}
+    decision = Decision(True, "the data drifted in 2 of the last 3 windows", "2013-10-07", "drift")
+    started = time.monotonic()
+    alerts.send_all(settings, alerts.decision_events(decision, True, "new.csv", None))  # two events
+    assert time.monotonic() - started < 1.0

@@ -249,6 +249,9 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
 
     from nbprod import tracking
 
+    missing = tracking.missing_store(project.tracking_uri())
+    if missing is not None:
+        raise ReproduceError(f"no MLflow store at {missing} (tracking.uri): nothing was built here yet")
     client = tracking.client_for(project.tracking_uri())
     run, commit, digest = build_record(client, run_id)
     settings = recorded_settings(run.data.params)

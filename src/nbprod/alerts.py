@@ -197,7 +197,12 @@ def load_failed_event(model_name: str, version: str, error: str) -> Event:
 # -- delivery -----------------------------------------------------------------------------------------
 
 class DeliveryError(RuntimeError):
-    """A webhook call that failed (status, refused connection, timeout)."""
+    """A webhook call that failed (status, refused connection, timeout); ``retry``: whether trying again may help
+    (not for a 4xx answer other than 408 and 429: the request itself is wrong)."""
+
+    def __init__(self, message: str, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 def post(url: str, body: bytes, timeout_s: float, token: str | None = None) -> None:
@@ -213,7 +218,8 @@ def post(url: str, body: bytes, timeout_s: float, token: str | None = None) -> N
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 - the user's webhook
             answer.read()
     except urllib.error.HTTPError as error:
-        raise DeliveryError(f"HTTP {error.code}") from None
+        raise DeliveryError(f"HTTP {error.code}", retry=not 400 <= error.code < 500 or error.code in (408, 429)) \
+            from None
     except (urllib.error.URLError, OSError) as error:
         raise DeliveryError(str(getattr(error, "reason", error))) from None
 
@@ -233,9 +239,9 @@ def deliver(url: str, body: bytes, config: AlertConfig, deadline: float, token: 
             post(url, body, min(config.timeout_s, remaining), token)
             return attempts, None
         except DeliveryError as failure:
-            error = str(failure)
+            error, retry = str(failure), failure.retry
         wait = min(delay, deadline - time.monotonic())
-        if attempt == config.retries or wait <= 0:
+        if attempt == config.retries or wait <= 0 or not retry:
             break
         sleep(wait)
         delay *= 2

@@ -95,6 +95,16 @@ def test_a_receiver_failing_twice_gets_the_alert_on_the_third_attempt():
     assert notifier.counts()["nbprod_alerts_sent_total"] == 1
 
 
+def test_a_refused_request_is_not_retried_but_a_throttled_one_is():
+    with Receiver(statuses=[404]) as hook:
+        notifier = alerts.Notifier(config(retries=2), {URL_ENV: hook.url})
+        assert notifier.send(alerts.Event("drift", "drifted")) == 1
+    assert len(hook.bodies) == 1
+    with Receiver(statuses=[429]) as hook:
+        assert alerts.Notifier(config(retries=2), {URL_ENV: hook.url}).send(alerts.Event("drift", "drifted")) == 0
+    assert len(hook.bodies) == 2
+
+
 def test_a_receiver_that_is_down_is_counted_and_logged_within_the_deadline(caplog):
     notifier = alerts.Notifier(config(retries=5, backoff_s=0.2, deadline_s=0.5), {URL_ENV: closed_port_url()})
     started = time.monotonic()

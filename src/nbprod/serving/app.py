@@ -282,8 +282,8 @@ class PredictionService:
                                            self.config.log_flush_seconds)
         self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
-        self.alerts = alerts.BackgroundNotifier(self.config.alerts) if self.config.alerts and self.config.alerts.webhooks \
-            else None
+        wanted = self.config.alerts is not None and self.config.alerts.webhooks
+        self.alerts = alerts.BackgroundNotifier(self.config.alerts) if wanted else None
         self.metrics.collectors.append(lambda: self.alerts.counts() if self.alerts else {})
         self.watcher = AliasWatcher(self.config.tracking_uri, self.config.model_name, self.config.alias,
                                     self.config.reload_seconds, self._loaded, self._load_failed)

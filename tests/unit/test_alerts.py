@@ -173,3 +173,16 @@ def test_the_monitor_sends_all_its_alerts_within_one_deadline(monkeypatch):
     started = time.monotonic()
     alerts.send_all(settings, alerts.decision_events(decision, True, "new.csv", None))  # two events
     assert time.monotonic() - started < 1.0
+
+
+def test_alerts_settings_are_checked_with_every_other_setting():
+    from project_copy import REPO
+
+    from nbprod import settings as settings_module
+
+    loaded = settings_module.load(REPO, overrides=["alerts.webhooks=[{url_env: HOOK, format: slack}]"])
+    assert alerts.AlertConfig.from_settings(loaded["alerts"]).webhooks == (alerts.Webhook("HOOK", "slack"),)
+    with pytest.raises(SettingsError, match=r"'alerts.webhooks\[0\].format' must be one of \('json', 'slack'\)"):
+        settings_module.load(REPO, overrides=["alerts.webhooks=[{url_env: HOOK, format: teams}]"])
+    with pytest.raises(SettingsError, match="'alerts.retries' must be at least 0, got -1"):
+        settings_module.load(REPO, overrides=["alerts.retries=-1"])

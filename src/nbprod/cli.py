@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("nbprod.pipeline.command", "build the pipeline (only what changed)"),
     "task": ("nbprod.pipeline.task_command", "build one task of the pipeline from its upstream products"),
     "export": ("nbprod.pipeline.export_command", "write the pipeline as an Argo Workflow"),
+    "reproduce": ("nbprod.pipeline.reproduce_command", "rebuild a recorded build from its commit, settings and data; "
+                                                       "compare its metrics and predictions"),
     "serve": ("nbprod.serving.command", "serve the champion model over HTTP"),
     "score": ("nbprod.serving.batch_command", "score a CSV or Parquet file with the champion"),
     "promote": ("nbprod.registry.command", "move the champion alias to a model version by hand"),

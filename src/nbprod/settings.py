@@ -83,6 +83,14 @@ SCHEMA: dict[str, Any] = {
         "retrain": bool,
         "reports": str,
     },
+    "alerts": {
+        "webhooks": list,               # entries checked by nbprod.alerts.check_webhooks
+        "timeout_seconds": (int, float),
+        "retries": int,
+        "backoff_seconds": (int, float),
+        "deadline_seconds": (int, float),
+        "queue_size": int,
+    },
 }
 
 CHOICES = {
@@ -124,6 +132,11 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("monitor", "trigger_k"): (_at_least_one, "at least 1"),
     ("monitor", "trigger_n"): (_at_least_one, "at least 1"),
     ("monitor", "performance_drop"): (_none_or_non_negative, "null or at least 0"),
+    ("alerts", "timeout_seconds"): (_positive, "greater than 0"),
+    ("alerts", "retries"): (lambda value: value >= 0, "at least 0"),
+    ("alerts", "backoff_seconds"): (lambda value: value >= 0, "at least 0"),
+    ("alerts", "deadline_seconds"): (_positive, "greater than 0"),
+    ("alerts", "queue_size"): (_at_least_one, "at least 1"),
 }
 
 
@@ -252,6 +265,9 @@ def check_values(settings: Mapping) -> None:
     if monitor["trigger_k"] > monitor["trigger_n"]:
         raise SettingsError(f"setting 'monitor.trigger_k' ({monitor['trigger_k']}) must not exceed "
                             f"'monitor.trigger_n' ({monitor['trigger_n']}): the rule could never fire")
+    from nbprod.alerts import check_webhooks
+
+    check_webhooks(settings["alerts"]["webhooks"])
 
 
 def _get(settings: Mapping, path: Iterable[str]) -> Any:

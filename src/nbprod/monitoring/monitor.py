@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from nbprod import alerts
 from nbprod.monitoring import builds, check, history, trigger, windows as windows_module
 from nbprod.project import Project
 from nbprod.tracking.tags import (
@@ -204,11 +205,13 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
         data["events"].append(first)
 
     history.update(path, record)
+    alerts.send_all(settings, alerts.decision_events(decision, report.retrain_enabled, source, report.monitor_run_id))
     if on_decision is not None:
         on_decision(report)
     if decision.retrain and monitor["retrain"]:
         end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
         _retrain(base, report, first, end, retrain_overrides, log)
+        alerts.send_all(settings, alerts.retrain_events(report.outcome))
     _finish_mlflow_run(project, report.monitor_run_id, report)
     return report
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from nbprod import tracking
+from nbprod import alerts, tracking
 from nbprod.pipeline import dag as dag_module
 from nbprod.pipeline import fingerprints, kernels, manifest
 from nbprod.tracking import tags as names
@@ -61,7 +61,8 @@ def tracked_environment(settings: Mapping[str, Any], project: Path, title: str =
 
     client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in params.items()])
     exported = {tracking.URI_ENV: uri, tracking.REGISTRY_ENV: uri, tracking.EXPERIMENT_ENV: experiment_id,
-                tracking.PARENT_ENV: run.info.run_id, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+                tracking.PARENT_ENV: run.info.run_id, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+                **alerts.export(settings)}
     saved = {key: os.environ.get(key) for key in exported}
     os.environ.update(exported)
     status = "FAILED"

@@ -29,11 +29,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from nbprod import alerts
 from nbprod.registry import gate
 from nbprod.tracking.tags import (
-    BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
+    BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, DATA_DIGEST, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
     GATE_PREVIOUS_CHAMPION, GATE_REASONS, GATE_RUN_ID, GATE_VERSION, GIT_COMMIT, METRIC, MODEL_URI,
-    POSITIVE_CLASS, RUN_ID, TARGET, TASK, THRESHOLD, gate_check, metric as tag_metric,
+    PARENT, POSITIVE_CLASS, RUN_ID, TARGET, TASK, THRESHOLD, gate_check, metric as tag_metric,
 )
 
 #: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
@@ -73,6 +74,22 @@ def _git_commit(run_id: str | None) -> str | None:
         if commit:
             return commit
     return None
+
+
+def _lineage() -> dict[str, str]:
+    """The build's parent run (its params: the settings) and its raw data's digest, for the version's tags."""
+    from nbprod.tracking import PARENT_ENV, build_data_digest, client_for
+
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return {}
+    try:
+        import mlflow
+
+        digest = build_data_digest(client_for(mlflow.get_tracking_uri()), parent)
+    except Exception:  # noqa: BLE001 - a missing digest only leaves the tag out
+        digest = None
+    return {PARENT: parent, **({DATA_DIGEST: digest} if digest else {})}
 
 
 def _reasons_tag(reasons: Any) -> str:
@@ -217,6 +234,7 @@ def run_gate(
             **({} if multiclass else {THRESHOLD: threshold}),
             **class_tags(classes, positive),
             GIT_COMMIT: commit,
+            **_lineage(),
             **{tag_metric(k): v for k, v in chosen.get("metrics", {}).items()},
         })
 
@@ -328,6 +346,7 @@ def run_gate(
         }
         evidence.write_json(record, json_path)
         evidence.write_html(record, html_path)
+        alerts.notify_gate(record, json_path, html_path)
 
         registry.set_tags(version, {
             TAG_DECISION: decision.decision,

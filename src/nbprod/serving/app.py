@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbprod import alerts
 from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
 from nbprod.serving.metrics import Metrics
 from nbprod.serving.validation import RequestError, Validated
@@ -93,6 +94,7 @@ class ServeConfig:
     log_folder: Path | None
     log_flush_rows: int
     log_flush_seconds: float
+    alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
 
@@ -113,6 +115,7 @@ class ServeConfig:
             log_folder=project.prediction_log,
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
+            alerts=alerts.AlertConfig.from_settings(project.settings["alerts"]),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -262,6 +265,7 @@ class PredictionService:
         self.log = None
         self.batcher: MicroBatcher | None = None
         self.watcher = None
+        self.alerts = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.token = config.token.encode() if config.token else None
         self.metrics.collectors.append(self._log_metrics)
@@ -278,6 +282,9 @@ class PredictionService:
                                            self.config.log_flush_seconds)
         self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
+        wanted = self.config.alerts is not None and self.config.alerts.webhooks
+        self.alerts = alerts.BackgroundNotifier(self.config.alerts) if wanted else None
+        self.metrics.collectors.append(lambda: self.alerts.counts() if self.alerts else {})
         self.watcher = AliasWatcher(self.config.tracking_uri, self.config.model_name, self.config.alias,
                                     self.config.reload_seconds, self._loaded, self._load_failed)
         self.watcher.start()
@@ -286,6 +293,8 @@ class PredictionService:
         """Called after uvicorn has answered in-flight requests: stop polling, drain, flush the log."""
         if self.watcher is not None:
             self.watcher.stop()
+        if self.alerts is not None:
+            self.alerts.close()
         if self.batcher is not None:
             await self.batcher.stop()
         if self.log is not None:
@@ -307,6 +316,9 @@ class PredictionService:
     def _load_failed(self, error: BaseException) -> None:  # watcher thread
         self.metrics.observe_reload(False)
         log.warning("model not (re)loaded: %s", self.watcher.last_error if self.watcher else error)
+        if self.alerts is not None and self.watcher is not None and self.watcher.failed_version:
+            version = self.watcher.failed_version
+            self.alerts.send(alerts.load_failed_event(self.config.model_name, version, str(error)), once=version)
 
     def _log_metrics(self) -> dict[str, float]:
         if self.log is None:

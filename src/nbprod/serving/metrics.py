@@ -16,6 +16,7 @@ Exposed series:
 - ``nbprod_model_ready`` gauge
 - ``nbprod_prediction_log_rows_total`` counter (rows written), ``nbprod_prediction_log_buffered_rows`` gauge (rows
   not yet written: the log's lag), ``nbprod_prediction_log_write_errors_total`` counter
+- ``nbprod_alerts_sent_total``, ``nbprod_alerts_failed_total`` counters (webhook deliveries: :mod:`nbprod.alerts`)
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ COLLECTED = {
     "nbprod_prediction_log_rows_total": ("counter", "Prediction log rows written to Parquet."),
     "nbprod_prediction_log_buffered_rows": ("gauge", "Prediction log rows buffered, not yet written."),
     "nbprod_prediction_log_write_errors_total": ("counter", "Failed writes of the prediction log."),
+    "nbprod_alerts_sent_total": ("counter", "Alerts delivered to a webhook."),
+    "nbprod_alerts_failed_total": ("counter", "Alerts not delivered (after retries) or dropped (queue full)."),
 }
 
 

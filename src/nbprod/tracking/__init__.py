@@ -273,3 +273,18 @@ def log_frame_input(frame: Any, name: str, context: str, source: str) -> str:
     mlflow.log_input(dataset, context=context)
     mlflow.log_metric(f"rows.{name}", len(frame))
     return digest
+
+
+def build_data_digest(client: Any, parent_run_id: str) -> str | None:
+    """The digest of the raw data the build ``parent_run_id`` read: the dataset input of its ``get`` run, or, when
+    ``get`` was up to date in that build, of the newest ``get`` run before it (None: no such run)."""
+    parent = client.get_run(parent_run_id)
+    experiment = parent.info.experiment_id
+    own = f"{names.equals(names.PARENT, parent_run_id)} and {names.equals(names.TASK, 'get')}"
+    earlier = f"{names.equals(names.TASK, 'get')} and attributes.start_time < {parent.info.start_time}"
+    for query in (own, earlier):
+        for run in client.search_runs([experiment], query, order_by=["attributes.start_time DESC"], max_results=5):
+            digests = [item.dataset.digest for item in run.inputs.dataset_inputs if item.dataset.name == "raw"]
+            if digests:
+                return digests[0]
+    return None

@@ -19,7 +19,8 @@ PREFIX = "nbprod."
 BUILD = "nbprod.build"
 #: The pipeline task of a run (``get``, ``train``, ``evaluate``, ``promote``, ``monitor``, ...).
 TASK = "nbprod.task"
-#: The build's parent run id, on its task and candidate runs.
+#: The build's parent run id, on its task and candidate runs and on the version the build registered
+#: (the parent run's params are the build's settings: ``nbprod reproduce <it>`` rebuilds it).
 PARENT = "nbprod.parent"
 #: The project's git commit.
 GIT_COMMIT = "nbprod.git_commit"
@@ -39,6 +40,8 @@ VALIDATION = "nbprod.validation"
 # -- a registered model version -------------------------------------------------------------------
 #: The run the version was registered from.
 RUN_ID = "nbprod.run_id"
+#: The digest of the raw data the version's build read (its ``get`` task's MLflow dataset input).
+DATA_DIGEST = "nbprod.data_digest"
 #: The model URI the version was registered from.
 MODEL_URI = "nbprod.model_uri"
 #: The target column the model predicts.

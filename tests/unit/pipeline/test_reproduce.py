@@ -1,0 +1,47 @@
+"""nbprod.pipeline.reproduce: the recorded settings read back from a build's params, and the comparison."""
+
+from __future__ import annotations
+
+from project_copy import REPO
+
+from nbprod import settings as settings_module, tracking
+from nbprod.pipeline.reproduce import compare_metrics, parse_param, recorded_settings, run_key
+
+
+def test_the_settings_read_back_from_a_builds_params_are_the_settings():
+    settings = settings_module.load(REPO, overrides=["data.positive_class=1", "split.test_start=201309",
+                                                    "monitor.performance_floor=null", "sample_frac=0.05"])
+    params = {key: str(value) for key, value in tracking.flatten(settings).items()}  # as a build logs them
+    assert recorded_settings(params) == settings
+    settings_module.check(recorded_settings(params))
+
+
+def test_params_keep_their_settings_type():
+    assert parse_param("2013-08-01", (str, int)) == "2013-08-01"
+    assert parse_param("None", (str, type(None))) is None
+    assert parse_param("True", bool) is True
+    assert parse_param("True", (str, int)) == "True"  # a text setting that reads "True" stays text
+    assert parse_param("['tailnum', 'flight']", list) == ["tailnum", "flight"]
+    assert parse_param("nbprod-model", str) == "nbprod-model"
+
+
+def test_unknown_params_are_left_out():
+    assert recorded_settings({"seed": "42", "retired.setting": "1"}) == {"seed": 42}
+
+
+def test_equal_metrics_reproduce_and_every_difference_is_named():
+    recorded = {"train/hgb": {"valid.roc_auc": 0.71, "seconds": 1.0}, "promote": {"budget.p99_ms": 3.1},
+                "evaluate": {"test.roc_auc": 0.7, "baseline.roc_auc": 0.5}}
+    same = {"train/hgb": {"valid.roc_auc": 0.71, "seconds": 1.0},
+            "promote": {"budget.p99_ms": 2.9, "champion.roc_auc": 0.69},  # the fresh store has no champion
+            "evaluate": {"test.roc_auc": 0.7, "baseline.roc_auc": 0.5}}
+    assert compare_metrics(recorded, same) == ([], 4, ["promote: budget.p99_ms", "promote: champion.roc_auc"])
+    changed = {"train/hgb": {"valid.roc_auc": 0.72, "seconds": 1.0}, "promote": {}}
+    differences, compared, _ = compare_metrics(recorded, changed)
+    assert differences == ["run evaluate: only in the recorded build",
+                           "train/hgb: valid.roc_auc recorded 0.71, reproduced 0.72"] and compared == 1
+
+
+def test_a_candidate_run_is_keyed_by_task_and_candidate():
+    assert run_key({"nbprod.task": "train", "nbprod.candidate": "hgb"}, "hgb") == "train/hgb"
+    assert run_key({}, "hgb") == "hgb"

@@ -16,33 +16,20 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 from sklearn.datasets import make_classification
+
+from bench_pipeline import timed as timed_wall  # the script's folder is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 NBPROD = [sys.executable, "-m", "nbprod.cli"]
 ROWS = 10_000
 TARGET_SECONDS = 60
-
-
-def tree_rss(process: psutil.Process) -> int:
-    """RSS of a process and all its children, in bytes."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
 
 
 def children_cpu() -> float:
@@ -52,28 +39,11 @@ def children_cpu() -> float:
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
-    """Run ``command``; return wall seconds, CPU seconds of its process tree (the kernels it waited for
-    included) and the peak RSS of its process tree (MB)."""
-    started, cpu = time.perf_counter(), children_cpu()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    watched, peak = psutil.Process(process.pid), [0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            try:
-                peak[0] = max(peak[0], tree_rss(watched))
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{stderr.decode()[-3000:]}")
-    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(children_cpu() - cpu, 2),
-            "peak_rss_mb": round(peak[0] / 2**20, 1)}
+    """``bench_pipeline.timed`` (wall seconds, peak RSS of the process tree in MB) plus the CPU seconds of
+    the process tree (the kernels it waited for included)."""
+    cpu = children_cpu()
+    figures = timed_wall(command, cwd, env)
+    return {**figures, "cpu_seconds": round(children_cpu() - cpu, 2)}
 
 
 def table(rows: int, seed: int = 0) -> pd.DataFrame:

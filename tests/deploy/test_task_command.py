@@ -20,7 +20,7 @@ def project(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     previous_uri, previous_experiment = utils._tracking_uri, fluent._active_experiment_id
     yield copy_project(tmp_path / "project", git=False)
-    mlflow.set_tracking_uri(previous_uri)
+    utils._tracking_uri = previous_uri  # not mlflow.set_tracking_uri: it would export the URI to the environment
     fluent._active_experiment_id = previous_experiment
 
 

@@ -13,7 +13,6 @@ SAMPLE = ("--set", "sample_frac=0.03")
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A fresh copy of the project, its MLflow store inside it; MLflow's global state is restored afterwards."""
-    import mlflow
     from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service import utils
 

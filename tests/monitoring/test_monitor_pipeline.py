@@ -147,7 +147,6 @@ def test_nbprod_monitor_on_a_data_file_retrains_and_records_the_gate(sample_buil
 
 
 def test_replay_through_a_real_server(sample_build, tmp_path):
-    pytest.importorskip("nbprod.serving.app", reason="the serving package is not importable yet")
     project = copy_of(sample_build, tmp_path)
     done = nbprod(project, "replay", "--start-server", "--weeks", "2", "--batch-size", "50", "--no-retrain",
                   "--no-snapshot",

@@ -66,8 +66,8 @@ def test_changing_package_code_reruns_the_tasks_that_import_it(built, tmp_path, 
         handle.write("\n# a change to the evaluation code\n")
     assert build(settings, project).executed == ["evaluate", "promote"]
     with open(package / "model" / "metrics.py", "a") as handle:
-        handle.write("\n# a change to the metrics, used by training and evaluation\n")
-    assert sorted(build(settings, project).executed) == ["evaluate", "promote", "train"]
+        handle.write("\n# a change to the metrics, used by prepare (the class tags), training and evaluation\n")
+    assert sorted(build(settings, project).executed) == ["evaluate", "prepare", "promote", "train"]
 
 
 def test_a_task_that_failed_runs_again_once_its_inputs_are_back(built):

@@ -50,9 +50,9 @@ def copy_sources(target: Path) -> Path:
 
 
 def clean_environment(venv: Path) -> dict[str, str]:
-    """This process's environment without the checkout on the path, the venv's commands first."""
+    """This process's environment without the checkout on the path or any MLflow pointer, the venv's commands first."""
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("PYTHONPATH", "MLFLOW_TRACKING_URI", "VIRTUAL_ENV") and not key.startswith("NBPROD")}
+                   if key not in ("PYTHONPATH", "VIRTUAL_ENV") and not key.startswith(("NBPROD", "MLFLOW_"))}
     environment["PATH"] = f"{venv / 'bin'}{os.pathsep}{environment.get('PATH', '')}"
     return environment
 

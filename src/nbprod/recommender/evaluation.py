@@ -118,3 +118,42 @@ def metric_value(result: Mapping[str, Any], metric: str, group: str = "all") -> 
     """One figure (e.g. ``ndcg@10``) of one group of an :func:`evaluate` result."""
     value = result["groups"][group].get(metric)
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+def choose_best(index: Mapping[str, Mapping[str, Any]], metric: str) -> str:
+    """The candidate with the best validation ``metric`` over all users (ties: the first)."""
+    return max(index, key=lambda name: metric_value(index[name]["valid"], metric) or 0.0)
+
+
+def document(k: int, metric: str, segment: str | None, index: Mapping[str, Mapping[str, Any]],
+             results: Mapping[str, Mapping[str, Any]], baseline: Mapping[str, Any], history: str,
+             test: str) -> dict[str, Any]:
+    """``evaluation.json``: every candidate's test results, the baseline's, the best candidate (chosen on
+    validation, not on the test) and where the holdout is (what the gate scores again)."""
+    return {
+        "kind": "recommender", "k": k, "metric": metric, "segment": segment, "best": choose_best(index, metric),
+        "candidates": {name: {"model_uri": entry["model_uri"], "run_id": entry["run_id"], "kind": entry["kind"],
+                              "params": entry["params"], "metrics": results[name]}
+                       for name, entry in index.items()},
+        "baseline": {"name": "popularity (global top)", "metrics": baseline},
+        "holdout": {"history": history, "test": test},
+    }
+
+
+def examples(model: Any, history: pd.DataFrame, test: pd.DataFrame, users: Sequence[str], k: int,
+             label: str | None = None, shown: int = 5) -> pd.DataFrame:
+    """For a few users: their last items in the history, the recommendations (with the path) and hits."""
+    from nbprod.recommender.split import relevant_items
+
+    names = (history.drop_duplicates("item").set_index("item")[label].astype(str).to_dict()
+             if label and label in history.columns else {})
+    relevant = relevant_items(history, test)
+    rows = []
+    for user in users:
+        found = model.recommend(user, k=k)
+        past = history[history["user"] == user].tail(shown)["item"].tolist()
+        hits = [item for item in found.items if item in relevant.get(user, set())]
+        rows.append({"user": user, "history (last)": "; ".join(names.get(i, i) for i in past) or "-",
+                     "path": found.path, "recommended": "; ".join(names.get(i, i) for i in found.items[:shown]),
+                     f"hits@{k}": len(hits)})
+    return pd.DataFrame(rows)

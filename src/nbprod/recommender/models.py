@@ -157,9 +157,11 @@ class Factorization:
                                            num_threads=self.threads, random_state=self.seed)
 
     def fit(self, matrix: sparse.csr_matrix) -> "Factorization":
-        import implicit.cpu.als  # noqa: F401  (loaded before the limit, so that the limit covers its BLAS)
+        import importlib
+
         from threadpoolctl import threadpool_limits
 
+        importlib.import_module("implicit.cpu.als")  # loaded before the limit, so that the limit covers its BLAS
         with threadpool_limits(1, "blas"):  # implicit warns (and slows down) when BLAS runs threads of its own
             model = self._model()
             model.fit(matrix.tocsr().astype(np.float32), show_progress=False)

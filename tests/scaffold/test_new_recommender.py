@@ -79,3 +79,11 @@ def test_a_sampled_movielens_build_evaluates_known_and_cold_start_users_and_gate
     assert (promotion["champion_after"] is not None) == (promotion["decision"] == "promoted")
     for name in ("eda", "prepare", "train", "evaluate"):
         assert (folder / "reports" / f"{name}.ipynb").is_file()
+
+    # the service loads the registered version as a recommender (POST /recommend)
+    from nbprod.serving import model_source, recommend
+
+    version = promotion["candidate"]["version"]
+    loaded = model_source.load_version(f"sqlite:///{folder / 'mlflow.db'}", "movies-model", version)
+    assert isinstance(loaded, recommend.LoadedRecommender) and loaded.version == version
+    assert loaded.recommend(recommend.RecommendRequest("someone new", k=5)).path == "fallback:global"

@@ -12,6 +12,11 @@
    (items x items x 4 bytes) against the template's 200 MB budget.
 3. **The build**: ``nbprod new --template recommender`` then ``nbprod build`` on the full default
    data, wall time and the peak RSS of the largest process of the build (``RUSAGE_CHILDREN``).
+4. **Serving** the champion of that build: ``POST /recommend`` of ``nbprod serve`` (prediction log on)
+   and, side by side, the same registered model behind ``mlflow models serve --env-manager local``
+   (``POST /invocations``, one worker): 8 connections (keep-alive, one thread each) asking for one
+   user's top-10 (known and new users in turn) for ``SERVE_SECONDS``; throughput and latency
+   percentiles as the client sees them.
 
 The machine is shared: timings are inflated by other work (the load average is recorded).
 """
@@ -34,6 +39,8 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+SERVE_SECONDS = 15
+CONNECTIONS = 8
 TEMPLATE = REPO / "templates" / "recommender" / "env.yaml"
 
 
@@ -95,6 +102,101 @@ def candidates() -> dict:
     }
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(port: int, path: str, process: subprocess.Popen, timeout: float = 180.0) -> None:
+    """Until ``GET path`` answers 200 (or the process dies)."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"no answer on {path} after {timeout} s")
+
+
+def load(port: int, path: str, bodies: list[bytes], seconds: float = SERVE_SECONDS) -> dict:
+    """``CONNECTIONS`` threads posting ``bodies`` in turn for ``seconds``: throughput and latency."""
+    import http.client
+    import threading
+
+    timings: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+    errors = [0] * CONNECTIONS
+    stop = time.monotonic() + seconds
+
+    def worker(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        index = number
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            connection.request("POST", path, bodies[index % len(bodies)], {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            timings[number].append((time.perf_counter() - started) * 1000)
+            errors[number] += response.status != 200
+            index += CONNECTIONS
+
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(CONNECTIONS)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    every = np.concatenate([np.asarray(part) for part in timings])
+    return {"requests": int(len(every)), "errors": int(sum(errors)), "seconds": elapsed,
+            "requests_per_second": len(every) / elapsed, "connections": CONNECTIONS,
+            **{f"p{q}_ms": float(np.percentile(every, q)) for q in (50, 95, 99)}}
+
+
+def serve(project: Path, environment: dict) -> dict:
+    """Section 4 (see the module docstring)."""
+    users = list(pd.unique(pd.read_parquet(project / "build" / "data" / "history.parquet")["user"]))[:50]
+    users += [f"new-{number}" for number in range(50)]
+    figures = {}
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "nbprod.serving", "serve", "--project", str(project),
+                                "--port", str(port)], cwd=project, env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port, "/ready", process)
+        figures["nbprod_recommend"] = load(port, "/recommend",
+                                           [json.dumps({"user": user, "k": 10}).encode() for user in users])
+        figures["nbprod_recommend"]["prediction_log"] = "on"
+    finally:
+        process.terminate()
+        process.wait(60)
+    name = yaml.safe_load((project / "env.yaml").read_text())["registry"]["model_name"]
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}@champion",
+                                "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "--workers", "1"],
+                               cwd=project, env={**environment, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port, "/ping", process)
+        bodies = [json.dumps({"dataframe_split": {"columns": ["user", "k"], "data": [[user, 10]]}}).encode()
+                  for user in users]
+        figures["mlflow_models_serve_invocations"] = load(port, "/invocations", bodies)
+    finally:
+        process.terminate()
+        process.wait(60)
+    return figures
+
+
 def build() -> dict:
     """Section 3 (see the module docstring)."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
@@ -109,11 +211,14 @@ def build() -> dict:
         seconds = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(done.stdout[-2000:] + done.stderr[-2000:])
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         promotion = json.loads((project / "reports" / "promotion.json").read_text())
         lines = [line for line in done.stdout.splitlines() if " done in " in line]
-    return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            "tasks": lines, "gate": promotion["summary"],
-            "budget": {key: promotion["budget"][key]["measured"] for key in ("size_mb", "memory_mb", "p99_ms")}}
+        served = serve(project, environment) if promotion["champion_after"] else {}
+    return {"seconds": seconds, "peak_rss_mb": peak_mb, "tasks": lines, "gate": promotion["summary"],
+            "champion": promotion["candidate"]["name"] if promotion["champion_after"] else None,
+            "budget": {key: promotion["budget"][key]["measured"] for key in ("size_mb", "memory_mb", "p99_ms")},
+            "serving": served}
 
 
 def main() -> None:

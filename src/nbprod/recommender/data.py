@@ -102,11 +102,6 @@ def sample_users(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFram
     return frame[frame["user"].isin(kept)].reset_index(drop=True)
 
 
-def item_table(frame: pd.DataFrame, item_attributes: Sequence[str]) -> pd.DataFrame:
-    """One row per item with its attributes (their first value), indexed by item."""
-    return frame.drop_duplicates("item").set_index("item")[list(item_attributes)]
-
-
 def user_segments(frame: pd.DataFrame, segment: str | None) -> pd.Series:
     """Each user's segment (the last value of the ``segment`` attribute they had), indexed by user;
     empty when there is no segment attribute."""

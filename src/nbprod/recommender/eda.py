@@ -41,12 +41,12 @@ def head_share(frame: pd.DataFrame, items: float = 0.2) -> float:
     return float(curve[curve.index <= items].max()) if (curve.index <= items).any() else 0.0
 
 
-def over_time(frame: pd.DataFrame, freq: str = "YS") -> pd.DataFrame:
-    """Interactions, active users and new users per period."""
-    period = frame["time"].dt.to_period(freq[0] if freq in ("YS", "MS") else freq).dt.start_time
-    first = frame.groupby("user")["time"].min().dt.to_period(freq[0] if freq in ("YS", "MS") else freq).dt.start_time
+def over_time(frame: pd.DataFrame, period: str = "Y") -> pd.DataFrame:
+    """Interactions, active users and new users per ``period`` (a pandas period: ``Y``, ``Q``, ``M``)."""
+    when = frame["time"].dt.to_period(period).dt.start_time
+    first = frame.groupby("user")["time"].min().dt.to_period(period).dt.start_time
     return pd.DataFrame({
-        "interactions": frame.groupby(period).size(),
-        "active users": frame.groupby(period)["user"].nunique(),
+        "interactions": frame.groupby(when).size(),
+        "active users": frame.groupby(when)["user"].nunique(),
         "new users": first.value_counts(),
     }).fillna(0).astype(int).sort_index()

@@ -14,7 +14,7 @@ come out of the collaborative part.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -36,10 +36,9 @@ class Recommendation:
     items: list[str]
     scores: list[float]
     path: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if key != "extra"}
+        return asdict(self)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -140,6 +140,12 @@ def document(k: int, metric: str, segment: str | None, index: Mapping[str, Mappi
     }
 
 
+def known_users(history: pd.DataFrame, test: pd.DataFrame, count: int = 5) -> list[str]:
+    """The first ``count`` users of the test that the history knows."""
+    seen = set(history["user"])
+    return [user for user in pd.unique(test["user"]) if user in seen][:count]
+
+
 def examples(model: Any, history: pd.DataFrame, test: pd.DataFrame, users: Sequence[str], k: int,
              label: str | None = None, shown: int = 5) -> pd.DataFrame:
     """For a few users: their last items in the history, the recommendations (with the path) and hits."""

@@ -164,6 +164,8 @@ def record(collected: Mapping[str, Any], decision: gate.Decision, model_name: st
                       "metrics": flat_metrics(collected["candidate_result"]),
                       "recorded_metrics": flat_metrics(collected["chosen"].get("metrics"))},
         "reference": {**{key: value for key, value in reference.items() if key != "result"},
+                      "label": (f"champion version {reference['version']}" if reference["kind"] == "champion"
+                                else "the popularity baseline"),
                       "metrics": flat_metrics(reference["result"])},
         "metric": {"name": f"all {collected['metric']}", "greater_is_better": True, "margin": collected["margin"],
                    "candidate": check.measured, "reference": check.limit, "passed": check.passed,

@@ -80,3 +80,8 @@ def test_a_dense_item_item_matrix_on_the_full_catalogue_is_rejected_for_size_wit
         sparse = registry.download(registry.register(index["sparse"]["model_uri"], index["sparse"]["run_id"], {}),
                                    Path(folder))
         assert promote.size_figures(sparse, LIMITS) is None  # the sparse neighbours fit the same budget
+        figures = promote.measure(sparse, promote.probe_users(parts["test"], None), 10, LIMITS, calls=60)
+    assert figures.error is None and figures.size_mb <= LIMITS.max_size_mb
+    assert figures.memory_mb is not None and figures.memory_mb >= 0 and not figures.memory_at_least
+    assert figures.p99_ms is not None and figures.details["k"] == 10 and figures.details["latency_calls"] == 60
+    assert figures.details["batch_users"] == parts["test"]["user"].nunique()

@@ -12,21 +12,14 @@ import tomllib
 import pytest
 import yaml
 
-from deploy_helpers import REPO, run_tool
+from deploy_helpers import REPO
+from nbprod.scaffold.validate import workflow_problems as check
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 
 
 def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
-
-
-def check(path) -> dict[str, str]:
-    """Tool -> its complaints about ``path`` ('' when it has none)."""
-    lint = run_tool("actionlint", "-no-color", "-oneline", str(path))
-    schema = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(path))
-    return {"actionlint": "" if lint.returncode == 0 else lint.stdout + lint.stderr,
-            "schema": "" if schema.returncode == 0 else schema.stdout + schema.stderr}
 
 
 def test_workflow_passes_actionlint_and_githubs_schema():

@@ -11,7 +11,10 @@ import subprocess
 from pathlib import Path
 
 from nbprod.scaffold import validate
-from nbprod.scaffold.validate import as_recording_rules, selectors  # noqa: F401 - re-exported for the tests
+from nbprod.scaffold.validate import as_recording_rules, selectors
+
+__all__ = ["ALERTS", "ALERT_TESTS", "DASHBOARD", "alert_expressions", "as_recording_rules", "dashboard_expressions",
+           "promtool", "run_promtool", "selectors"]
 
 REPO = Path(__file__).resolve().parents[1]
 ALERTS = REPO / validate.ALERTS

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbprod.scaffold.validate import hadolint, run_tool, tool  # noqa: F401 - the tests' names for the shared checks
+from nbprod.scaffold.validate import hadolint, run_tool, tool
+
+__all__ = ["REPO", "hadolint", "run_tool", "tool"]
 
 REPO = Path(__file__).resolve().parents[2]

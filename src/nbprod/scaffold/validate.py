@@ -130,7 +130,8 @@ def render_overlay(project: Path, overlay: str) -> list[dict[str, Any]]:
 
 
 def validate_kubernetes(resource: dict[str, Any], version: str) -> None:
-    """Raise ``kubernetes_validate.ValidationError`` unless ``resource`` is valid Kubernetes (unknown fields refused)."""
+    """Raise ``kubernetes_validate.ValidationError`` unless ``resource`` is valid Kubernetes (unknown fields
+    refused)."""
     import kubernetes_validate
 
     kubernetes_validate.validate(resource, version, strict=True)

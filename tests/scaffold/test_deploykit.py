@@ -3,6 +3,7 @@ the image installs; the kit passes the offline checks its project's ``make test`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,17 @@ def test_the_kit_carries_the_projects_names(project):
     assert yaml.safe_load((project / ".github/workflows/ci.yml").read_text())["env"]["IMAGE"] == "churn-model"
     dockerfile = (project / "Dockerfile").read_text()
     assert "COPY data ./data\n" in dockerfile and "COPY src" not in dockerfile
-    assert "docker build -t churn-model:latest ." in (project / "Makefile").read_text()
+    makefile = (project / "Makefile").read_text()
+    assert "docker build -t churn-model:latest ." in makefile
+    # every job of the shared workflow is a target of the project's Makefile; make test installs promtool
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    targets = {line.split(":", 1)[0] for line in makefile.splitlines() if re.match(r"^[a-z-]+:", line)}
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if step.get("run", "").startswith("make "):
+                assert step["run"].split()[1] in targets, step["run"]
+    assert re.search(r"^test: .*promtool", makefile, re.MULTILINE)
+    assert (project / "scripts/install-promtool.sh").read_text().startswith("#!/bin/sh")
     assert "@@" not in (project / "tests/test_deploy.py").read_text() + (project / "README.md").read_text()
 
 

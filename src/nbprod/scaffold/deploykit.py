@@ -92,6 +92,11 @@ EDITS = (
     Edit("deploy/k8s/overlays/prod/kustomization.yaml", "namespace: nbprod\n", "namespace: {image}\n"),
     Edit("deploy/k8s/overlays/prod/kustomization.yaml", "newName: registry.example.com/nbprod\n",
          "newName: registry.example.com/{image}\n"),
+    Edit("deploy/k8s/README.md", "# nbprod on Kubernetes\n", "# {image} on Kubernetes (nbprod's deployment kit)\n"),
+    Edit("deploy/k8s/README.md", "namespace nbprod-dev, image nbprod:dev,", "namespace {image}-dev, image {image}:dev,"),
+    Edit("deploy/k8s/README.md", "namespace nbprod, image registry.example.com/nbprod:0.1.0,",
+         "namespace {image}, image registry.example.com/{image}:0.1.0,"),
+    Edit("deploy/k8s/README.md", "kubectl -n nbprod create secret", "kubectl -n {image} create secret"),
     Edit("deploy/monitoring/grafana-dashboard.json", '"uid": "nbprod-serve",', '"uid": "{image}-serve",'),
     Edit("deploy/monitoring/grafana-dashboard.json", '"title": "nbprod service",', '"title": "{image} service",'),
 )

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install install-test browser promtool postgres build lab serve dashboard mlflow-ui team-server benchmarks clean
+.PHONY: help run test lint install install-test browser promtool postgres build lab serve dashboard mlflow-ui team-server benchmarks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,12 @@ run: install ## install into .venv and build the whole pipeline on the default d
 
 test: install-test browser promtool postgres ## install what the tests need and run the whole suite
 	$(BIN)/pytest
+
+lint: install-test ## pyflakes, hadolint on the Dockerfile, actionlint and GitHub's schema on the workflows (CI's lint job)
+	$(BIN)/python -m pyflakes src tests benchmarks
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/actionlint
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

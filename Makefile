@@ -71,6 +71,7 @@ team-server: postgres ## a trial team store: MLflow over PostgreSQL + an S3 buck
 
 benchmarks: install-test browser ## run the benchmarks; figures go to reports/benchmarks/
 	$(BIN)/pip install --quiet -e ".[bench]"
+	bash scripts/install-wrk.sh
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench_drift.py

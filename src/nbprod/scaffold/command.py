@@ -11,7 +11,7 @@ NEEDS_PROJECT = False
 #: The kinds of project ``--template`` writes.
 TEMPLATES = ("tabular", "recommender")
 #: ``--user`` ... ``--weight``: the columns of a recommender's own table (``data.*`` in its env.yaml).
-RECOMMENDER_COLUMNS = {"user": None, "item": None, "time": None, "weight": None}
+RECOMMENDER_COLUMNS = ("user", "item", "time", "weight")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "or recommender (interactions in, items per user out; default data: MovieLens)")
     parser.add_argument("--data", type=Path, default=None, help="the table: a .csv or .parquet file")
     parser.add_argument("--target", default=None, help="the column to predict (tabular)")
-    for column, default in RECOMMENDER_COLUMNS.items():
+    for column in RECOMMENDER_COLUMNS:
         parser.add_argument(f"--{column}", default=None,
                             help=f"recommender with --data: the column of the {column}s"
                                  + (" (none: every interaction weighs 1)" if column == "weight" else ""))

@@ -163,3 +163,16 @@ def examples(model: Any, history: pd.DataFrame, test: pd.DataFrame, users: Seque
                      "path": found.path, "recommended": "; ".join(names.get(i, i) for i in found.items[:shown]),
                      f"hits@{k}": len(hits)})
     return pd.DataFrame(rows)
+
+
+def log_test_metrics(document: Mapping[str, Any]) -> None:
+    """Tag the best candidate on the active run and log its test figures (``test.<group>.<metric>``)."""
+    import mlflow
+
+    from nbprod.tracking.tags import BEST
+
+    best = document["best"]
+    mlflow.set_tag(BEST, best)
+    mlflow.log_metrics({f"test.{group}.{key.replace('@', '_at_')}": float(value)
+                        for group, figures in document["candidates"][best]["metrics"]["groups"].items()
+                        for key, value in figures.items() if isinstance(value, (int, float))})

@@ -83,3 +83,17 @@ def log_candidate(model: Recommender, candidate: Candidate, result: Mapping[str,
         mlflow.log_metric("footprint_mb", model.footprint_bytes() / 2**20)
         model_uri = pyfunc.log_model(model)
     return {"run_id": run.info.run_id, "model_uri": model_uri}
+
+
+def refit_and_log(chosen: Mapping[str, Candidate], history: pd.DataFrame, results: Mapping[str, Mapping[str, Any]],
+                  fallback: Mapping[str, Any], threads: int = 1, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Each family's chosen candidate fitted again on the whole ``history`` and logged (inside the active task
+    run); the index ``candidates.json`` holds: name -> family, kind, params, validation result, footprint,
+    run id and model URI."""
+    index = {}
+    for name, candidate in chosen.items():
+        model = make_recommender(candidate, fallback, threads, seed).fit(history)
+        index[candidate.name] = {"family": name, "kind": candidate.kind, "params": dict(candidate.params),
+                                 "valid": results[candidate.name], "footprint_mb": model.footprint_bytes() / 2**20,
+                                 **log_candidate(model, candidate, results[candidate.name])}
+    return index

@@ -72,7 +72,7 @@ from nbprod.serving.validation import RequestError, Validated
 
 log = logging.getLogger("nbprod.serving")
 
-ENDPOINTS = ("/predict", "/health", "/ready", "/metrics")
+ENDPOINTS = ("/predict", "/recommend", "/health", "/ready", "/metrics")
 JSON = b"application/json"
 TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -367,6 +367,12 @@ class PredictionService:
                 if scope["method"] != "POST":
                     raise RequestError(405, "method_not_allowed", "use POST /predict")
                 status, body = 200, await self.predict(headers, receive, request_id, arrived)
+            elif path == "/recommend":  # a recommender project (nbprod.serving.recommend)
+                if scope["method"] != "POST":
+                    raise RequestError(405, "method_not_allowed", "use POST /recommend")
+                from nbprod.serving import recommend
+
+                status, body = 200, await recommend.handle(self, headers, receive, request_id, arrived)
             elif path == "/health":
                 status, body = 200, b'{"status":"alive"}'
             elif path == "/ready":

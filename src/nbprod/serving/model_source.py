@@ -182,6 +182,10 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     set_uri(tracking_uri)
     client = client or client_for(tracking_uri)
     details = client.get_model_version(name, version)
+    from nbprod.serving import recommend
+
+    if recommend.is_recommender(details.tags):  # a recommender project's model: POST /recommend
+        return recommend.load_version(name, str(version), details.run_id)
     model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     tags = details.tags or {}
     task = tags.get(TASK_TAG) or ("classification" if hasattr(model, "predict_proba") else "regression")

@@ -67,7 +67,9 @@ from typing import Any
 
 from nbprod import alerts
 from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
+from nbprod.serving import protocols
 from nbprod.serving.metrics import Metrics
+from nbprod.serving.protocols import class_fields  # noqa: F401 - its home was here
 from nbprod.serving.validation import RequestError, Validated
 
 log = logging.getLogger("nbprod.serving")
@@ -242,15 +244,6 @@ def predict_batch(model: Any, batch: list[Validated]) -> list:
     return results
 
 
-def class_fields(model: Any) -> dict[str, Any]:
-    """A classifier's ``classes`` (the probabilities' order) and, when binary, its ``positive_class`` and
-    ``threshold`` (on the positive class's probability); a multiclass model predicts the most probable class."""
-    fields: dict[str, Any] = model.labels.to_dict()
-    if model.labels.binary:
-        fields["threshold"] = model.threshold
-    return fields
-
-
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
@@ -269,6 +262,7 @@ class PredictionService:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.token = config.token.encode() if config.token else None
         self.metrics.collectors.append(self._log_metrics)
+        self.router = protocols.Router(config.model_name, self.token is not None)  # MLflow, KServe v2, OpenAPI
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -373,13 +367,16 @@ class PredictionService:
                 status, body = self.ready()
             elif path == "/metrics":
                 status, body, content_type = 200, self.metrics.render().encode(), TEXT
-            else:
-                raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
-                                                     "GET /health, /ready or /metrics")
+            else:  # -- the protocols' endpoints (nbprod.serving.protocols) --
+                answer = await self.router.handle(self, scope, receive, headers, request_id, arrived)
+                if answer is None:
+                    raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
+                                                         "GET /health, /ready, /metrics or /docs")
+                status, body, content_type, extra = answer
         except RequestError as error:
             status = error.status
             self.metrics.observe_error(error.kind)
-            body = _json({"request_id": request_id, "error": error.to_dict()})
+            body = protocols.error_body(path, request_id, error)
             if status == 401:
                 extra.append((b"www-authenticate", b'Bearer realm="nbprod"'))
         except Exception:
@@ -392,7 +389,7 @@ class PredictionService:
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                                 (b"x-request-id", request_id.encode("latin-1", "replace")), *extra]})
         await send({"type": "http.response.body", "body": body})
-        self.metrics.observe_request(path if path in ENDPOINTS else "other", status,
+        self.metrics.observe_request(path if path in ENDPOINTS else self.router.label(path) or "other", status,
                                      time.perf_counter() - started)
 
     def ready(self) -> tuple[int, bytes]:
@@ -427,28 +424,9 @@ class PredictionService:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def records(self, payload: Any, model: Any) -> list:
-        if isinstance(payload, list):
-            records = payload
-        elif isinstance(payload, dict) and "records" in payload and "records" not in model.validator.known:
-            records = payload["records"]
-            if not isinstance(records, list) or len(payload) != 1:
-                raise RequestError(400, "bad_shape", "{\"records\": [...]} must hold a list of objects and no "
-                                                     f"other key, got {type(records).__name__} with keys "
-                                                     f"{sorted(payload)}")
-        elif isinstance(payload, dict):
-            records = [payload]
-        else:
-            raise RequestError(400, "bad_shape", "the body must be a JSON object (one record), a list of "
-                                                 f"objects or {{\"records\": [...]}}, got {type(payload).__name__}")
-        if not records:
-            raise RequestError(422, "empty_input", "no records to predict: the list is empty")
-        if len(records) > self.config.max_rows:
-            raise RequestError(413, "too_many_rows",
-                               f"{len(records)} records is over the limit of {self.config.max_rows} per request")
-        return records
-
-    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float) -> bytes:
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
+                      protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
+        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
         if self.token is not None:
             given = headers.get(b"authorization", b"")
             if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
@@ -458,15 +436,8 @@ class PredictionService:
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         body = await self.read_body(headers, receive)
-        try:
-            payload = json.loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
-        except UnicodeDecodeError as error:
-            raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
-        except ValueError as error:
-            raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
-        except RecursionError:
-            raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
-        validated = model.validator.check(self.records(payload, model))
+        parsed = protocol.parse(protocols.media_type(headers), body, model, self.config.max_rows)
+        validated = model.validator.check(parsed.records)
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,
@@ -475,14 +446,7 @@ class PredictionService:
         for warning in validated.warnings:
             if warning["problem"] == "unseen_category":
                 self.metrics.observe_unseen(warning["column"])
-        response: dict[str, Any] = {"request_id": request_id,
-                                    "model": {"name": model.name, "version": model.version},
-                                    "predictions": predictions.tolist()}
-        if probabilities is not None:
-            response["probabilities"] = probabilities.tolist()
-            response.update(class_fields(model))
-        response["warnings"] = validated.warnings
-        return _json(response)
+        return protocol.respond(protocols.Answer(model, validated, predictions, probabilities, request_id), parsed)
 
 
 def build_app(config: ServeConfig) -> PredictionService:

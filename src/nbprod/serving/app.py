@@ -4,7 +4,9 @@ HTTP API
 --------
 ``POST /predict``
     Body: one record (a JSON object ``{"column": value, ...}``), a list of records
-    ``[{...}, {...}]``, or ``{"records": [{...}, ...]}``. Records are checked against
+    ``[{...}, {...}]``, ``{"records": [{...}, ...]}``, one of MLflow's wrappers
+    (``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``), or CSV with
+    ``Content-Type: text/csv`` (see :mod:`nbprod.serving.protocols`). Records are checked against
     the model's feature contract (see :mod:`nbprod.serving.validation`). Response 200::
 
         {"request_id": "...", "model": {"name": "nbprod-model", "version": "3"},
@@ -22,7 +24,8 @@ HTTP API
          'distance': expected a number, got str 'far'", "details": [{"record": 0,
          "column": "distance", "problem": "wrong_type", "message": "..."}]}}
 
-    400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
+    400 ``malformed_json``/``malformed_csv``/``bad_shape`` (an unknown wrapper key: the message
+    names the accepted ones); 401 ``unauthorized`` (token set, header missing or
     wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
     ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
@@ -36,10 +39,20 @@ HTTP API
     model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
+``POST /invocations``, ``GET /ping``
+    MLflow's scoring protocol (as ``mlflow models serve``): the same bodies, answered
+    ``{"predictions": [...]}``; errors ``{"error_code": "BAD_REQUEST", "message": ...}``.
+``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}``, ``POST /v2/models/{name}/infer``
+    The Open Inference Protocol (KServe v2), one input tensor per contract column
+    (see :mod:`nbprod.serving.protocols`).
+``GET /openapi.json``, ``GET /docs``
+    The OpenAPI document generated from the loaded model's contract, and a self-contained
+    page of it (see :mod:`nbprod.serving.openapi`); both follow the alias.
 
 Every response carries ``X-Request-ID`` (the client's, when it sent one, else a new id).
-When the environment variable named by ``serve.token_env`` is set, ``/predict`` requires
-``Authorization: Bearer <its value>``; the other endpoints stay open.
+When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``
+and ``/v2/models/{name}/infer`` require ``Authorization: Bearer <its value>``; the other endpoints
+stay open.
 
 Performance: requests are validated on the event loop without pandas, then queued;
 a single model thread takes everything queued (up to ``max_batch_rows``) and makes one

@@ -396,8 +396,8 @@ class PredictionService:
             log.exception("request %s failed", request_id)
             status = 500
             self.metrics.observe_error("internal")
-            body = _json({"request_id": request_id,
-                          "error": {"kind": "internal", "message": "internal error; see the service log"}})
+            body = protocols.error_body(path, request_id, RequestError(500, "internal",
+                                                                       "internal error; see the service log"))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                                 (b"x-request-id", request_id.encode("latin-1", "replace")), *extra]})

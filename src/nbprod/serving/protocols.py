@@ -45,11 +45,12 @@ from nbprod.serving.validation import RequestError, Validated
 #: MLflow's JSON wrappers (``mlflow.pyfunc.scoring_server.SUPPORTED_FORMATS``) and nbprod's own.
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 NBPROD_KEYS = ("records",)
+WRAPPER_KEYS = (*MLFLOW_KEYS, *NBPROD_KEYS)
 #: Keys allowed beside a wrapper (MLflow's inference parameters; nothing to pass to a scikit-learn model).
 PARAMS_KEY = "params"
 CSV_TYPE = "text/csv"
 ACCEPTED = ("a JSON object (one record of the model's columns, or an object with exactly one of the keys "
-            f"{', '.join(repr(key) for key in (*MLFLOW_KEYS, *NBPROD_KEYS))}) or a list of records")
+            f"{', '.join(repr(key) for key in WRAPPER_KEYS)}) or a list of records")
 #: Open Inference Protocol datatypes of a tabular input, and those of the outputs.
 V2_DATATYPES = frozenset({"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
                           "FP16", "FP32", "FP64", "BYTES"})
@@ -168,15 +169,15 @@ def nbprod_records(payload: Any, known: frozenset) -> list:
         return payload
     if not isinstance(payload, dict):
         raise RequestError(400, "bad_shape", f"the body must be {ACCEPTED}; got {type(payload).__name__}")
-    wrappers = [key for key in payload if key in (*MLFLOW_KEYS, *NBPROD_KEYS) and key not in known]
+    wrappers = [key for key in WRAPPER_KEYS if key in payload and key not in known]
+    if not wrappers:
+        if known.isdisjoint(payload) and any(isinstance(value, (list, dict)) for value in payload.values()):
+            unknown = sorted(str(key) for key in payload)[:10]
+            raise RequestError(400, "bad_shape", f"unknown key(s) {unknown}: the body must be {ACCEPTED}")
+        return [payload]
     if len(wrappers) > 1:
         raise RequestError(400, "bad_shape", f"the body holds the keys {wrappers}: send exactly one of them")
-    if wrappers:
-        return wrapped_records(payload, wrappers[0], known)
-    if not known.intersection(payload) and any(isinstance(value, (list, dict)) for value in payload.values()):
-        unknown = sorted(str(key) for key in payload)[:10]
-        raise RequestError(400, "bad_shape", f"unknown key(s) {unknown}: the body must be {ACCEPTED}")
-    return [payload]
+    return wrapped_records(payload, wrappers[0], known)
 
 
 def wrapped_records(payload: dict, key: str, known: frozenset) -> list:

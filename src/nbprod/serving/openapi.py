@@ -97,7 +97,8 @@ def _content(schema_ref: str, example: Any, csv: str | None = None) -> dict[str,
 
 def _responses(ok: str, error: str, token: bool) -> dict[str, Any]:
     def answer(text: str, ref: str) -> dict[str, Any]:
-        return {"description": text, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+        schema = {"$ref": f"#/components/schemas/{ref}"}
+        return {"description": text, "content": {"application/json": {"schema": schema}}}
 
     responses = {"200": answer("predictions, one per record", ok),
                  "400": answer("malformed body or unknown shape", error),
@@ -265,9 +266,12 @@ def docs_page(openapi: dict[str, Any]) -> str:
     if "x-model" not in openapi:
         return head + "</body></html>"
     model, shown = openapi["x-model"], openapi["x-examples"]
-    classes = (f"<p>Classes (the order of probabilities): <code>{html.escape(json.dumps(model['classes']))}</code>"
-               + (f"; positive class <code>{html.escape(json.dumps(model['positive_class']))}</code> at threshold "
-                  f"{model['threshold']:g}" if "positive_class" in model else "") + "</p>") if "classes" in model else ""
+    classes = ""
+    if "classes" in model:
+        positive = (f"; positive class <code>{html.escape(json.dumps(model['positive_class']))}</code> at threshold "
+                    f"{model['threshold']:g}" if "positive_class" in model else "")
+        classes = (f"<p>Classes (the order of probabilities): <code>{html.escape(json.dumps(model['classes']))}</code>"
+                   f"{positive}</p>")
     secured = "components" in openapi and "securitySchemes" in openapi["components"]
     infer = next(path for path in openapi["paths"] if path.endswith("/infer"))
     parts = [head, classes,

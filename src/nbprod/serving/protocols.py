@@ -182,7 +182,8 @@ def nbprod_records(payload: Any, known: frozenset) -> list:
 
 def wrapped_records(payload: dict, key: str, known: frozenset) -> list:
     """The records inside ``payload[key]``, one of MLflow's wrappers or ``records``."""
-    others = sorted(str(other) for other in payload if other != key and not (other == PARAMS_KEY and key in MLFLOW_KEYS))
+    allowed = {key, PARAMS_KEY} if key in MLFLOW_KEYS else {key}
+    others = sorted(str(other) for other in payload if other not in allowed)
     if others and key == "records":
         raise RequestError(400, "bad_shape", "{\"records\": [...]} must hold a list of objects and no other key, "
                                              f"got keys {sorted(str(other) for other in payload)}")

@@ -449,8 +449,7 @@ class PredictionService:
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         body = await self.read_body(headers, receive)
-        parsed = protocol.parse(protocols.media_type(headers), body, model, self.config.max_rows)
-        validated = model.validator.check(parsed.records)
+        parsed, validated = protocols.read(protocol, protocols.media_type(headers), body, model, self.config.max_rows)
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,

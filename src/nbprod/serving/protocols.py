@@ -79,7 +79,8 @@ class Answer:
     validated: Validated
     predictions: Any               # numpy array, one per record
     probabilities: Any             # (rows, classes) numpy array, None for a regressor
-    request_id: str
+    request_id: str                # the service's id of the request
+    client_id: str | None = None   # the client's X-Request-ID, when it sent one
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,13 @@ def read_records(content_type: str, body: bytes, model: Any, max_rows: int) -> l
     return checked(nbprod_records(parse_json(body), model.validator.known), max_rows)
 
 
+def read(protocol: Protocol, content_type: str, body: bytes, model: Any, max_rows: int) -> tuple[Parsed, Validated]:
+    """A body read by ``protocol`` and its records checked against ``model``'s contract (no I/O: runs in any
+    thread, e.g. off the event loop for a large body)."""
+    parsed = protocol.parse(content_type, body, model, max_rows)
+    return parsed, model.validator.check(parsed.records)
+
+
 def parse_nbprod(content_type: str, body: bytes, model: Any, max_rows: int) -> Parsed:
     return Parsed(read_records(content_type, body, model, max_rows))
 
@@ -361,9 +369,11 @@ def class_fields(model: Any) -> dict[str, Any]:
 
 def respond_nbprod(answer: Answer, parsed: Parsed) -> bytes:
     model = answer.model
-    response: dict[str, Any] = {"request_id": answer.request_id,
-                                "model": {"name": model.name, "version": model.version},
-                                "predictions": answer.predictions.tolist()}
+    response: dict[str, Any] = {"request_id": answer.request_id}
+    if answer.client_id:
+        response["client_request_id"] = answer.client_id
+    response.update({"model": {"name": model.name, "version": model.version},
+                     "predictions": answer.predictions.tolist()})
     if answer.probabilities is not None:
         response["probabilities"] = answer.probabilities.tolist()
         response.update(class_fields(model))
@@ -380,15 +390,16 @@ MLFLOW = Protocol("mlflow", parse_nbprod, respond_mlflow)
 OPEN_INFERENCE = Protocol("v2", parse_v2, respond_v2)
 
 
-def error_body(path: str, request_id: str, error: RequestError) -> bytes:
+def error_body(path: str, request_id: str, error: RequestError, client_id: str | None = None) -> bytes:
     """An error in the shape of the protocol of ``path``: MLflow's on ``/invocations``, the Open Inference
-    Protocol's on ``/v2/...``, nbprod's elsewhere."""
+    Protocol's on ``/v2/...``, nbprod's elsewhere (``client_id``: the client's X-Request-ID, echoed)."""
     if path.startswith("/v2"):
         shaped: dict[str, Any] = {"error": error.message, "kind": error.kind}
         if error.details:
             shaped["details"] = error.details
         return _json(shaped)
-    nbprod = {"request_id": request_id, "error": error.to_dict()}
+    nbprod = {"request_id": request_id, **({"client_request_id": client_id} if client_id else {}),
+              "error": error.to_dict()}
     if path == "/invocations":
         return _json({"error_code": MLFLOW_ERROR_CODES.get(error.status, "INTERNAL_ERROR"),
                       "message": error.message, **nbprod})

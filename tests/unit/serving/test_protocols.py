@@ -10,8 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from shaped_models import shaped_rows, three_class_model, yes_no_model
+from shaped_models import REPO, shaped_rows, three_class_model, yes_no_model
 
 
 def loaded(model, version: str = "1"):
@@ -88,12 +89,22 @@ def test_v2_inputs_of_shape_n_or_n_by_1_read_as_records(yes_no):
 
 # -- the ASGI application in process ---------------------------------------------------------------
 
+class SettingsOnly:
+    """What :meth:`ServeConfig.from_project` reads of a project: the repository's default settings, no log."""
+
+    settings = yaml.safe_load((REPO / "env.yaml").read_text())
+    model_name, alias, prediction_log = "shapes", "champion", None
+
+    def tracking_uri(self) -> str:
+        return "sqlite:///unused.db"  # never opened: no watcher runs here
+
+
 def config(token: str | None):
     from nbprod.serving.app import ServeConfig
 
-    return ServeConfig(model_name="shapes", alias="champion", tracking_uri="sqlite:///unused.db", host="127.0.0.1",
-                       port=8765, token=token, max_body_bytes=2**20, max_rows=100, reload_seconds=1.0,
-                       log_folder=None, log_flush_rows=1, log_flush_seconds=1.0, alerts=None)
+    served = ServeConfig.from_project(SettingsOnly())
+    served.token = token  # whatever the environment holds
+    return served
 
 
 async def call(service, method: str, path: str, body: bytes = b"", headers: dict | None = None):
@@ -107,8 +118,8 @@ async def call(service, method: str, path: str, body: bytes = b"", headers: dict
     async def send(message: dict) -> None:
         sent.append(message)
 
-    raw = [(key.lower().encode(), value.encode()) for key, value in {"content-type": "application/json",
-                                                                     **(headers or {})}.items()]
+    defaults = {"content-type": "application/json", "host": f"127.0.0.1:{service.config.port}"}
+    raw = [(key.lower().encode(), value.encode()) for key, value in {**defaults, **(headers or {})}.items()]
     await service({"type": "http", "method": method, "path": path, "headers": raw}, receive, send)
     return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
 

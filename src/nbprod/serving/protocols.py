@@ -243,11 +243,12 @@ def read_records(content_type: str, body: bytes, model: Any, max_rows: int) -> l
     return checked(nbprod_records(parse_json(body), model.validator.known), max_rows)
 
 
-def read(protocol: Protocol, content_type: str, body: bytes, model: Any, max_rows: int) -> tuple[Parsed, Validated]:
-    """A body read by ``protocol`` and its records checked against ``model``'s contract (no I/O: runs in any
-    thread, e.g. off the event loop for a large body)."""
+def read(protocol: Protocol, content_type: str, body: bytes, model: Any, max_rows: int,
+         *limits: Any) -> tuple[Parsed, Validated]:
+    """A body read by ``protocol`` and its records checked against ``model``'s contract (``limits``: further
+    arguments of :meth:`RecordValidator.check`). No I/O: runs in any thread, e.g. off the event loop."""
     parsed = protocol.parse(content_type, body, model, max_rows)
-    return parsed, model.validator.check(parsed.records)
+    return parsed, model.validator.check(parsed.records, *limits)
 
 
 def parse_nbprod(content_type: str, body: bytes, model: Any, max_rows: int) -> Parsed:
@@ -435,7 +436,7 @@ class Router:
         path, method = scope["path"], scope["method"]
         if path == "/invocations":
             _require(method, "POST", path)
-            body = await service.predict(headers, receive, request_id, arrived, MLFLOW)
+            body = await service.predict(headers, receive, request_id, arrived, protocol=MLFLOW)
             return 200, body, JSON_TYPE, []
         if path.startswith("/v2"):
             return await self.open_inference(service, path, method, headers, receive, request_id, arrived)
@@ -473,7 +474,7 @@ class Router:
                                                  f"not loaded; version {model.version} is")
         if match["action"] == "/infer":
             _require(method, "POST", path)
-            body = await service.predict(headers, receive, request_id, arrived, OPEN_INFERENCE)
+            body = await service.predict(headers, receive, request_id, arrived, protocol=OPEN_INFERENCE)
             return 200, body, JSON_TYPE, []
         _require(method, "GET", path)
         if match["action"] == "/ready":

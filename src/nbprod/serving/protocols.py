@@ -318,17 +318,10 @@ def v2_datatype(values: Any) -> str:
 
 def v2_outputs(model: Any) -> list[dict]:
     """The output tensors' metadata of ``model``."""
-    outputs = [{"name": PREDICT, "datatype": v2_datatype(model.labels.array() if model.labels is not None
-                                                         else _floats()), "shape": [-1]}]
-    if model.labels is not None:
-        outputs.append({"name": PREDICT_PROBA, "datatype": "FP64", "shape": [-1, len(model.labels.classes)]})
-    return outputs
-
-
-def _floats() -> Any:
-    import numpy as np
-
-    return np.zeros(0)
+    if model.labels is None:  # a regressor
+        return [{"name": PREDICT, "datatype": "FP64", "shape": [-1]}]
+    return [{"name": PREDICT, "datatype": v2_datatype(model.labels.array()), "shape": [-1]},
+            {"name": PREDICT_PROBA, "datatype": "FP64", "shape": [-1, len(model.labels.classes)]}]
 
 
 def respond_v2(answer: Answer, parsed: Parsed) -> bytes:

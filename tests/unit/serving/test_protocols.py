@@ -191,3 +191,35 @@ def test_documents_follow_the_loaded_model(yes_no):
         assert status == 200 and predicted == np.asarray(expected).tolist()
 
     serve(None, scenario)
+
+
+def test_a_regressor_answers_numbers_in_every_protocol():
+    from nbprod.model.features import FeatureBuilder, feature_contract
+    from nbprod.model.models import Candidate, make_model
+    from nbprod.serving.model_source import LoadedModel
+
+    frame = shaped_rows(200)
+    fitted = make_model(Candidate("hgb", "hist_gradient_boosting", {"max_iter": 10}), "regression", FeatureBuilder(),
+                        seed=0).fit(frame[["x", "z", "c"]], frame["x"] + frame["z"])
+    model = LoadedModel("shapes", "1", fitted, "regression", 0.5, feature_contract(fitted))
+    rows = frame[["x", "z", "c"]].head(3)
+    expected = model.predict(rows)[0].tolist()
+    infer = {"inputs": [{"name": name, "datatype": "BYTES" if name == "c" else "FP64", "shape": [3],
+                         "data": rows[name].tolist()} for name in rows.columns]}
+
+    async def scenario(service) -> None:
+        service.model = model
+        status, _, body = await call(service, "POST", "/invocations", rows.to_csv(index=False).encode(),
+                                     {"content-type": "text/csv"})
+        assert status == 200 and json.loads(body)["predictions"] == pytest.approx(expected, rel=1e-12)
+        status, _, body = await call(service, "POST", "/v2/models/shapes/infer", json.dumps(infer).encode())
+        outputs = json.loads(body)["outputs"]
+        assert status == 200 and [output["name"] for output in outputs] == ["predict"]
+        assert outputs[0]["datatype"] == "FP64" and outputs[0]["data"] == pytest.approx(expected, rel=1e-12)
+        document = json.loads((await call(service, "GET", "/openapi.json"))[2])
+        page = (await call(service, "GET", "/docs"))[2].decode()
+        assert "classes" not in document["x-model"] and "Classes" not in page
+        metadata = json.loads((await call(service, "GET", "/v2/models/shapes"))[2])
+        assert metadata["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+
+    serve(None, scenario)

@@ -79,7 +79,7 @@ def load_rows(args: argparse.Namespace, project):
     bounds = " and ".join(text for text in (args.since and f"since {args.since}", args.until and f"before {args.until}")
                           if text)
     source = f"the prediction log {folder}" + (f" (requests {bounds})" if bounds else "")
-    return read_prediction_log(folder, args.since, args.until), source
+    return read_prediction_log(folder, args.since, args.until, project.prediction_log_quarantine), source
 
 
 def describe(report, quiet: bool = False) -> list[str]:

@@ -86,7 +86,7 @@ SUFFIX = ".parquet"
 QUARANTINE = "quarantine"
 #: First wait before a failed write is retried; doubled after each failure up to :data:`MAX_RETRY_SECONDS`.
 RETRY_SECONDS = 0.05
-MAX_RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 2.0
 #: What the writer does with a request's rows when ``max_rows`` are held (``serve.log_policy``).
 POLICIES = ("refuse", "serve")
 

@@ -28,8 +28,8 @@ the model's own labels (the text decoded through ``classes``): ``1`` for a 0/1 m
 predictions as integers) read the same way.
 
 Durability. :class:`PredictionLogWriter` buffers rows in memory and a background
-thread writes them in batches -- when ``flush_rows`` rows are waiting or the oldest
-has waited ``flush_seconds`` -- as one new file
+thread writes them in batches -- when ``flush_rows`` rows (or half of ``max_rows``) are
+waiting or the oldest has waited ``flush_seconds`` -- as one new file
 ``predictions-<UTC time>-<host>-<pid>-<n>.parquet`` per batch (per contract, should the
 served model change mid-batch; the host name keeps apart the files of service replicas
 sharing one folder, whose processes all have pid 1 in their containers). Each file is
@@ -112,6 +112,8 @@ class PredictionLogWriter:
         self.flush_seconds = float(flush_seconds)
         self.max_rows = None if max_rows is None else max(1, int(max_rows))
         self.policy = policy
+        # a batch is written once flush_rows rows wait, or half the bound: the bound is not reached by waiting
+        self._flush_at = self.flush_rows if self.max_rows is None else max(1, min(self.flush_rows, self.max_rows // 2))
         self._buffer: list[tuple] = []
         self._rows = 0
         self._held = 0                      # rows not yet on disk: buffered + being written + failed
@@ -170,7 +172,7 @@ class PredictionLogWriter:
             if self._oldest is None:  # the thread sleeps until the first row: wake it to start the clock
                 self._oldest = time.monotonic()
                 self._condition.notify()
-            elif self._rows >= self.flush_rows:
+            elif self._rows >= self._flush_at:
                 self._condition.notify()
         return True
 
@@ -183,7 +185,7 @@ class PredictionLogWriter:
         now = time.monotonic()
         if self._failed:
             return max(0.0, (self._retry_at or now) - now)
-        if self._closed or self._rows >= self.flush_rows:
+        if self._closed or self._rows >= self._flush_at:
             return 0.0
         if self._oldest is not None:
             return max(0.0, self.flush_seconds - (now - self._oldest))

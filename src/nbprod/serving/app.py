@@ -96,10 +96,10 @@ class ServeConfig:
     log_flush_rows: int
     log_flush_seconds: float
     alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
+    log_max_rows: int | None              # rows the log holds in memory at most (None: no bound)
+    log_policy: str                       # at that bound: refuse (503) or serve unlogged
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
-    log_max_rows: int | None = None       # rows the log holds in memory at most (None: no bound)
-    log_policy: str = "refuse"            # at that bound: refuse (503) or serve unlogged
 
     @classmethod
     def from_project(cls, project: Any, **overrides: Any) -> "ServeConfig":

@@ -64,6 +64,8 @@ SCHEMA: dict[str, Any] = {
         "prediction_log": str,
         "log_flush_rows": int,
         "log_flush_seconds": (int, float),
+        "log_max_rows": int,
+        "log_policy": str,
     },
     "monitor": {
         "window": str,
@@ -99,6 +101,7 @@ KINDS = ("tabular", "recommender")
 CHOICES = {
     ("data", "task"): ("classification", "regression"),
     ("data", "missing_target"): ("drop", "positive"),
+    ("serve", "log_policy"): ("refuse", "serve"),
 }
 
 
@@ -130,6 +133,7 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("serve", "reload_seconds"): (_positive, "greater than 0"),
     ("serve", "log_flush_rows"): (_at_least_one, "at least 1"),
     ("serve", "log_flush_seconds"): (_positive, "greater than 0"),
+    ("serve", "log_max_rows"): (_at_least_one, "at least 1"),
     ("monitor", "min_rows"): (_at_least_one, "at least 1"),
     ("monitor", "drift_share"): (lambda value: 0 < value <= 1, "in (0, 1]"),
     ("monitor", "trigger_k"): (_at_least_one, "at least 1"),

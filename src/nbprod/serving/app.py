@@ -29,8 +29,9 @@ HTTP API
     wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
     ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
-    ``not_ready`` (no model loaded yet). Columns the contract does not name are ignored
-    and reported in ``warnings``.
+    ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
+    ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
+    ``refuse``). Columns the contract does not name are ignored and reported in ``warnings``.
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``
@@ -110,6 +111,8 @@ class ServeConfig:
     log_flush_rows: int
     log_flush_seconds: float
     alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
+    log_max_rows: int | None              # rows the log holds in memory at most (None: no bound)
+    log_policy: str                       # at that bound: refuse (503) or serve unlogged
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
 
@@ -131,6 +134,8 @@ class ServeConfig:
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
             alerts=alerts.AlertConfig.from_settings(project.settings["alerts"]),
+            log_max_rows=int(serve["log_max_rows"]),
+            log_policy=serve["log_policy"],
         )
         for key, value in overrides.items():
             if value is not None:
@@ -286,7 +291,8 @@ class PredictionService:
         self.loop = asyncio.get_running_loop()
         if self.config.log_folder is not None:
             self.log = PredictionLogWriter(self.config.log_folder, self.config.log_flush_rows,
-                                           self.config.log_flush_seconds)
+                                           self.config.log_flush_seconds, self.config.log_max_rows,
+                                           self.config.log_policy)
         self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
         wanted = self.config.alerts is not None and self.config.alerts.webhooks
@@ -332,7 +338,9 @@ class PredictionService:
             return {}
         return {"nbprod_prediction_log_rows_total": self.log.rows_written,
                 "nbprod_prediction_log_buffered_rows": self.log.rows_buffered,
-                "nbprod_prediction_log_write_errors_total": self.log.write_errors}
+                "nbprod_prediction_log_write_errors_total": self.log.write_errors,
+                "nbprod_prediction_log_unlogged_rows_total": self.log.rows_unlogged,
+                "nbprod_prediction_log_refused_rows_total": self.log.rows_refused}
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -457,9 +465,11 @@ class PredictionService:
         body = await self.read_body(headers, receive)
         parsed, validated = protocols.read(protocol, protocols.media_type(headers), body, model, self.config.max_rows)
         predictions, probabilities = await self.batcher.predict(model, validated)
-        if self.log is not None:
-            self.log.append(model.contract.names, validated.columns, predictions, probabilities,
-                            model.name, model.version, request_id, arrived, model.labels)
+        if self.log is not None and not self.log.append(model.contract.names, validated.columns, predictions,
+                                                        probabilities, model.name, model.version, request_id,
+                                                        arrived, model.labels):
+            raise RequestError(503, "log_full", "the prediction log is full (its writes fail: disk full?); "
+                                                "no prediction is served unlogged (serve.log_policy); retry later")
         self.metrics.predictions += validated.rows
         for warning in validated.warnings:
             if warning["problem"] == "unseen_category":

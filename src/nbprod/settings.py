@@ -324,6 +324,10 @@ def load(
     except FileNotFoundError as error:
         raise SettingsError(f"settings file {path} does not exist") from error
     settings = copy.deepcopy(settings)
+    if isinstance(settings, dict) and settings.get("kind") == "recommender":
+        from nbprod.recommender.settings import with_shared_defaults
+
+        settings = with_shared_defaults(settings)
     for text in overrides:
         apply_override(settings, *parse_override(text))
     check(settings)

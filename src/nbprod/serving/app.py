@@ -23,21 +23,30 @@ HTTP API
          "column": "distance", "problem": "wrong_type", "message": "..."}]}}
 
     400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
-    wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
+    wrong); 408 ``body_timeout`` (``serve.body_timeout_seconds``); 415 ``unsupported_media_type``
+    (a POST must be ``application/json`` or ``text/csv``); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
     ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
-    ``not_ready`` (no model loaded yet). Columns the contract does not name are ignored
+    ``not_ready`` (no model loaded yet), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
+    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
+    504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
+    400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; see :mod:`nbprod.serving.guards`). Columns the contract does not name are ignored
     and reported in ``warnings``.
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``
     200 ``{"status": "ready", "model": {...name, version, alias, task, threshold, classes,
     positive_class}}`` (the last two for classifiers, ``positive_class`` when binary) once a
-    model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
+    model is loaded (with ``pending_version``: a short reason, when the alias's version failed to load and
+    is retried with back-off); 503 ``{"status": "loading", "error": ...}`` before, ``{"status": "stalled"}``
+    while a model call has run over ``serve.request_timeout_seconds``.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
 
-Every response carries ``X-Request-ID`` (the client's, when it sent one, else a new id).
+Request ids: the service makes its own ``request_id`` for every request (in the body; the prediction log's
+key that labels are joined on). A client's ``X-Request-ID`` is kept as ``client_request_id``: echoed in the
+``X-Request-ID`` response header (the service's id when the client sent none), in the body and in the log,
+never used as a join key. CORS headers only for ``serve.cors_origins``.
 When the environment variable named by ``serve.token_env`` is set, ``/predict`` requires
 ``Authorization: Bearer <its value>``; the other endpoints stay open.
 
@@ -66,7 +75,8 @@ from pathlib import Path
 from typing import Any
 
 from nbprod import alerts
-from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
+from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS, guards
+from nbprod.serving.guards import GuardConfig
 from nbprod.serving.metrics import Metrics
 from nbprod.serving.validation import RequestError, Validated
 
@@ -95,6 +105,7 @@ class ServeConfig:
     log_flush_rows: int
     log_flush_seconds: float
     alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
+    guard: GuardConfig                    # abuse and overload: nbprod.serving.guards
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
 
@@ -116,6 +127,7 @@ class ServeConfig:
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
             alerts=alerts.AlertConfig.from_settings(project.settings["alerts"]),
+            guard=GuardConfig.from_settings(serve),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -138,6 +150,13 @@ class MicroBatcher:
         self.recent: collections.deque = collections.deque([1], maxlen=8)  # requests per recent batch
         self.stopping = False
         self.task: asyncio.Task | None = None
+        self.queued_rows = 0                      # rows waiting (serve.max_queue_rows)
+        self.busy_since: float | None = None      # monotonic start of the model call in progress
+
+    def busy_seconds(self) -> float | None:
+        """How long the model call in progress has run (None: the model thread is idle)."""
+        since = self.busy_since
+        return None if since is None else time.monotonic() - since
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
@@ -145,6 +164,7 @@ class MicroBatcher:
     async def predict(self, model: Any, validated: Validated) -> tuple[Any, Any]:
         future = asyncio.get_running_loop().create_future()
         self.pending.append((model, validated, future))
+        self.queued_rows += validated.rows
         self.wakeup.set()
         if self.wanted and len(self.pending) >= self.wanted:
             self.filled.set()
@@ -180,11 +200,20 @@ class MicroBatcher:
                     _, validated, future = self.pending.popleft()
                     batch.append((validated, future))
                     rows += validated.rows
+                self.queued_rows -= rows
+                if any(future.done() for _, future in batch):  # abandoned past their deadline: not predicted
+                    batch = [(validated, future) for validated, future in batch if not future.done()]
+                    rows = sum(validated.rows for validated, _ in batch)
+                    if not batch:
+                        continue
+                self.busy_since = time.monotonic()
                 try:
                     results = await loop.run_in_executor(self.executor, predict_batch, model,
                                                          [validated for validated, _ in batch])
                 except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
                     results = [error] * len(batch)
+                finally:
+                    self.busy_since = None
                 self.metrics.batch_rows.observe(rows)
                 self.recent.append(len(batch))
                 for (_, future), result in zip(batch, results):
@@ -269,6 +298,12 @@ class PredictionService:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.token = config.token.encode() if config.token else None
         self.metrics.collectors.append(self._log_metrics)
+        self.hosts = guards.allowed_hosts(config.host, config.port, config.guard.allowed_hosts)
+        self.cors = guards.Cors(config.guard.cors_origins)
+        self.admission = guards.Admission(config.guard.max_in_flight)
+        self.parser: ThreadPoolExecutor | None = None
+        self.reported_error: str | None = None
+        self.metrics.collectors.append(self._guard_metrics)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -282,11 +317,13 @@ class PredictionService:
                                            self.config.log_flush_seconds)
         self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
+        self.parser = ThreadPoolExecutor(2, thread_name_prefix="nbprod-parse")
         wanted = self.config.alerts is not None and self.config.alerts.webhooks
         self.alerts = alerts.BackgroundNotifier(self.config.alerts) if wanted else None
         self.metrics.collectors.append(lambda: self.alerts.counts() if self.alerts else {})
         self.watcher = AliasWatcher(self.config.tracking_uri, self.config.model_name, self.config.alias,
-                                    self.config.reload_seconds, self._loaded, self._load_failed)
+                                    self.config.reload_seconds, self._loaded, self._load_failed,
+                                    self.config.guard.load_backoff_max_seconds)
         self.watcher.start()
 
     async def shutdown(self) -> None:
@@ -297,6 +334,8 @@ class PredictionService:
             self.alerts.close()
         if self.batcher is not None:
             await self.batcher.stop()
+        if self.parser is not None:
+            self.parser.shutdown(wait=False)
         if self.log is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.log.close)
             log.info("prediction log flushed: %d rows in %d files", self.log.rows_written, self.log.files_written)
@@ -315,10 +354,19 @@ class PredictionService:
 
     def _load_failed(self, error: BaseException) -> None:  # watcher thread
         self.metrics.observe_reload(False)
-        log.warning("model not (re)loaded: %s", self.watcher.last_error if self.watcher else error)
+        reason = self.watcher.last_error if self.watcher else str(error)
+        if reason != self.reported_error:  # once per reason, not at every poll
+            self.reported_error = reason
+            log.warning("model not (re)loaded: %s", reason)
         if self.alerts is not None and self.watcher is not None and self.watcher.failed_version:
             version = self.watcher.failed_version
             self.alerts.send(alerts.load_failed_event(self.config.model_name, version, str(error)), once=version)
+
+    def _guard_metrics(self) -> dict[str, float]:
+        failures = self.watcher.load_failures if self.watcher is not None else 0
+        return {"nbprod_in_flight_requests": self.admission.in_flight,
+                "nbprod_queued_rows": self.batcher.queued_rows if self.batcher is not None else 0,
+                "nbprod_model_load_failures_total": failures}
 
     def _log_metrics(self) -> dict[str, float]:
         if self.log is None:
@@ -358,15 +406,27 @@ class PredictionService:
         arrived = time.time()
         path = scope["path"]
         headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id")
-        request_id = given.decode("latin-1")[:200] if given else uuid.uuid4().hex
+        request_id = uuid.uuid4().hex  # the service's own: the prediction log's join key
+        client_id = client_request_id(headers)
         content_type = JSON
-        extra: list = []
+        extra: list = self.cors.response_headers(headers)
+        admitted = False
         try:
+            guards.check_host(headers, self.hosts)
+            if self.cors.is_preflight(scope["method"], headers):
+                status, extra = self.cors.preflight(headers)
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [(b"content-length", b"0"), *extra]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if scope["method"] == "POST":
+                guards.check_content_type(headers)
+                self.admission.enter()
+                admitted = True
             if path == "/predict":
                 if scope["method"] != "POST":
                     raise RequestError(405, "method_not_allowed", "use POST /predict")
-                status, body = 200, await self.predict(headers, receive, request_id, arrived)
+                status, body = 200, await self.predict(headers, receive, request_id, arrived, client_id)
             elif path == "/health":
                 status, body = 200, b'{"status":"alive"}'
             elif path == "/ready":
@@ -379,18 +439,24 @@ class PredictionService:
         except RequestError as error:
             status = error.status
             self.metrics.observe_error(error.kind)
-            body = _json({"request_id": request_id, "error": error.to_dict()})
+            body = _json({"request_id": request_id, **({"client_request_id": client_id} if client_id else {}),
+                          "error": error.to_dict()})
+            extra += guards.error_headers(error)
             if status == 401:
                 extra.append((b"www-authenticate", b'Bearer realm="nbprod"'))
         except Exception:
-            log.exception("request %s failed", request_id)
+            log.exception("request %s (client id %s) failed", request_id, client_id)
             status = 500
             self.metrics.observe_error("internal")
             body = _json({"request_id": request_id,
                           "error": {"kind": "internal", "message": "internal error; see the service log"}})
+        finally:
+            if admitted:
+                self.admission.leave()
+        echoed = (client_id or request_id).encode("latin-1", "replace")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", request_id.encode("latin-1", "replace")), *extra]})
+                                (b"x-request-id", echoed), *extra]})
         await send({"type": "http.response.body", "body": body})
         self.metrics.observe_request(path if path in ENDPOINTS else "other", status,
                                      time.perf_counter() - started)
@@ -401,10 +467,18 @@ class PredictionService:
             error = self.watcher.last_error if self.watcher is not None else None
             return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
                                                               "alias": self.config.alias}, "error": error})
+        busy = self.batcher.busy_seconds() if self.batcher is not None else None
+        if busy is not None and busy > self.config.guard.request_timeout_seconds:
+            return 503, _json({"status": "stalled", "model": {"name": model.name, "version": model.version},
+                               "error": f"the model call in progress has run for {busy:.0f} s "
+                                        "(over serve.request_timeout_seconds)"})
         described = {"name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
                      "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}
         if model.labels is not None:
             described.update(class_fields(model))
+        failing = self.watcher.failure_note() if self.watcher is not None else None
+        if failing:
+            described["pending_version"] = failing
         return 200, _json({"status": "ready", "model": described})
 
     async def read_body(self, headers: dict, receive: Any) -> bytes:
@@ -414,6 +488,7 @@ class PredictionService:
             raise RequestError(413, "body_too_large",
                                f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
         chunks, size = [], 0
+        receive = guards.timed_receive(receive, self.config.guard.body_timeout_seconds)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -448,7 +523,8 @@ class PredictionService:
                                f"{len(records)} records is over the limit of {self.config.max_rows} per request")
         return records
 
-    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float) -> bytes:
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
+                      client_id: str | None = None) -> bytes:
         if self.token is not None:
             given = headers.get(b"authorization", b"")
             if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
@@ -457,7 +533,36 @@ class PredictionService:
         model = self.model
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
+        guard = self.config.guard
+        guards.check_stalled(self.batcher.busy_seconds(), guard.request_timeout_seconds)
         body = await self.read_body(headers, receive)
+        if len(body) > guard.parse_in_thread_bytes:  # a large body: parsed and validated off the event loop
+            validated = await asyncio.get_running_loop().run_in_executor(self.parser, self.validate, body, model)
+        else:
+            validated = self.validate(body, model)
+        guards.check_queue(self.batcher.queued_rows, validated.rows, guard.max_queue_rows)
+        remaining = guard.request_timeout_seconds - (time.time() - arrived)
+        predictions, probabilities = await guards.within_deadline(self.batcher.predict(model, validated), remaining)
+        if self.log is not None:
+            self.log.append(model.contract.names, validated.columns, predictions, probabilities,
+                            model.name, model.version, request_id, arrived, model.labels, client_id)
+        self.metrics.predictions += validated.rows
+        for warning in validated.warnings:
+            if warning["problem"] == "unseen_category":
+                self.metrics.observe_unseen(warning["column"])
+        response: dict[str, Any] = {"request_id": request_id}
+        if client_id:
+            response["client_request_id"] = client_id
+        response.update({"model": {"name": model.name, "version": model.version},
+                         "predictions": predictions.tolist()})
+        if probabilities is not None:
+            response["probabilities"] = probabilities.tolist()
+            response.update(class_fields(model))
+        response["warnings"] = validated.warnings
+        return _json(response)
+
+    def validate(self, body: bytes, model: Any) -> Validated:
+        """Parse a JSON body and check its records against ``model``'s contract (no I/O: runs in any thread)."""
         try:
             payload = json.loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
         except UnicodeDecodeError as error:
@@ -466,23 +571,17 @@ class PredictionService:
             raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
         except RecursionError:
             raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
-        validated = model.validator.check(self.records(payload, model))
-        predictions, probabilities = await self.batcher.predict(model, validated)
-        if self.log is not None:
-            self.log.append(model.contract.names, validated.columns, predictions, probabilities,
-                            model.name, model.version, request_id, arrived, model.labels)
-        self.metrics.predictions += validated.rows
-        for warning in validated.warnings:
-            if warning["problem"] == "unseen_category":
-                self.metrics.observe_unseen(warning["column"])
-        response: dict[str, Any] = {"request_id": request_id,
-                                    "model": {"name": model.name, "version": model.version},
-                                    "predictions": predictions.tolist()}
-        if probabilities is not None:
-            response["probabilities"] = probabilities.tolist()
-            response.update(class_fields(model))
-        response["warnings"] = validated.warnings
-        return _json(response)
+        return model.validator.check(self.records(payload, model))
+
+
+def client_request_id(headers: dict) -> str | None:
+    """The client's ``X-Request-ID`` (printable ASCII, at most 200 characters), or None: echoed and logged,
+    never the key predictions are joined on (two clients may send the same)."""
+    given = headers.get(b"x-request-id")
+    if not given:
+        return None
+    text = given.decode("latin-1")[:200]
+    return "".join(char for char in text if " " <= char <= "~") or None
 
 
 def build_app(config: ServeConfig) -> PredictionService:

@@ -11,6 +11,8 @@ from alert_receiver import Receiver, closed_port_url
 
 from nbprod.alerts import AlertConfig, Webhook
 from nbprod.serving.app import PredictionService, ServeConfig
+from nbprod.serving.guards import GuardConfig
+from project_copy import REPO
 from nbprod.tracking import client_for
 
 URL_ENV = "TEST_SERVICE_ALERT_URL"
@@ -30,7 +32,18 @@ def service_config(uri: str) -> ServeConfig:
     return ServeConfig(model_name="m", alias="champion", tracking_uri=uri, host="127.0.0.1", port=0, token=None,
                        max_body_bytes=2**20, max_rows=10, reload_seconds=0.2, log_folder=None, log_flush_rows=10,
                        log_flush_seconds=1.0,
-                       alerts=AlertConfig((Webhook(URL_ENV, "json"),), 1.0, 1, 0.1, 3.0, 10))
+                       alerts=AlertConfig((Webhook(URL_ENV, "json"),), 1.0, 1, 0.1, 3.0, 10),
+                       guard=default_guard())
+
+
+def default_guard(**changes) -> GuardConfig:
+    """The guards of the repository's env.yaml, with ``changes``."""
+    import dataclasses
+
+    import yaml
+
+    serve = yaml.safe_load((REPO / "env.yaml").read_text())["serve"]
+    return dataclasses.replace(GuardConfig.from_settings(serve), **changes)
 
 
 async def run_until(service: PredictionService, done, timeout_s: float = 60.0, settle_s: float = 1.0) -> str:

@@ -262,3 +262,14 @@ def test_a_project_without_a_time_column_monitors_its_batches_in_file_order(proj
     report = run_pass(catalog.with_overrides(["data.time_column=null"]), rows("2013-10-01", 300), "batch.csv", track=False)
     assert report.window_column is None and [w["rows"] for w in report.windows] == [300]
     assert report.decision.reason
+
+
+def test_labels_are_never_joined_on_the_clients_request_id():
+    from nbprod.monitoring.check import MonitorError
+
+    log = pd.DataFrame({"client_request_id": ["same", "same"], "distance": [1.0, 2.0]})  # two clients, one id
+    labels = pd.DataFrame({"client_request_id": ["same"], "distance": [1.0], "late": [1]})
+    _, key = attach_labels(log, labels, "late")
+    assert key == ["distance"]
+    with pytest.raises(MonitorError, match="client_request_id"):
+        attach_labels(log, labels, "late", ["client_request_id"])

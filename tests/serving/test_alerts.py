@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -80,3 +82,46 @@ def test_an_unreachable_webhook_is_counted_and_the_service_keeps_going(tmp_path,
     metrics = asyncio.run(run_until(service, lambda: service.alerts is not None and service.alerts.failed))
     assert "nbprod_alerts_failed_total 1\n" in metrics and "nbprod_alerts_sent_total 0\n" in metrics
     assert "# TYPE nbprod_alerts_failed_total counter" in metrics
+
+
+def test_a_version_that_fails_to_load_is_retried_with_back_off_and_reported_briefly(tmp_path, monkeypatch):
+    uri = broken_champion(tmp_path)
+    monkeypatch.delenv(URL_ENV, raising=False)
+    config = dataclasses.replace(service_config(uri), reload_seconds=0.05, alerts=None,
+                                 guard=default_guard(load_backoff_max_seconds=0.4))
+
+    async def run() -> tuple[str, tuple[int, bytes]]:
+        service = PredictionService(config)
+        await service.startup()
+        try:
+            await asyncio.sleep(2.0)  # 40 polls: without back-off 40 attempts, with it 7 or so
+            return service.metrics.render(), service.ready()
+        finally:
+            await service.shutdown()
+
+    metrics, (status, body) = asyncio.run(run())
+    failures = int(next(line.split()[1] for line in metrics.splitlines()
+                        if line.startswith("nbprod_model_load_failures_total")))
+    assert 3 <= failures <= 9, failures
+    assert "# TYPE nbprod_model_load_failures_total counter" in metrics
+    error = json.loads(body)["error"]
+    assert status == 503 and error.startswith("version 1 failed to load") and "next attempt in" in error
+    assert str(tmp_path) not in error and "Traceback" not in error and "\n" not in error
+
+
+def test_back_off_doubles_per_version_up_to_the_longest_wait():
+    from nbprod.serving.model_source import Backoff
+
+    now = [0.0]
+    backoff = Backoff(5, 60, clock=lambda: now[0])
+    assert backoff.due("3")
+    waits = []
+    for _ in range(6):
+        backoff.failed("3")
+        waits.append(backoff.wait("3"))
+    assert waits == [5, 10, 20, 40, 60, 60]
+    assert not backoff.due("3") and backoff.due("4")  # another version is tried at once
+    now[0] = 60.0
+    assert backoff.due("3")
+    backoff.succeeded("3")
+    assert backoff.wait("3") == 0

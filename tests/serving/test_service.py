@@ -86,7 +86,7 @@ def test_bad_input_gets_a_4xx_json_error_saying_what_and_where(server, good_reco
     body = make(good_records)
     got_status, headers, got = predict(server, body, {"X-Request-ID": f"bad-{name}"})
     assert got_status == status, got
-    assert got["request_id"] == f"bad-{name}"
+    assert got["client_request_id"] == f"bad-{name}" == headers["x-request-id"]
     assert got["error"]["kind"] == kind
     assert text in got["error"]["message"], got["error"]["message"]
     if where is not None:

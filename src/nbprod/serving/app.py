@@ -24,14 +24,15 @@ HTTP API
 
     400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
     wrong); 408 ``body_timeout`` (``serve.body_timeout_seconds``); 415 ``unsupported_media_type``
-    (a POST must be ``application/json`` or ``text/csv``); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
+    (a POST must be ``application/json`` or ``text/csv``); 413 ``body_too_large``
+    (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
     ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
     ``not_ready`` (no model loaded yet), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
     ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
     504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
-    400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; see :mod:`nbprod.serving.guards`). Columns the contract does not name are ignored
-    and reported in ``warnings``.
+    400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; see :mod:`nbprod.serving.guards`).
+    Columns the contract does not name are ignored and reported in ``warnings``.
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``

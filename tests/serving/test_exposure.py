@@ -31,3 +31,14 @@ def test_a_token_or_insecure_lifts_the_refusal_and_insecure_warns():
     assert "WITHOUT A TOKEN" in exposure_warning("0.0.0.0", token_set=False, insecure=True, server="s")
     assert exposure_warning("0.0.0.0", token_set=True, insecure=True, server="s") is None
     assert exposure_warning("127.0.0.1", token_set=False, insecure=True, server="s") is None
+
+
+def test_bound_to_every_interface_the_host_is_checked_only_against_listed_names():
+    from nbprod.serving.guards import allowed_hosts
+
+    assert allowed_hosts("0.0.0.0", 8765, ()) is None and allowed_hosts("::", 8765, ()) is None
+    listed = allowed_hosts("0.0.0.0", 8765, ("api.example.com",))
+    assert b"api.example.com" in listed and b"api.example.com:8765" in listed and b"localhost:8765" in listed
+    assert b"evil.example:8765" not in listed
+    assert allowed_hosts("127.0.0.1", 8765, ("*",)) is None
+    assert b"[::1]:8765" in allowed_hosts("::1", 8765, ())

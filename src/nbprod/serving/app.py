@@ -537,12 +537,13 @@ class PredictionService:
         guard = self.config.guard
         guards.check_stalled(self.batcher.busy_seconds(), guard.request_timeout_seconds)
         body = await self.read_body(headers, receive)
+        read = time.monotonic()  # the deadline counts the service's work, not the client's upload
         if len(body) > guard.parse_in_thread_bytes:  # a large body: parsed and validated off the event loop
             validated = await asyncio.get_running_loop().run_in_executor(self.parser, self.validate, body, model)
         else:
             validated = self.validate(body, model)
         guards.check_queue(self.batcher.queued_rows, validated.rows, guard.max_queue_rows)
-        remaining = guard.request_timeout_seconds - (time.time() - arrived)
+        remaining = guard.request_timeout_seconds - (time.monotonic() - read)
         predictions, probabilities = await guards.within_deadline(self.batcher.predict(model, validated), remaining)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,

@@ -108,10 +108,13 @@ def test_json_with_a_charset_is_accepted(served, good_records):
                                             ("[::1]:{port}", 200), (ALLOWED_HOST, 200),
                                             (f"{ALLOWED_HOST}:{{port}}", 200), ("localhost:1", 400)])
 def test_only_the_hosts_the_service_is_reached_by_are_served(served, host, expected):
-    status, _, body = served.request("GET", "/ready", headers={"Host": host.format(port=served.port)})
+    status, _, body = served.request("GET", "/metrics", headers={"Host": host.format(port=served.port)})
     assert status == expected, body
     if expected == 400:
         assert body["error"]["kind"] == "host_not_allowed"
+        status, _, body = served.request("POST", "/predict", {}, headers={"Host": host.format(port=served.port)})
+        assert status == 400 and body["error"]["kind"] == "host_not_allowed"
+    assert served.request("GET", "/health", headers={"Host": host.format(port=served.port)})[0] == 200  # probes
 
 
 def test_a_cors_preflight_is_answered_for_the_configured_origin_only(served, good_records):

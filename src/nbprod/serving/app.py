@@ -31,7 +31,8 @@ HTTP API
     ``not_ready`` (no model loaded yet), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
     ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
     504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
-    400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; see :mod:`nbprod.serving.guards`).
+    400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; not checked on ``/health`` and ``/ready``;
+    see :mod:`nbprod.serving.guards`).
     Columns the contract does not name are ignored and reported in ``warnings``.
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
@@ -413,7 +414,8 @@ class PredictionService:
         extra: list = self.cors.response_headers(headers)
         admitted = False
         try:
-            guards.check_host(headers, self.hosts)
+            if path not in guards.PROBES:  # kubelet probes send the pod's IP as Host
+                guards.check_host(headers, self.hosts)
             if self.cors.is_preflight(scope["method"], headers):
                 status, extra = self.cors.preflight(headers)
                 await send({"type": "http.response.start", "status": status,

@@ -6,7 +6,8 @@ Abuse (a web page the operator visits must not be able to use the service):
   ``text/plain``, forms and bodies without a type cross-origin without asking first;
 - the ``Host`` header must be one the service is reached by (``serve.allowed_hosts``, and by default
   the bound address, ``localhost``, ``127.0.0.1`` and ``[::1]`` with the port): 400 otherwise, so a
-  DNS-rebinding page cannot reach a service on loopback. Bound to every interface (``0.0.0.0``,
+  DNS-rebinding page cannot reach a service on loopback (``/health`` and ``/ready`` answer any Host:
+  probes address the pod's IP). Bound to every interface (``0.0.0.0``,
   ``::``) with no ``allowed_hosts`` the Host is not checked (a token is required there, see
   :mod:`nbprod.serving.exposure`);
 - no CORS headers unless ``serve.cors_origins`` names origins; then preflights are answered.
@@ -43,6 +44,9 @@ CORS_METHODS = b"GET, POST, OPTIONS"
 CORS_HEADERS = b"authorization, content-type, x-request-id"
 CORS_MAX_AGE = b"600"
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
+#: Endpoints answered whatever the Host (liveness and readiness probes address the pod's IP; they reveal nothing
+#: a rebinding page could use).
+PROBES = ("/health", "/ready")
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ HTTP API
 ``GET /ready``
     200 ``{"status": "ready", "model": {...name, version, alias, task, threshold, classes,
     positive_class}}`` (the last two for classifiers, ``positive_class`` when binary) once a
-    model is loaded (with ``pending_version``: a short reason, when the alias's version failed to load and
-    is retried with back-off); 503 ``{"status": "loading", "error": ...}`` before, ``{"status": "stalled"}``
+    model is loaded (with ``"reload_error"``, a one-line reason, while the alias cannot be resolved or its
+    version fails to load and is retried with back-off); 503 ``{"status": "loading", "error": ...}`` before, ``{"status": "stalled"}``
     while a model call has run over ``serve.request_timeout_seconds``.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
@@ -479,10 +479,11 @@ class PredictionService:
                      "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}
         if model.labels is not None:
             described.update(class_fields(model))
+        ready: dict[str, Any] = {"status": "ready", "model": described}
         failing = self.watcher.failure_note() if self.watcher is not None else None
         if failing:
-            described["pending_version"] = failing
-        return 200, _json({"status": "ready", "model": described})
+            ready["reload_error"] = failing
+        return 200, _json(ready)
 
     async def read_body(self, headers: dict, receive: Any) -> bytes:
         limit = self.config.max_body_bytes

@@ -458,10 +458,23 @@ class ModelReport:
     def load(self, uri: str) -> Any:
         """A model by URI, loaded once."""
         if uri not in self.models:
-            import mlflow.sklearn
-
-            self.models[uri] = mlflow.sklearn.load_model(uri)
+            self.models[uri] = load_model(uri, self.context.client())
         return self.models[uri]
+
+
+def load_model(uri: str, client: Any) -> Any:
+    """The model at ``uri``; a registered version (``models:/name/version``) from files checked against the
+    digest recorded at registration (:mod:`nbprod.registry.digest`)."""
+    import re
+
+    import mlflow.sklearn
+
+    from nbprod.registry.digest import load_verified
+
+    registered = re.fullmatch(r"models:/(.+)/(\d+)", uri)
+    if registered:
+        return load_verified(client, registered.group(1), registered.group(2))
+    return mlflow.sklearn.load_model(uri)
 
 
 def _holdout(context: Context) -> tuple[pd.DataFrame | None, np.ndarray | None, str]:

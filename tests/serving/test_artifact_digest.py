@@ -1,0 +1,110 @@
+"""A registered model whose files changed since registration is refused, never loaded.
+
+The gate (:meth:`nbprod.registry.client.Registry.register`) records the digest of the version's
+model folder; the service, the monitor (``Registry.load``) and the dashboards check it first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import Project, Server, http, trusted_types
+from shaped_models import REPO, registry_at_tracking_store, yes_no_model
+
+NAME = "digest-model"
+
+
+def register(path: Path, settings: dict) -> str:
+    """Log the Yes/No model and register it through nbprod's registry (which records the digest)."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from nbprod import tracking
+    from nbprod.registry.client import Registry
+    from shaped_models import shaped_rows
+
+    model = yes_no_model()
+    tracking.configure(settings, path)
+    example = shaped_rows(5)[["x", "z", "c"]]
+    with mlflow.start_run(run_name="candidate") as run:
+        info = mlflow.sklearn.log_model(model, name="model", input_example=example, pip_requirements=["nbprod"],
+                                        signature=infer_signature(example, model.predict_proba(example)),
+                                        skops_trusted_types=trusted_types(model))
+    with registry_at_tracking_store():
+        registry = Registry(NAME, tracking.tracking_uri(settings, path))
+        version = registry.register(info.model_uri, run.info.run_id, {"nbprod.task": "classification"})
+        registry.set_alias(settings["registry"]["alias"], version)
+    mlflow.set_tracking_uri(None)
+    return version
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Project:
+    path = tmp_path_factory.mktemp("digest-project")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    settings = yaml.safe_load((REPO / "env.yaml").read_text())
+    settings["registry"]["model_name"] = NAME
+    (path / "env.yaml").write_text(yaml.safe_dump(settings))
+    (path / "pipeline.yaml").write_text("tasks: []\n")
+    return Project(path, settings, [register(path, settings)])
+
+
+def model_file(store: Project) -> Path:
+    """The registered version's serialized model (skops or pickle) in the test's own artifact store."""
+    found = [path for path in (store.path / "mlartifacts").rglob("model.*") if path.suffix in (".skops", ".pkl")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def flip_a_byte(path: Path) -> bytes:
+    original = path.read_bytes()
+    middle = len(original) // 2
+    path.write_bytes(original[:middle] + bytes([original[middle] ^ 0x01]) + original[middle + 1:])
+    return original
+
+
+def test_registration_records_the_digest_and_the_intact_version_loads(store):
+    from nbprod.registry.digest import load_verified
+    from nbprod.tracking import client_for
+    from nbprod.tracking.tags import ARTIFACT_DIGEST
+
+    client = client_for(store.tracking_uri)
+    tags = client.get_model_version(NAME, store.versions[0]).tags
+    assert tags[ARTIFACT_DIGEST].startswith("sha256:") and len(tags[ARTIFACT_DIGEST]) == 71
+    model = load_verified(client, NAME, store.versions[0])
+    assert list(model.classes_) == ["No", "Yes"]
+
+
+@pytest.mark.slow
+def test_the_service_refuses_a_tampered_model_and_says_so_on_ready(store, tmp_path):
+    from nbprod.registry.client import Registry
+    from nbprod.registry.digest import ArtifactRefused
+
+    original = flip_a_byte(model_file(store))
+    try:
+        with pytest.raises(ArtifactRefused, match="refused: its files do not match the digest"):
+            Registry(NAME, store.tracking_uri).load(store.versions[0])  # the gate's and the monitor's loader
+        server = Server(store, tmp_path / "predictions")
+        try:
+            status, body = 0, {}
+            for _ in range(300):
+                try:
+                    status, _, body = http("GET", server.url + "/ready", timeout=2)
+                except OSError:
+                    status, body = 0, {}
+                if status == 503 and (body.get("error") or ""):
+                    break
+                assert server.process.poll() is None, server.output.read_text()
+                __import__("time").sleep(0.2)
+            assert status == 503 and body["status"] == "loading"
+            assert "refused" in body["error"] and "digest" in body["error"], body
+            status, _, body = http("POST", server.url + "/predict", {"records": [{"x": 1.0, "z": 0.0, "c": "a"}]})
+            assert status == 503  # nothing was loaded
+        finally:
+            server.stop()
+    finally:
+        model_file(store).write_bytes(original)

@@ -84,3 +84,16 @@ def test_binding_beyond_loopback_without_a_token_is_refused_unless_insecure(host
     err = capsys.readouterr().err
     assert f"nbprod dashboard --host {host} would accept requests from the network without a token" in err
     assert "NBPROD_TOKEN" in err and "--insecure" in err
+
+
+def test_the_host_allow_list_follows_the_bound_address():
+    from nbprod.dashboards.command import voila_command
+
+    def allowed(host: str, names=()) -> list[str]:
+        line = voila_command(Path("/d"), 8866, no_browser=True, host=host, allowed_hosts=list(names))
+        return [item.split("=", 1)[1] for item in line if item.startswith("--GuardedVoila.allowed_hosts=")]
+
+    assert allowed("127.0.0.1") == ["127.0.0.1"]
+    assert allowed("10.0.0.5", ["dash.example.com"]) == ["dash.example.com", "10.0.0.5"]
+    assert allowed("0.0.0.0", ["dash.example.com"]) == ["dash.example.com"]
+    assert allowed("0.0.0.0") == ["*"]  # every interface, no name given: the token guards it (as nbprod serve)

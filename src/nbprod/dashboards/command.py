@@ -8,7 +8,8 @@
 Bound beyond loopback, the dashboards need the token in the environment variable named by
 ``serve.token_env`` (``NBPROD_TOKEN``; open a page once with ``?token=...``), or ``--insecure``.
 Requests whose ``Host`` is not localhost, a loopback address, the bound address or an
-``--allow-host`` are refused (DNS rebinding); at most ``--max-kernels`` pages run at once.
+``--allow-host`` are refused (DNS rebinding; bound to 0.0.0.0 with no ``--allow-host``, any ``Host``
+is served: the token guards it); at most ``--max-kernels`` pages run at once.
 
 The dashboards read the project, settings and MLflow store this command was
 given (``--project``, ``--env``, ``--set``), passed to the kernels through
@@ -33,6 +34,8 @@ DEFAULT_HOST = "127.0.0.1"
 #: would leave a kernel running). Open pages keep their kernels (connected kernels are not culled).
 KERNEL_IDLE_SECONDS = 120
 KERNEL_CULL_INTERVAL_SECONDS = 30
+#: Addresses that bind every interface.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 #: Dashboard kernels running at once (each page has one); a page beyond them is answered 503.
 MAX_KERNELS = 8
 
@@ -65,10 +68,14 @@ def voila_command(folder: Path, port: int, no_browser: bool, python: str | None 
     No tracebacks for readers (the dashboards show a plain message when they fail);
     the kernels of closed pages are culled after ``idle_seconds``; at most ``max_kernels``
     run at once; only ``Host`` values that are loopback, ``localhost``, the bound ``host``
-    or in ``allowed_hosts`` are served; the token, when the variable ``token_env`` is set
+    or in ``allowed_hosts`` are served (bound to every interface with none listed: any ``Host``,
+    as ``nbprod serve`` does; the token is what protects it there); the token, when the variable ``token_env`` is set
     in the server's environment, is required (see :mod:`nbprod.dashboards.voila_server`).
     """
-    hosts = [*allowed_hosts, *([host] if host not in ("0.0.0.0", "::", "") else [])]
+    wildcard = host in WILDCARD_HOSTS
+    # bound to every interface with no name listed, the Host is not checked (a token is required there)
+    hosts = [*allowed_hosts] if allowed_hosts or not wildcard else ["*"]
+    hosts += [] if wildcard else [host]
     command = [python or sys.executable, "-m", "nbprod.dashboards.voila_server", str(folder), f"--Voila.ip={host}",
                f"--port={port}", "--show_tracebacks=False", f"--template={TEMPLATE}", "--theme=light",
                f"--MappingKernelManager.cull_idle_timeout={idle_seconds}",

@@ -5,7 +5,7 @@ could reach a dashboard on 127.0.0.1 through DNS rebinding and start kernels. Th
 (``python -m nbprod.dashboards.voila_server``, same options as ``voila``) adds:
 
 - ``GuardedVoila.allowed_hosts``: the ``Host`` values served besides ``localhost`` and loopback
-  addresses (others get 403);
+  addresses (others get 403; ``*``: any);
 - ``GuardedVoila.token_env``: the environment variable holding the access token (read once,
   then removed from the environment the kernels inherit); pages then need ``?token=...`` once
   (a cookie follows) or ``Authorization: token ...``;
@@ -49,7 +49,7 @@ class GuardedVoila(Voila):
         if self.token_env and self.token is None:
             self.token = os.environ.pop(self.token_env, "") or None
         settings = super().init_settings()
-        settings["allow_remote_access"] = False
+        settings["allow_remote_access"] = "*" in self.allowed_hosts
         settings["local_hostnames"] = ["localhost", *self.allowed_hosts]
         return settings
 

@@ -6,20 +6,19 @@ model folder; the service, the monitor (``Registry.load``) and the dashboards ch
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import Project, Server, http, trusted_types
-from shaped_models import REPO, registry_at_tracking_store, yes_no_model
+from shaped_models import registry_at_tracking_store, yes_no_model
 
 NAME = "digest-model"
 
 
-def register(path: Path, settings: dict) -> str:
-    """Log the Yes/No model and register it through nbprod's registry (which records the digest)."""
+def register(project: Project) -> tuple[str, str]:
+    """Log the Yes/No model in the serving tests' store and register it as :data:`NAME` through nbprod's registry
+    (which records the digest); return the version and the logged model's id."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -28,34 +27,31 @@ def register(path: Path, settings: dict) -> str:
     from shaped_models import shaped_rows
 
     model = yes_no_model()
-    tracking.configure(settings, path)
+    tracking.configure(project.settings, project.path)
     example = shaped_rows(5)[["x", "z", "c"]]
-    with mlflow.start_run(run_name="candidate") as run:
+    with mlflow.start_run(run_name="digest-candidate") as run:
         info = mlflow.sklearn.log_model(model, name="model", input_example=example, pip_requirements=["nbprod"],
                                         signature=infer_signature(example, model.predict_proba(example)),
                                         skops_trusted_types=trusted_types(model))
     with registry_at_tracking_store():
-        registry = Registry(NAME, tracking.tracking_uri(settings, path))
+        registry = Registry(NAME, project.tracking_uri)
         version = registry.register(info.model_uri, run.info.run_id, {"nbprod.task": "classification"})
-        registry.set_alias(settings["registry"]["alias"], version)
+        registry.set_alias(project.settings["registry"]["alias"], version)
     mlflow.set_tracking_uri(None)
-    return version
+    return version, info.model_id
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Project:
-    path = tmp_path_factory.mktemp("digest-project")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    settings = yaml.safe_load((REPO / "env.yaml").read_text())
-    settings["registry"]["model_name"] = NAME
-    (path / "env.yaml").write_text(yaml.safe_dump(settings))
-    (path / "pipeline.yaml").write_text("tasks: []\n")
-    return Project(path, settings, [register(path, settings)])
+def store(project) -> Project:
+    """The serving tests' store (shared, session scope) with one more registered model, :data:`NAME`."""
+    version, model_id = register(project)
+    return Project(project.path, {**project.settings, "model_id": model_id}, [version])
 
 
 def model_file(store: Project) -> Path:
-    """The registered version's serialized model (skops or pickle) in the test's own artifact store."""
-    found = [path for path in (store.path / "mlartifacts").rglob("model.*") if path.suffix in (".skops", ".pkl")]
+    """The registered version's serialized model (skops or pickle) in the artifact store."""
+    found = [path for path in (store.path / "mlartifacts").rglob("model.*")
+             if path.suffix in (".skops", ".pkl") and store.settings["model_id"] in path.parts]
     assert len(found) == 1, found
     return found[0]
 
@@ -88,7 +84,7 @@ def test_the_service_refuses_a_tampered_model_and_says_so_on_ready(store, tmp_pa
     try:
         with pytest.raises(ArtifactRefused, match="refused: its files do not match the digest"):
             Registry(NAME, store.tracking_uri).load(store.versions[0])  # the gate's and the monitor's loader
-        server = Server(store, tmp_path / "predictions")
+        server = Server(store, tmp_path / "predictions", args=["--set", f"registry.model_name={NAME}"])
         try:
             status, body = 0, {}
             for _ in range(300):

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -458,13 +458,14 @@ class ModelReport:
     def load(self, uri: str) -> Any:
         """A model by URI, loaded once."""
         if uri not in self.models:
-            self.models[uri] = load_model(uri, self.context.client())
+            self.models[uri] = load_model(uri, self.context.client if self.context is not None else None)
         return self.models[uri]
 
 
-def load_model(uri: str, client: Any) -> Any:
+def load_model(uri: str, client: Callable[[], Any] | None = None) -> Any:
     """The model at ``uri``; a registered version (``models:/name/version``) from files checked against the
-    digest recorded at registration (:mod:`nbprod.registry.digest`)."""
+    digest recorded at registration (:mod:`nbprod.registry.digest`), read through ``client()`` (default:
+    MLflow's client on its current store)."""
     import re
 
     import mlflow.sklearn
@@ -473,7 +474,9 @@ def load_model(uri: str, client: Any) -> Any:
 
     registered = re.fullmatch(r"models:/(.+)/(\d+)", uri)
     if registered:
-        return load_verified(client, registered.group(1), registered.group(2))
+        from mlflow import MlflowClient
+
+        return load_verified((client or MlflowClient)(), registered.group(1), registered.group(2))
     return mlflow.sklearn.load_model(uri)
 
 

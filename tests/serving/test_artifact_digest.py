@@ -16,14 +16,16 @@ from shaped_models import registry_at_tracking_store, yes_no_model
 NAME = "digest-model"
 
 
-def register(project: Project) -> tuple[str, str]:
+def register(project: Project) -> tuple[str, str, str]:
     """Log the Yes/No model in the serving tests' store and register it as :data:`NAME` through nbprod's registry
-    (which records the digest); return the version and the logged model's id."""
+    (which records the digest); return the version, the logged model's id and the run's."""
     import mlflow
     from mlflow.models import infer_signature
 
     from nbprod import tracking
     from nbprod.registry.client import Registry
+    from nbprod.registry.digest import uri_digest
+    from nbprod.tracking.tags import ARTIFACT_DIGEST
     from shaped_models import shaped_rows
 
     model = yes_no_model()
@@ -33,19 +35,20 @@ def register(project: Project) -> tuple[str, str]:
         info = mlflow.sklearn.log_model(model, name="model", input_example=example, pip_requirements=["nbprod"],
                                         signature=infer_signature(example, model.predict_proba(example)),
                                         skops_trusted_types=trusted_types(model))
+        mlflow.set_tag(ARTIFACT_DIGEST, uri_digest(info.model_uri))  # as training does for each candidate
     with registry_at_tracking_store():
         registry = Registry(NAME, project.tracking_uri)
         version = registry.register(info.model_uri, run.info.run_id, {"nbprod.task": "classification"})
         registry.set_alias(project.settings["registry"]["alias"], version)
     mlflow.set_tracking_uri(None)
-    return version, info.model_id
+    return version, info.model_id, run.info.run_id
 
 
 @pytest.fixture(scope="module")
 def store(project) -> Project:
     """The serving tests' store (shared, session scope) with one more registered model, :data:`NAME`."""
-    version, model_id = register(project)
-    return Project(project.path, {**project.settings, "model_id": model_id}, [version])
+    version, model_id, run_id = register(project)
+    return Project(project.path, {**project.settings, "model_id": model_id, "run_id": run_id}, [version])
 
 
 def model_file(store: Project) -> Path:
@@ -64,6 +67,7 @@ def flip_a_byte(path: Path) -> bytes:
 
 
 def test_registration_records_the_digest_and_the_intact_version_loads(store):
+    from nbprod.dashboards.model_data import load_model
     from nbprod.registry.digest import load_verified
     from nbprod.tracking import client_for
     from nbprod.tracking.tags import ARTIFACT_DIGEST
@@ -73,17 +77,23 @@ def test_registration_records_the_digest_and_the_intact_version_loads(store):
     assert tags[ARTIFACT_DIGEST].startswith("sha256:") and len(tags[ARTIFACT_DIGEST]) == 71
     model = load_verified(client, NAME, store.versions[0])
     assert list(model.classes_) == ["No", "Yes"]
+    candidate = load_model(f"runs:/{store.settings['run_id']}/model", lambda: client)  # as the dashboards do
+    assert list(candidate.classes_) == ["No", "Yes"]
 
 
 @pytest.mark.slow
 def test_the_service_refuses_a_tampered_model_and_says_so_on_ready(store, tmp_path):
+    from nbprod.dashboards.model_data import load_model
     from nbprod.registry.client import Registry
     from nbprod.registry.digest import ArtifactRefused
+    from nbprod.tracking import client_for
 
     original = flip_a_byte(model_file(store))
     try:
         with pytest.raises(ArtifactRefused, match="refused: its files do not match the digest"):
             Registry(NAME, store.tracking_uri).load(store.versions[0])  # the gate's and the monitor's loader
+        with pytest.raises(ArtifactRefused, match="refused: its files do not match the digest"):
+            load_model(f"runs:/{store.settings['run_id']}/model", lambda: client_for(store.tracking_uri))  # dashboards
         server = Server(store, tmp_path / "predictions", args=["--set", f"registry.model_name={NAME}"])
         try:
             status, body = 0, {}

@@ -463,20 +463,23 @@ class ModelReport:
 
 
 def load_model(uri: str, client: Callable[[], Any] | None = None) -> Any:
-    """The model at ``uri``; a registered version (``models:/name/version``) from files checked against the
-    digest recorded at registration (:mod:`nbprod.registry.digest`), read through ``client()`` (default:
-    MLflow's client on its current store)."""
+    """The model at ``uri``; a registered version (``models:/name/version``) or a candidate (``runs:/id/path``)
+    from files checked against the digest recorded when it was logged (:mod:`nbprod.registry.digest`), read
+    through ``client()`` (default: MLflow's client on its current store)."""
     import re
 
     import mlflow.sklearn
 
-    from nbprod.registry.digest import load_verified
+    from nbprod.registry.digest import load_run_model, load_verified
 
     registered = re.fullmatch(r"models:/(.+)/(\d+)", uri)
-    if registered:
+    candidate = re.fullmatch(r"runs:/([^/]+)/(.+)", uri)
+    if registered or candidate:
         from mlflow import MlflowClient
 
-        return load_verified((client or MlflowClient)(), registered.group(1), registered.group(2))
+        if registered:
+            return load_verified((client or MlflowClient)(), registered.group(1), registered.group(2))
+        return load_run_model((client or MlflowClient)(), candidate.group(1), candidate.group(2))
     return mlflow.sklearn.load_model(uri)
 
 

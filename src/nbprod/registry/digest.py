@@ -9,8 +9,10 @@ checks it against that digest and loads the checked copy -- or refuses::
 
     model = load_verified(client, "nbprod-model", "3")   # ArtifactRefused when the files changed
 
-A version registered without the tag (before nbprod recorded digests, or by hand) loads
-unchecked, with a warning.
+Each candidate's run carries the same tag (recorded when training logs the model), so the
+dashboards check the challengers they load too (:func:`load_run_model`). A model logged or
+registered without the tag (before nbprod recorded digests, or by hand) loads unchecked, with
+a warning.
 """
 
 from __future__ import annotations
@@ -43,31 +45,47 @@ def folder_digest(folder: Path) -> str:
     return PREFIX + total.hexdigest()
 
 
-def download(client: Any, name: str, version: str | int, destination: Path) -> Path:
-    """Download the model folder of a registered version into ``destination``; return it."""
+def download(artifact_uri: str, destination: Path, tracking_uri: str | None = None) -> Path:
+    """Download the model folder at ``artifact_uri`` into ``destination``; return it."""
     from mlflow.artifacts import download_artifacts
 
-    source = client.get_model_version_download_uri(name, str(version))
-    return Path(download_artifacts(artifact_uri=source, dst_path=str(destination),
-                                   tracking_uri=client.tracking_uri))
+    return Path(download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination), tracking_uri=tracking_uri))
+
+
+def uri_digest(artifact_uri: str, tracking_uri: str | None = None) -> str:
+    """The digest of the model folder at ``artifact_uri`` (downloaded to a temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="nbprod-digest-") as folder:
+        return folder_digest(download(artifact_uri, Path(folder), tracking_uri))
 
 
 def record_digest(client: Any, name: str, version: str | int) -> str:
     """Compute the digest of a registered version's model folder and tag the version with it; return it."""
-    with tempfile.TemporaryDirectory(prefix="nbprod-digest-") as folder:
-        digest = folder_digest(download(client, name, version, Path(folder)))
+    digest = uri_digest(client.get_model_version_download_uri(name, str(version)), client.tracking_uri)
     client.set_model_version_tag(name, str(version), ARTIFACT_DIGEST, digest)
     return digest
 
 
-def check(folder: Path, recorded: str | None, name: str, version: str | int) -> None:
-    """Raise :class:`ArtifactRefused` unless ``folder`` matches ``recorded`` (None: warn, not checked)."""
+def check(folder: Path, recorded: str | None, what: str) -> None:
+    """Raise :class:`ArtifactRefused` unless ``folder`` matches ``recorded`` (None: warn, not checked).
+
+    ``what`` names the model in the message (``model 'm' version 3``).
+    """
     if recorded is None:
-        log.warning("model %s version %s has no %s tag: loaded unchecked", name, version, ARTIFACT_DIGEST)
+        log.warning("%s has no %s tag: loaded unchecked", what, ARTIFACT_DIGEST)
         return
     if folder_digest(folder) != recorded:
-        raise ArtifactRefused(f"model {name!r} version {version} refused: its files do not match the digest "
-                              f"recorded at registration ({ARTIFACT_DIGEST}); changed or corrupted, not loaded")
+        raise ArtifactRefused(f"{what} refused: its files do not match the digest recorded when it was logged "
+                              f"({ARTIFACT_DIGEST}); changed or corrupted, not loaded")
+
+
+def load_checked(artifact_uri: str, recorded: str | None, what: str, tracking_uri: str | None = None) -> Any:
+    """Load the scikit-learn model at ``artifact_uri`` from a copy checked against ``recorded``."""
+    import mlflow.sklearn
+
+    with tempfile.TemporaryDirectory(prefix="nbprod-model-") as destination:
+        folder = download(artifact_uri, Path(destination), tracking_uri)
+        check(folder, recorded, what)
+        return mlflow.sklearn.load_model(str(folder))
 
 
 def load_verified(client: Any, name: str, version: str | int, tags: dict[str, str] | None = None) -> Any:
@@ -75,11 +93,14 @@ def load_verified(client: Any, name: str, version: str | int, tags: dict[str, st
 
     ``tags``: the version's tags when the caller has them already.
     """
-    import mlflow.sklearn
-
     if tags is None:
         tags = client.get_model_version(name, str(version)).tags or {}
-    with tempfile.TemporaryDirectory(prefix="nbprod-model-") as destination:
-        folder = download(client, name, version, Path(destination))
-        check(folder, tags.get(ARTIFACT_DIGEST), name, version)
-        return mlflow.sklearn.load_model(str(folder))
+    return load_checked(client.get_model_version_download_uri(name, str(version)), tags.get(ARTIFACT_DIGEST),
+                        f"model {name!r} version {version}", client.tracking_uri)
+
+
+def load_run_model(client: Any, run_id: str, artifact_path: str = "model") -> Any:
+    """Load a candidate's model (``runs:/<run_id>/<artifact_path>``), checked against its run's digest tag."""
+    recorded = client.get_run(run_id).data.tags.get(ARTIFACT_DIGEST)
+    return load_checked(f"runs:/{run_id}/{artifact_path}", recorded, f"the model of run {run_id}",
+                        client.tracking_uri)

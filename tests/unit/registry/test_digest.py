@@ -34,9 +34,9 @@ def test_the_digest_changes_with_any_byte_any_name_and_any_new_file(tmp_path):
 
 def test_check_refuses_a_mismatch_naming_the_version_and_warns_without_a_digest(tmp_path, caplog):
     folder = model_folder(tmp_path / "m")
-    check(folder, folder_digest(folder), "m", 1)
+    check(folder, folder_digest(folder), "model 'm' version 1")
     with pytest.raises(ArtifactRefused, match=r"model 'm' version 3 refused: its files do not match the digest"):
-        check(folder, "sha256:" + "0" * 64, "m", 3)
+        check(folder, "sha256:" + "0" * 64, "model 'm' version 3")
     with caplog.at_level(logging.WARNING):
-        check(folder, None, "m", 4)
-    assert "no nbprod.artifact_digest tag: loaded unchecked" in caplog.text
+        check(folder, None, "model 'm' version 4")
+    assert "model 'm' version 4 has no nbprod.artifact_digest tag: loaded unchecked" in caplog.text

@@ -35,9 +35,16 @@ def pins(lock: str) -> dict[str, tuple[str, int]]:
 
 
 def declared(extra: str | None = None) -> list[Requirement]:
+    """The requirements of the runtime or of one extra; ``nbprod[x]`` (an extra naming another) expanded."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     listed = project["dependencies"] if extra is None else project["optional-dependencies"][extra]
-    return [Requirement(text) for text in listed]
+    found = []
+    for requirement in map(Requirement, listed):
+        if canonicalize_name(requirement.name) == canonicalize_name(project["name"]):
+            found += [item for name in sorted(requirement.extras) for item in declared(name)]
+        else:
+            found.append(requirement)
+    return found
 
 
 @pytest.mark.parametrize(("lock", "extra"), [("requirements.lock", None), ("requirements-test.lock", None),

@@ -24,7 +24,7 @@ def register(project: Project) -> tuple[str, str, str]:
 
     from nbprod import tracking
     from nbprod.registry.client import Registry
-    from nbprod.registry.digest import uri_digest
+    from nbprod.registry.digest import logged_model_location, uri_digest
     from nbprod.tracking.tags import ARTIFACT_DIGEST
     from shaped_models import shaped_rows
 
@@ -35,7 +35,8 @@ def register(project: Project) -> tuple[str, str, str]:
         info = mlflow.sklearn.log_model(model, name="model", input_example=example, pip_requirements=["nbprod"],
                                         signature=infer_signature(example, model.predict_proba(example)),
                                         skops_trusted_types=trusted_types(model))
-        mlflow.set_tag(ARTIFACT_DIGEST, uri_digest(info.model_uri))  # as training does for each candidate
+        client = mlflow.MlflowClient()  # as training does for each candidate
+        mlflow.set_tag(ARTIFACT_DIGEST, uri_digest(logged_model_location(client, info.model_id)))
     with registry_at_tracking_store():
         registry = Registry(NAME, project.tracking_uri)
         version = registry.register(info.model_uri, run.info.run_id, {"nbprod.task": "classification"})

@@ -99,8 +99,23 @@ def load_verified(client: Any, name: str, version: str | int, tags: dict[str, st
                         f"model {name!r} version {version}", client.tracking_uri)
 
 
+def logged_model_location(client: Any, model_id: str) -> str:
+    """Where the files of a logged model (``models:/<model_id>``) are: their artifact URI in the store."""
+    return client.get_logged_model(model_id).artifact_location
+
+
+def run_model_location(client: Any, run_id: str, name: str) -> str:
+    """The artifact URI of the model a run logged as ``name`` (``runs:/<run_id>/<name>`` resolved in this store)."""
+    run = client.get_run(run_id)
+    for output in getattr(run.outputs, "model_outputs", None) or []:
+        model = client.get_logged_model(output.model_id)
+        if model.name == name:
+            return model.artifact_location
+    return f"runs:/{run_id}/{name}"
+
+
 def load_run_model(client: Any, run_id: str, artifact_path: str = "model") -> Any:
     """Load a candidate's model (``runs:/<run_id>/<artifact_path>``), checked against its run's digest tag."""
     recorded = client.get_run(run_id).data.tags.get(ARTIFACT_DIGEST)
-    return load_checked(f"runs:/{run_id}/{artifact_path}", recorded, f"the model of run {run_id}",
+    return load_checked(run_model_location(client, run_id, artifact_path), recorded, f"the model of run {run_id}",
                         client.tracking_uri)

@@ -92,7 +92,7 @@ def test_a_logged_candidate_carries_the_digest_of_its_model_files(tmp_path):
 
     from nbprod.model.models import Candidate
     from nbprod.model.training import log_candidate
-    from nbprod.registry.digest import uri_digest
+    from nbprod.registry.digest import logged_model_location, uri_digest
     from nbprod.tracking.tags import ARTIFACT_DIGEST
 
     train = pd.DataFrame({"x": np.tile([0.0, 1.0, 2.0, 3.0], 10), "y": np.tile([0, 0, 1, 1], 10)})
@@ -105,6 +105,8 @@ def test_a_logged_candidate_carries_the_digest_of_its_model_files(tmp_path):
         logged = log_candidate(fitted["lin"], Candidate("lin", "linear", {}), {"roc_auc": 1.0}, X,
                                "classification")
         recorded = mlflow.get_run(logged["run_id"]).data.tags[ARTIFACT_DIGEST]
-        assert recorded.startswith("sha256:") and recorded == uri_digest(logged["model_uri"])
+        client = mlflow.MlflowClient()
+        location = logged_model_location(client, logged["model_uri"].removeprefix("models:/"))
+        assert recorded.startswith("sha256:") and recorded == uri_digest(location)
     finally:
         mlflow.set_tracking_uri(previous)

@@ -102,6 +102,7 @@ def test_a_logged_candidate_carries_the_digest_of_its_model_files(tmp_path):
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
+        mlflow.set_experiment("digests")  # (an earlier test's active experiment belongs to another store)
         logged = log_candidate(fitted["lin"], Candidate("lin", "linear", {}), {"roc_auc": 1.0}, X,
                                "classification")
         recorded = mlflow.get_run(logged["run_id"]).data.tags[ARTIFACT_DIGEST]

@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint install install-test browser promtool postgres build lab serve dashboard mlflow-ui team-server benchmarks clean
+# `uv` is needed by `make lock` only (pip install uv)
+.PHONY: help run test lint install install-test lock browser promtool postgres build lab serve dashboard mlflow-ui team-server benchmarks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,15 +28,25 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# The dependencies are the locked ones, hashes checked (requirements.lock: the runtime; requirements-test.lock:
+# the runtime and the test tools); nbprod itself goes on top without resolving anything again. After changing
+# pyproject.toml's dependencies, lock again: `make lock`.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@# an editable install skips pyproject's data-files: switch Ploomber's broken server extension off here
 	$(BIN)/jupyter server extension disable --sys-prefix ploomber
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+$(VENV)/.installed-test: pyproject.toml requirements-test.lock $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-test.lock
 	@touch $@
+
+LOCK := uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
+
+lock: ## resolve pyproject.toml's dependencies again into requirements.lock and requirements-test.lock (uv)
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra test -c requirements.lock -o requirements-test.lock
 
 install: $(VENV)/.installed ## create .venv and install nbprod
 

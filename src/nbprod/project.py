@@ -233,6 +233,11 @@ class Project:
         return tracking_uri(self.settings, self.root, environ)
 
     @property
+    def auth_db(self) -> Path:
+        """The users and permissions of ``nbprod mlflow-ui --auth`` (``tracking.auth_db``)."""
+        return self.path(self.settings["tracking"]["auth_db"])
+
+    @property
     def experiment(self) -> str:
         return self.settings["tracking"]["experiment"]
 

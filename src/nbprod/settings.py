@@ -47,7 +47,7 @@ SCHEMA: dict[str, Any] = {
         "permutation_rows": int,
         "permutation_repeats": int,
     },
-    "tracking": {"uri": str, "experiment": str},
+    "tracking": {"uri": str, "experiment": str, "auth_db": str},
     "registry": {
         "model_name": str,
         "alias": str,

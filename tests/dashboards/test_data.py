@@ -515,12 +515,14 @@ def test_failure_is_a_plain_message(monkeypatch):
 
 def test_voila_command_serves_on_loopback():
     line = command.voila_command(Path("/x/dashboards"), 9001, no_browser=True, python="py")
-    assert line[:4] == ["py", "-m", "voila", "/x/dashboards"]
+    assert line[:4] == ["py", "-m", "nbprod.dashboards.voila_server", "/x/dashboards"]  # Voila, guarded
     assert "--Voila.ip=127.0.0.1" in line and "--port=9001" in line and "--no-browser" in line
     assert "--show_tracebacks=False" in line  # readers see the dashboards' plain messages, not tracebacks
     # closed pages' kernels are culled (Voila's unload shutdown is refused), open pages keep theirs
     assert f"--MappingKernelManager.cull_idle_timeout={command.KERNEL_IDLE_SECONDS}" in line
     assert "--MappingKernelManager.cull_connected=False" in line
+    assert f"--CappedKernelManager.max_kernels={command.MAX_KERNELS}" in line
+    assert "--GuardedVoila.allowed_hosts=127.0.0.1" in line  # the bound address passes the Host check
     import argparse
 
     parser = argparse.ArgumentParser()

@@ -277,7 +277,7 @@ def test_a_wrong_type_names_the_setting_the_value_and_what_is_expected(project, 
     ("monitr.window=7D", "unknown setting 'monitr'; did you mean 'monitor'?"),
     ("registry.budget.max_p99=5", "unknown setting 'registry.budget.max_p99'; did you mean 'registry.budget.max_p99_ms'?"),
     ("seed.deeper=1", "unknown setting 'seed.deeper': 'seed' is a single value, it has no keys"),
-    ("tracking.zzz=1", "unknown setting 'tracking.zzz'; the keys of 'tracking' are experiment, uri"),
+    ("tracking.zzz=1", "unknown setting 'tracking.zzz'; the keys of 'tracking' are auth_db, experiment, uri"),
 ])
 def test_an_unknown_setting_names_the_nearest_known_one(project, override, message):
     with pytest.raises(SettingsError) as error:

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -458,10 +458,29 @@ class ModelReport:
     def load(self, uri: str) -> Any:
         """A model by URI, loaded once."""
         if uri not in self.models:
-            import mlflow.sklearn
-
-            self.models[uri] = mlflow.sklearn.load_model(uri)
+            self.models[uri] = load_model(uri, self.context.client if self.context is not None else None)
         return self.models[uri]
+
+
+def load_model(uri: str, client: Callable[[], Any] | None = None) -> Any:
+    """The model at ``uri``; a registered version (``models:/name/version``) or a candidate (``runs:/id/path``)
+    from files checked against the digest recorded when it was logged (:mod:`nbprod.registry.digest`), read
+    through ``client()`` (default: MLflow's client on its current store)."""
+    import re
+
+    import mlflow.sklearn
+
+    from nbprod.registry.digest import load_run_model, load_verified
+
+    registered = re.fullmatch(r"models:/(.+)/(\d+)", uri)
+    candidate = re.fullmatch(r"runs:/([^/]+)/(.+)", uri)
+    if registered or candidate:
+        from mlflow import MlflowClient
+
+        if registered:
+            return load_verified((client or MlflowClient)(), registered.group(1), registered.group(2))
+        return load_run_model((client or MlflowClient)(), candidate.group(1), candidate.group(2))
+    return mlflow.sklearn.load_model(uri)
 
 
 def _holdout(context: Context) -> tuple[pd.DataFrame | None, np.ndarray | None, str]:

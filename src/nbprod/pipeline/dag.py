@@ -37,17 +37,30 @@ def render_env(settings: Mapping[str, Any], project: Path) -> dict[str, Any]:
 
 
 def load_dag(project: Path, settings: Mapping[str, Any]) -> Any:
-    """The rendered Ploomber DAG of ``pipeline.yaml`` with ``settings`` as its env."""
+    """The rendered Ploomber DAG of ``pipeline.yaml`` with ``settings`` as its env.
+
+    Settings values reach the tasks literally: none is rendered as a Jinja template.
+    """
     import warnings
 
     from ploomber.spec import DAGSpec
 
+    from nbprod.pipeline import literal
+
+    # Ploomber renders env strings with Jinja: it sees template-like values only as inert
+    # tokens, and each task's params get the original text back before the DAG is rendered.
+    env = render_env(settings, project)
+    literal.refuse_template_paths(env, PATH_SETTINGS + (("data", "source"), ("project",)))
+    env, literals = literal.shield(env)
     with warnings.catch_warnings():
         # Ploomber warns about settings that only other nbprod commands use, and about
         # params a notebook shows but does not read; neither is a problem here.
         warnings.simplefilter("ignore", UserWarning)
-        spec = DAGSpec(str(project / PIPELINE_FILE), env=render_env(settings, project), lazy_import=False)
+        spec = DAGSpec(str(project / PIPELINE_FILE), env=env, lazy_import=False)
         dag = spec.to_dag()
+        for task in dag.values():
+            for key, value in task.params.to_dict().items():
+                task.params._setitem(key, literal.restore(value, literals))
         dag.render(show_progress=False)
     return dag
 

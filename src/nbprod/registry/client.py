@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from nbprod.tracking.tags import MODEL_URI
+from nbprod.tracking.tags import ARTIFACT_DIGEST, MODEL_URI
 
 #: Longest tag value written (MLflow stores at most 5000 characters in older stores).
 MAX_TAG_CHARS = 5000
@@ -135,13 +135,18 @@ class Registry:
         """Register ``model_uri`` (reusing the version already registered from it); return the version."""
         import mlflow
 
+        from nbprod.registry.digest import record_digest
+
         if run_id and self.exists():
             for info in self.versions(run_id=run_id):
                 if info.source == model_uri or info.tags.get(MODEL_URI) == model_uri:
                     self.set_tags(info.version, tags)
+                    if ARTIFACT_DIGEST not in info.tags:
+                        record_digest(self.client, self.name, info.version)
                     return info.version
         version = mlflow.register_model(model_uri, self.name,
                                         tags={k: _tag_value(v) for k, v in tags.items()})
+        record_digest(self.client, self.name, version.version)  # checked before every load (registry.digest)
         return str(version.version)
 
     def set_alias(self, alias: str, version: str | int) -> None:
@@ -167,11 +172,12 @@ class Registry:
         return f"models:/{self.name}/{version}"
 
     def load(self, version: str | int) -> Any:
-        """Load a version as a scikit-learn model."""
-        import mlflow.sklearn
+        """Load a version as a scikit-learn model, from files checked against the digest recorded at registration
+        (:class:`~nbprod.registry.digest.ArtifactRefused` when they changed)."""
+        from nbprod.registry.digest import load_verified
 
         self._point()
-        return mlflow.sklearn.load_model(self.uri(version))
+        return load_verified(self.client, self.name, version)
 
     def download(self, version: str | int, destination: Path) -> Path:
         """Download a version's model folder into ``destination``; return the local folder."""

@@ -173,11 +173,9 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
     MLflow resolves ``models:/`` URIs through its global tracking and registry URIs,
     so they are pointed at ``tracking_uri`` (the process serves one store).
     """
-    import mlflow
-    import mlflow.sklearn
-
     from nbprod.model.features import feature_contract
     from nbprod.model import DEFAULT_THRESHOLD
+    from nbprod.registry.digest import load_verified
 
     set_uri(tracking_uri)
     client = client or client_for(tracking_uri)
@@ -186,8 +184,8 @@ def load_version(tracking_uri: str, name: str, version: str, client: Any = None)
 
     if recommend.is_recommender(details.tags):  # a recommender project's model: POST /recommend
         return recommend.load_version(name, str(version), details.run_id)
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     tags = details.tags or {}
+    model = load_verified(client, name, version, tags)  # refused when its files changed since registration
     task = tags.get(TASK_TAG) or ("classification" if hasattr(model, "predict_proba") else "regression")
     threshold = tags.get(THRESHOLD_TAG)
     run = None

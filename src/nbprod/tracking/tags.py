@@ -54,6 +54,9 @@ THRESHOLD = "nbprod.threshold"
 CLASSES = "nbprod.classes"
 #: A binary classifier's positive class, JSON-encoded (the threshold applies to its probability).
 POSITIVE_CLASS = "nbprod.positive_class"
+#: ``sha256:<hex>`` over every file of the version's model folder (its relative path and content), recorded
+#: at registration and checked before any nbprod process loads the version (see :mod:`nbprod.registry.digest`).
+ARTIFACT_DIGEST = "nbprod.artifact_digest"
 
 # -- the promotion gate ----------------------------------------------------------------------------
 GATE_DECISION = "nbprod.gate.decision"

@@ -85,3 +85,29 @@ def test_results_table():
     table = results_table({"a": {"rmse": 1.234567, "r2": 0.5}, "b": {"rmse": 2.0, "r2": 0.25}}, digits=2)
     assert table.index.name == "candidate" and table.index.tolist() == ["a", "b"]
     assert table.loc["a", "rmse"] == 1.23 and list(table.columns) == ["rmse", "r2"]
+
+
+def test_a_logged_candidate_carries_the_digest_of_its_model_files(tmp_path):
+    import mlflow
+
+    from nbprod.model.models import Candidate
+    from nbprod.model.training import log_candidate
+    from nbprod.registry.digest import logged_model_location, uri_digest
+    from nbprod.tracking.tags import ARTIFACT_DIGEST
+
+    train = pd.DataFrame({"x": np.tile([0.0, 1.0, 2.0, 3.0], 10), "y": np.tile([0, 0, 1, 1], 10)})
+    X, y = features_and_target(train, "y")
+    fitted = fit_candidates(expand_grid([{"name": "lin", "kind": "linear"}]), "classification",
+                            FeatureBuilder(numeric=["x"]), X, y, seed=0)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment("digests")  # (an earlier test's active experiment belongs to another store)
+        logged = log_candidate(fitted["lin"], Candidate("lin", "linear", {}), {"roc_auc": 1.0}, X,
+                               "classification")
+        recorded = mlflow.get_run(logged["run_id"]).data.tags[ARTIFACT_DIGEST]
+        client = mlflow.MlflowClient()
+        location = logged_model_location(client, logged["model_uri"].removeprefix("models:/"))
+        assert recorded.startswith("sha256:") and recorded == uri_digest(location)
+    finally:
+        mlflow.set_tracking_uri(previous)

@@ -113,3 +113,85 @@ def test_mlflows_job_runner_is_off_unless_asked_for():
 
     assert ui_environment({"PATH": "/bin"}) == {"PATH": "/bin", JOBS_ENV: "false"}
     assert ui_environment({JOBS_ENV: "true"})[JOBS_ENV] == "true"
+
+
+def test_auth_without_an_admin_password_the_first_time_is_an_error(tmp_path, monkeypatch, capsys):
+    from nbprod.cli import main
+
+    folder = project(tmp_path / "p")
+    (folder / "store").mkdir()
+    (folder / "store" / "mlflow.db").touch()  # a store (the command stops before MLflow reads it)
+    for name in [key for key in os.environ if key.startswith(("MLFLOW_", "NBPROD_"))]:
+        monkeypatch.delenv(name)
+    assert main(["mlflow-ui", "--project", str(folder), "--auth"]) == 2
+    assert "--auth needs the admin's password the first time: set MLFLOW_AUTH_ADMIN_PASSWORD" in capsys.readouterr().err
+    assert not (folder / "mlflow-auth.db").exists()
+
+
+def test_the_auth_configuration_gives_viewers_read_and_holds_no_password(tmp_path):
+    from nbprod.tracking.command import AUTH_CONFIG_ENV, SECRET_KEY_ENV, prepare_auth, ui_command, ui_environment
+
+    path = prepare_auth(tmp_path / "users" / "auth.db", {"MLFLOW_AUTH_ADMIN_PASSWORD": "secret-pw"})
+    text = path.read_text()
+    assert "default_permission = READ" in text and f"sqlite:///{tmp_path / 'users' / 'auth.db'}" in text
+    assert "secret-pw" not in text
+    env = ui_environment({}, path)
+    assert env[AUTH_CONFIG_ENV] == str(path) and len(env[SECRET_KEY_ENV]) == 64
+    assert ui_command("sqlite:///x.db", 5001, python="py", auth=True)[2:4] == ["mlflow", "server"]
+    assert ui_command("sqlite:///x.db", 5001, python="py", auth=True)[-2:] == ["--app-name", "basic-auth"]
+
+
+def call(url: str, user: tuple[str, str] | None, body: dict | None = None) -> tuple[int, dict]:
+    """An MLflow REST call as ``user`` (basic auth): (status, JSON answer or {})."""
+    import base64
+
+    headers = {"Content-Type": "application/json"}
+    if user:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(user).encode()).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+    except (urllib.error.URLError, OSError):  # not listening yet
+        return 0, {}
+
+
+@pytest.mark.slow
+def test_with_auth_a_viewer_cannot_move_the_alias_and_the_admin_can(tmp_path):
+    from mlflow import MlflowClient
+
+    folder = project(tmp_path / "p")
+    (folder / "store").mkdir()
+    client = MlflowClient(f"sqlite:///{folder / 'store' / 'mlflow.db'}")
+    client.create_registered_model("nbprod-model")
+    for version in (1, 2):
+        client.create_model_version("nbprod-model", source=str(tmp_path / f"model-{version}"))
+    client.set_registered_model_alias("nbprod-model", "champion", "1")
+    port = free_port()
+    admin = ("admin", "admin-password-for-the-test")
+    process = subprocess.Popen(nbprod("mlflow-ui", "--project", str(folder), "--port", str(port), "--auth"),
+                               env=environment(MLFLOW_AUTH_ADMIN_PASSWORD=admin[1]), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    move = {"name": "nbprod-model", "alias": "champion", "version": "2"}
+    try:
+        deadline = time.monotonic() + 120
+        while call(f"{base}/users/get?username=admin", admin)[0] != 200:
+            assert process.poll() is None and time.monotonic() < deadline, "the auth server did not start"
+            time.sleep(0.5)
+        viewer = ("viewer", "viewer-password-for-the-test")
+        assert call(f"{base}/users/create", admin, {"username": viewer[0], "password": viewer[1]})[0] == 200
+        status, found = call(f"{base}/registered-models/alias?name=nbprod-model&alias=champion", viewer)
+        assert status == 200 and found["model_version"]["version"] == "1"  # a viewer reads
+        assert call(f"{base}/registered-models/alias", viewer, move)[0] == 403  # ... and moves nothing
+        assert call(f"{base}/registered-models/alias", None, move)[0] == 401
+        assert str(client.get_model_version_by_alias("nbprod-model", "champion").version) == "1"
+        assert call(f"{base}/registered-models/alias", admin, move)[0] == 200
+        assert str(client.get_model_version_by_alias("nbprod-model", "champion").version) == "2"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert (folder / "mlflow-auth.db").is_file()  # the users live under the project (tracking.auth_db)
+    assert "admin-password" not in (folder / "mlflow-auth.db.ini").read_text()

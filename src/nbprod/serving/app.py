@@ -25,7 +25,8 @@ HTTP API
     400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
     wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
-    ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
+    ``not_finite``, ``out_of_range``, ``too_long`` (``serve.max_text_chars``), ``invalid_text``,
+    ``duplicate_key``, ``not_an_object`` (``invalid_input`` when several kinds); 503
     ``not_ready`` (no model loaded yet). Columns the contract does not name are ignored
     and reported in ``warnings``.
 ``GET /health``
@@ -68,7 +69,7 @@ from typing import Any
 from nbprod import alerts
 from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
 from nbprod.serving.metrics import Metrics
-from nbprod.serving.validation import RequestError, Validated
+from nbprod.serving.validation import RequestError, Validated, loads
 
 log = logging.getLogger("nbprod.serving")
 
@@ -90,6 +91,7 @@ class ServeConfig:
     token: str | None
     max_body_bytes: int
     max_rows: int
+    max_text_chars: int
     reload_seconds: float
     log_folder: Path | None
     log_flush_rows: int
@@ -111,6 +113,7 @@ class ServeConfig:
             token=os.environ.get(serve["token_env"]) or None,
             max_body_bytes=int(float(serve["max_body_mb"]) * 2**20),
             max_rows=int(serve["max_rows"]),
+            max_text_chars=int(serve["max_text_chars"]),
             reload_seconds=float(serve["reload_seconds"]),
             log_folder=project.prediction_log,
             log_flush_rows=int(serve["log_flush_rows"]),
@@ -459,14 +462,14 @@ class PredictionService:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         body = await self.read_body(headers, receive)
         try:
-            payload = json.loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
+            payload = loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
         except UnicodeDecodeError as error:
             raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
         except ValueError as error:
             raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
         except RecursionError:
             raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
-        validated = model.validator.check(self.records(payload, model))
+        validated = model.validator.check(self.records(payload, model), self.config.max_text_chars)
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,

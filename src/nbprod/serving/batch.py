@@ -186,8 +186,12 @@ def scored_columns(labels: Any, predictions: Any, probabilities: Any) -> dict[st
 
 
 def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None = None,
-               chunk_rows: int = 50_000) -> ScoreSummary:
-    """Score ``input_path`` with ``model`` (a :class:`~nbprod.serving.model_source.LoadedModel`)."""
+               chunk_rows: int = 50_000, max_text_chars: int | None = None) -> ScoreSummary:
+    """Score ``input_path`` with ``model`` (a :class:`~nbprod.serving.model_source.LoadedModel`).
+
+    ``max_text_chars`` (``serve.max_text_chars``, as the service; None: no bound): a row with a longer
+    text value in a contract column is rejected.
+    """
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -217,7 +221,7 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
 
     def process(chunk: Any) -> None:
         try:
-            clean, reasons, unseen = validate_frame(chunk, model.contract)
+            clean, reasons, unseen = validate_frame(chunk, model.contract, max_text_chars)
         except RequestError as error:
             raise ScoreError(f"{input_path}: {error.message}") from None
         for column, count in unseen.items():

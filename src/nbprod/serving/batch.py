@@ -99,12 +99,26 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
                 yield batch.to_pandas()
         else:
             separator = "\t" if path.name.lower().endswith(".tsv") else ","
+            check_header(pd.read_csv(path, header=None, nrows=1, dtype=str, sep=separator), path)
             with pd.read_csv(path, chunksize=chunk_rows, dtype=str, sep=separator) as reader:
-                yield from reader
+                for chunk in reader:
+                    if not isinstance(chunk.index, pd.RangeIndex):
+                        raise ScoreError(f"{path}: the first data row has more fields than the header; "
+                                         "pandas would shift every column by one (a trailing separator?)")
+                    yield chunk
     except ScoreError:
         raise
     except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
         raise ScoreError(f"cannot read {path} as {kind}: {error}") from error
+
+
+def check_header(first_line: Any, path: Path) -> None:
+    """Refuse a CSV header naming a column twice (pandas would rename the second ``name.1``, and the
+    model would silently take the first); ``first_line``: the first line read as data."""
+    names = [str(name) for name in first_line.iloc[0].tolist()] if len(first_line) else []
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ScoreError(f"{path}: column(s) more than once in the header: {twice}")
 
 
 class _Sink:
@@ -237,9 +251,7 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
         good = clean[~bad]
         if len(good):
             predictions, probabilities = model.predict(good.reset_index(drop=True))
-            scored = good.copy()
-            for name in extra:
-                scored[name] = chunk.loc[~bad, name].to_numpy()
+            scored = pd.concat([good, chunk.loc[~bad, extra]], axis=1)  # one copy, however wide the file
             for name, values in scored_columns(model.labels, predictions, probabilities).items():
                 scored[name] = values
             out_sink.write(scored)

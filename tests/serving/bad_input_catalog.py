@@ -217,13 +217,16 @@ class Protocol:
     spelling: str = "json"      # which spelling of a ValueCase it sends: "json" or "csv"
 
 
-#: The protocols ``/predict`` takes today. ``protocols`` adds MLflow's (dataframe_split, dataframe_records,
-#: instances, inputs), KServe v2 and text/csv: one Protocol each, the cases stay as they are.
+#: The protocols ``/predict`` takes today. MLflow's (dataframe_split, dataframe_records, instances, inputs)
+#: and KServe v2 join as one Protocol each, and :data:`CSV_PROTOCOL` once ``/predict`` takes text/csv; the
+#: cases stay as they are (a CSV-spelt protocol is held to ``reason``, the JSON ones to ``kind``/``text``).
 PROTOCOLS: list[Protocol] = [
     Protocol("json-list", "/predict", "application/json", lambda rows, spelling: json_text(rows, spelling)),
     Protocol("json-records", "/predict", "application/json",
              lambda rows, spelling: json_text({"records": rows}, spelling)),
 ]
+#: ``text/csv`` to ``/predict``: not served yet (``nbprod score`` reads the same spelling from files).
+CSV_PROTOCOL = Protocol("csv", "/predict", "text/csv", lambda rows, spelling: csv_text(rows, spelling), "csv")
 
 
 def _records(good: list[dict], count: int = 2) -> list[dict]:
@@ -325,8 +328,12 @@ CSV_FILE_CASES: list[CsvFileCase] = [
     CsvFileCase("trailing separator on every data row", lambda g: b"\n".join(
         line + b"," if number and line else line for number, line in enumerate(_csv(g[:3]).split(b"\n"))),
         "refused", "more fields than the header"),
-    CsvFileCase("ragged row: fields missing", lambda g: _drop_last_field(_csv(g[:3]), 2), "rejected",
-                "column 'time_hour': missing value not allowed", row=1),
+    CsvFileCase("ragged row: a field missing", lambda g: _drop_last_field(_csv(g[:3]), 2), "rejected",
+                "the row has 5 field(s), the header 6", row=1),
+    CsvFileCase("ragged row: all but one field missing", lambda g: _csv(g[:3]).replace(b"\n", b"\nUA\n", 2)
+                .replace(b"\nUA\n", b"\n", 1), "rejected", "the row has 1 field(s), the header 6", row=1),
+    CsvFileCase("blank and whitespace-only lines between rows", lambda g: _csv(g[:3]).replace(b"\n", b"\n\n   \n"),
+                "scored"),
     CsvFileCase("not UTF-8 (Latin-1 byte)", lambda g: _csv(g[:3]).replace(b"\n", b"\n\xc1", 1), "refused",
                 "cannot read"),
     CsvFileCase("UTF-8 byte-order mark", lambda g: b"\xef\xbb\xbf" + _csv(g[:3]), "scored"),

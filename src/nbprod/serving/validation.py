@@ -159,7 +159,7 @@ def text_problem(value: str, max_text_chars: int | None) -> tuple[str, str] | No
     (``too_long``) or not valid Unicode, a lone surrogate (``invalid_text``); None when fine."""
     if max_text_chars is not None and len(value) > max_text_chars:
         return "too_long", (f"text of {len(value)} characters is over the limit of {max_text_chars} "
-                            f"(serve.max_text_chars): {excerpt(value)}")
+                            f"(serve.max_text_chars): {value[:ECHO_CHARS]!r}...")
     if not value.isascii():
         try:
             value.encode("utf-8")

@@ -113,12 +113,23 @@ def score(champion, tmp_path, data: bytes, name: str = "in.csv"):
 CSV_VALUES = [case for case in VALUE_CASES if case.csv is not None]
 
 
-@pytest.mark.parametrize("case", CSV_VALUES, ids=[case.name for case in CSV_VALUES])
-def test_score_rejects_the_same_bad_values_naming_row_and_column(champion, good_records, case, tmp_path):
-    summary, rejects = score(champion, tmp_path, csv_text(value_rows(good_records, case), case.csv))
-    assert (summary.rows_read, summary.rows_scored, summary.rows_rejected) == (2, 1, 1)
-    assert rejects["input_row"].tolist() == ["1"]
-    reason = rejects["reject_reason"].iloc[0]
+@pytest.fixture(scope="module")
+def scored_values(champion, good_records, tmp_path_factory):
+    """One file for ``nbprod score``: a good row, then one row per CSV-spelt value case; its rejects."""
+    rows = [dict(good_records[0])]
+    for number, case in enumerate(CSV_VALUES):
+        rows.append({**good_records[1], case.column: f"@bad{number}@"})
+    text = csv_text(rows).decode("utf-8")
+    for number, case in enumerate(CSV_VALUES):
+        text = text.replace(f"@bad{number}@", case.csv)
+    summary, rejects = score(champion, tmp_path_factory.mktemp("score-values"), text.encode("utf-8"))
+    assert (summary.rows_read, summary.rows_scored) == (len(rows), 1)
+    return dict(zip(rejects["input_row"].astype(int), rejects["reject_reason"]))
+
+
+@pytest.mark.parametrize("number, case", list(enumerate(CSV_VALUES)), ids=[case.name for case in CSV_VALUES])
+def test_score_rejects_the_same_bad_values_naming_row_and_column(scored_values, number, case):
+    reason = scored_values[number + 1]
     assert reason.startswith(f"column {case.column!r}: ") and case.reason in reason, reason
     assert len(reason) < 300
 

@@ -305,6 +305,8 @@ class PredictionService:
             log.info("prediction log flushed: %d rows in %d files", self.log.rows_written, self.log.files_written)
 
     def _loaded(self, model: Any) -> None:  # watcher thread
+        model.validator.max_text_chars = self.config.max_text_chars  # before any request sees the model
+
         def swap() -> None:
             previous, self.model = self.model, model
             self.metrics.observe_reload(True, model.version)
@@ -469,7 +471,7 @@ class PredictionService:
             raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
         except RecursionError:
             raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
-        validated = model.validator.check(self.records(payload, model), self.config.max_text_chars)
+        validated = model.validator.check(self.records(payload, model))
         predictions, probabilities = await self.batcher.predict(model, validated)
         if self.log is not None:
             self.log.append(model.contract.names, validated.columns, predictions, probabilities,

@@ -243,8 +243,9 @@ class RecordValidator:
     Building no pandas objects, it costs a few microseconds per value.
     """
 
-    def __init__(self, contract: FeatureContract) -> None:
+    def __init__(self, contract: FeatureContract, max_text_chars: int | None = None) -> None:
         self.contract = contract
+        self.max_text_chars = max_text_chars  # the service sets serve.max_text_chars on the models it loads
         self.names = contract.names
         self.known = frozenset(self.names)
         self.categories = {spec.name: frozenset(spec.categories) for spec in contract.columns
@@ -253,8 +254,11 @@ class RecordValidator:
     def check(self, records: Sequence[Any], max_text_chars: int | None = None) -> Validated:
         """Validate ``records`` (a non-empty list of dicts); raise :class:`RequestError` (422).
 
-        ``max_text_chars`` (``serve.max_text_chars``; None: no bound) bounds the length of text values.
+        ``max_text_chars`` (``serve.max_text_chars``) bounds the length of text values; None: the
+        validator's own bound (None: no bound).
         """
+        if max_text_chars is None:
+            max_text_chars = self.max_text_chars
         problems = Problems()
         warnings: list[dict] = []
         self._objects(records, problems)

@@ -178,3 +178,20 @@ def test_random_records_never_get_a_5xx_and_every_200_is_the_pipelines_own_predi
     assert counts["records"] >= 800 and not any(code.startswith("status_5") for code in counts)
     assert counts["status_200"] >= 40 and counts["status_422"] >= 40, counts  # both sides were tried
     assert counts["compared_rows"] >= 80, counts
+
+
+@pytest.mark.parametrize("empty_row", [None, 2], ids=["short row only", "empty last field first"])
+def test_score_finds_a_short_row_in_a_later_chunk(champion, good_records, tmp_path, empty_row):
+    from nbprod.serving.batch import score_file
+
+    lines = csv_text(good_records).split(b"\n")
+    lines[1 + 14] = lines[1 + 14].rsplit(b",", 1)[0]  # data row 14: a field short
+    if empty_row is not None:
+        lines[1 + empty_row] = lines[1 + empty_row].rsplit(b",", 1)[0] + b","  # all fields, the last empty
+    (tmp_path / "in.csv").write_bytes(b"\n".join(lines))
+    summary = score_file(champion, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=4)
+    rejects = pd.read_csv(tmp_path / "out.rejects.csv", dtype=str)
+    reasons = dict(zip(rejects["input_row"].astype(int), rejects["reject_reason"]))
+    assert reasons.pop(14) == "the row has 5 field(s), the header 6"
+    assert reasons == ({} if empty_row is None else {2: "column 'time_hour': missing value not allowed"})
+    assert summary.rows_scored == len(good_records) - 1 - (empty_row is not None)

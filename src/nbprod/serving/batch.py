@@ -26,6 +26,7 @@ file, and a failed run leaves no output behind.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +107,23 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
         else:
             separator = "\t" if path.name.lower().endswith(".tsv") else ","
             check_header(pd.read_csv(path, header=None, nrows=1, dtype=str, sep=separator), path)
-            counts = field_counts(path, separator)
-            width = next(counts)
+            counts, width, rows = None, 0, 0
             with pd.read_csv(path, chunksize=chunk_rows, dtype=str, sep=separator) as reader:
                 for chunk in reader:
                     if not isinstance(chunk.index, pd.RangeIndex):
                         raise ScoreError(f"{path}: the first data row has more fields than the header; "
                                          "pandas would shift every column by one (a trailing separator?)")
-                    yield mark_short_rows(chunk, counts, width, path)
-            if next(counts, None) is not None:
+                    if counts is None and len(chunk.columns) > 1 and chunk.iloc[:, -1].isna().any():
+                        # a short row ends in a missing value: only then are the fields counted (from the start)
+                        counts = field_counts(path, separator)
+                        width = next(counts)
+                        skipped = sum(1 for _ in itertools.islice(counts, rows))
+                        if skipped != rows:
+                            raise ScoreError(f"{path}: pandas and Python's csv module read a different "
+                                             "number of rows")
+                    rows += len(chunk)
+                    yield chunk if counts is None else mark_short_rows(chunk, counts, width, path)
+            if counts is not None and next(counts, None) is not None:
                 raise ScoreError(f"{path}: pandas and Python's csv module read a different number of rows")
     except ScoreError:
         raise

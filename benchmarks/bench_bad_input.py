@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             scored = scored_cases(model, good, folder)
             seen_on_main = issue_cases(default.url, good)
             fuzz_started = time.perf_counter()
-            counts = fuzz(default.url + "/predict", model, args.fuzz_examples, MAX_TEXT_CHARS)
+            counts = fuzz(default.url + "/predict", model, args.fuzz_examples, MAX_TEXT_CHARS, folder / "hypothesis")
             fuzz_seconds = time.perf_counter() - fuzz_started
         finally:
             small.stop()

@@ -17,9 +17,11 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from datetime import timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
 
 from nbprod.serving.validation import DATETIME_MAX, DATETIME_MIN
@@ -148,11 +150,20 @@ def post(url: str, body: bytes, timeout: float = 30.0) -> tuple[int, Any]:
         return status, raw.decode("utf-8", "replace")
 
 
-def fuzz(url: str, model: Any, max_examples: int, max_text_chars: int, max_records: int = 6) -> Counter:
+def fuzz(url: str, model: Any, max_examples: int, max_text_chars: int, home: Path, max_records: int = 6) -> Counter:
     """Send ``max_examples`` random requests of 1 to ``max_records`` records to ``url`` (``/predict``) and
     check each answer; return the counts (``records``, ``requests``, ``valid_requests``, ``status_<code>``,
     ``compared_rows``). AssertionError on the first wrong answer (a wrong status: after Hypothesis shrinks
-    it; a wrong prediction: the rows of all 200s are compared with the pipeline at the end, in one call)."""
+    it; a wrong prediction: the rows of all 200s are compared with the pipeline at the end, in one call).
+    Hypothesis keeps its caches under ``home`` (a temporary folder), not in the working directory."""
+    set_hypothesis_home_dir(home)
+    try:
+        return _fuzz(url, model, max_examples, max_text_chars, max_records)
+    finally:
+        set_hypothesis_home_dir(None)
+
+
+def _fuzz(url: str, model: Any, max_examples: int, max_text_chars: int, max_records: int) -> Counter:
     import numpy as np
     from threadpoolctl import threadpool_limits
 

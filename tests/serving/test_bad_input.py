@@ -171,10 +171,10 @@ def test_serve_and_score_agree_on_odd_values_they_both_take(server, champion, go
 # -- fuzz: random records over the contract ------------------------------------------------------------------
 
 
-def test_random_records_never_get_a_5xx_and_every_200_is_the_pipelines_own_prediction(server, champion):
+def test_random_records_never_get_a_5xx_and_every_200_is_the_pipelines_own_prediction(server, champion, tmp_path):
     from contract_fuzz import fuzz
 
-    counts = fuzz(server.url + "/predict", champion, max_examples=280, max_text_chars=MAX_TEXT_CHARS)
+    counts = fuzz(server.url + "/predict", champion, max_examples=280, max_text_chars=MAX_TEXT_CHARS, home=tmp_path)
     assert counts["records"] >= 800 and not any(code.startswith("status_5") for code in counts)
     assert counts["status_200"] >= 40 and counts["status_422"] >= 40, counts  # both sides were tried
     assert counts["compared_rows"] >= 80, counts

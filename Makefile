@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install install-test browser promtool build lab serve dashboard mlflow-ui benchmarks clean
+.PHONY: help run test lint install install-test browser promtool postgres build lab serve dashboard mlflow-ui team-server benchmarks clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -14,8 +14,14 @@ help: ## list the targets
 run: install ## install into .venv and build the whole pipeline on the default data
 	$(BIN)/nbprod build
 
-test: install-test browser promtool ## install what the tests need and run the whole suite
+test: install-test browser promtool postgres ## install what the tests need and run the whole suite
 	$(BIN)/pytest
+
+lint: install-test ## pyflakes, hadolint on the Dockerfile, actionlint and GitHub's schema on the workflows (CI's lint job)
+	$(BIN)/python -m pyflakes src tests benchmarks
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/actionlint
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +47,9 @@ browser: ## install Debian's chromium and chromium-driver (browser tests)
 promtool: ## install Debian's prometheus package for promtool (alert rule and dashboard query tests)
 	bash scripts/install-promtool.sh
 
+postgres: ## install Debian's postgresql server (nbprod team-server and its tests)
+	bash scripts/install-postgres.sh
+
 build: install ## build again, only what changed (nbprod build --set key=value for overrides)
 	$(BIN)/nbprod build
 
@@ -56,8 +65,13 @@ dashboard: install ## serve the Voila dashboards on 127.0.0.1
 mlflow-ui: install ## open the MLflow UI on the project's store (http://127.0.0.1:5000)
 	$(BIN)/nbprod mlflow-ui
 
+team-server: postgres ## a trial team store: MLflow over PostgreSQL + an S3 bucket in .team/ (http://127.0.0.1:5000)
+	$(BIN)/pip install --quiet -e ".[team]"
+	$(BIN)/nbprod team-server --data .team
+
 benchmarks: install-test browser ## run the benchmarks; figures go to reports/benchmarks/
 	$(BIN)/pip install --quiet -e ".[bench]"
+	bash scripts/install-wrk.sh
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench_bad_input.py

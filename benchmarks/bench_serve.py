@@ -1,11 +1,10 @@
 """Serving benchmark: ``nbprod serve`` side by side with MLflow's own scoring server.
 
-    .venv/bin/python benchmarks/bench_serve.py [--seconds 10] [--rows 50000] [--out reports/benchmarks/serve.json]
+    .venv/bin/python benchmarks/bench_serve.py [--seconds 10] [--project DIR] [--out reports/benchmarks/serve.json]
 
-Self-contained: trains a HistGradientBoosting classifier (via ``nbprod.model.models``, the
-env.yaml ``hgb`` candidate: learning_rate 0.1, max_iter 200, max_leaf_nodes 31) on real
-NYC flights rows, logs and registers it in a temporary MLflow store with the alias
-``champion``, then measures, one after the other on this machine:
+The model is the one users get: a copy of this project built with its default settings and data
+(``nbprod build``, as ``make run``; or ``--project DIR``, an already built project), served from its
+registry alias with requests made of its own test split's rows. Measured one after the other:
 
 - ``nbprod serve`` (validation and prediction log on, defaults otherwise), and
 - ``mlflow models serve -m models:/NAME@champion --env-manager local`` (its defaults: one
@@ -14,7 +13,8 @@ NYC flights rows, logs and registers it in a temporary MLflow store with the ali
 each with single-row requests and with 100-row requests, 8 concurrent keep-alive
 connections, closed loop, for ``--seconds`` after a warm-up. The load generator is this
 script in another process (``bench_serve.py loadgen ...``: asyncio + raw HTTP/1.1, uvloop
-when installed) -- nothing to install. Figures: throughput (requests/s and rows/s) and
+when installed); when Debian's ``wrk`` is installed (``make benchmarks`` installs it) the same
+load is measured again with wrk, side by side. Figures: throughput (requests/s and rows/s) and
 p50/p90/p99 latency, and the nbprod/MLflow throughput ratio.
 
 Also measured:
@@ -120,6 +120,45 @@ def loadgen_main(argv):
     print(json.dumps(asyncio.run(_load(args.url, body, args.connections, args.seconds, args.warmup))))
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open(os.getenv("NBPROD_BODY"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+def run_wrk(url: str, body_file: Path, connections: int, seconds: float) -> dict | None:
+    """The same load from wrk (Debian's ``wrk``; one thread, ``connections`` connections), when installed:
+    a second load generator, written in C, to check the first one's figures."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    script = body_file.with_suffix(".lua")
+    script.write_text(WRK_SCRIPT)
+    done = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
+                          env={**os.environ, "NBPROD_BODY": str(body_file)}, capture_output=True, text=True,
+                          timeout=seconds + 60)
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(text: str) -> dict:
+    """Requests/s, non-2xx responses and the latency percentiles of wrk's ``--latency`` report."""
+    unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    latency, rps, errors = {}, None, 0
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
+            number = parts[1].rstrip("usm")
+            latency[f"p{parts[0][:-1]}"] = round(float(number) * unit[parts[1][len(number):]], 2)
+        elif line.startswith("Requests/sec:"):
+            rps = float(parts[1])
+        elif "Non-2xx or 3xx responses" in line:
+            errors = int(parts[-1])
+    return {"throughput_rps": rps, "latency_ms": latency, "errors": errors}
+
+
 def run_load(url, body_file, connections, seconds, warmup=2.0):
     done = subprocess.run([sys.executable, __file__, "loadgen", url, str(body_file), "--connections",
                            str(connections), "--seconds", str(seconds), "--warmup", str(warmup)],
@@ -145,41 +184,57 @@ def flights(rows, skip=0):
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
 
-def make_project(folder: Path, rows: int) -> tuple[dict, str]:
-    """A project with env.yaml, a stub pipeline.yaml and a registered champion; returns (settings, uri)."""
+def build_champion(folder: Path) -> Path:
+    """A copy of the project built with its default settings and data (``nbprod build``, as ``make run``):
+    the champion users get. The dashboards and monitor tasks are left out: they come after the gate."""
+    from bench_pipeline import REPORTING_TASKS, project_copy
+
+    project = project_copy(folder, REPORTING_TASKS)
+    started = time.perf_counter()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    done = subprocess.run([sys.executable, "-m", "nbprod.cli", "build", "--project", str(project)], env=env,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"nbprod build failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    print(f"built the default project in {time.perf_counter() - started:.0f} s", flush=True)
+    return project
+
+
+def request_rows(project: Path, rows: int) -> list[dict]:
+    """``rows`` records of the project's test split, with the columns the model's contract names."""
+    import pandas as pd
+
+    from nbprod.model.contract import FeatureContract
+    from nbprod.monitoring.replay import records_json
+    from nbprod.project import Project
+
+    catalog = Project.load(project)
+    names = FeatureContract.from_dict(json.loads(catalog.contract.read_text())).names
+    frame = pd.read_parquet(catalog.split("test"), columns=list(names)).head(rows)
+    return json.loads(records_json(frame))
+
+
+def champion(project: Path) -> tuple[dict, str, str]:
+    """The project's settings, store URI and a description of the model its alias points at."""
     import mlflow
-    import skops.io
-    import yaml
-    from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     from nbprod import tracking
-    from nbprod.model.features import FeatureBuilder
-    from nbprod.model.models import Candidate, make_model
+    from nbprod.project import Project
 
-    settings = yaml.safe_load((REPO / "env.yaml").read_text())
-    settings["registry"]["model_name"] = MODEL_NAME
-    (folder / "env.yaml").write_text(yaml.safe_dump(settings))
-    (folder / "pipeline.yaml").write_text("tasks: []\n")
-    X, y = flights(rows)
-    started = time.perf_counter()
-    model = make_model(Candidate("hgb", "hist_gradient_boosting",
-                                 {"learning_rate": 0.1, "max_iter": 200, "max_leaf_nodes": 31}),
-                       "classification", FeatureBuilder(), seed=42).fit(X, y)
-    print(f"trained on {rows} rows in {time.perf_counter() - started:.1f}s", flush=True)
-    tracking.configure(settings, folder)
-    example = X.head(5)
-    with mlflow.start_run(run_name="bench-candidate") as run:
-        mlflow.log_param("threshold", 0.5)
-        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(example, model.predict(example)),
-                                 input_example=example, pip_requirements=["nbprod"],
-                                 skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)))
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME).version
-    client = MlflowClient()
-    client.set_model_version_tag(MODEL_NAME, version, "nbprod.threshold", "0.5")
-    client.set_model_version_tag(MODEL_NAME, version, "nbprod.task", "classification")
-    client.set_registered_model_alias(MODEL_NAME, "champion", version)
-    return settings, tracking.tracking_uri(settings, folder), int(model[-1].estimator_.n_iter_)
+    catalog = Project.load(project)
+    uri = catalog.tracking_uri({})
+    tracking.set_uri(uri)
+    version = mlflow.MlflowClient().get_model_version_by_alias(catalog.model_name, catalog.alias)
+    model = mlflow.sklearn.load_model(f"models:/{catalog.model_name}/{version.version}")
+    final = model[-1]
+    inner = getattr(final, "estimator_", final)
+    shape = ""
+    if hasattr(inner, "n_iter_"):
+        shape = (f" ({inner.n_iter_} iterations, max_leaf_nodes={inner.max_leaf_nodes}, "
+                 f"learning_rate={inner.learning_rate})")
+    description = (f"the champion of the default build: {catalog.model_name} version {version.version}, "
+                   f"{type(inner).__name__}{shape} behind {type(model[0]).__name__}")
+    return catalog.settings, uri, description
 
 
 def free_port() -> int:
@@ -239,6 +294,10 @@ def bench_server(name, command, env, ready_url, predict_url, bodies, seconds, lo
             results[label] = result
             print(f"   {label}: {result['throughput_rps']} req/s, p50 {result['latency_ms']['p50']} ms, "
                   f"p99 {result['latency_ms']['p99']} ms, errors {result['errors']} (load {load})", flush=True)
+            checked = run_wrk(predict_url, body_file, 8, seconds)
+            if checked is not None:
+                result["wrk"] = checked
+                print(f"   {label} (wrk): {checked}", flush=True)
         if "/predict" in predict_url:
             with urllib.request.urlopen(ready_url.replace("/ready", "/metrics")) as response:
                 metrics = response.read().decode()
@@ -284,24 +343,22 @@ def memory_run(project: Path, env: dict, rows_1x: int, folder: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 2 s warm-up)")
-    parser.add_argument("--rows", type=int, default=50_000, help="training rows")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="serve this built project's champion (default: build a copy with the default settings)")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks" / "serve.json")
     parser.add_argument("--skip-memory", action="store_true", help="skip the batch scoring memory runs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="nbprod-bench-"))
-    project = folder / "project"
-    project.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("MLFLOW_TRACKING_URI", "NBPROD_TOKEN")}
     # mlflow models serve runs `uvicorn` from PATH: the virtual environment's bin folder first
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     try:
-        settings, uri, n_iter = make_project(project, args.rows)
+        project = args.project.resolve() if args.project else build_champion(folder / "project")
+        settings, uri, description = champion(project)
         env["MLFLOW_TRACKING_URI"] = uri
-        X, _ = flights(100, skip=100_000)
-        records = json.loads(X.assign(time_hour=X["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(
-            orient="records"))
+        records = request_rows(project, 100)
         ours = {"single_row": (folder / "one.json", 1), "rows_100": (folder / "hundred.json", 100)}
         theirs = {"single_row": (folder / "mlflow-one.json", 1), "rows_100": (folder / "mlflow-hundred.json", 100)}
         ours["single_row"][0].write_text(json.dumps(records[0]))
@@ -312,10 +369,7 @@ def main(argv=None) -> int:
         results: dict = {
             "what": "single-row and 100-row POSTs, 8 concurrent keep-alive connections, closed loop, "
                     f"{args.seconds:g} s measured after 2 s warm-up, load generator in a separate process on loopback",
-            "model": f"nbprod pipeline: FeatureBuilder + HistGradientBoostingClassifier(learning_rate=0.1, "
-                     "on category codes, "
-                     f"max_iter=200, max_leaf_nodes=31; early stopping: {n_iter} trees), trained on {args.rows} NYC "
-                     "flights 2013 rows; logged with skops, served from models:/NAME@champion",
+            "model": f"{description}; served from models:/NAME@ALIAS by both servers",
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "versions": {name: _version(name) for name in ("mlflow", "scikit-learn", "pandas", "uvicorn",
                                                           "httptools", "uvloop", "starlette")},
@@ -340,7 +394,8 @@ def main(argv=None) -> int:
         mlflow_bin = Path(sys.executable).with_name("mlflow")
         results["mlflow"] = bench_server(
             "mlflow models serve",
-            [str(mlflow_bin), "models", "serve", "-m", f"models:/{MODEL_NAME}@champion", "--env-manager", "local",
+            [str(mlflow_bin), "models", "serve", "-m", f"models:/{settings['registry']['model_name']}@"
+                             f"{settings['registry']['alias']}", "--env-manager", "local",
              "-p", str(port), "-h", "127.0.0.1"],
             env, base + "/ping", base + "/invocations", theirs, args.seconds, folder / "mlflow.log")
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install promtool (Debian package `prometheus`, no server is started: the package's service
 # needs systemd) for the tests of the alert rules and dashboard queries (tests/deploy/test_monitoring.py,
-# tests/serving/test_deploy_artefacts.py).
+# tests/serving/test_deploy_artefacts.py; in a project made by `nbprod new`, tests/test_deploy.py).
 #
 # Idempotent: when promtool is on PATH it only says so. Needs root (CI runs as root); apt-get only.
 set -eu

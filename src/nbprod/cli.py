@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("nbprod.monitoring.command", "check drift of the prediction log per window; retrain when it fires"),
     "replay": ("nbprod.monitoring.replay_command", "demo: replay the later months through the service, week by week"),
     "mlflow-ui": ("nbprod.tracking.command", "open the MLflow UI on the project's store (127.0.0.1)"),
+    "team-server": ("nbprod.teamserver.command", "start MLflow over PostgreSQL and an S3 bucket on loopback "
+                                                 "(a trial team store)"),
     "new": ("nbprod.scaffold.command", "write a new project for a CSV or Parquet table"),
 }
 

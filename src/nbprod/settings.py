@@ -65,6 +65,8 @@ SCHEMA: dict[str, Any] = {
         "prediction_log": str,
         "log_flush_rows": int,
         "log_flush_seconds": (int, float),
+        "log_max_rows": int,
+        "log_policy": str,
     },
     "monitor": {
         "window": str,
@@ -94,9 +96,13 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
+#: ``kind``: what the project makes (absent: tabular). Each kind has its own schema (:func:`schema_for`).
+KINDS = ("tabular", "recommender")
+
 CHOICES = {
     ("data", "task"): ("classification", "regression"),
     ("data", "missing_target"): ("drop", "positive"),
+    ("serve", "log_policy"): ("refuse", "serve"),
 }
 
 
@@ -129,6 +135,7 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("serve", "reload_seconds"): (_positive, "greater than 0"),
     ("serve", "log_flush_rows"): (_at_least_one, "at least 1"),
     ("serve", "log_flush_seconds"): (_positive, "greater than 0"),
+    ("serve", "log_max_rows"): (_at_least_one, "at least 1"),
     ("monitor", "min_rows"): (_at_least_one, "at least 1"),
     ("monitor", "drift_share"): (lambda value: 0 < value <= 1, "in (0, 1]"),
     ("monitor", "trigger_k"): (_at_least_one, "at least 1"),
@@ -178,6 +185,29 @@ def unknown_setting(path: list[str], schema: Mapping) -> SettingsError:
     return SettingsError(f"unknown setting {name!r}; {hint}")
 
 
+def schema_for(settings: Mapping) -> dict[str, Any]:
+    """The schema of the project's ``kind`` (:data:`KINDS`): the tabular :data:`SCHEMA` when absent."""
+    kind = settings.get("kind", "tabular") if isinstance(settings, Mapping) else "tabular"
+    if kind == "recommender":
+        from nbprod.recommender.settings import schema
+
+        return schema(SCHEMA)
+    if kind != "tabular":
+        raise SettingsError(f"setting 'kind' must be one of {KINDS}, got {kind!r}")
+    return {**SCHEMA, "kind": str} if "kind" in settings else SCHEMA
+
+
+def kind_rules(settings: Mapping) -> tuple[dict, dict]:
+    """The choices and limits of the project's kind."""
+    if settings.get("kind", "tabular") == "recommender":
+        from nbprod.recommender import settings as recommender
+
+        shared = {path: rule for path, rule in LIMITS.items()
+                  if path[0] in recommender.SHARED or path == ("sample_frac",)}
+        return recommender.CHOICES, {**shared, **recommender.LIMITS}
+    return CHOICES, LIMITS
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """Return the nearest folder at or above ``start`` holding ``pipeline.yaml``."""
     here = (start or Path.cwd()).resolve()
@@ -197,7 +227,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_override(settings: dict, path: list[str], value: Any) -> None:
     """Set ``settings[path[0]]...[path[-1]] = value`` for a key the schema knows."""
-    node, schema = settings, SCHEMA
+    node, schema = settings, schema_for(settings)
     for depth, key in enumerate(path):
         if not isinstance(schema, dict) or key not in schema:
             raise unknown_setting(path[: depth + 1], schema)
@@ -230,6 +260,8 @@ def _date_as_text(value: Any, expected: Any) -> Any:
 
 def check(settings: Mapping, schema: Mapping = SCHEMA, prefix: str = "") -> None:
     """Raise :class:`SettingsError` naming the first missing, unknown or mistyped key."""
+    if prefix == "" and schema is SCHEMA:
+        schema = schema_for(settings)
     for key in settings:
         if key not in schema:
             raise unknown_setting([*prefix.split(".")[:-1], str(key)], schema)
@@ -254,13 +286,15 @@ def _types(expected: Any) -> tuple:
 
 
 def check_values(settings: Mapping) -> None:
-    """Raise :class:`SettingsError` naming the first setting outside its :data:`CHOICES` or :data:`LIMITS`."""
-    for path, allowed in CHOICES.items():
+    """Raise :class:`SettingsError` naming the first setting outside its :data:`CHOICES` or :data:`LIMITS`
+    (those of the project's kind)."""
+    choices, limits = kind_rules(settings)
+    for path, allowed in choices.items():
         if _get(settings, path) not in allowed:
             raise SettingsError(
                 f"setting {'.'.join(path)!r} must be one of {allowed}, got {_get(settings, path)!r}"
             )
-    for path, (test, wanted) in LIMITS.items():
+    for path, (test, wanted) in limits.items():
         if not test(_get(settings, path)):
             raise SettingsError(f"setting {'.'.join(path)!r} must be {wanted}, got {_get(settings, path)!r}")
     monitor = settings["monitor"]

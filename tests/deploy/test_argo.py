@@ -18,26 +18,13 @@ import kubernetes_validate
 import pydantic
 import pytest
 import yaml
-from hera.workflows.models import Workflow as ArgoWorkflow
-
 from nbprod import cli
 from nbprod import settings as settings_module
 from nbprod.pipeline import dag as dag_module
 from nbprod.pipeline.argo import IMAGE_UID, step_name, workflow
+from nbprod.scaffold.validate import NotArgo, argo_edges, validate_argo
 from project_copy import copy_project
 from deploy_helpers import REPO
-
-
-class NotArgo(ValueError):
-    """A document that Hera's Argo models change on a round trip (fields Argo does not know)."""
-
-
-def validate_argo(document: dict) -> None:
-    """Raise pydantic's ValidationError for wrong types, :class:`NotArgo` for unknown fields."""
-    model = ArgoWorkflow.model_validate(document)
-    again = model.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if json.dumps(again, sort_keys=True) != json.dumps(document, sort_keys=True):
-        raise NotArgo("the document has fields Argo's Workflow does not define")
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +52,9 @@ def steps(document: dict) -> list[dict]:
 
 def test_workflow_edges_equal_the_pipeline_yaml_edges(project, exported):
     dag = dag_module.load_dag(project, settings_module.load(project))
-    task_of = {step["name"]: templates(exported)[step["template"]]["container"]["args"][1] for step in steps(exported)}
-    edges = {(task_of[upstream], task_of[step["name"]]) for step in steps(exported)
-             for upstream in step.get("dependencies", [])}
+    tasks, edges = argo_edges(exported)
     assert edges == set(dag_module.edges(dag))
-    assert sorted(task_of.values()) == sorted(dag_module.task_names(dag))
+    assert tasks == set(dag_module.task_names(dag)) and len(steps(exported)) == len(tasks)
 
 
 def test_every_step_runs_nbprod_task_in_the_image_with_the_overrides(exported):

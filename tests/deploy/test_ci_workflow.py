@@ -12,21 +12,14 @@ import tomllib
 import pytest
 import yaml
 
-from deploy_helpers import REPO, run_tool
+from deploy_helpers import REPO
+from nbprod.scaffold.validate import workflow_problems as check
 
 WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
 
 
 def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
-
-
-def check(path) -> dict[str, str]:
-    """Tool -> its complaints about ``path`` ('' when it has none)."""
-    lint = run_tool("actionlint", "-no-color", "-oneline", str(path))
-    schema = run_tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(path))
-    return {"actionlint": "" if lint.returncode == 0 else lint.stdout + lint.stderr,
-            "schema": "" if schema.returncode == 0 else schema.stdout + schema.stderr}
 
 
 def test_workflow_passes_actionlint_and_githubs_schema():
@@ -47,13 +40,22 @@ def test_a_broken_workflow_is_caught(tmp_path, breakage, caught_by):
     assert check(broken)[caught_by] != ""
 
 
+def recipe(makefile: str, target: str) -> str:
+    """The commands of a Makefile target, joined."""
+    lines = makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    return " ".join(line.strip() for line in lines)
+
+
 def test_workflow_lints_tests_builds_and_publishes_the_reports_on_the_default_branch():
     jobs = workflow()["jobs"]
     runs = {name: " ".join(step.get("run", "") for step in job["steps"]) for name, job in jobs.items()}
-    assert "hadolint Dockerfile" in runs["lint"] and "actionlint" in runs["lint"]
-    assert "pyflakes" in runs["lint"]
+    assert runs["lint"].strip() == "make lint"
+    lint = recipe((REPO / "Makefile").read_text(), "lint")
+    for command in ("pyflakes src tests benchmarks", "hadolint Dockerfile", "actionlint",
+                    "check-jsonschema --builtin-schema vendor.github-workflows"):
+        assert command in lint, command
     assert runs["test"].strip() == "make test"
-    assert "docker build" in runs["image"]
+    assert "docker build" in runs["image"] and workflow()["env"]["IMAGE"] == "nbprod"
     pipeline = jobs["pipeline"]
     assert pipeline["if"] == "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
     assert set(pipeline["needs"]) == {"test", "image"} and "make run" in runs["pipeline"]

@@ -7,7 +7,6 @@ Docker engine, which these machines do not have (see the README's "Deploying" se
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import tomllib
 
@@ -17,21 +16,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from deploy_helpers import REPO, hadolint
+from nbprod.scaffold.validate import build_context_problems, copied_sources
+from nbprod.scaffold.validate import dockerfile_stages as stages
 
 DOCKERFILE = REPO / "Dockerfile"
-
-
-def stages(text: str) -> list[list[str]]:
-    """The Dockerfile's instructions (continuation lines joined, comments dropped), one list per stage."""
-    joined = re.sub(r"\\\n\s*", " ", text)
-    instructions = [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    result: list[list[str]] = []
-    for line in instructions:
-        if line.upper().startswith("FROM "):
-            result.append([])
-        if result:
-            result[-1].append(line)
-    return result
 
 
 def locked() -> dict[str, str]:
@@ -77,20 +65,14 @@ def test_healthcheck_asks_health_on_the_port_of_env_yaml():
     assert re.search(r"ARG PORT=(\d+)", text).group(1) == str(settings["serve"]["port"])
 
 
-def test_every_copied_path_exists_and_passes_dockerignore():
-    ignore = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
-    sources = [word for stage in stages(DOCKERFILE.read_text()) for line in stage
-               if line.startswith("COPY ") and "--from=" not in line for word in line.split()[1:-1]]
-    assert sources
-    for source in sources:
-        assert (REPO / source).exists(), source
-        included = False
-        for pattern in ignore:
-            negated = pattern.startswith("!")
-            if fnmatch.fnmatch(source, pattern.lstrip("!").rstrip("/")):
-                included = negated
-        assert included, f"{source} is excluded by .dockerignore"
+def test_every_copied_path_exists_and_passes_dockerignore(tmp_path):
+    assert copied_sources(DOCKERFILE.read_text())
+    assert build_context_problems(REPO) == []
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY src ./src\nCOPY notes.txt ./\n")
+    (tmp_path / ".dockerignore").write_text("*\n!src/\n")
+    (tmp_path / "src").mkdir()
+    assert build_context_problems(tmp_path) == ["notes.txt: copied by the Dockerfile, missing",
+                                                "notes.txt: excluded by .dockerignore"]
 
 
 @pytest.mark.parametrize("dependency", tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])

@@ -1,9 +1,10 @@
 """The Kubernetes manifests (kustomize base + overlays under deploy/k8s), rendered and validated offline.
 
-Each overlay is rendered by tests/deploy/kustomize.py (its output was compared by hand with
+Each overlay is rendered by nbprod.scaffold.kustomize (its output was compared by hand with
 ``kubectl kustomize`` v5.5.0: identical for both overlays) and every resource is validated
 strictly (unknown fields refused) against the Kubernetes OpenAPI schemas that
-``kubernetes-validate`` ships. Applying them needs a cluster (README, "Deploying").
+``kubernetes-validate`` ships, by nbprod.scaffold.validate (which the projects ``nbprod new`` writes
+run on their own copy). Applying them needs a cluster (README, "Deploying").
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import pytest
 import yaml
 
 from deploy_helpers import REPO
-from kustomize import KustomizeError, render
+from nbprod.scaffold.kustomize import KustomizeError, render
+from nbprod.scaffold.validate import (kubernetes_problems, kubernetes_versions, mebibytes, pod_spec,
+                                     validate_kubernetes)
 
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
 #: The oldest and the newest Kubernetes minor versions the manifests are checked against.
-VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
-QUANTITY = re.compile(r"^(\d+)(Mi|Gi)$")
+VERSIONS = kubernetes_versions()
 
 
 def settings() -> dict:
@@ -34,25 +36,24 @@ def rendered(overlay: str) -> dict[tuple[str, str], dict]:
     return {(resource["kind"], resource["metadata"]["name"]): resource for resource in render(K8S / "overlays" / overlay)}
 
 
-def pod_spec(resource: dict) -> dict:
-    spec = resource["spec"]
-    return spec.get("jobTemplate", {}).get("spec", spec)["template"]["spec"]
+def test_every_rendered_resource_is_valid_kubernetes():
+    for overlay in OVERLAYS:
+        kinds = sorted(resource["kind"] for resource in render(K8S / "overlays" / overlay))
+        assert kinds == ["ConfigMap", "CronJob", "Deployment", "Deployment", "HorizontalPodAutoscaler",
+                         "PersistentVolumeClaim", "PodDisruptionBudget", "Service", "Service"]
+    assert VERSIONS[0] == "1.30.0" and VERSIONS[0] != VERSIONS[1]
+    assert kubernetes_problems(REPO) == []
 
 
-def mebibytes(quantity: str) -> int:
-    number, unit = QUANTITY.match(quantity).groups()
-    return int(number) * (1024 if unit == "Gi" else 1)
+def test_a_broken_overlay_is_reported_by_resource_and_version(tmp_path):
+    import shutil
 
-
-@pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_rendered_resource_is_valid_kubernetes(overlay, version):
-    resources = render(K8S / "overlays" / overlay)
-    kinds = sorted(resource["kind"] for resource in resources)
-    assert kinds == ["ConfigMap", "CronJob", "Deployment", "Deployment", "HorizontalPodAutoscaler",
-                     "PersistentVolumeClaim", "PodDisruptionBudget", "Service", "Service"]
-    for resource in resources:
-        kubernetes_validate.validate(resource, version, strict=True)
+    shutil.copytree(K8S, tmp_path / "deploy" / "k8s")
+    serve = tmp_path / "deploy" / "k8s" / "base" / "serve.yaml"
+    serve.write_text(serve.read_text().replace("containerPort: 8765", "containerPort: http"))
+    problems = kubernetes_problems(tmp_path)
+    assert len(problems) == len(OVERLAYS) * len(VERSIONS)
+    assert all("Deployment/nbprod-serve" in problem for problem in problems)
 
 
 @pytest.mark.parametrize("breakage", ["a string where a number belongs", "a misspelt field", "a missing field"])
@@ -66,7 +67,7 @@ def test_a_broken_manifest_is_caught(breakage):
     else:
         del container["name"]
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(deployment, VERSIONS[-1], strict=True)
+        validate_kubernetes(deployment, VERSIONS[-1])
 
 
 def test_renderer_refuses_a_kustomize_feature_it_does_not_implement(tmp_path):

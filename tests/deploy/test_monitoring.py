@@ -12,6 +12,7 @@ fixture lives there). Prometheus scraping and Grafana rendering need a cluster.
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -138,3 +139,16 @@ def test_dashboard_shows_what_the_issue_asks_for():
                    "nbprod_request_duration_seconds_bucket", "sum by (kind) (rate(nbprod_errors_total",
                    "nbprod_batch_rows_bucket", "nbprod_model_version", 'nbprod_prediction_log_buffered_rows'):
         assert needed in text, needed
+
+
+def test_the_shared_check_passes_the_rules_and_reports_a_failing_rule_test(tmp_path):
+    from nbprod.scaffold.validate import monitoring_problems
+
+    assert monitoring_problems(REPO, tmp_path) == []
+    copy = tmp_path / "project"
+    (copy / "deploy").mkdir(parents=True)
+    shutil.copytree(REPO / "deploy" / "monitoring", copy / "deploy" / "monitoring")
+    tests = copy / "deploy" / "monitoring" / "alerts.test.yaml"
+    tests.write_text(tests.read_text().replace("values: '0+10x20'", "values: '0+1x20'", 1))
+    (problem,) = monitoring_problems(copy, tmp_path)
+    assert problem.startswith("promtool test rules: ")

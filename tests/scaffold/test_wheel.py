@@ -111,7 +111,11 @@ def test_the_wheel_carries_the_project_template_and_installs_without_the_checkou
     for name in ("pipeline.yaml", "env.yaml", "notebooks/train.ipynb", "notebooks/dashboards/model_report.ipynb",
                  "binder/postBuild"):
         assert f"nbprod/project_template/{name}" in names
-    for name in ("Makefile", "README.md", "tests/test_project.py", "dot-github/workflows/ci.yml"):
+    for name in ("Dockerfile", "dockerignore", "requirements.lock", "ci.yml", "deploy/k8s/base/serve.yaml",
+                 "deploy/k8s/overlays/prod/kustomization.yaml", "deploy/monitoring/alerts.test.yaml",
+                 "deploy/monitoring/grafana-dashboard.json", "scripts/install-promtool.sh"):
+        assert f"nbprod/project_template/{name}" in names, name
+    for name in ("Makefile", "README.md", "tests/test_project.py", "tests/test_deploy.py"):
         assert f"nbprod/scaffold/files/{name}" in names
     assert "nbprod/jupyter/voila/templates/nbprod/index.html.j2" in names
     located = run([str(installed["venv"] / "bin" / "python"), "-c", "import nbprod; print(nbprod.__file__)"],
@@ -123,6 +127,9 @@ def test_yes_no_table_without_time_column_runs_with_make_and_tests_in_a_fresh_cl
     project, printed = new_project(installed, "cancer", tables["cancer"], "malignant")
     assert "positive class: 'Yes'" in printed and "time column: none" in printed
     assert installed["wheel"].as_uri() in (project / "Makefile").read_text()
+    # the image installs the same nbprod: the wheel, copied into the project where docker build reaches it
+    assert (project / "wheels" / installed["wheel"].name).read_bytes() == installed["wheel"].read_bytes()
+    assert f"ARG NBPROD=wheels/{installed['wheel'].name}\n" in (project / "Dockerfile").read_text()
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "nbprod new"]):
         run([*git, *command], cwd=project, env=installed["env"])
@@ -132,7 +139,11 @@ def test_yes_no_table_without_time_column_runs_with_make_and_tests_in_a_fresh_cl
     clone = project.parent / "cancer-clone"
     run(["git", "clone", "-q", str(project), str(clone)], cwd=project.parent, env=installed["env"])
     tested = run([*make, "test"], cwd=clone, env=installed["env"])
-    assert " passed" in tested.stdout and " failed" not in tested.stdout
+    # every test of the project ran and passed: its settings, the sample build, nbval, and its deployment
+    # files (tests/test_deploy.py: hadolint, kustomize + kubernetes-validate, Argo, actionlint, promtool)
+    count = sum(path.read_text().count("\ndef test_") for path in (clone / "tests").glob("test_*.py"))
+    assert (clone / "tests" / "test_deploy.py").is_file() and count >= 8
+    assert f" {count} passed" in tested.stdout and " failed" not in tested.stdout, tested.stdout[-3000:]
 
 
 @pytest.mark.parametrize(("table", "target", "inferred", "task"), [

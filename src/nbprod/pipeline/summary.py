@@ -46,7 +46,7 @@ class GateOutcome:
             candidate_value=metric.get("candidate"),
             reference_value=metric.get("reference"),
             reference=(f"champion version {reference.get('version')}" if reference.get("kind") == "champion"
-                       else "the naive baseline"),
+                       else reference.get("label", "the naive baseline")),
             reasons=summary.removeprefix(decision + ": "),
         )
 

@@ -64,8 +64,13 @@ def run_probe(
     cap_mb: float | None = None,
     threads: int | None = 1,
     poll_s: float = 0.05,
+    module: str = "nbprod.registry.probe",
 ) -> dict[str, Any]:
     """Run :mod:`nbprod.registry.probe` on ``rows`` (a raw-column DataFrame); return its figures.
+
+    ``module`` is the probe to run (``python -m module MODEL_DIR ROWS.parquet TASK CALLS OUT.json``):
+    another kind of model brings its own, e.g. :mod:`nbprod.recommender.probe` (its rows are
+    users, its TASK the k of a top-k).
 
     The process is killed after ``timeout_s`` seconds, or as soon as its resident
     memory exceeds its baseline (the runtime, before loading the model) by more
@@ -81,7 +86,7 @@ def run_probe(
         baseline_file = Path(str(out) + ".baseline")
         stderr_path = Path(folder) / "stderr.txt"
         rows.to_parquet(rows_path)
-        command = [sys.executable, "-m", "nbprod.registry.probe", str(model_dir), str(rows_path),
+        command = [sys.executable, "-m", module, str(model_dir), str(rows_path),
                    task, str(int(calls)), str(out)]
         baseline_mb: float | None = None
         peak_mb = 0.0

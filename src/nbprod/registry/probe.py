@@ -26,6 +26,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 WARMUP_CALLS = 20
 LATENCY_ROUNDS = 3
@@ -56,22 +57,63 @@ def _maxrss_kb() -> int:
     return value // 1024 if sys.platform == "darwin" else value  # bytes on macOS, KiB on Linux
 
 
-def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> dict:
-    """Run the measurement and write the figures to ``out`` as JSON."""
+def start_memory(out: str) -> tuple[bool, int]:
+    """Reset the peak-RSS counter and record the baseline (also in ``OUT.json.baseline``, for the parent
+    to report a lower bound if it has to stop this process): ``(use /proc, baseline KiB)``."""
     import gc
 
-    import mlflow.sklearn  # noqa: F401  (the serving runtime is part of the baseline)
+    gc.collect()
+    use_proc = _reset_peak() and _proc_status_kb("VmHWM") is not None
+    baseline_kb = _proc_status_kb("VmRSS") if use_proc else _maxrss_kb()
+    Path(out + ".baseline").write_text(json.dumps({"baseline_kb": baseline_kb}))
+    return use_proc, baseline_kb
+
+
+def memory_figures(use_proc: bool, baseline_kb: int) -> dict:
+    """The memory figures now: the peak RSS since :func:`start_memory` above its baseline."""
+    peak_kb = _proc_status_kb("VmHWM") if use_proc else _maxrss_kb()
+    return {
+        "memory_mb": max(peak_kb - baseline_kb, 0) / 1024.0,
+        "baseline_mb": baseline_kb / 1024.0,
+        "peak_rss_mb": peak_kb / 1024.0,
+        "memory_method": ("VmHWM (after clear_refs reset) - VmRSS baseline" if use_proc
+                          else "ru_maxrss - ru_maxrss baseline"),
+    }
+
+
+def latency_figures(call: Callable[[Any], Any], inputs: Sequence[Any]) -> dict:
+    """Time ``call`` on each of ``inputs``: the first :data:`WARMUP_CALLS` untimed, the rest in
+    :data:`LATENCY_ROUNDS` rounds; p50/p95/p99/max in ms of the round with the lowest p99."""
     import numpy as np
+
+    timings = []
+    for index, value in enumerate(inputs):
+        started = time.perf_counter()
+        call(value)
+        if index >= WARMUP_CALLS:
+            timings.append((time.perf_counter() - started) * 1000.0)
+    rounds = [np.asarray(part) for part in np.array_split(np.asarray(timings), LATENCY_ROUNDS) if len(part)]
+    ms = min(rounds, key=lambda part: float(np.percentile(part, 99)))
+    return {
+        "latency_calls": int(len(timings)),
+        "latency_rounds_p99_ms": [float(np.percentile(part, 99)) for part in rounds],
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
+
+
+def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> dict:
+    """Run the measurement and write the figures to ``out`` as JSON."""
+    import mlflow.sklearn  # noqa: F401  (the serving runtime is part of the baseline)
     import pandas as pd
 
     from nbprod.model.models import predict_scores
 
     rows = pd.read_parquet(rows_path)
     single = [rows.iloc[[i % len(rows)]] for i in range(max(calls, 1) + WARMUP_CALLS)]
-    gc.collect()
-    use_proc = _reset_peak() and _proc_status_kb("VmHWM") is not None
-    baseline_kb = _proc_status_kb("VmRSS") if use_proc else _maxrss_kb()
-    Path(out + ".baseline").write_text(json.dumps({"baseline_kb": baseline_kb}))
+    use_proc, baseline_kb = start_memory(out)
 
     started = time.perf_counter()
     model = mlflow.sklearn.load_model(model_dir)
@@ -79,31 +121,14 @@ def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> 
     started = time.perf_counter()
     predict_scores(model, rows, task)
     batch_seconds = time.perf_counter() - started
-    peak_kb = _proc_status_kb("VmHWM") if use_proc else _maxrss_kb()
+    memory = memory_figures(use_proc, baseline_kb)
 
-    timings = []
-    for index, row in enumerate(single):
-        started = time.perf_counter()
-        predict_scores(model, row, task)
-        if index >= WARMUP_CALLS:
-            timings.append((time.perf_counter() - started) * 1000.0)
-    rounds = [np.asarray(part) for part in np.array_split(np.asarray(timings), LATENCY_ROUNDS) if len(part)]
-    ms = min(rounds, key=lambda part: float(np.percentile(part, 99)))
     figures = {
-        "memory_mb": max(peak_kb - baseline_kb, 0) / 1024.0,
-        "baseline_mb": baseline_kb / 1024.0,
-        "peak_rss_mb": peak_kb / 1024.0,
-        "memory_method": ("VmHWM (after clear_refs reset) - VmRSS baseline" if use_proc
-                          else "ru_maxrss - ru_maxrss baseline"),
+        **memory,
         "load_seconds": load_seconds,
         "batch_rows": int(len(rows)),
         "batch_seconds": batch_seconds,
-        "latency_calls": int(len(timings)),
-        "latency_rounds_p99_ms": [float(np.percentile(part, 99)) for part in rounds],
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "max_ms": float(ms.max()),
+        **latency_figures(lambda row: predict_scores(model, row, task), single),
     }
     Path(out).write_text(json.dumps(figures))
     return figures

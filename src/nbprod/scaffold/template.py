@@ -1,10 +1,12 @@
 """Where the project template lives.
 
 ``nbprod/project_template/`` holds the reference project's notebooks (with the dashboards),
-``pipeline.yaml``, ``env.yaml`` and ``binder/``. In a checkout these are symlinks to the
-repository's own top-level files, so there is one copy of each; a built wheel carries their
-contents. ``nbprod/scaffold/files/`` holds what only a generated project has (its Makefile,
-README, tests, CI workflow, ``.gitignore``).
+``pipeline.yaml``, ``env.yaml``, ``binder/`` and its deployment kit (``Dockerfile``,
+``dockerignore``, ``requirements.lock``, ``deploy/``, the CI workflow ``ci.yml``, ``scripts/``;
+see :mod:`nbprod.scaffold.deploykit`). In a checkout these are symlinks to the repository's own
+files, so there is one copy of each; a built wheel carries their contents.
+``nbprod/scaffold/files/`` holds what only a generated project has (its Makefile, README, tests,
+``.gitignore``).
 """
 
 from __future__ import annotations

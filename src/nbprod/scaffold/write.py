@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from nbprod import settings
-from nbprod.scaffold import render
+from nbprod.scaffold import deploykit, render
 from nbprod.scaffold.origin import Origin
 from nbprod.scaffold.plan import Plan
 from nbprod.scaffold.template import COPIED, scaffold_files, template_folder
@@ -40,6 +40,7 @@ def placeholders(plan: Plan, origin: Origin) -> dict[str, str]:
         "NBPROD": origin.requirement(),
         "NBPROD_TEST": origin.requirement("test"),
         "VERSION": origin.version,
+        "IMAGE": deploykit.image_name(plan.name),
         "SAMPLE_FRAC": str(sample_fraction(plan.rows)),
         "SOURCE": plan.source,
         "TARGET": plan.target.name,
@@ -99,4 +100,5 @@ def write_project(folder: Path, plan: Plan, data_file: Path, origin: Origin, for
     (folder / settings.ENV_FILE).write_text(render.render_env(env_template, plan, positive_class_setting()))
     (folder / plan.schema_file).parent.mkdir(exist_ok=True)
     (folder / plan.schema_file).write_text(render.render_schema(plan))
+    deploykit.write_kit(folder, template_folder(), plan.name, origin)
     copy_scaffold_files(folder, placeholders(plan, origin))

@@ -4,7 +4,9 @@ HTTP API
 --------
 ``POST /predict``
     Body: one record (a JSON object ``{"column": value, ...}``), a list of records
-    ``[{...}, {...}]``, or ``{"records": [{...}, ...]}``. Records are checked against
+    ``[{...}, {...}]``, ``{"records": [{...}, ...]}``, one of MLflow's wrappers
+    (``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``), or CSV with
+    ``Content-Type: text/csv`` (see :mod:`nbprod.serving.protocols`). Records are checked against
     the model's feature contract (see :mod:`nbprod.serving.validation`). Response 200::
 
         {"request_id": "...", "model": {"name": "nbprod-model", "version": "3"},
@@ -22,13 +24,15 @@ HTTP API
          'distance': expected a number, got str 'far'", "details": [{"record": 0,
          "column": "distance", "problem": "wrong_type", "message": "..."}]}}
 
-    400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
+    400 ``malformed_json``/``malformed_csv``/``bad_shape`` (an unknown wrapper key: the message
+    names the accepted ones); 401 ``unauthorized`` (token set, header missing or
     wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
     ``not_finite``, ``out_of_range``, ``too_long`` (``serve.max_text_chars``), ``invalid_text``,
     ``duplicate_key``, ``not_an_object`` (``invalid_input`` when several kinds); 503
-    ``not_ready`` (no model loaded yet). Columns the contract does not name are ignored
-    and reported in ``warnings``.
+    ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
+    ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
+    ``refuse``). Columns the contract does not name are ignored and reported in ``warnings``.
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``
@@ -37,10 +41,20 @@ HTTP API
     model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
+``POST /invocations``, ``GET /ping``
+    MLflow's scoring protocol (as ``mlflow models serve``): the same bodies, answered
+    ``{"predictions": [...]}``; errors ``{"error_code": "BAD_REQUEST", "message": ...}``.
+``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}``, ``POST /v2/models/{name}/infer``
+    The Open Inference Protocol (KServe v2), one input tensor per contract column
+    (see :mod:`nbprod.serving.protocols`).
+``GET /openapi.json``, ``GET /docs``
+    The OpenAPI document generated from the loaded model's contract, and a self-contained
+    page of it (see :mod:`nbprod.serving.openapi`); both follow the alias.
 
 Every response carries ``X-Request-ID`` (the client's, when it sent one, else a new id).
-When the environment variable named by ``serve.token_env`` is set, ``/predict`` requires
-``Authorization: Bearer <its value>``; the other endpoints stay open.
+When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``
+and ``/v2/models/{name}/infer`` require ``Authorization: Bearer <its value>``; the other endpoints
+stay open.
 
 Performance: requests are validated on the event loop without pandas, then queued;
 a single model thread takes everything queued (up to ``max_batch_rows``) and makes one
@@ -68,12 +82,14 @@ from typing import Any
 
 from nbprod import alerts
 from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
+from nbprod.serving import protocols
 from nbprod.serving.metrics import Metrics
-from nbprod.serving.validation import RequestError, Validated, loads
+from nbprod.serving.protocols import class_fields  # noqa: F401 - its home was here
+from nbprod.serving.validation import RequestError, Validated
 
 log = logging.getLogger("nbprod.serving")
 
-ENDPOINTS = ("/predict", "/health", "/ready", "/metrics")
+ENDPOINTS = ("/predict", "/recommend", "/health", "/ready", "/metrics")
 JSON = b"application/json"
 TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -97,6 +113,8 @@ class ServeConfig:
     log_flush_rows: int
     log_flush_seconds: float
     alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
+    log_max_rows: int | None              # rows the log holds in memory at most (None: no bound)
+    log_policy: str                       # at that bound: refuse (503) or serve unlogged
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
 
@@ -119,6 +137,8 @@ class ServeConfig:
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
             alerts=alerts.AlertConfig.from_settings(project.settings["alerts"]),
+            log_max_rows=int(serve["log_max_rows"]),
+            log_policy=serve["log_policy"],
         )
         for key, value in overrides.items():
             if value is not None:
@@ -245,15 +265,6 @@ def predict_batch(model: Any, batch: list[Validated]) -> list:
     return results
 
 
-def class_fields(model: Any) -> dict[str, Any]:
-    """A classifier's ``classes`` (the probabilities' order) and, when binary, its ``positive_class`` and
-    ``threshold`` (on the positive class's probability); a multiclass model predicts the most probable class."""
-    fields: dict[str, Any] = model.labels.to_dict()
-    if model.labels.binary:
-        fields["threshold"] = model.threshold
-    return fields
-
-
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
@@ -272,6 +283,7 @@ class PredictionService:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.token = config.token.encode() if config.token else None
         self.metrics.collectors.append(self._log_metrics)
+        self.router = protocols.Router(config.model_name, self.token is not None)  # MLflow, KServe v2, OpenAPI
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -282,7 +294,8 @@ class PredictionService:
         self.loop = asyncio.get_running_loop()
         if self.config.log_folder is not None:
             self.log = PredictionLogWriter(self.config.log_folder, self.config.log_flush_rows,
-                                           self.config.log_flush_seconds)
+                                           self.config.log_flush_seconds, self.config.log_max_rows,
+                                           self.config.log_policy)
         self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
         wanted = self.config.alerts is not None and self.config.alerts.webhooks
@@ -330,7 +343,9 @@ class PredictionService:
             return {}
         return {"nbprod_prediction_log_rows_total": self.log.rows_written,
                 "nbprod_prediction_log_buffered_rows": self.log.rows_buffered,
-                "nbprod_prediction_log_write_errors_total": self.log.write_errors}
+                "nbprod_prediction_log_write_errors_total": self.log.write_errors,
+                "nbprod_prediction_log_unlogged_rows_total": self.log.rows_unlogged,
+                "nbprod_prediction_log_refused_rows_total": self.log.rows_refused}
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -372,32 +387,41 @@ class PredictionService:
                 if scope["method"] != "POST":
                     raise RequestError(405, "method_not_allowed", "use POST /predict")
                 status, body = 200, await self.predict(headers, receive, request_id, arrived)
+            elif path == "/recommend":  # a recommender project (nbprod.serving.recommend)
+                if scope["method"] != "POST":
+                    raise RequestError(405, "method_not_allowed", "use POST /recommend")
+                from nbprod.serving import recommend
+
+                status, body = 200, await recommend.handle(self, headers, receive, request_id, arrived)
             elif path == "/health":
                 status, body = 200, b'{"status":"alive"}'
             elif path == "/ready":
                 status, body = self.ready()
             elif path == "/metrics":
                 status, body, content_type = 200, self.metrics.render().encode(), TEXT
-            else:
-                raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
-                                                     "GET /health, /ready or /metrics")
+            else:  # -- the protocols' endpoints (nbprod.serving.protocols) --
+                answer = await self.router.handle(self, scope, receive, headers, request_id, arrived)
+                if answer is None:
+                    raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
+                                                         "GET /health, /ready, /metrics or /docs")
+                status, body, content_type, extra = answer
         except RequestError as error:
             status = error.status
             self.metrics.observe_error(error.kind)
-            body = _json({"request_id": request_id, "error": error.to_dict()})
+            body = protocols.error_body(path, request_id, error)
             if status == 401:
                 extra.append((b"www-authenticate", b'Bearer realm="nbprod"'))
         except Exception:
             log.exception("request %s failed", request_id)
             status = 500
             self.metrics.observe_error("internal")
-            body = _json({"request_id": request_id,
-                          "error": {"kind": "internal", "message": "internal error; see the service log"}})
+            body = protocols.error_body(path, request_id, RequestError(500, "internal",
+                                                                       "internal error; see the service log"))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                                 (b"x-request-id", request_id.encode("latin-1", "replace")), *extra]})
         await send({"type": "http.response.body", "body": body})
-        self.metrics.observe_request(path if path in ENDPOINTS else "other", status,
+        self.metrics.observe_request(path if path in ENDPOINTS else self.router.label(path) or "other", status,
                                      time.perf_counter() - started)
 
     def ready(self) -> tuple[int, bytes]:
@@ -432,28 +456,9 @@ class PredictionService:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def records(self, payload: Any, model: Any) -> list:
-        if isinstance(payload, list):
-            records = payload
-        elif isinstance(payload, dict) and "records" in payload and "records" not in model.validator.known:
-            records = payload["records"]
-            if not isinstance(records, list) or len(payload) != 1:
-                raise RequestError(400, "bad_shape", "{\"records\": [...]} must hold a list of objects and no "
-                                                     f"other key, got {type(records).__name__} with keys "
-                                                     f"{sorted(payload)}")
-        elif isinstance(payload, dict):
-            records = [payload]
-        else:
-            raise RequestError(400, "bad_shape", "the body must be a JSON object (one record), a list of "
-                                                 f"objects or {{\"records\": [...]}}, got {type(payload).__name__}")
-        if not records:
-            raise RequestError(422, "empty_input", "no records to predict: the list is empty")
-        if len(records) > self.config.max_rows:
-            raise RequestError(413, "too_many_rows",
-                               f"{len(records)} records is over the limit of {self.config.max_rows} per request")
-        return records
-
-    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float) -> bytes:
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
+                      protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
+        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
         if self.token is not None:
             given = headers.get(b"authorization", b"")
             if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
@@ -463,31 +468,18 @@ class PredictionService:
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         body = await self.read_body(headers, receive)
-        try:
-            payload = loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
-        except UnicodeDecodeError as error:
-            raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
-        except ValueError as error:
-            raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
-        except RecursionError:
-            raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
-        validated = model.validator.check(self.records(payload, model))
+        parsed, validated = protocols.read(protocol, protocols.media_type(headers), body, model, self.config.max_rows)
         predictions, probabilities = await self.batcher.predict(model, validated)
-        if self.log is not None:
-            self.log.append(model.contract.names, validated.columns, predictions, probabilities,
-                            model.name, model.version, request_id, arrived, model.labels)
+        if self.log is not None and not self.log.append(model.contract.names, validated.columns, predictions,
+                                                        probabilities, model.name, model.version, request_id,
+                                                        arrived, model.labels):
+            raise RequestError(503, "log_full", "the prediction log is full (its writes fail: disk full?); "
+                                                "no prediction is served unlogged (serve.log_policy); retry later")
         self.metrics.predictions += validated.rows
         for warning in validated.warnings:
             if warning["problem"] == "unseen_category":
                 self.metrics.observe_unseen(warning["column"])
-        response: dict[str, Any] = {"request_id": request_id,
-                                    "model": {"name": model.name, "version": model.version},
-                                    "predictions": predictions.tolist()}
-        if probabilities is not None:
-            response["probabilities"] = probabilities.tolist()
-            response.update(class_fields(model))
-        response["warnings"] = validated.warnings
-        return _json(response)
+        return protocol.respond(protocols.Answer(model, validated, predictions, probabilities, request_id), parsed)
 
 
 def build_app(config: ServeConfig) -> PredictionService:

@@ -1,4 +1,7 @@
-"""A tiny renderer of the kustomize features deploy/k8s uses, for machines without kustomize.
+"""A tiny renderer of the kustomize features ``deploy/k8s`` uses, for machines without kustomize.
+
+The deployment tests of this repository and of every project ``nbprod new`` writes render
+their overlays with it (see :mod:`nbprod.scaffold.validate`).
 
 Supported: ``resources`` (files and folders holding a kustomization.yaml), ``namespace``,
 ``images`` (``newName``/``newTag`` on containers) and ``patches`` given as a ``path`` to a

@@ -1,0 +1,57 @@
+"""The settings of a recommender project (``kind: recommender`` in ``env.yaml``).
+
+Its own ``data``, ``split``, ``train``, ``evaluate`` and ``fallback`` sections; the sections
+every project shares (``tracking``, ``registry``, ``serve``, ``alerts``) are the tabular
+project's own entries of :data:`nbprod.settings.SCHEMA`, not copies. The values, and their
+defaults, live in the recommender template's ``env.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+#: The recommender project's own sections (the shared ones are added by :func:`schema`).
+OWN_SCHEMA: dict[str, Any] = {
+    "kind": str,
+    "products": str,
+    "reports": str,
+    "sample_frac": (int, float),
+    "seed": int,
+    "data": {
+        "source": str,
+        "user": str,
+        "item": str,
+        "time": str,
+        "weight": (str, type(None)),
+        "user_attributes": list,
+        "item_attributes": list,
+    },
+    "split": {
+        "valid_start": (str, type(None)),
+        "test_start": (str, type(None)),
+        "valid_quantile": float,
+        "test_quantile": float,
+    },
+    "train": {"n_jobs": int, "threads": int, "candidates": list},
+    "evaluate": {"k": int, "metric": str},
+    "fallback": {"segment": (str, type(None)), "min_segment_users": int, "min_item_interactions": int},
+    "monitor": {"reports": str, "trigger_k": int, "trigger_n": int, "retrain": bool},
+}
+#: The sections shared with the tabular project.
+SHARED = ("tracking", "registry", "serve", "alerts")
+
+CHOICES = {("evaluate", "metric"): ("precision", "recall", "ndcg", "map")}
+
+LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
+    ("split", "valid_quantile"): (lambda value: 0 < value < 1, "in (0, 1)"),
+    ("split", "test_quantile"): (lambda value: 0 < value < 1, "in (0, 1)"),
+    ("train", "threads"): (lambda value: value >= 1, "at least 1"),
+    ("evaluate", "k"): (lambda value: 1 <= value <= 500, "between 1 and 500 (the fallback keeps 500 items)"),
+    ("fallback", "min_segment_users"): (lambda value: value >= 1, "at least 1"),
+    ("fallback", "min_item_interactions"): (lambda value: value >= 1, "at least 1"),
+}
+
+
+def schema(shared: dict[str, Any]) -> dict[str, Any]:
+    """The whole schema: :data:`OWN_SCHEMA` and the ``shared`` (tabular) schema's :data:`SHARED` sections."""
+    return {**OWN_SCHEMA, **{name: shared[name] for name in SHARED}}

@@ -1,0 +1,76 @@
+"""``nbprod new DIR --template recommender``: a recommender project from the recommender template.
+
+The template (``nbprod/recommender/template``: ``pipeline.yaml``, ``env.yaml``, ``notebooks/``; in a
+checkout a symlink to the repository's ``templates/recommender``) is copied as it is, with the
+project's names in ``env.yaml`` (``tracking.experiment``, ``registry.model_name``) and, for a table
+of one's own (``--data``), its file and columns in ``data.*``. Without ``--data`` the project
+builds on the embedded MovieLens ratings.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Mapping
+
+from nbprod import settings
+from nbprod.scaffold import render
+from nbprod.scaffold.plan import project_name
+
+#: Files and folders of the template copied unchanged.
+COPIED = ("pipeline.yaml", "notebooks")
+#: What a generated project's git ignores (its products and stores).
+GITIGNORE = ".venv/\n__pycache__/\n.ipynb_checkpoints/\nbuild/\nreports/\nmlartifacts/\nmlflow.db\n*.db\n.nbprod/\n"
+
+
+def template_folder() -> Path:
+    """The installed recommender template, symlinks resolved."""
+    return (Path(__file__).resolve().parents[1] / "recommender" / "template").resolve()
+
+
+def render_env(template: str, name: str, source: str | None, columns: Mapping[str, str | None]) -> str:
+    """The template's ``env.yaml`` with the project's names and, when given, its data file and columns."""
+    text = render.replace_setting(template, "tracking", "experiment", name)
+    text = render.replace_setting(text, "registry", "model_name", f"{name}-model")
+    if source is not None:
+        text = render.replace_setting(text, "data", "source", source)
+        text = render.replace_setting(text, "data", "item_attributes", [])
+        for key, value in columns.items():
+            text = render.replace_setting(text, "data", key, value)
+    return text
+
+
+def readme(name: str, source: str) -> str:
+    """The project's README: what it is and what to run."""
+    return (f"# {name}\n\nA recommender project written by `nbprod new --template recommender` on {source}.\n\n"
+            "- `nbprod build` runs get, eda, prepare, train, evaluate and the promotion gate;\n"
+            "- `env.yaml` holds every setting (data columns, split, candidates, fallback segment, budget);\n"
+            "- `reports/` holds the executed notebooks and the gate's evidence (`promotion.html`).\n")
+
+
+def write_project(folder: Path, data_file: Path | None = None, columns: Mapping[str, str | None] | None = None,
+                  force: bool = False) -> None:
+    """Write a recommender project into ``folder`` (see the module docstring)."""
+    from nbprod.scaffold.write import check_folder
+
+    check_folder(folder, force)
+    folder.mkdir(parents=True, exist_ok=True)
+    template = template_folder()
+    for item in COPIED:
+        source = template / item
+        if source.is_dir():
+            shutil.copytree(source, folder / item, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        else:
+            shutil.copyfile(source, folder / item)
+    source_setting = None
+    if data_file is not None:
+        (folder / "data").mkdir(exist_ok=True)
+        source_setting = f"data/{data_file.name}"
+        if data_file.resolve() != (folder / source_setting).resolve():
+            shutil.copyfile(data_file, folder / source_setting)
+    name = project_name(folder.name)
+    env = render_env((template / settings.ENV_FILE).read_text(), name, source_setting, columns or {})
+    (folder / settings.ENV_FILE).write_text(env)
+    (folder / ".gitignore").write_text(GITIGNORE)
+    (folder / "README.md").write_text(readme(name, source_setting or "the embedded MovieLens ratings"))

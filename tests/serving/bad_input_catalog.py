@@ -217,16 +217,30 @@ class Protocol:
     spelling: str = "json"      # which spelling of a ValueCase it sends: "json" or "csv"
 
 
-#: The protocols ``/predict`` takes today. MLflow's (dataframe_split, dataframe_records, instances, inputs)
-#: and KServe v2 join as one Protocol each, and :data:`CSV_PROTOCOL` once ``/predict`` takes text/csv; the
-#: cases stay as they are (a CSV-spelt protocol is held to ``reason``, the JSON ones to ``kind``/``text``).
+def split_body(rows: list[dict], spelling: str | None) -> bytes | None:
+    """MLflow's ``dataframe_split`` of ``rows`` (None when the rows differ in their columns: it cannot say that)."""
+    columns = list(rows[0])
+    if any(list(row) != columns for row in rows):
+        return None
+    return json_text({"dataframe_split": {"columns": columns, "data": [[row[name] for name in columns]
+                                                                        for row in rows]}}, spelling)
+
+
+#: The protocols that take records: nbprod's JSON on ``/predict``, MLflow's wrappers on ``/invocations``
+#: and CSV on ``/predict``. A KServe v2 builder would join here (its typed tensors say less: not yet).
 PROTOCOLS: list[Protocol] = [
     Protocol("json-list", "/predict", "application/json", lambda rows, spelling: json_text(rows, spelling)),
     Protocol("json-records", "/predict", "application/json",
              lambda rows, spelling: json_text({"records": rows}, spelling)),
+    Protocol("mlflow-dataframe_records", "/invocations", "application/json",
+             lambda rows, spelling: json_text({"dataframe_records": rows}, spelling)),
+    Protocol("mlflow-dataframe_split", "/invocations", "application/json", split_body),
+    Protocol("mlflow-instances", "/invocations", "application/json",
+             lambda rows, spelling: json_text({"instances": rows}, spelling)),
+    Protocol("mlflow-inputs", "/invocations", "application/json",
+             lambda rows, spelling: json_text({"inputs": rows}, spelling)),
+    Protocol("csv", "/predict", "text/csv", lambda rows, spelling: csv_text(rows, spelling), "csv"),
 ]
-#: ``text/csv`` to ``/predict``: not served yet (``nbprod score`` reads the same spelling from files).
-CSV_PROTOCOL = Protocol("csv", "/predict", "text/csv", lambda rows, spelling: csv_text(rows, spelling), "csv")
 
 
 def _records(good: list[dict], count: int = 2) -> list[dict]:

@@ -8,9 +8,9 @@ Three tables:
 - :data:`VALUE_CASES`: one bad value in one column of the second of two records. Each case spells
   the value as JSON text (``json``) and as a CSV field (``csv``; None when CSV cannot say it, or says
   something valid). Every protocol sends the same case through its own request builder
-  (:data:`PROTOCOLS`: JSON records and ``{"records": ...}`` today; MLflow's and KServe's wrappers
-  and ``text/csv`` join when ``/predict`` takes them); ``nbprod score`` reads the CSV spelling from a
-  file and must reject that row with a reason naming the column.
+  (:data:`PROTOCOLS`: nbprod's JSON list and ``{"records": ...}``, MLflow's four wrappers on
+  ``/invocations``, ``text/csv``; a KServe v2 builder can join the list); ``nbprod score`` reads the
+  CSV spelling from a file and must reject that row with a reason naming the column.
 - :data:`BODY_CASES`: bodies that are wrong as a whole (not JSON, not UTF-8, wrong shape, too big).
 - :data:`CSV_FILE_CASES`: files ``nbprod score`` must refuse, or read right (ragged rows, headers).
 

@@ -296,3 +296,14 @@ def test_two_passes_at_once_start_at_most_one_retraining(project, monkeypatch):
         thread.join(60)
     assert len(reports) == 2 and len(started) == 1
     assert [event["kind"] for event in read(tmp_path)["events"]] == ["retrain", "no_action"]
+
+
+def test_labels_are_never_joined_on_the_clients_request_id():
+    from nbprod.monitoring.check import MonitorError
+
+    log = pd.DataFrame({"client_request_id": ["same", "same"], "distance": [1.0, 2.0]})  # two clients, one id
+    labels = pd.DataFrame({"client_request_id": ["same"], "distance": [1.0], "late": [1]})
+    _, key = attach_labels(log, labels, "late")
+    assert key == ["distance"]
+    with pytest.raises(MonitorError, match="client_request_id"):
+        attach_labels(log, labels, "late", ["client_request_id"])

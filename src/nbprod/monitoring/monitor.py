@@ -61,23 +61,32 @@ def read_rows(path: Path) -> pd.DataFrame:
         raise check.MonitorError(str(error)) from None
 
 
+#: The prediction log's column of the client's X-Request-ID: never a key labels are joined on.
+CLIENT_ID = "client_request_id"
+
+
 def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Sequence[str] | None = None
                   ) -> tuple[pd.DataFrame, list[str]]:
     """``rows`` with the true ``target`` from ``labels`` joined on ``key``; and the key used.
 
     Default key: ``request_id`` and ``row`` (prediction log rows) when both sides have
     them, else ``request_id``, else every column the two share besides the target.
+    Never ``client_request_id``: a client's ``X-Request-ID`` is whatever the client sent
+    (two clients may send the same), so labels joined on it could land on others' rows.
     """
     if target not in labels.columns:
         raise check.MonitorError(f"the labels have no {target!r} column (data.target)")
     if key:
         key = list(key)
+        if CLIENT_ID in key:
+            raise check.MonitorError(f"labels cannot be joined on {CLIENT_ID!r} (the client's X-Request-ID, not "
+                                     "unique): join on request_id and row, the service's ids in each response")
     elif {"request_id", "row"} <= set(rows.columns) & set(labels.columns):
         key = ["request_id", "row"]
     elif "request_id" in rows.columns and "request_id" in labels.columns:
         key = ["request_id"]
     else:
-        key = [c for c in labels.columns if c in rows.columns and c != target]
+        key = [c for c in labels.columns if c in rows.columns and c not in (target, CLIENT_ID)]
     missing = [c for c in key if c not in rows.columns or c not in labels.columns]
     if not key or missing:
         raise check.MonitorError(f"cannot join the labels to the rows: no shared key column "

@@ -6,7 +6,8 @@ date-times as UTC timestamps) and these columns:
 
 ========================  ==========================================================
 ``time``                  when the request arrived (timestamp, UTC)
-``request_id``            the request id (the client's ``X-Request-ID`` when given)
+``request_id``            the service's own id of the request (the key labels are joined on)
+``client_request_id``     the client's ``X-Request-ID`` when it sent one (an echo; never a join key)
 ``row``                   index of the record in its request
 ``model_name``            registered model name
 ``model_version``         registered model version (text)
@@ -91,8 +92,8 @@ MAX_RETRY_SECONDS = 2.0
 POLICIES = ("refuse", "serve")
 
 #: Columns of every prediction log, besides the model's input columns.
-META_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability",
-                "classes", "positive_class", "probabilities")
+META_COLUMNS = ("time", "request_id", "client_request_id", "row", "model_name", "model_version", "prediction",
+                "probability", "classes", "positive_class", "probabilities")
 
 
 class PredictionLogWriter:
@@ -147,13 +148,14 @@ class PredictionLogWriter:
 
     def append(self, contract_names: Sequence[str], columns: dict[str, list], predictions: Sequence,
                probabilities: Sequence | None, model_name: str, model_version: str,
-               request_id: str, arrived: float, labels: Any = None) -> bool:
+               request_id: str, arrived: float, labels: Any = None, client_request_id: str | None = None) -> bool:
         """Queue the rows of one request (cheap: keeps references, converts nothing).
 
         ``labels``: the model's :class:`~nbprod.model.labels.ClassLabels` (classification;
         without it the classes are taken to be ``0 .. k-1``, the positive one the last).
         Returns False when the rows were refused (``max_rows`` held, policy ``refuse``): the
         caller must not answer with them. Policy ``serve`` returns True, the rows counted as unlogged.
+        ``client_request_id``: the client's ``X-Request-ID``, logged beside the service's ``request_id``.
         """
         rows = len(predictions)
         with self._condition:
@@ -166,7 +168,7 @@ class PredictionLogWriter:
                 self.rows_unlogged += rows
                 return True
             self._buffer.append((tuple(contract_names), columns, predictions, probabilities,
-                                 model_name, model_version, request_id, arrived, labels))
+                                 model_name, model_version, request_id, arrived, labels, client_request_id))
             self._rows += rows
             self._held += rows
             if self._oldest is None:  # the thread sleeps until the first row: wake it to start the clock
@@ -343,12 +345,13 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
 
     def repeated(index: int):
         values = np.empty(len(entries), dtype=object)
-        values[:] = [entry[index] for entry in entries]
+        values[:] = [entry[index] if len(entry) > index else None for entry in entries]
         return pa.array(np.repeat(values, counts), pa.string())
 
     meta = {
         "time": pa.array(micros, pa.timestamp("us", tz="UTC")),
         "request_id": repeated(6),
+        "client_request_id": repeated(9),
         "row": pa.array(rows, pa.int32()),
         "model_name": repeated(4),
         "model_version": repeated(5),
@@ -471,6 +474,7 @@ def empty_log_frame():
     return pd.DataFrame({
         "time": pd.Series([], dtype="datetime64[us, UTC]"),
         "request_id": pd.Series([], dtype="str"),
+        "client_request_id": pd.Series([], dtype="str"),
         "row": pd.Series([], dtype="int32"),
         "model_name": pd.Series([], dtype="str"),
         "model_version": pd.Series([], dtype="str"),

@@ -425,14 +425,15 @@ class Router:
         return None
 
     async def handle(self, service: Any, scope: dict, receive: Any, headers: dict, request_id: str,
-                     arrived: float) -> Response | None:
+                     arrived: float, client_id: str | None = None) -> Response | None:
         path, method = scope["path"], scope["method"]
         if path == "/invocations":
             _require(method, "POST", path)
-            body = await service.predict(headers, receive, request_id, arrived, protocol=MLFLOW)
+            body = await service.predict(headers, receive, request_id, arrived, client_id, protocol=MLFLOW)
             return 200, body, JSON_TYPE, []
         if path.startswith("/v2"):
-            return await self.open_inference(service, path, method, headers, receive, request_id, arrived)
+            return await self.open_inference(service, path, method, headers, receive, request_id, arrived,
+                                             client_id)
         if path in ("/ping", "/openapi.json", "/docs"):
             _require(method, "GET", path)
             if path == "/ping":
@@ -443,7 +444,7 @@ class Router:
         return None
 
     async def open_inference(self, service: Any, path: str, method: str, headers: dict, receive: Any,
-                             request_id: str, arrived: float) -> Response | None:
+                             request_id: str, arrived: float, client_id: str | None = None) -> Response | None:
         model = service.model
         if path in ("/v2/health/live", "/v2", "/v2/health/ready"):
             _require(method, "GET", path)
@@ -467,7 +468,7 @@ class Router:
                                                  f"not loaded; version {model.version} is")
         if match["action"] == "/infer":
             _require(method, "POST", path)
-            body = await service.predict(headers, receive, request_id, arrived, protocol=OPEN_INFERENCE)
+            body = await service.predict(headers, receive, request_id, arrived, client_id, protocol=OPEN_INFERENCE)
             return 200, body, JSON_TYPE, []
         _require(method, "GET", path)
         if match["action"] == "/ready":

@@ -52,7 +52,8 @@ def call(app, body, method: str = "POST", path: str = "/recommend") -> tuple[int
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "headers": [(b"content-type", b"application/json")]}
+    scope = {"type": "http", "method": method, "path": path,
+             "headers": [(b"content-type", b"application/json"), (b"host", b"127.0.0.1:0")]}
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], json.loads(sent[1]["body"])
 

@@ -547,7 +547,8 @@ class PredictionService:
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         guard = self.config.guard
-        guards.check_stalled(self.batcher.busy_seconds(), guard.request_timeout_seconds)
+        busy = self.batcher.busy_seconds() if self.batcher is not None else None  # None: not started (tests)
+        guards.check_stalled(busy, guard.request_timeout_seconds)
         body = await self.read_body(headers, receive)
         read = time.monotonic()  # the deadline counts the service's work, not the client's upload
         reading = (protocol, protocols.media_type(headers), body, model, self.config.max_rows)

@@ -32,7 +32,7 @@ def broken_champion(folder: Path) -> str:
 
 def service_config(uri: str) -> ServeConfig:
     return ServeConfig(model_name="m", alias="champion", tracking_uri=uri, host="127.0.0.1", port=0, token=None,
-                       max_body_bytes=2**20, max_rows=10, reload_seconds=0.2, log_folder=None, log_flush_rows=10,
+                       max_body_bytes=2**20, max_rows=10, max_text_chars=1000, reload_seconds=0.2, log_folder=None, log_flush_rows=10,
                        log_flush_seconds=1.0, log_max_rows=None, log_policy="refuse",
                        alerts=AlertConfig((Webhook(URL_ENV, "json"),), 1.0, 1, 0.1, 3.0, 10),
                        guard=default_guard())

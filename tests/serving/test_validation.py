@@ -14,7 +14,8 @@ import pytest
 from nbprod.model.contract import ColumnSpec, FeatureContract
 from nbprod.serving.metrics import Metrics
 from nbprod.serving.prediction_log import META_COLUMNS, PredictionLogWriter, read_prediction_log
-from nbprod.serving.validation import RecordValidator, RequestError, frame_from_columns, validate_frame
+from nbprod.serving.validation import (DATETIME_MAX, DATETIME_MIN, RecordValidator, RequestError, frame_from_columns,
+                                      loads, parse_datetime, validate_frame)
 
 CONTRACT = FeatureContract((
     ColumnSpec("carrier", "categorical", False, ("UA", "AA")),
@@ -142,6 +143,75 @@ def test_frame_validation_of_csv_text_and_missing_column():
     assert clean["distance"].tolist() == [1400.0, 1000.0]
     with pytest.raises(RequestError, match="missing required column"):
         validate_frame(frame.drop(columns="distance"), CONTRACT)
+
+
+
+@pytest.mark.parametrize("column, value, kind, text", [
+    ("distance", 10**400, "out_of_range", "int of 401 digits does not fit a float64"),
+    ("distance", -(10**309), "out_of_range", "does not fit a float64"),
+    ("time_hour", "9999-12-31T23:59:59-01:00", "out_of_range", "outside the years 1 to 9999 in UTC"),
+    ("time_hour", "0001-01-01T00:00:00+00:01", "out_of_range", "outside the years 1 to 9999 in UTC"),
+    ("time_hour", "3000-01-01", "out_of_range", "out of range (3000-01-01T00:00:00 in UTC)"),
+    ("time_hour", "1677-09-21T00:12:43.145224", "out_of_range", "the date-times a model takes are 1677-09-21"),
+    ("time_hour", "3000-01-01 00:00:00.000000001", "out_of_range", "out of range"),  # pandas' parser, non-ISO
+    ("time_hour", "now", "wrong_type", "'now' is not an ISO 8601 date-time"),
+    ("time_hour", " Today ", "wrong_type", "is not an ISO 8601 date-time"),
+    ("carrier", "\ud800", "invalid_text", "not valid Unicode text"),
+    ("carrier", "u" * 101, "too_long", "text of 101 characters is over the limit of 100 (serve.max_text_chars)"),
+    ("time_hour", "2013" + " " * 100, "too_long", "over the limit of 100"),
+])
+def test_values_that_do_not_fit_are_422s_naming_record_and_column(column, value, kind, text):
+    with pytest.raises(RequestError) as caught:
+        RecordValidator(CONTRACT).check([GOOD, {**GOOD, column: value}], max_text_chars=100)
+    error = caught.value
+    assert (error.status, error.kind) == (422, kind) and text in error.message, error.message
+    assert error.message.startswith(f"record 1, column {column!r}: ") and len(error.message) < 300
+    assert error.details[0]["record"] == 1 and error.details[0]["column"] == column
+
+
+def test_the_edges_of_the_date_time_range_are_taken_and_kept_exactly():
+    validated = check({**GOOD, "time_hour": DATETIME_MIN.isoformat()}, {**GOOD, "time_hour": DATETIME_MAX.isoformat()},
+                      {**GOOD, "time_hour": "2262-04-11T23:47:16.854775+00:00"})
+    assert validated.columns["time_hour"] == [DATETIME_MIN, DATETIME_MAX, DATETIME_MAX]
+    frame = frame_from_columns(CONTRACT, validated.columns)  # no wrap on the pandas path
+    assert frame["time_hour"].tolist() == [pd.Timestamp(DATETIME_MIN), pd.Timestamp(DATETIME_MAX), pd.Timestamp(DATETIME_MAX)]
+    assert parse_datetime("2013-01-01T00:00:00-05:00") == datetime(2013, 1, 1, 5)
+
+
+def test_a_category_within_the_bound_is_taken_and_its_warning_quotes_a_short_prefix():
+    validated = RecordValidator(CONTRACT).check([{**GOOD, "dest": "z" * 100, "n" * 5000: 1}], max_text_chars=100)
+    unknown, unseen = sorted(validated.warnings, key=lambda warning: warning["problem"])
+    assert unseen["problem"] == "unseen_category" and "(100 characters)" in unseen["message"]
+    assert len(unseen["message"]) < 200 and len(unknown["message"]) < 200 and unknown["columns"] == ["n" * 40 + "..."]
+    many = check({**GOOD, **{f"x{i}": i for i in range(500)}}).warnings[0]
+    assert len(many["columns"]) == 10 and "and 490 more" in many["message"]
+
+
+def test_a_json_object_with_a_key_twice_is_a_422_naming_record_and_key():
+    records = loads('[{"a": 1}, {"carrier": "UA", "carrier": "AA", "distance": 1, "distance": 2}]')
+    assert records[0] == {"a": 1} and type(records[0]) is dict
+    with pytest.raises(RequestError) as caught:
+        RecordValidator(CONTRACT).check([GOOD, records[1]])
+    assert caught.value.kind == "duplicate_key" and caught.value.details[0] == {
+        "record": 1, "column": "carrier", "problem": "duplicate_key",
+        "message": "record 1, column 'carrier': the key is given more than once (a JSON object takes each key once)"}
+
+
+def test_frame_validation_rejects_what_the_records_reject_and_never_wraps_a_date_time():
+    frame = pd.DataFrame({"carrier": ["UA", "UA", "x" * 101, "UA", "UA"], "dest": [None] * 5,
+                          "distance": ["1" * 400, "1e400", "1400", "1400", "1400"], "delay": [None] * 5,
+                          "time_hour": ["2013-01-01", "2013-01-01", "2013-01-01", "3000-01-01", "now"]})
+    clean, reasons, _ = validate_frame(frame, CONTRACT, max_text_chars=100)
+    assert [reason.split(":")[0] for reason in reasons] == ["column 'distance'", "column 'distance'",
+                                                            "column 'carrier'", "column 'time_hour'", "column 'time_hour'"]
+    assert "does not fit a float64" in reasons[0] and "(400 characters)" in reasons[0] and len(reasons[0]) < 200
+    assert "over the limit of 100" in reasons[2] and "out of range" in reasons[3]
+    stamps = pd.Series(pd.to_datetime(["2013-01-01", "3000-01-01", "1600-01-01"]).as_unit("us"))
+    typed = pd.DataFrame({"carrier": ["UA"] * 3, "dest": [None] * 3, "distance": [1.0] * 3, "delay": [None] * 3,
+                          "time_hour": stamps})  # as a Parquet file gives them
+    clean, reasons, _ = validate_frame(typed, CONTRACT)
+    assert reasons[0] is None and "out of range" in reasons[1] and "out of range" in reasons[2]
+    assert clean["time_hour"].iloc[0] == pd.Timestamp("2013-01-01") and clean["time_hour"].iloc[1:].isna().all()
 
 
 def entry(writer, rows, version="1", request_id="r"):

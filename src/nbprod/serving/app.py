@@ -30,7 +30,8 @@ HTTP API
     (a POST must be ``application/json`` or ``text/csv``); 413 ``body_too_large``
     (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
-    ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
+    ``not_finite``, ``out_of_range``, ``too_long`` (``serve.max_text_chars``), ``invalid_text``,
+    ``duplicate_key``, ``not_an_object`` (``invalid_input`` when several kinds); 503
     ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
     ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
     ``refuse``), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
@@ -118,6 +119,7 @@ class ServeConfig:
     token: str | None
     max_body_bytes: int
     max_rows: int
+    max_text_chars: int
     reload_seconds: float
     log_folder: Path | None
     log_flush_rows: int
@@ -142,6 +144,7 @@ class ServeConfig:
             token=os.environ.get(serve["token_env"]) or None,
             max_body_bytes=int(float(serve["max_body_mb"]) * 2**20),
             max_rows=int(serve["max_rows"]),
+            max_text_chars=int(serve["max_text_chars"]),
             reload_seconds=float(serve["reload_seconds"]),
             log_folder=project.prediction_log,
             log_flush_rows=int(serve["log_flush_rows"]),
@@ -356,6 +359,8 @@ class PredictionService:
             log.info("prediction log flushed: %d rows in %d files", self.log.rows_written, self.log.files_written)
 
     def _loaded(self, model: Any) -> None:  # watcher thread
+        model.validator.max_text_chars = self.config.max_text_chars  # before any request sees the model
+
         def swap() -> None:
             previous, self.model = self.model, model
             self.metrics.observe_reload(True, model.version)

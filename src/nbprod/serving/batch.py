@@ -15,13 +15,18 @@ per class (see :func:`probability_columns`). Rows failing validation go, as read
 the rejects file with a ``reject_reason`` column and ``input_row`` (the row's position
 among the input's data rows, from 0; the file is always written; empty when nothing
 was rejected). CSV input columns are read as text and converted per the
-contract, so a CSV in gives text for the non-contract columns. Output and rejects are
+contract, so a CSV in gives text for the non-contract columns. A CSV row with fewer fields than
+the header is rejected (pandas would fill it with missing values); a file whose header names a
+column twice, or whose first row has a field more than the header (pandas would shift every column),
+is refused. Output and rejects are
 written under temporary names and renamed when complete: a reader never sees half a
 file, and a failed run leaves no output behind.
 """
 
 from __future__ import annotations
 
+import csv
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,8 @@ from nbprod.serving.validation import RequestError, validate_frame
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 REASON = "reject_reason"
+#: ``DataFrame.attrs`` key of a CSV chunk's rows with fewer fields than the header: position -> reason.
+SHORT_ROWS = "nbprod.short_rows"
 ROW = "input_row"
 
 
@@ -107,12 +114,82 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
                 yield batch.to_pandas()
         else:
             separator = "\t" if path.name.lower().endswith(".tsv") else ","
+            check_header(pd.read_csv(path, header=None, nrows=1, dtype=str, sep=separator), path)
+            counts, width, rows = None, 0, 0
             with read_csv(path, chunksize=chunk_rows, sep=separator) as reader:
-                yield from reader
+                for chunk in reader:
+                    if not isinstance(chunk.index, pd.RangeIndex):
+                        raise ScoreError(f"{path}: the first data row has more fields than the header; "
+                                         "pandas would shift every column by one (a trailing separator?)")
+                    if counts is None and len(chunk.columns) > 1 and chunk.iloc[:, -1].isna().any():
+                        # a short row ends in a missing value: only then are the fields counted (from the start)
+                        counts = field_counts(path, separator)
+                        width = next(counts)
+                        skipped = sum(1 for _ in itertools.islice(counts, rows))
+                        if skipped != rows:
+                            raise ScoreError(f"{path}: pandas and Python's csv module read a different "
+                                             "number of rows")
+                    rows += len(chunk)
+                    yield chunk if counts is None else mark_short_rows(chunk, counts, width, path)
+            if counts is not None and next(counts, None) is not None:
+                raise ScoreError(f"{path}: pandas and Python's csv module read a different number of rows")
     except ScoreError:
         raise
-    except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
+    except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            csv.Error) as error:
         raise ScoreError(f"cannot read {path} as {kind}: {error}") from error
+
+
+def field_counts(path: Path, separator: str) -> Iterator[int]:
+    """The number of fields of the header, then of each data row of a CSV file, blank lines skipped as
+    pandas skips them (``pandas.read_csv`` fills a short row with missing values without a word)."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # pandas has no bound on a field
+    with open_text(path) as handle:
+        for row in csv.reader(handle, delimiter=separator):
+            if row and (len(row) > 1 or row[0].strip()):
+                yield len(row)
+
+
+def open_text(path: Path) -> Any:
+    """A CSV file as text, decompressed the way pandas infers it from the name (UTF-8, BOM dropped)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    name = path.name.lower()
+    openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    for suffix, opener in openers.items():
+        if name.endswith(suffix):
+            return opener(path, "rt", encoding="utf-8-sig", newline="")
+    if name.endswith(".zip"):
+        archive = zipfile.ZipFile(path)
+        return io.TextIOWrapper(archive.open(archive.namelist()[0]), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def mark_short_rows(chunk: Any, counts: Iterator[int], width: int, path: Path) -> Any:
+    """``chunk`` with ``attrs[SHORT_ROWS]``: the reject reason of each row (by position) that has fewer
+    fields than the header (``counts``: :func:`field_counts` after the header)."""
+    import numpy as np
+
+    try:
+        fields = np.fromiter(counts, dtype=np.int64, count=len(chunk))
+    except ValueError:
+        raise ScoreError(f"{path}: pandas and Python's csv module read a different number of rows") from None
+    chunk.attrs[SHORT_ROWS] = {int(position): f"the row has {fields[position]} field(s), the header {width}"
+                               for position in np.flatnonzero(fields < width)}
+    return chunk
+
+
+def check_header(first_line: Any, path: Path) -> None:
+    """Refuse a CSV header naming a column twice (pandas would rename the second ``name.1``, and the
+    model would silently take the first); ``first_line``: the first line read as data."""
+    names = [str(name) for name in first_line.iloc[0].tolist()] if len(first_line) else []
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ScoreError(f"{path}: column(s) more than once in the header: {twice}")
 
 
 class _Sink:
@@ -194,8 +271,12 @@ def scored_columns(labels: Any, predictions: Any, probabilities: Any) -> dict[st
 
 
 def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None = None,
-               chunk_rows: int = 50_000) -> ScoreSummary:
-    """Score ``input_path`` with ``model`` (a :class:`~nbprod.serving.model_source.LoadedModel`)."""
+               chunk_rows: int = 50_000, max_text_chars: int | None = None) -> ScoreSummary:
+    """Score ``input_path`` with ``model`` (a :class:`~nbprod.serving.model_source.LoadedModel`).
+
+    ``max_text_chars`` (``serve.max_text_chars``, as the service; None: no bound): a row with a longer
+    text value in a contract column is rejected.
+    """
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -224,12 +305,15 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
     empty_rejects = first.head(0).assign(**{REASON: pd.Series([], dtype=object), ROW: pd.Series([], dtype="int64")})
 
     def process(chunk: Any) -> None:
+        short = chunk.attrs.pop(SHORT_ROWS, {})  # (pandas copies attrs along every operation)
         try:
-            clean, reasons, unseen = validate_frame(chunk, model.contract)
+            clean, reasons, unseen = validate_frame(chunk, model.contract, max_text_chars)
         except RequestError as error:
             raise ScoreError(f"{input_path}: {error.message}") from None
         for column, count in unseen.items():
             summary.unseen[column] = summary.unseen.get(column, 0) + count
+        for position, reason in short.items():
+            reasons.iloc[position] = reason  # the cause of any missing value the row seems to have
         bad = reasons.notna().to_numpy()
         first_row = summary.rows_read
         summary.rows_read += len(chunk)
@@ -241,9 +325,7 @@ def score_file(model: Any, input_path: Path, output: Path, rejects: Path | None 
         good = clean[~bad]
         if len(good):
             predictions, probabilities = model.predict(good.reset_index(drop=True))
-            scored = good.copy()
-            for name in extra:
-                scored[name] = chunk.loc[~bad, name].to_numpy()
+            scored = pd.concat([good, chunk.loc[~bad, extra]], axis=1)  # one copy, however wide the file
             for name, values in scored_columns(model.labels, predictions, probabilities).items():
                 scored[name] = values
             out_sink.write(scored)

@@ -7,7 +7,8 @@ Usage::
 The file type of each path comes from its name (``.csv``/``.csv.gz``/``.tsv``, or
 ``.parquet``). Rows failing validation (the prediction service's rules) go to the
 rejects file (default: ``OUTPUT`` with ``.rejects`` before the suffix) with a
-``reject_reason``; the rest are scored. Prints a summary. Exit status: 0 when the
+``reject_reason``; the rest are scored. Text longer than ``serve.max_text_chars`` is
+rejected, as the service rejects it. Prints a summary. Exit status: 0 when the
 run completed (rejects or not), 2 when the input cannot be scored at all (missing or
 unreadable file, a required column absent) or no model can be loaded.
 """
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nbprod score: cannot load {wanted} from {uri}: {error}", file=sys.stderr)
         return 2
     try:
-        summary = score_file(model, args.input, args.output, args.rejects, max(1, args.chunk_rows))
+        summary = score_file(model, args.input, args.output, args.rejects, max(1, args.chunk_rows),
+                             int(project.settings["serve"]["max_text_chars"]))
     except ScoreError as error:
         print(f"nbprod score: {error}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nbprod.serving.validation import RequestError, Validated
+from nbprod.serving.validation import RequestError, Validated, loads
 
 #: MLflow's JSON wrappers (``mlflow.pyfunc.scoring_server.SUPPORTED_FORMATS``) and nbprod's own.
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -104,7 +104,7 @@ def media_type(headers: dict) -> str:
 def parse_json(body: bytes) -> Any:
     """The JSON document of a body; 400 ``malformed_json`` when it is not UTF-8 JSON."""
     try:
-        return json.loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
+        return loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8; a key twice: 422
     except UnicodeDecodeError as error:
         raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
     except ValueError as error:

@@ -126,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
     from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
     from nbprod.monitoring.windows import WindowError
 
+    if args.catalog.settings.get("kind") == "recommender":
+        from nbprod.recommender.monitoring import run_command
+
+        return run_command(args)
     project = args.catalog.with_overrides(["monitor.retrain=false"]) if args.no_retrain else args.catalog
     try:
         rows, source = load_rows(args, project)

@@ -310,11 +310,16 @@ def refreshed_source(project: Any, labels: pd.DataFrame | None, folder: Path) ->
                            *data.get("user_attributes", []), *data.get("item_attributes", [])) if c]
     if labels is None or any(c not in labels.columns for c in (data["user"], data["item"], data["time"])):
         return [], "the retraining build reads data.source as it is (the labels lack its columns)"
-    from nbprod.recommender.data import read_source
+    from nbprod.recommender.data import parse_times, read_source
 
     source = data["source"]
     original = read_source(source if source == "movielens" else str(project.path(source)))
-    combined = pd.concat([original, labels[[c for c in columns if c in labels.columns]]], ignore_index=True)
+    parts = [original[[c for c in columns if c in original.columns]], labels[[c for c in columns if c in labels.columns]]]
+    for number, part in enumerate(parts):  # one type per column: ids as text, times as datetimes
+        parts[number] = part.assign(**{data["user"]: part[data["user"]].astype(str),
+                                       data["item"]: part[data["item"]].astype(str),
+                                       data["time"]: parse_times(part[data["time"]])})
+    combined = pd.concat(parts, ignore_index=True)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "interactions.parquet"
     combined.to_parquet(path, index=False)

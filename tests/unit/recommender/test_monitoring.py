@@ -108,7 +108,8 @@ def project(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and_mlflow(project, capsys):
+def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and_mlflow(project, capsys,
+                                                                                      monkeypatch):
     # the later interactions in the data's own column names: week 1 as at training, week 2 all new items
     labels = pd.DataFrame({"userId": [f"u{n}" for n in range(6)] * 2,
                            "movieId": ["0", "1", "2", "0", "5", "3"] + ["new"] * 6,
@@ -134,6 +135,40 @@ def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and
                                tags.equals(tags.TASK, "monitor"))
     assert run.data.tags[tags.MONITOR_RETRAIN_DUE] == "true" and run.data.tags[tags.MONITOR_TRIGGER] == "drift"
     assert [m.value for m in client.get_metric_history(run.info.run_id, "window_new_item_share")] == [0.0, 1.0]
+
+    # the same pass with retraining on: one build (the pipeline, whose promote task is the recommender gate) in
+    # its own folders, on the data and the labels together. The build itself is the sampled build of
+    # tests/scaffold/test_new_recommender.py; here it is the retrain module's runner answering as the gate did.
+    from nbprod.monitoring import retrain
+
+    calls = []
+
+    def gate_promotes(catalog, overrides, log_path=None, timeout_s=None):
+        calls.append(list(overrides))
+        return retrain.Outcome(True, list(overrides), "parent123", "promoted", "2", None,
+                               "promoted: ndcg@10 0.31 vs popularity baseline 0.25", {"ndcg@10": 0.31})
+
+    monkeypatch.setattr(retrain, "run", gate_promotes)
+    assert cli.main(["monitor", "--labels", "later.csv", "--set", "monitor.min_rows=3",
+                     "--set", "monitor.trigger_k=1"]) == 0
+    out = capsys.readouterr().out
+    assert "gate PROMOTED v2" in out
+    [overrides] = calls
+    assert overrides[0].startswith('products="build/retrain/') and overrides[1].startswith('reports="reports/')
+    source = overrides[2].split("=", 1)[1].strip('"')
+    assert overrides[2].startswith("data.source=") and source.endswith("/data/interactions.parquet")
+    assert len(pd.read_parquet(source)) == 100_004 + len(labels)  # MovieLens and the later interactions
+    data = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())
+    retrained, promoted = data["events"][-2:]
+    assert (retrained["kind"], retrained["run_id"]) == ("retrain", "parent123")
+    assert (promoted["kind"], promoted["model_version"]) == ("promoted", "2")
+    assert "recommender gate" in promoted["reason"]
+    champion = json.loads((project / "reports" / "monitoring" / "champion_build.json").read_text())
+    assert champion["version"] == "2" and champion["products"].startswith("build/retrain/")
+    latest = client.search_runs([run.info.experiment_id], tags.equals(tags.TASK, "monitor"),
+                                order_by=["attributes.start_time DESC"])[0]
+    assert latest.data.tags[tags.MONITOR_GATE] == "promoted" and latest.data.tags[tags.MONITOR_MODEL_VERSION] == "2"
+    assert latest.data.tags[tags.MONITOR_RETRAIN_RUN] == "parent123"
 
 
 def test_a_log_without_recommend_answers_or_unusable_labels_is_a_one_line_error(project, capsys):

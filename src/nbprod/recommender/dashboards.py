@@ -96,7 +96,6 @@ def metrics_figure(frame: pd.DataFrame, metric: str) -> Any:
     axes.set_xticks(range(len(models)), models, fontsize=8)
     axes.set_ylabel(metric)
     axes.legend(fontsize=8)
-    figure.tight_layout()
     return figure
 
 
@@ -172,7 +171,6 @@ def drift_figure(frame: pd.DataFrame, limits: Mapping[str, Any]) -> Any:
     bottom.set_ylabel("hit rate")
     bottom.set_ylim(0, 1)
     figure.autofmt_xdate()
-    figure.tight_layout()
     return figure
 
 

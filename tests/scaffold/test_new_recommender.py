@@ -35,7 +35,8 @@ def test_the_recommender_project_gets_the_tabular_projects_kit_with_its_names(tm
 
     folder = tmp_path / "Movie Picks"
     assert cli.main(["new", str(folder), "--template", "recommender"]) == 0
-    for name in ("Makefile", "pytest.ini", "Dockerfile", ".dockerignore", "requirements.lock", "binder/postBuild",
+    for name in ("Makefile", "pytest.ini", "tests/conftest.py", "tests/test_project.py", "tests/test_deploy.py",
+                 "notebooks/dashboards/model_report.ipynb", "Dockerfile", ".dockerignore", "requirements.lock", "binder/postBuild",
                  ".github/workflows/ci.yml", "deploy", "scripts/install-promtool.sh", "wheels/README.md"):
         assert (folder / name).exists(), name
     makefile = (folder / "Makefile").read_text()

@@ -19,9 +19,9 @@ from nbprod.scaffold.origin import Origin
 from nbprod.scaffold.plan import project_name
 
 #: Files and folders of the template copied unchanged.
-COPIED = ("pipeline.yaml", "notebooks")
-#: The files of ``nbprod/scaffold/files`` a recommender project gets too (its tests are not the tabular ones).
-SCAFFOLD_FILES = ("Makefile", "pytest.ini")
+COPIED = ("pipeline.yaml", "notebooks", "tests")
+#: The files of ``nbprod/scaffold/files`` a recommender project gets too (its own tests are the template's).
+SCAFFOLD_FILES = ("Makefile", "pytest.ini", "tests/test_deploy.py")
 #: The extras of nbprod a recommender project installs.
 EXTRAS = "recommender"
 #: Folders the shared Dockerfile copies, which a recommender project may not have otherwise.

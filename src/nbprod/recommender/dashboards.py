@@ -176,11 +176,12 @@ def drift_figure(frame: pd.DataFrame, limits: Mapping[str, Any]) -> Any:
 
 def snapshots(project: Path, target: Path | None = None, env_file: Path | None = None,
               overrides: tuple[str, ...] = ()) -> dict[str, Path]:
-    """Static HTML of both dashboards (``{reports}/dashboards`` by default), as the tabular snapshots."""
+    """Static HTML of both dashboards (``{reports}/dashboards`` by default), as the tabular snapshots
+    (``nbprod dashboard --snapshot`` does the same)."""
     from nbprod.dashboards.context import dashboards_folder
     from nbprod.dashboards.snapshot import dashboard_env, write_snapshots
     from nbprod.project import Project
 
     catalog = Project.load(Path(project), env_file, list(overrides))
     env = dashboard_env(Path(project), env_file, overrides, catalog.tracking_uri(), static=True)
-    return write_snapshots(dashboards_folder(Path(project)), target or catalog.reports / "dashboards", env)
+    return write_snapshots(dashboards_folder(Path(project)), target or catalog.dashboard_snapshots, env)

@@ -314,7 +314,7 @@ def refreshed_source(project: Any, labels: pd.DataFrame | None, folder: Path) ->
 
     source = data["source"]
     original = read_source(source if source == "movielens" else str(project.path(source)))
-    parts = [original[[c for c in columns if c in original.columns]], labels[[c for c in columns if c in labels.columns]]]
+    parts = [frame[[c for c in columns if c in frame.columns]] for frame in (original, labels)]
     for number, part in enumerate(parts):  # one type per column: ids as text, times as datetimes
         parts[number] = part.assign(**{data["user"]: part[data["user"]].astype(str),
                                        data["item"]: part[data["item"]].astype(str),
@@ -490,4 +490,8 @@ def run_command(args: Any) -> int:
         return 2
     lines = describe(report)
     print("\n".join(lines[-2:] if args.quiet else lines), flush=True)
+    if not args.no_snapshot:
+        from nbprod.monitoring.command import refresh_snapshots
+
+        print(refresh_snapshots(args), flush=True)
     return report.exit_code

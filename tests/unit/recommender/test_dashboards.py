@@ -83,15 +83,16 @@ def test_the_drift_report_shows_each_window_and_the_last_action():
 
 
 @pytest.mark.slow
-def test_both_dashboards_execute_into_static_snapshots(tmp_path):
+def test_nbprod_dashboard_snapshot_writes_both_recommender_dashboards(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     folder = tmp_path / "movies"
     assert cli.main(["new", str(folder), "--template", "recommender"]) == 0
     (folder / "build").mkdir()
     (folder / "build" / "evaluation.json").write_text(json.dumps(evaluation_document(tmp_path)))
     (folder / "reports" / "monitoring").mkdir(parents=True)
     (folder / "reports" / "monitoring" / "drift_history.json").write_text(json.dumps(drift_history()))
-    written = dashboards.snapshots(folder)
-    assert set(written) == {"model_report", "drift_report"}
+    assert cli.main(["dashboard", "--snapshot", "--project", str(folder)]) == 0
+    written = {name: folder / "reports" / "dashboards" / f"{name}.html" for name in ("model_report", "drift_report")}
     for name, path in written.items():
         page = path.read_text()
         assert "Traceback" not in page and "could not be shown" not in page and "from nbprod" not in page, name

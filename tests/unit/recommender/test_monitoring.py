@@ -116,8 +116,8 @@ def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and
                            "timestamp": [int((week + pd.Timedelta(hours=n + 1) - pd.Timestamp("1970-01-01"))
                                              .total_seconds()) for week in (WEEK1, WEEK2) for n in range(6)]})
     labels.to_csv(project / "later.csv", index=False)
-    assert cli.main(["monitor", "--labels", "later.csv", "--no-retrain", "--set", "monitor.min_rows=3",
-                     "--set", "monitor.trigger_k=1"]) == 0
+    assert cli.main(["monitor", "--labels", "later.csv", "--no-retrain", "--no-snapshot",
+                     "--set", "monitor.min_rows=3", "--set", "monitor.trigger_k=1"]) == 0
     out = capsys.readouterr().out
     assert "Monitored 12 /recommend answer(s)" in out and "retrain due (record only" in out
     data = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())
@@ -149,7 +149,7 @@ def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and
                                "promoted: ndcg@10 0.31 vs popularity baseline 0.25", {"ndcg@10": 0.31})
 
     monkeypatch.setattr(retrain, "run", gate_promotes)
-    assert cli.main(["monitor", "--labels", "later.csv", "--set", "monitor.min_rows=3",
+    assert cli.main(["monitor", "--labels", "later.csv", "--no-snapshot", "--set", "monitor.min_rows=3",
                      "--set", "monitor.trigger_k=1"]) == 0
     out = capsys.readouterr().out
     assert "gate PROMOTED v2" in out

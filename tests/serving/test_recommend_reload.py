@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from conftest import Server, http as request
+from conftest import Server
 
 pytestmark = pytest.mark.slow
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 #: Where fixed-length windows are counted from (a Monday, so ``7D`` windows are calendar weeks).

@@ -5,7 +5,6 @@ decision; and ``nbprod monitor --labels`` on a project written by ``nbprod new -
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 
 import pandas as pd

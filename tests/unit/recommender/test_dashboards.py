@@ -1,11 +1,10 @@
 """The recommender's dashboards (:mod:`nbprod.recommender.dashboards`): what they compute on tiny real data, and
-both notebooks executed into static snapshots (:mod:`nbprod.dashboards.snapshot`) on a project written by
-``nbprod new --template recommender``."""
+the tiny project the dashboards' snapshot and browser tests share (tests/dashboards/test_recommender_dashboards.py)."""
 
 from __future__ import annotations
 
 import json
-import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,6 +22,8 @@ MONITOR = {"window": "7D", "horizon": "3D", "popularity_drift": 0.5, "new_item_s
 def evaluation_document(tmp_path, k: int = 5) -> dict:
     """``evaluation.json`` as the evaluate task writes it, for two real candidates on synthetic interactions."""
     frame = synthetic_interactions()
+    returning = frame[frame["user"].isin([f"u{n}" for n in range(10)])].groupby("user").head(2)  # known users
+    frame = pd.concat([frame, returning.assign(time=frame["time"].max() + pd.Timedelta(days=1))], ignore_index=True)
     parts = split.split_frame(frame, split.cuts(frame, None, None, 0.6, 0.8))
     history = pd.concat([parts["train"], parts["valid"]], ignore_index=True)
     history.to_parquet(tmp_path / "history.parquet")
@@ -82,22 +83,12 @@ def test_the_drift_report_shows_each_window_and_the_last_action():
     assert len(dashboards.drift_figure(frame, MONITOR).axes) == 2
 
 
-@pytest.mark.slow
-def test_nbprod_dashboard_snapshot_writes_both_recommender_dashboards(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    folder = tmp_path / "movies"
+def write_project(folder: Path, data: Path) -> Path:
+    """A project written by ``nbprod new --template recommender`` with an evaluation (its holdout in ``data``)
+    and two monitored weeks, as a build and ``nbprod monitor`` leave them (no MLflow store)."""
     assert cli.main(["new", str(folder), "--template", "recommender"]) == 0
     (folder / "build").mkdir()
-    (folder / "build" / "evaluation.json").write_text(json.dumps(evaluation_document(tmp_path)))
+    (folder / "build" / "evaluation.json").write_text(json.dumps(evaluation_document(data)))
     (folder / "reports" / "monitoring").mkdir(parents=True)
     (folder / "reports" / "monitoring" / "drift_history.json").write_text(json.dumps(drift_history()))
-    assert cli.main(["dashboard", "--snapshot", "--project", str(folder)]) == 0
-    written = {name: folder / "reports" / "dashboards" / f"{name}.html" for name in ("model_report", "drift_report")}
-    for name, path in written.items():
-        page = path.read_text()
-        assert "Traceback" not in page and "could not be shown" not in page and "from nbprod" not in page, name
-        assert re.search(r'class="nbprod-headline', page) and page.count("<img") >= 1, name
-    model = written["model_report"].read_text()
-    assert "The gate has not decided yet." in model and "cold-start users" in model
-    drift = written["drift_report"].read_text()
-    assert "Latest window from 2024-01-08" in drift and "Popularity shift and cold-start share" in drift
+    return folder

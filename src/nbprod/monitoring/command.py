@@ -16,6 +16,9 @@ retraining build on the refreshed data window in its own folders (see
 new model serves. Every decision is recorded in ``{monitor.reports}/drift_history.json``,
 ``decisions.md`` and MLflow; then the dashboards' static snapshots are refreshed.
 
+A recommender project (``kind: recommender``) is monitored by :mod:`nbprod.recommender.monitoring`:
+``--labels`` are later interactions joined to what ``POST /recommend`` showed, on user and time.
+
 Exit status: 0 (decision recorded), 1 (the retraining build failed), 2 (cannot monitor:
 no build yet, unreadable input).
 """

@@ -49,4 +49,5 @@ EXPOSE ${PORT}
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['NBPROD_PORT'] + '/health', timeout=4)"]
 ENTRYPOINT ["nbprod"]
+# beyond loopback the service needs its token (NBPROD_TOKEN, serve.token_env) or `--insecure`
 CMD ["serve", "--host", "0.0.0.0"]

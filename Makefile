@@ -74,6 +74,7 @@ benchmarks: install-test browser ## run the benchmarks; figures go to reports/be
 	bash scripts/install-wrk.sh
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_serve.py
+	$(BIN)/python benchmarks/bench_robustness.py
 	$(BIN)/python benchmarks/bench_drift.py
 	$(BIN)/python benchmarks/bench_scaffold.py
 	@# the dashboards are timed on this project's own build (made or brought up to date first)

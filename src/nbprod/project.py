@@ -36,6 +36,9 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 HISTORY_FILE = "drift_history.json"
 #: Which retraining build the champion comes from (``monitor.reports``).
 CHAMPION_BUILD_FILE = "champion_build.json"
+#: Lock files (see :mod:`nbprod.locks`): builds in ``products``, monitoring passes in ``monitor.reports``.
+BUILD_LOCK_FILE = ".build.lock"
+MONITOR_LOCK_FILE = ".monitor.lock"
 
 
 class ProjectError(SettingsError):
@@ -197,6 +200,23 @@ class Project:
     def prediction_log(self) -> Path:
         """The service's prediction log folder (``serve.prediction_log``)."""
         return self.path(self.settings["serve"]["prediction_log"])
+
+    @property
+    def prediction_log_quarantine(self) -> Path:
+        """Where unreadable prediction log files are moved (``quarantine/`` in the log's folder)."""
+        from nbprod.serving.prediction_log import QUARANTINE
+
+        return self.prediction_log / QUARANTINE
+
+    @property
+    def build_lock(self) -> Path:
+        """The lock file of builds into this ``products`` folder (see :mod:`nbprod.locks`)."""
+        return self.products / BUILD_LOCK_FILE
+
+    @property
+    def monitor_lock(self) -> Path:
+        """The lock file of monitoring passes (held from reading the drift history to the retrain decision)."""
+        return self.monitoring_reports / MONITOR_LOCK_FILE
 
     def shown(self, path: Path | str) -> str:
         """A path as shown to a reader: relative to the project when inside it."""

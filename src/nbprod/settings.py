@@ -64,6 +64,18 @@ SCHEMA: dict[str, Any] = {
         "prediction_log": str,
         "log_flush_rows": int,
         "log_flush_seconds": (int, float),
+        "log_max_rows": int,
+        "log_policy": str,
+        "allowed_hosts": list,
+        "cors_origins": list,
+        "max_in_flight": int,
+        "max_queue_rows": int,
+        "max_connections": int,
+        "request_timeout_seconds": (int, float),
+        "header_timeout_seconds": (int, float),
+        "body_timeout_seconds": (int, float),
+        "parse_in_thread_kb": (int, float),
+        "load_backoff_max_seconds": (int, float),
     },
     "monitor": {
         "window": str,
@@ -99,6 +111,7 @@ KINDS = ("tabular", "recommender")
 CHOICES = {
     ("data", "task"): ("classification", "regression"),
     ("data", "missing_target"): ("drop", "positive"),
+    ("serve", "log_policy"): ("refuse", "serve"),
 }
 
 
@@ -130,6 +143,15 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("serve", "reload_seconds"): (_positive, "greater than 0"),
     ("serve", "log_flush_rows"): (_at_least_one, "at least 1"),
     ("serve", "log_flush_seconds"): (_positive, "greater than 0"),
+    ("serve", "log_max_rows"): (_at_least_one, "at least 1"),
+    ("serve", "max_in_flight"): (_at_least_one, "at least 1"),
+    ("serve", "max_queue_rows"): (_at_least_one, "at least 1"),
+    ("serve", "max_connections"): (_at_least_one, "at least 1"),
+    ("serve", "request_timeout_seconds"): (_positive, "greater than 0"),
+    ("serve", "header_timeout_seconds"): (_positive, "greater than 0"),
+    ("serve", "body_timeout_seconds"): (_positive, "greater than 0"),
+    ("serve", "parse_in_thread_kb"): (lambda value: value >= 0, "at least 0"),
+    ("serve", "load_backoff_max_seconds"): (_positive, "greater than 0"),
     ("monitor", "min_rows"): (_at_least_one, "at least 1"),
     ("monitor", "drift_share"): (lambda value: 0 < value <= 1, "in (0, 1]"),
     ("monitor", "trigger_k"): (_at_least_one, "at least 1"),
@@ -320,6 +342,10 @@ def load(
     except FileNotFoundError as error:
         raise SettingsError(f"settings file {path} does not exist") from error
     settings = copy.deepcopy(settings)
+    if isinstance(settings, dict) and settings.get("kind") == "recommender":
+        from nbprod.recommender.settings import with_shared_defaults
+
+        settings = with_shared_defaults(settings)
     for text in overrides:
         apply_override(settings, *parse_override(text))
     check(settings)

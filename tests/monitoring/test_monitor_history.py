@@ -262,3 +262,48 @@ def test_a_project_without_a_time_column_monitors_its_batches_in_file_order(proj
     report = run_pass(catalog.with_overrides(["data.time_column=null"]), rows("2013-10-01", 300), "batch.csv", track=False)
     assert report.window_column is None and [w["rows"] for w in report.windows] == [300]
     assert report.decision.reason
+
+
+def test_two_passes_at_once_start_at_most_one_retraining(project, monkeypatch):
+    """Both passes are started together and, without the monitor lock, both would read the history before
+    either recorded its decision (a barrier makes them meet there); with it the second reads the first's
+    ``retrain`` event and does not retrain the same windows again."""
+    import threading
+
+    from nbprod.monitoring import monitor
+
+    tmp_path, catalog = project
+    catalog = catalog.with_overrides(["monitor.retrain=true"])
+    data = pd.concat([rows("2013-10-01", 24 * 14, temp=75, distance=1500), rows("2013-10-15", 24 * 7, temp=40, seed=2)])
+    started = []
+    monkeypatch.setattr(monitor, "_retrain", lambda *args, **kwargs: started.append(args[1].decision.window))
+    meet, real_read = threading.Barrier(2), history.read
+
+    def read_together(path):
+        try:
+            meet.wait(timeout=2)  # the second pass waits on the lock instead: the barrier times out
+        except threading.BrokenBarrierError:
+            pass
+        return real_read(path)
+
+    monkeypatch.setattr(history, "read", read_together)
+    reports = []
+    passes = [threading.Thread(target=lambda: reports.append(run_pass(catalog, data, "rows", track=False)))
+              for _ in range(2)]
+    for thread in passes:
+        thread.start()
+    for thread in passes:
+        thread.join(60)
+    assert len(reports) == 2 and len(started) == 1
+    assert [event["kind"] for event in read(tmp_path)["events"]] == ["retrain", "no_action"]
+
+
+def test_labels_are_never_joined_on_the_clients_request_id():
+    from nbprod.monitoring.check import MonitorError
+
+    log = pd.DataFrame({"client_request_id": ["same", "same"], "distance": [1.0, 2.0]})  # two clients, one id
+    labels = pd.DataFrame({"client_request_id": ["same"], "distance": [1.0], "late": [1]})
+    _, key = attach_labels(log, labels, "late")
+    assert key == ["distance"]
+    with pytest.raises(MonitorError, match="client_request_id"):
+        attach_labels(log, labels, "late", ["client_request_id"])

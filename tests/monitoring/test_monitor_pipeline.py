@@ -158,7 +158,8 @@ def test_replay_through_a_real_server(sample_build, tmp_path):
     from nbprod.serving.prediction_log import read_prediction_log
 
     log = read_prediction_log(project / "build" / "predictions")
-    assert len(log) > 0 and log["request_id"].str.startswith("replay-").all()
+    assert len(log) > 0 and log["client_request_id"].str.startswith("replay-").all()
+    assert not log["request_id"].str.startswith("replay-").any()  # the join key is the service's own id
     history = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())
     assert [w["start"][:10] for w in history["windows"]] == ["2013-10-01", "2013-10-08"]
     assert all(w["model_version"] and w["performance"] for w in history["windows"])

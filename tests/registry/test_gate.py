@@ -147,3 +147,19 @@ def test_reasons_tag_stays_valid_json():
     text = _reasons_tag(reasons)
     assert len(text) <= MAX_TAG_CHARS
     assert [r["check"] for r in json.loads(text)] == list(gate.CHECKS)
+
+
+FIGURES = gate.BudgetFigures(size_mb=1.0, memory_mb=50.0, p99_ms=2.0)  # in memory: no model, no MLflow
+
+
+def test_the_alias_still_where_it_was_adds_no_check_and_a_moved_alias_refuses_naming_both_versions():
+    schema = gate.schema_check(contract(("a", "numeric", True)), None)
+    unchanged = gate.decide(PASSING_METRIC, FIGURES, GENEROUS, schema, gate.alias_reason("champion", "2", "2", "3"))
+    assert unchanged.promoted and [r.check for r in unchanged.reasons] == list(gate.CHECKS)
+
+    moved = gate.decide(PASSING_METRIC, FIGURES, GENEROUS, schema, gate.alias_reason("champion", "2", "1", "3"))
+    assert moved.decision == "rejected" and [r.check for r in moved.failed] == [gate.ALIAS_CHECK]
+    assert ("the alias 'champion' moved from version 2 to version 1 while the gate ran" in moved.summary()
+            and "version 3 is not promoted" in moved.summary())
+    first = gate.alias_reason("champion", None, "1", "2")  # a first champion set by hand while the gate ran
+    assert "moved from no version to version 1" in first.detail

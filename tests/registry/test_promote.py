@@ -199,3 +199,27 @@ def test_promote_unknown_version_is_a_clear_error(good, measured, write_evaluati
         assert f"cannot move the alias {alias!r}" in capsys.readouterr().err
     assert Registry(model_name).alias_version("champion") == "1" and not Registry(model_name).version(1).tags.get(
         "nbprod.manual.user")
+
+
+def test_a_rollback_during_the_gate_is_not_undone(good, weak, needs_extra, measured, write_evaluation, model_name,
+                                                   tmp_path, cli, monkeypatch):
+    """v1 then v2 are champions; while the gate measures v3 (which passes every other check), an operator rolls
+    back to v1 with ``nbprod promote --version 1``: the gate refuses to move the alias (compare-and-set)."""
+    from nbprod.registry import budget
+
+    gate_run(write_evaluation(needs_extra, tmp_path / "one"), model_name, measured)
+    gate_run(write_evaluation(good, tmp_path / "two"), model_name, measured, margin=-1.0)  # forced in
+    assert Registry(model_name).alias_version("champion") == "2"
+
+    def rollback_while_measuring(*args, **kwargs):
+        assert cli("--version", "1", "--reason", "v2 misbehaves", "--user", "alice") == 0
+        return measured
+
+    monkeypatch.setattr(budget, "measure", rollback_while_measuring)
+    record = gate_run(write_evaluation(weak, tmp_path / "three"), model_name, figures=None, margin=-1.0)
+    assert record["decision"] == "rejected" and record["candidate"]["version"] == "3"
+    assert [r["check"] for r in record["reasons"] if not r["passed"]] == ["alias"]
+    assert "moved from version 2 to version 1" in record["summary"]
+    assert record["previous_champion"] == "2" and record["champion_after"] == "1"
+    assert Registry(model_name).alias_version("champion") == "1"
+    assert Registry(model_name).version(3).tags["nbprod.gate.alias"] == "fail"

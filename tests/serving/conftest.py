@@ -149,12 +149,13 @@ def http(method: str, url: str, body=None, headers=None, timeout: float = 10.0):
 class Server:
     """A ``python -m nbprod.serving serve`` subprocess on a free loopback port."""
 
-    def __init__(self, project: Project, log_folder: Path, env: dict | None = None, args=()) -> None:
+    def __init__(self, project: Project, log_folder: Path, env: dict | None = None, args=(),
+                 entry=("-m", "nbprod.serving")) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_folder = log_folder
         self.output = log_folder.parent / f"server-{self.port}.log"
-        command = [sys.executable, "-m", "nbprod.serving", "serve", "--project", str(project.path),
+        command = [sys.executable, *entry, "serve", "--project", str(project.path),
                    "--port", str(self.port), "--set", f"serve.prediction_log={log_folder}", *args]
         environment = {**os.environ, **(env or {})}
         environment.pop("MLFLOW_TRACKING_URI", None)
@@ -191,8 +192,9 @@ def start_server(project, tmp_path):
     """A factory of started servers; each is stopped (SIGTERM) at the end of the test."""
     servers: list[Server] = []
 
-    def start(env: dict | None = None, args=(), log_folder: Path | None = None) -> Server:
-        server = Server(project, log_folder or tmp_path / f"predictions-{len(servers)}", env, args)
+    def start(env: dict | None = None, args=(), log_folder: Path | None = None,
+              entry=("-m", "nbprod.serving")) -> Server:
+        server = Server(project, log_folder or tmp_path / f"predictions-{len(servers)}", env, args, entry)
         servers.append(server)
         server.wait_ready()
         return server

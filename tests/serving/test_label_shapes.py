@@ -103,7 +103,8 @@ def test_service_answers_with_labels_in_the_models_class_order(servers, loaded, 
     assert ("threshold" in body) == model.labels.binary == ("positive_class" in body)
     servers[name].stop()  # graceful: the log is flushed
     log = read_prediction_log(servers[name].log_folder)
-    log = log[log["request_id"] == f"shapes-{name}"].sort_values("row")
+    log = log[log["client_request_id"] == f"shapes-{name}"].sort_values("row")
+    assert set(log["request_id"]) == {body["request_id"]}
     assert log["prediction"].tolist() == expected_predictions.tolist()
     assert (log["classes"] == model.labels.to_json()).all()
     np.testing.assert_allclose(np.stack(log["probabilities"].to_numpy()), expected_probabilities, rtol=1e-12)

@@ -13,6 +13,7 @@ from nbprod.recommender.estimator import Recommender
 from nbprod.serving import recommend
 from nbprod.serving.app import PredictionService, ServeConfig
 from nbprod.serving.metrics import Metrics
+from test_alerts import default_guard
 from nbprod.serving.prediction_log import PredictionLogWriter
 from nbprod.serving.validation import RequestError
 
@@ -29,7 +30,8 @@ def service(tmp_path_factory):
     """A service whose model is a recommender (version 3), logging to a folder of its own."""
     folder = tmp_path_factory.mktemp("recommend")
     config = ServeConfig("movies", "champion", "sqlite:///unused.db", "127.0.0.1", 0, None, 1 << 20, 100, 5.0,
-                         folder / "log", 1000, 60.0, None)
+                         folder / "log", 1000, 60.0, None, log_max_rows=None, log_policy="refuse",
+                         guard=default_guard())
     app = PredictionService(config)
     model = Recommender("item_knn", {"neighbours": 5}, segment="country", min_segment_users=3).fit(interactions())
     app.model = recommend.LoadedRecommender("movies", "3", model)
@@ -50,7 +52,8 @@ def call(app, body, method: str = "POST", path: str = "/recommend") -> tuple[int
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "headers": [(b"content-type", b"application/json")]}
+    scope = {"type": "http", "method": method, "path": path,
+             "headers": [(b"content-type", b"application/json"), (b"host", b"127.0.0.1:0")]}
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], json.loads(sent[1]["body"])
 

@@ -85,7 +85,8 @@ def test_alias_move_under_load_then_sigterm_flushes_the_log(project, start_serve
     log = read_prediction_log(folder)
     answered_rows = sum(rows for *_, rows in results)
     assert len(log) == answered_rows > 0
-    assert set(log["request_id"]) == {request_id for _, _, request_id, _ in results}
+    assert set(log["client_request_id"]) == {request_id for _, _, request_id, _ in results}
+    assert log["request_id"].nunique() == sum(1 for *_, rows in results if rows)  # the service's own, one a request
     assert set(log["model_version"]) == {"1", "2"}
     assert log["probability"].between(0, 1).all() and set(log["prediction"]) <= {0, 1}
     assert log.loc[log["row"] == 0, "dest"].iloc[0] == good_records[0]["dest"]

@@ -27,7 +27,8 @@ def predict(server, body, headers=None):
 def test_one_record_gets_prediction_probabilities_version_and_request_id(server, good_records):
     status, headers, body = predict(server, good_records[0], {"X-Request-ID": "client-42"})
     assert status == 200, body
-    assert body["request_id"] == "client-42" and headers["x-request-id"] == "client-42"
+    assert body["client_request_id"] == "client-42" and headers["x-request-id"] == "client-42"
+    assert len(body["request_id"]) == 32 and body["request_id"] != "client-42"  # the service's own id
     assert body["model"] == {"name": "nbprod-test-model", "version": "1"}
     assert body["predictions"] in ([0], [1]) and body["classes"] == [0, 1] and body["threshold"] == 0.5
     (p0, p1), = body["probabilities"]
@@ -85,7 +86,7 @@ def test_bad_input_gets_a_4xx_json_error_saying_what_and_where(server, good_reco
     body = make(good_records)
     got_status, headers, got = predict(server, body, {"X-Request-ID": f"bad-{name}"})
     assert got_status == status, got
-    assert got["request_id"] == f"bad-{name}"
+    assert got["client_request_id"] == f"bad-{name}" == headers["x-request-id"]
     assert got["error"]["kind"] == kind
     assert text in got["error"]["message"], got["error"]["message"]
     if where is not None:

@@ -20,7 +20,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
 

@@ -128,7 +128,9 @@ class CompiledBoosting:
             left = value <= nodes.threshold[at]
         if categorical.any():
             code = np.where(categorical & ~missing & (value >= 0), value, 0).astype(np.int64) & 0xFF
-            in_left = _in_set(self.left_sets, nodes.bitset[at], code)
+            # a numeric node's bitset index is its tree's offset, past the last set when no later tree
+            # splits on a category: read row 0 there (the answer is not used)
+            in_left = _in_set(self.left_sets, np.where(categorical, nodes.bitset[at], 0), code)
             known = _in_set(self.known_sets, self.known_row[nodes.feature[at]], code)
             missing = missing | (categorical & ((value < 0) | ~(in_left | known)))
             left = np.where(categorical, in_left, left)

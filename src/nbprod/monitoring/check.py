@@ -27,7 +27,7 @@ from nbprod.project import Project
 #: Metrics the drift library computes on a window, by task.
 WINDOW_METRICS = {"classification": ("roc_auc", "accuracy", "f1"), "regression": ("mae", "rmse", "r2")}
 #: Prediction-log columns that are not model inputs.
-LOG_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability",
+LOG_COLUMNS = ("time", "request_id", "client_request_id", "row", "model_name", "model_version", "prediction", "probability",
                "classes", "positive_class", "probabilities")
 
 

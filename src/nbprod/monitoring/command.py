@@ -82,7 +82,7 @@ def load_rows(args: argparse.Namespace, project):
     bounds = " and ".join(text for text in (args.since and f"since {args.since}", args.until and f"before {args.until}")
                           if text)
     source = f"the prediction log {folder}" + (f" (requests {bounds})" if bounds else "")
-    return read_prediction_log(folder, args.since, args.until), source
+    return read_prediction_log(folder, args.since, args.until, project.prediction_log_quarantine), source
 
 
 def describe(report, quiet: bool = False) -> list[str]:
@@ -125,6 +125,7 @@ def describe(report, quiet: bool = False) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run one monitoring pass; print what it saw and decided."""
+    from nbprod.locks import LockBusy
     from nbprod.monitoring.check import MonitorError
     from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
     from nbprod.monitoring.windows import WindowError
@@ -145,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
                           log=lambda text: print(text, flush=True))
     except (MonitorError, WindowError) as error:
         print(f"nbprod monitor: {error}", file=sys.stderr)
+        return 2
+    except LockBusy as busy:
+        print(f"nbprod monitor: another monitoring pass is deciding: {busy}", file=sys.stderr)
         return 2
     print("\n".join(describe(report, args.quiet)), flush=True)
     if not args.no_snapshot:

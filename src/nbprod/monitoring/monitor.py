@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from nbprod import alerts
+from nbprod import alerts, locks
 from nbprod.monitoring import builds, check, history, trigger, windows as windows_module
 from nbprod.project import Project
 from nbprod.tracking.tags import (
@@ -22,6 +22,10 @@ from nbprod.tracking.tags import (
     MONITOR_REASON, MONITOR_RETRAIN_DUE, MONITOR_RETRAIN_OVERRIDES, MONITOR_RETRAIN_RUN, MONITOR_RUN,
     MONITOR_SOURCE, MONITOR_TRIGGER, MONITOR_WINDOW, TASK, metric as tag_metric,
 )
+
+#: Seconds a pass waits for another one (holding the monitor lock from reading the history to recording its
+#: decision) before giving up.
+MONITOR_LOCK_WAIT = 900.0
 
 
 @dataclass
@@ -57,23 +61,32 @@ def read_rows(path: Path) -> pd.DataFrame:
         raise check.MonitorError(str(error)) from None
 
 
+#: The prediction log's column of the client's X-Request-ID: never a key labels are joined on.
+CLIENT_ID = "client_request_id"
+
+
 def attach_labels(rows: pd.DataFrame, labels: pd.DataFrame, target: str, key: Sequence[str] | None = None
                   ) -> tuple[pd.DataFrame, list[str]]:
     """``rows`` with the true ``target`` from ``labels`` joined on ``key``; and the key used.
 
     Default key: ``request_id`` and ``row`` (prediction log rows) when both sides have
     them, else ``request_id``, else every column the two share besides the target.
+    Never ``client_request_id``: a client's ``X-Request-ID`` is whatever the client sent
+    (two clients may send the same), so labels joined on it could land on others' rows.
     """
     if target not in labels.columns:
         raise check.MonitorError(f"the labels have no {target!r} column (data.target)")
     if key:
         key = list(key)
+        if CLIENT_ID in key:
+            raise check.MonitorError(f"labels cannot be joined on {CLIENT_ID!r} (the client's X-Request-ID, not "
+                                     "unique): join on request_id and row, the service's ids in each response")
     elif {"request_id", "row"} <= set(rows.columns) & set(labels.columns):
         key = ["request_id", "row"]
     elif "request_id" in rows.columns and "request_id" in labels.columns:
         key = ["request_id"]
     else:
-        key = [c for c in labels.columns if c in rows.columns and c != target]
+        key = [c for c in labels.columns if c in rows.columns and c not in (target, CLIENT_ID)]
     missing = [c for c in key if c not in rows.columns or c not in labels.columns]
     if not key or missing:
         raise check.MonitorError(f"cannot join the labels to the rows: no shared key column "
@@ -166,6 +179,11 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
     """Monitor ``rows`` of :class:`~nbprod.project.Project` ``project``: check new windows, decide, maybe
     retrain, record everything.
 
+    From reading the drift history to recording the decision the pass holds the project's monitor
+    lock (:attr:`~nbprod.project.Project.monitor_lock`, waiting up to :data:`MONITOR_LOCK_WAIT`
+    seconds for another pass): two passes at once start at most one retraining, the second seeing
+    the first's ``retrain`` event. The retraining build itself runs after the lock is released.
+
     ``on_decision`` is called with the report once the decision is recorded, before a
     retraining build starts (the replay demo narrates the week there).
     """
@@ -177,9 +195,26 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
         tracking.configure(project.settings, project.root)
         version = _champion_version(project, notes)
         project = builds.for_champion(project, version)
+    reference = check.load_reference(project)
+    with locks.hold(project.monitor_lock, "nbprod monitor", wait=MONITOR_LOCK_WAIT):
+        report, merged, first = _check_and_decide(project, rows, source, reference, version, notes, track)
+    if on_decision is not None:
+        on_decision(report)
+    if report.decision.retrain and report.retrain_enabled:
+        decision = report.decision
+        end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
+        _retrain(base, report, first, end, retrain_overrides, log)
+        alerts.send_all(project.settings, alerts.retrain_events(report.outcome))
+    _finish_mlflow_run(project, report.monitor_run_id, report)
+    return report
+
+
+def _check_and_decide(project: Project, rows: pd.DataFrame, source: str, reference: Any, version: str | None,
+                      notes: list[str], track: bool) -> tuple[Report, dict, dict[str, Any]]:
+    """Read the drift history, check the new windows, decide and record the decision (under the monitor lock:
+    a concurrent pass reads the history only after this decision, a retraining included, is in it)."""
     settings = project.settings
     path = project.drift_history
-    reference = check.load_reference(project)
     state = history.read(path)
     column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes, file_order_start(state))
     scorer, metric_reference = _champion_scoring(project, rows, version, notes) if track else (None, None)
@@ -206,14 +241,7 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
 
     history.update(path, record)
     alerts.send_all(settings, alerts.decision_events(decision, report.retrain_enabled, source, report.monitor_run_id))
-    if on_decision is not None:
-        on_decision(report)
-    if decision.retrain and monitor["retrain"]:
-        end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
-        _retrain(base, report, first, end, retrain_overrides, log)
-        alerts.send_all(settings, alerts.retrain_events(report.outcome))
-    _finish_mlflow_run(project, report.monitor_run_id, report)
-    return report
+    return report, merged, first
 
 
 def replaced_window_notes(recorded: Mapping[tuple[str, str], Mapping[str, Any]],

@@ -1,9 +1,9 @@
 """The replay demo: the later months sent through the running service week by week, monitored after each week.
 
 For each window (``monitor.window``, by the data's time column) the rows are POSTed to
-``/predict`` in batches (``X-Request-ID: replay-<run>-<window>-<n>``), the prediction
-log is awaited until every answered row is in it, the true outcomes of the week are
-"learned" (a labels table keyed by request id and row: the flight has landed), and one
+``/predict`` in batches (``X-Request-ID: replay-<run>-<window>-<n>``, logged as the client's id), the
+prediction log is awaited until every answered row is in it, the true outcomes of the week are
+"learned" (a labels table keyed by the service's request id and row: the flight has landed), and one
 monitoring pass (:func:`nbprod.monitoring.monitor.run_pass`) runs on the log rows of
 this replay. The narrative says what was sent, which columns drifted, the share,
 the decision, and -- when retraining fires -- the build and the gate's decision; the
@@ -194,12 +194,13 @@ def replay(project: Project, data: pd.DataFrame, client: Client, *,
         answered = 0
         failures: list[str] = []
         for index, start in enumerate(range(0, len(rows), batch_size)):
-            request_id = f"replay-{run}-w{number:02d}-{index:04d}"
+            client_id = f"replay-{run}-w{number:02d}-{index:04d}"
             chunk = features.iloc[start:start + batch_size]
-            status, body = client.predict(records_json(chunk), request_id)
+            status, body = client.predict(records_json(chunk), client_id)
             if status != 200:
-                failures.append(f"{request_id}: HTTP {status} {((body or {}).get('error') or {}).get('message', '')}")
+                failures.append(f"{client_id}: HTTP {status} {((body or {}).get('error') or {}).get('message', '')}")
                 continue
+            request_id = body["request_id"]  # the service's own id: the key labels are joined on
             ids.add(request_id)
             answered += len(chunk)
             version = str(((body or {}).get("model") or {}).get("version"))

@@ -56,14 +56,24 @@ class TaskLines:
 def run(args: argparse.Namespace) -> int:
     """Build (a line per task as it starts and ends), print what ran and what to do next.
 
-    Returns 0 on success, 1 when a task failed.
+    One build at a time per ``products`` folder: a second one is refused with the first's pid
+    (:mod:`nbprod.locks`). Returns 0 on success, 1 when a task failed or another build holds the lock.
     """
+    from nbprod.locks import LockBusy, describe, hold
     from nbprod.pipeline.build import build, failed_tasks
     from nbprod.pipeline.dag import BuildFailed
     from nbprod.pipeline.summary import print_summary, summary_lines
 
     try:
-        result = build(args.settings, args.project, force=args.force, progress=TaskLines())
+        with hold(args.catalog.build_lock, "nbprod build") as stale:
+            if stale:
+                print(f"nbprod build: took over the lock left by {describe(stale)} (no longer running)",
+                      file=sys.stderr)
+            result = build(args.settings, args.project, force=args.force, progress=TaskLines())
+    except LockBusy as busy:
+        print(f"nbprod build: another build is running in {args.catalog.products}: {busy}; "
+              "wait for it to finish (or stop it) and build again", file=sys.stderr)
+        return 1
     except BuildFailed as failure:
         print(failure.details, file=sys.stderr)
         print("nbprod build failed:", file=sys.stderr)

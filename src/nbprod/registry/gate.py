@@ -1,9 +1,16 @@
 """The promotion gate: pure decision logic over measured figures.
 
 Nothing here touches MLflow, files or subprocesses; :mod:`nbprod.registry.task`
-measures, this module decides. Every check yields a :class:`Reason`
-(pass/fail with a readable detail), and a candidate is promoted only when
-every reason passes.
+collects the evidence, this module decides, the task publishes. Every check yields a
+:class:`Reason` (pass/fail with a readable detail), and a candidate is promoted only
+when every reason passes.
+
+Compare-and-set. The alias is moved only if it still points where it did when the gate
+started: the task reads it again right before deciding and moving it, and
+:func:`alias_reason` fails the decision when it moved meanwhile (a ``nbprod promote
+--version`` rollback during a retraining is not silently undone). MLflow's registry has
+no atomic compare-and-set: the window left is the time between that read and the move
+(milliseconds, against the minutes a gate takes).
 
 Schema compatibility
 --------------------
@@ -37,6 +44,8 @@ KNOWN_KINDS = frozenset(get_args(Kind))
 
 #: Order of the checks in a decision.
 CHECKS = ("metric", "size", "memory", "latency", "schema")
+#: The compare-and-set check, added to a decision only when the alias moved while the gate ran.
+ALIAS_CHECK = "alias"
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,24 @@ def schema_reason(schema: SchemaCheck) -> Reason:
     return Reason("schema", False, f"incompatible with {against}: " + "; ".join(schema.problems))
 
 
-def decide(metric: Reason, figures: BudgetFigures, limits: Limits, schema: SchemaCheck) -> Decision:
-    """The gate: promote only when the metric, every budget limit and the schema pass."""
-    return Decision((metric, *budget_reasons(figures, limits), schema_reason(schema)))
+def alias_reason(alias: str, started: str | None, current: str | None, candidate: str) -> Reason | None:
+    """None when ``alias`` still points where it did when the gate started (``started``); else a failed
+    reason naming both versions (the candidate is then not promoted: someone moved the alias on purpose)."""
+    if current == started:
+        return None
+
+    def shown(version: str | None) -> str:
+        return f"version {version}" if version is not None else "no version"
+
+    return Reason(ALIAS_CHECK, False,
+                  f"the alias {alias!r} moved from {shown(started)} to {shown(current)} while the gate ran "
+                  f"(e.g. nbprod promote --version): version {candidate} is not promoted over it; gate it again "
+                  "to compare it with the new champion")
+
+
+def decide(metric: Reason, figures: BudgetFigures, limits: Limits, schema: SchemaCheck,
+           alias: Reason | None = None) -> Decision:
+    """The gate: promote only when the metric, every budget limit and the schema pass, and the alias has not
+    moved since the gate started (``alias``: :func:`alias_reason`)."""
+    reasons = (metric, *budget_reasons(figures, limits), schema_reason(schema))
+    return Decision(reasons + ((alias,) if alias is not None else ()))

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -176,6 +177,34 @@ def promote(
     )
 
 
+@dataclass
+class Collected:
+    """The gate's evidence: what was read, registered, scored and measured -- nothing decided yet."""
+
+    evaluation_path: Path
+    evaluation: dict[str, Any]
+    chosen: dict[str, Any]               # the best candidate's entry of evaluation.json
+    threshold: float
+    multiclass: bool
+    holdout_path: Path
+    holdout_rows: int
+    version: str                         # the candidate as registered
+    previous: str | None                 # where the alias pointed when the gate started
+    commit: str | None
+    candidate_metrics: dict[str, float]
+    contract: Any
+    champion_contract: Any
+    reference: dict[str, Any]
+    metric_check: gate.Reason
+    schema: gate.SchemaCheck
+    figures: gate.BudgetFigures
+
+    @property
+    def already(self) -> bool:
+        """The candidate already held the alias when the gate started."""
+        return self.previous == self.version
+
+
 def run_gate(
     evaluation_path: Path,
     json_path: Path,
@@ -193,19 +222,37 @@ def run_gate(
 ) -> dict[str, Any]:
     """Register, gate and (maybe) promote the best candidate; write the evidence; return it.
 
-    ``figures`` skips the budget measurement (tests reuse one measurement).
+    Three steps: :func:`collect` the evidence, decide (:func:`nbprod.registry.gate.decide`, pure,
+    with the alias read again right before: compare-and-set), :func:`publish` (move the alias,
+    write the evidence, tag). ``figures`` skips the budget measurement (tests reuse one measurement).
     """
-    import mlflow
+    from nbprod import tracking
+    from nbprod.registry.client import Registry
+
+    with tracking.task_run("promote") as run:
+        registry = Registry(model_name)
+        collected = collect(registry, Path(evaluation_path), alias=alias, margin=margin, limits=limits,
+                            batch_rows=batch_rows, latency_calls=latency_calls, timeout_s=timeout_s,
+                            threads=threads, figures=figures)
+        current = registry.alias_version(alias)  # compare-and-set: where the alias points right before moving it
+        decision = gate.decide(collected.metric_check, collected.figures, limits, collected.schema,
+                               gate.alias_reason(alias, collected.previous, current, collected.version))
+        return publish(registry, collected, decision, current, run.info.run_id, Path(json_path), Path(html_path),
+                       alias=alias, margin=margin, limits=limits)
+
+
+def collect(registry: Any, evaluation_path: Path, *, alias: str, margin: float, limits: gate.Limits,
+            batch_rows: int, latency_calls: int, timeout_s: float, threads: int,
+            figures: gate.BudgetFigures | None) -> Collected:
+    """Register the best candidate of ``evaluation_path``; score it and the champion (or the naive baseline)
+    on the holdout; check its contract; measure its budget (unless ``figures`` are given)."""
     import pandas as pd
 
-    from nbprod import tracking
     from nbprod.model.evaluation import baseline_result
     from nbprod.model.features import feature_contract
     from nbprod.model.metrics import DEFAULT_THRESHOLD, GREATER_IS_BETTER, class_tags
-    from nbprod.registry import budget, evidence
-    from nbprod.registry.client import Registry
+    from nbprod.registry import budget
 
-    evaluation_path = Path(evaluation_path)
     evaluation = json.loads(evaluation_path.read_text())
     task, metric = evaluation["task"], evaluation["metric"]
     greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
@@ -220,160 +267,178 @@ def run_gate(
     y = holdout[target].to_numpy()
     X = holdout.drop(columns=[target])
 
-    with tracking.task_run("promote") as run:
-        registry = Registry(model_name)
-        previous = registry.alias_version(alias)
-        commit = _git_commit(chosen.get("run_id"))
-        version = registry.register(chosen["model_uri"], chosen.get("run_id"), {
-            CANDIDATE: best,
-            RUN_ID: chosen.get("run_id"),
-            MODEL_URI: chosen["model_uri"],
-            TASK: task,
-            TARGET: target,
-            METRIC: metric,
-            **({} if multiclass else {THRESHOLD: threshold}),
-            **class_tags(classes, positive),
-            GIT_COMMIT: commit,
-            **_lineage(),
-            **{tag_metric(k): v for k, v in chosen.get("metrics", {}).items()},
-        })
+    previous = registry.alias_version(alias)
+    commit = _git_commit(chosen.get("run_id"))
+    version = registry.register(chosen["model_uri"], chosen.get("run_id"), {
+        CANDIDATE: best,
+        RUN_ID: chosen.get("run_id"),
+        MODEL_URI: chosen["model_uri"],
+        TASK: task,
+        TARGET: target,
+        METRIC: metric,
+        **({} if multiclass else {THRESHOLD: threshold}),
+        **class_tags(classes, positive),
+        GIT_COMMIT: commit,
+        **_lineage(),
+        **{tag_metric(k): v for k, v in chosen.get("metrics", {}).items()},
+    })
 
-        # The candidate as registered, scored on the holdout here.
-        model = registry.load(version)
-        candidate_metrics = _score(model, X, y, task, threshold, positive)
-        contract = feature_contract(model)
+    # The candidate as registered, scored on the holdout here.
+    model = registry.load(version)
+    candidate_metrics = _score(model, X, y, task, threshold, positive)
+    contract = feature_contract(model)
 
-        # The reference: the champion scored on the same holdout now, else the naive baseline.
-        already = previous == version
-        reference: dict[str, Any]
-        champion_contract = None
-        schema_error = None
-        if previous and not already:
-            champion_info = registry.version(previous)
-            champion_threshold, note = _champion_rule(champion_info.tags, positive)
-            reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
-                         "metrics": {}, **({"note": note} if note else {})}
-            try:
-                champion = registry.load(previous)
-                reference["metrics"] = _score(champion, X, y, task, champion_threshold, positive)
-            except Exception as error:  # noqa: BLE001 - reported as a failed check
-                reference["error"] = f"the champion could not be scored on the holdout: {error}"
-                champion = None
-            differ = _classes_differ(model, champion) if champion is not None and task == "classification" else None
-            if differ:
-                reference["error"] = differ
-            try:
-                champion_contract = feature_contract(champion) if champion is not None else None
-            except TypeError as error:
-                schema_error = f"the champion has no feature contract: {error}"
-            if champion is None:
-                schema_error = reference["error"]
+    # The reference: the champion scored on the same holdout now, else the naive baseline.
+    already = previous == version
+    reference: dict[str, Any]
+    champion_contract = None
+    schema_error = None
+    if previous and not already:
+        champion_info = registry.version(previous)
+        champion_threshold, note = _champion_rule(champion_info.tags, positive)
+        reference = {"kind": "champion", "version": previous, "threshold": champion_threshold,
+                     "metrics": {}, **({"note": note} if note else {})}
+        try:
+            champion = registry.load(previous)
+            reference["metrics"] = _score(champion, X, y, task, champion_threshold, positive)
+        except Exception as error:  # noqa: BLE001 - reported as a failed check
+            reference["error"] = f"the champion could not be scored on the holdout: {error}"
+            champion = None
+        differ = _classes_differ(model, champion) if champion is not None and task == "classification" else None
+        if differ:
+            reference["error"] = differ
+        try:
+            champion_contract = feature_contract(champion) if champion is not None else None
+        except TypeError as error:
+            schema_error = f"the champion has no feature contract: {error}"
+        if champion is None:
+            schema_error = reference["error"]
+    else:
+        stored = (evaluation.get("baseline") or {}).get("metrics") or {}
+        if metric in stored:
+            reference = {"kind": "baseline", "source": "evaluation.json", "metrics": stored}
         else:
-            stored = (evaluation.get("baseline") or {}).get("metrics") or {}
-            if metric in stored:
-                reference = {"kind": "baseline", "source": "evaluation.json", "metrics": stored}
-            else:
-                reference = {"kind": "baseline", "source": "holdout target (no baseline in evaluation.json)",
-                             "metrics": baseline_result(y, y, task, classes, positive)}
-            if already:
-                reference["note"] = f"version {version} already holds the alias {alias!r}"
+            reference = {"kind": "baseline", "source": "holdout target (no baseline in evaluation.json)",
+                         "metrics": baseline_result(y, y, task, classes, positive)}
+        if already:
+            reference["note"] = f"version {version} already holds the alias {alias!r}"
 
-        reference_name = (f"champion v{previous}" if reference["kind"] == "champion" else "naive baseline")
-        metric_check = gate.metric_reason(metric, candidate_metrics.get(metric),
-                                          reference["metrics"].get(metric), margin, greater, reference_name)
-        if reference.get("error"):
-            metric_check = gate.Reason("metric", False, reference["error"])
+    reference_name = (f"champion v{previous}" if reference["kind"] == "champion" else "naive baseline")
+    metric_check = gate.metric_reason(metric, candidate_metrics.get(metric),
+                                      reference["metrics"].get(metric), margin, greater, reference_name)
+    if reference.get("error"):
+        metric_check = gate.Reason("metric", False, reference["error"])
 
-        schema = gate.schema_check(contract, champion_contract)
-        if schema_error:
-            schema = gate.SchemaCheck("champion", problems=(schema_error,))
+    schema = gate.schema_check(contract, champion_contract)
+    if schema_error:
+        schema = gate.SchemaCheck("champion", problems=(schema_error,))
 
-        if figures is None:
-            with tempfile.TemporaryDirectory(prefix="nbprod-model-") as folder:
-                model_dir = registry.download(version, Path(folder))
-                figures = budget.measure(
-                    model_dir, X.head(max(int(batch_rows), 1)), task, latency_calls, timeout_s,
-                    cap_mb=max(2 * limits.max_memory_mb, limits.max_memory_mb + 256),
-                    threads=threads or None,
-                )
+    if figures is None:
+        with tempfile.TemporaryDirectory(prefix="nbprod-model-") as folder:
+            model_dir = registry.download(version, Path(folder))
+            figures = budget.measure(
+                model_dir, X.head(max(int(batch_rows), 1)), task, latency_calls, timeout_s,
+                cap_mb=max(2 * limits.max_memory_mb, limits.max_memory_mb + 256),
+                threads=threads or None,
+            )
 
-        decision = gate.decide(metric_check, figures, limits, schema)
-        if decision.promoted and not already:
-            registry.set_alias(alias, version)
-        champion_after = version if decision.promoted else previous
-        decided_at = _now()
+    return Collected(evaluation_path, evaluation, chosen, threshold, multiclass, holdout_path, int(len(holdout)),
+                     version, previous, commit, candidate_metrics, contract, champion_contract, reference,
+                     metric_check, schema, figures)
 
-        by_check = {reason.check: reason for reason in decision.reasons}
-        record = {
-            "decision": decision.decision,
-            "summary": decision.summary(),
-            "model_name": model_name,
-            "alias": alias,
-            "previous_champion": previous,
-            "champion_after": champion_after,
-            "decided_at": decided_at,
-            "git_commit": commit,
-            "mlflow_run_id": run.info.run_id,
-            "evaluation": str(evaluation_path),
-            "holdout": {"path": str(holdout_path), "rows": int(len(holdout)), "target": target},
-            "candidate": {
-                "name": best, "version": version, "run_id": chosen.get("run_id"),
-                "model_uri": chosen["model_uri"], "threshold": None if multiclass else threshold,
-                "classes": classes, "positive_class": positive,
-                "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
-            },
-            "reference": reference,
-            "metric": {
-                "name": metric, "greater_is_better": greater, "margin": margin,
-                "candidate": candidate_metrics.get(metric), "reference": reference["metrics"].get(metric),
-                "improvement": (None if metric_check.measured is None or metric_check.limit is None
-                                else gate.improvement(metric_check.measured, metric_check.limit, greater)),
-                "passed": metric_check.passed,
-            },
-            "budget": {
-                "size_mb": {"measured": figures.size_mb, "limit": limits.max_size_mb,
-                            "passed": by_check["size"].passed},
-                "memory_mb": {"measured": figures.memory_mb, "limit": limits.max_memory_mb,
-                              "passed": by_check["memory"].passed, "at_least": figures.memory_at_least},
-                "p99_ms": {"measured": figures.p99_ms, "limit": limits.max_p99_ms,
-                           "passed": by_check["latency"].passed},
-                "error": figures.error,
-                "details": dict(figures.details),
-            },
-            "schema": {**schema.to_dict(), "candidate_columns": contract.names,
-                       "champion_columns": champion_contract.names if champion_contract else None},
-            "reasons": [reason.to_dict() for reason in decision.reasons],
-        }
-        evidence.write_json(record, json_path)
-        evidence.write_html(record, html_path)
-        alerts.notify_gate(record, json_path, html_path)
 
-        registry.set_tags(version, {
-            TAG_DECISION: decision.decision,
-            TAG_REASONS: _reasons_tag(decision.reasons),
-            **{gate_check(r.check): "pass" if r.passed else "fail" for r in decision.reasons},
-            GATE_AT: decided_at,
-            GATE_PREVIOUS_CHAMPION: previous or "none",
-            GATE_RUN_ID: run.info.run_id,
-            BUDGET_SIZE_MB: figures.size_mb,
-            BUDGET_MEMORY_MB: figures.memory_mb,
-            BUDGET_P99_MS: figures.p99_ms,
-        })
+def publish(registry: Any, collected: Collected, decision: gate.Decision, current: str | None, run_id: str,
+            json_path: Path, html_path: Path, *, alias: str, margin: float, limits: gate.Limits) -> dict[str, Any]:
+    """Move the alias when ``decision`` promotes; write the evidence (JSON, HTML), alert, tag the version and
+    log the run ``run_id``. ``current``: where the alias pointed right before (the compare-and-set read)."""
+    import mlflow
 
-        mlflow.set_tags({TAG_DECISION: decision.decision, GATE_VERSION: version,
-                         GATE_MODEL_NAME: model_name})
-        mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
-                           "candidate": best, "version": version, "previous_champion": previous or "none",
-                           **{f"budget.{k}": v for k, v in vars(limits).items()}})
-        numbers = {
-            "gate.promoted": float(decision.promoted),
-            **{f"gate.{r.check}_passed": float(r.passed) for r in decision.reasons},
-            "budget.size_mb": figures.size_mb, "budget.memory_mb": figures.memory_mb,
-            "budget.p99_ms": figures.p99_ms,
-            **{f"candidate.{k}": v for k, v in candidate_metrics.items()},
-            **{f"{reference['kind']}.{k}": v for k, v in reference["metrics"].items()},
-        }
-        mlflow.log_metrics({k: float(v) for k, v in numbers.items() if isinstance(v, (int, float))})
-        mlflow.log_artifact(str(json_path), artifact_path="promotion")
-        mlflow.log_artifact(str(html_path), artifact_path="promotion")
+    from nbprod.model.metrics import GREATER_IS_BETTER
+    from nbprod.registry import evidence
+
+    c = collected
+    evaluation, chosen, version, previous = c.evaluation, c.chosen, c.version, c.previous
+    metric, figures, schema, reference, metric_check = (evaluation["metric"], c.figures, c.schema, c.reference,
+                                                        c.metric_check)
+    greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
+    model_name, best, multiclass, candidate_metrics = registry.name, evaluation["best"], c.multiclass, c.candidate_metrics
+    if decision.promoted and not c.already:
+        registry.set_alias(alias, version)
+    champion_after = version if decision.promoted else current
+    decided_at = _now()
+
+    by_check = {reason.check: reason for reason in decision.reasons}
+    record = {
+        "decision": decision.decision,
+        "summary": decision.summary(),
+        "model_name": model_name,
+        "alias": alias,
+        "previous_champion": previous,
+        "champion_before_decision": current,
+        "champion_after": champion_after,
+        "decided_at": decided_at,
+        "git_commit": c.commit,
+        "mlflow_run_id": run_id,
+        "evaluation": str(c.evaluation_path),
+        "holdout": {"path": str(c.holdout_path), "rows": c.holdout_rows, "target": evaluation["target"]},
+        "candidate": {
+            "name": best, "version": version, "run_id": chosen.get("run_id"),
+            "model_uri": chosen["model_uri"], "threshold": None if multiclass else c.threshold,
+            "classes": evaluation.get("classes"), "positive_class": evaluation.get("positive_class"),
+            "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
+        },
+        "reference": reference,
+        "metric": {
+            "name": metric, "greater_is_better": greater, "margin": margin,
+            "candidate": candidate_metrics.get(metric), "reference": reference["metrics"].get(metric),
+            "improvement": (None if metric_check.measured is None or metric_check.limit is None
+                            else gate.improvement(metric_check.measured, metric_check.limit, greater)),
+            "passed": metric_check.passed,
+        },
+        "budget": {
+            "size_mb": {"measured": figures.size_mb, "limit": limits.max_size_mb,
+                        "passed": by_check["size"].passed},
+            "memory_mb": {"measured": figures.memory_mb, "limit": limits.max_memory_mb,
+                          "passed": by_check["memory"].passed, "at_least": figures.memory_at_least},
+            "p99_ms": {"measured": figures.p99_ms, "limit": limits.max_p99_ms,
+                       "passed": by_check["latency"].passed},
+            "error": figures.error,
+            "details": dict(figures.details),
+        },
+        "schema": {**schema.to_dict(), "candidate_columns": c.contract.names,
+                   "champion_columns": c.champion_contract.names if c.champion_contract else None},
+        "reasons": [reason.to_dict() for reason in decision.reasons],
+    }
+    evidence.write_json(record, json_path)
+    evidence.write_html(record, html_path)
+    alerts.notify_gate(record, json_path, html_path)
+
+    registry.set_tags(version, {
+        TAG_DECISION: decision.decision,
+        TAG_REASONS: _reasons_tag(decision.reasons),
+        **{gate_check(r.check): "pass" if r.passed else "fail" for r in decision.reasons},
+        GATE_AT: decided_at,
+        GATE_PREVIOUS_CHAMPION: previous or "none",
+        GATE_RUN_ID: run_id,
+        BUDGET_SIZE_MB: figures.size_mb,
+        BUDGET_MEMORY_MB: figures.memory_mb,
+        BUDGET_P99_MS: figures.p99_ms,
+    })
+
+    mlflow.set_tags({TAG_DECISION: decision.decision, GATE_VERSION: version,
+                     GATE_MODEL_NAME: model_name})
+    mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
+                       "candidate": best, "version": version, "previous_champion": previous or "none",
+                       **{f"budget.{k}": v for k, v in vars(limits).items()}})
+    numbers = {
+        "gate.promoted": float(decision.promoted),
+        **{f"gate.{r.check}_passed": float(r.passed) for r in decision.reasons},
+        "budget.size_mb": figures.size_mb, "budget.memory_mb": figures.memory_mb,
+        "budget.p99_ms": figures.p99_ms,
+        **{f"candidate.{k}": v for k, v in candidate_metrics.items()},
+        **{f"{reference['kind']}.{k}": v for k, v in reference["metrics"].items()},
+    }
+    mlflow.log_metrics({k: float(v) for k, v in numbers.items() if isinstance(v, (int, float))})
+    mlflow.log_artifact(str(json_path), artifact_path="promotion")
+    mlflow.log_artifact(str(html_path), artifact_path="promotion")
     return record

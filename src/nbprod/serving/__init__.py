@@ -8,6 +8,9 @@ Modules (import what you need; nothing heavy is imported here):
 - :mod:`nbprod.serving.prediction_log` -- buffered Parquet prediction log and its reader.
 - :mod:`nbprod.serving.metrics` -- Prometheus text exposition.
 - :mod:`nbprod.serving.app` -- the ASGI application (micro-batching, reload, auth).
+- :mod:`nbprod.serving.protocols` -- MLflow's scoring protocol, the Open Inference Protocol (KServe v2)
+  and CSV: request bodies -> records, answers -> each protocol's shapes.
+- :mod:`nbprod.serving.openapi` -- ``/openapi.json`` and ``/docs`` from the loaded model's contract.
 - :mod:`nbprod.serving.batch` -- chunked batch scoring of CSV/Parquet files.
 """
 

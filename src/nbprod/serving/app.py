@@ -4,7 +4,9 @@ HTTP API
 --------
 ``POST /predict``
     Body: one record (a JSON object ``{"column": value, ...}``), a list of records
-    ``[{...}, {...}]``, or ``{"records": [{...}, ...]}``. Records are checked against
+    ``[{...}, {...}]``, ``{"records": [{...}, ...]}``, one of MLflow's wrappers
+    (``dataframe_split``, ``dataframe_records``, ``instances``, ``inputs``), or CSV with
+    ``Content-Type: text/csv`` (see :mod:`nbprod.serving.protocols`). Records are checked against
     the model's feature contract (see :mod:`nbprod.serving.validation`). Response 200::
 
         {"request_id": "...", "model": {"name": "nbprod-model", "version": "3"},
@@ -22,24 +24,48 @@ HTTP API
          'distance': expected a number, got str 'far'", "details": [{"record": 0,
          "column": "distance", "problem": "wrong_type", "message": "..."}]}}
 
-    400 ``malformed_json``/``bad_shape``; 401 ``unauthorized`` (token set, header missing or
-    wrong); 413 ``body_too_large`` (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
+    400 ``malformed_json``/``malformed_csv``/``bad_shape`` (an unknown wrapper key: the message
+    names the accepted ones); 401 ``unauthorized`` (token set, header missing or
+    wrong); 408 ``body_timeout`` (``serve.body_timeout_seconds``); 415 ``unsupported_media_type``
+    (a POST must be ``application/json`` or ``text/csv``); 413 ``body_too_large``
+    (``serve.max_body_mb``)/``too_many_rows`` (``serve.max_rows``);
     422 ``empty_input``, ``missing_column``, ``wrong_type``, ``null_not_allowed``,
     ``not_finite``, ``not_an_object`` (``invalid_input`` when several kinds); 503
-    ``not_ready`` (no model loaded yet). Columns the contract does not name are ignored
-    and reported in ``warnings``.
+    ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
+    ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
+    ``refuse``), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
+    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
+    504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
+    400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; not checked on ``/health`` and ``/ready``;
+    see :mod:`nbprod.serving.guards`).
+    Columns the contract does not name are ignored and reported in ``warnings``.
 ``GET /health``
     200 ``{"status": "alive"}`` while the process serves HTTP.
 ``GET /ready``
     200 ``{"status": "ready", "model": {...name, version, alias, task, threshold, classes,
     positive_class}}`` (the last two for classifiers, ``positive_class`` when binary) once a
-    model is loaded; 503 ``{"status": "loading", "error": ...}`` before.
+    model is loaded (with ``"reload_error"``, a one-line reason, while the alias cannot be resolved or its
+    version fails to load and is retried with back-off); 503 ``{"status": "loading", "error": ...}`` before, ``{"status": "stalled"}``
+    while a model call has run over ``serve.request_timeout_seconds``.
 ``GET /metrics``
     Prometheus text exposition (see :mod:`nbprod.serving.metrics`).
+``POST /invocations``, ``GET /ping``
+    MLflow's scoring protocol (as ``mlflow models serve``): the same bodies, answered
+    ``{"predictions": [...]}``; errors ``{"error_code": "BAD_REQUEST", "message": ...}``.
+``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}``, ``POST /v2/models/{name}/infer``
+    The Open Inference Protocol (KServe v2), one input tensor per contract column
+    (see :mod:`nbprod.serving.protocols`).
+``GET /openapi.json``, ``GET /docs``
+    The OpenAPI document generated from the loaded model's contract, and a self-contained
+    page of it (see :mod:`nbprod.serving.openapi`); both follow the alias.
 
-Every response carries ``X-Request-ID`` (the client's, when it sent one, else a new id).
-When the environment variable named by ``serve.token_env`` is set, ``/predict`` requires
-``Authorization: Bearer <its value>``; the other endpoints stay open.
+Request ids: the service makes its own ``request_id`` for every request (in the body; the prediction log's
+key that labels are joined on). A client's ``X-Request-ID`` is kept as ``client_request_id``: echoed in the
+``X-Request-ID`` response header (the service's id when the client sent none), in the body and in the log,
+never used as a join key. CORS headers only for ``serve.cors_origins``.
+When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``
+and ``/v2/models/{name}/infer`` require ``Authorization: Bearer <its value>``; the other endpoints
+stay open.
 
 Performance: requests are validated on the event loop without pandas, then queued;
 a single model thread takes everything queued (up to ``max_batch_rows``) and makes one
@@ -66,8 +92,10 @@ from pathlib import Path
 from typing import Any
 
 from nbprod import alerts
-from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS
+from nbprod.serving import BATCH_WAIT_MS, MAX_BATCH_ROWS, guards, protocols
+from nbprod.serving.guards import GuardConfig
 from nbprod.serving.metrics import Metrics
+from nbprod.serving.protocols import class_fields  # noqa: F401 - its home was here
 from nbprod.serving.validation import RequestError, Validated
 
 log = logging.getLogger("nbprod.serving")
@@ -95,6 +123,9 @@ class ServeConfig:
     log_flush_rows: int
     log_flush_seconds: float
     alerts: Any                           # nbprod.alerts.AlertConfig (the ``alerts`` settings), None: no alerts
+    log_max_rows: int | None              # rows the log holds in memory at most (None: no bound)
+    log_policy: str                       # at that bound: refuse (503) or serve unlogged
+    guard: GuardConfig                    # abuse and overload: nbprod.serving.guards
     max_batch_rows: int = MAX_BATCH_ROWS
     batch_wait_ms: float = BATCH_WAIT_MS
 
@@ -116,6 +147,9 @@ class ServeConfig:
             log_flush_rows=int(serve["log_flush_rows"]),
             log_flush_seconds=float(serve["log_flush_seconds"]),
             alerts=alerts.AlertConfig.from_settings(project.settings["alerts"]),
+            log_max_rows=int(serve["log_max_rows"]),
+            log_policy=serve["log_policy"],
+            guard=GuardConfig.from_settings(serve),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -138,6 +172,13 @@ class MicroBatcher:
         self.recent: collections.deque = collections.deque([1], maxlen=8)  # requests per recent batch
         self.stopping = False
         self.task: asyncio.Task | None = None
+        self.queued_rows = 0                      # rows waiting (serve.max_queue_rows)
+        self.busy_since: float | None = None      # monotonic start of the model call in progress
+
+    def busy_seconds(self) -> float | None:
+        """How long the model call in progress has run (None: the model thread is idle)."""
+        since = self.busy_since
+        return None if since is None else time.monotonic() - since
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run())
@@ -145,6 +186,7 @@ class MicroBatcher:
     async def predict(self, model: Any, validated: Validated) -> tuple[Any, Any]:
         future = asyncio.get_running_loop().create_future()
         self.pending.append((model, validated, future))
+        self.queued_rows += validated.rows
         self.wakeup.set()
         if self.wanted and len(self.pending) >= self.wanted:
             self.filled.set()
@@ -180,11 +222,20 @@ class MicroBatcher:
                     _, validated, future = self.pending.popleft()
                     batch.append((validated, future))
                     rows += validated.rows
+                self.queued_rows -= rows
+                if any(future.done() for _, future in batch):  # abandoned past their deadline: not predicted
+                    batch = [(validated, future) for validated, future in batch if not future.done()]
+                    rows = sum(validated.rows for validated, _ in batch)
+                    if not batch:
+                        continue
+                self.busy_since = time.monotonic()
                 try:
                     results = await loop.run_in_executor(self.executor, predict_batch, model,
                                                          [validated for validated, _ in batch])
                 except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
                     results = [error] * len(batch)
+                finally:
+                    self.busy_since = None
                 self.metrics.batch_rows.observe(rows)
                 self.recent.append(len(batch))
                 for (_, future), result in zip(batch, results):
@@ -242,15 +293,6 @@ def predict_batch(model: Any, batch: list[Validated]) -> list:
     return results
 
 
-def class_fields(model: Any) -> dict[str, Any]:
-    """A classifier's ``classes`` (the probabilities' order) and, when binary, its ``positive_class`` and
-    ``threshold`` (on the positive class's probability); a multiclass model predicts the most probable class."""
-    fields: dict[str, Any] = model.labels.to_dict()
-    if model.labels.binary:
-        fields["threshold"] = model.threshold
-    return fields
-
-
 def _json(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
 
@@ -269,6 +311,13 @@ class PredictionService:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.token = config.token.encode() if config.token else None
         self.metrics.collectors.append(self._log_metrics)
+        self.router = protocols.Router(config.model_name, self.token is not None)  # MLflow, KServe v2, OpenAPI
+        self.hosts = guards.allowed_hosts(config.host, config.port, config.guard.allowed_hosts)
+        self.cors = guards.Cors(config.guard.cors_origins)
+        self.admission = guards.Admission(config.guard.max_in_flight)
+        self.parser: ThreadPoolExecutor | None = None
+        self.reported_error: str | None = None
+        self.metrics.collectors.append(self._guard_metrics)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -279,14 +328,17 @@ class PredictionService:
         self.loop = asyncio.get_running_loop()
         if self.config.log_folder is not None:
             self.log = PredictionLogWriter(self.config.log_folder, self.config.log_flush_rows,
-                                           self.config.log_flush_seconds)
+                                           self.config.log_flush_seconds, self.config.log_max_rows,
+                                           self.config.log_policy)
         self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
+        self.parser = ThreadPoolExecutor(2, thread_name_prefix="nbprod-parse")
         wanted = self.config.alerts is not None and self.config.alerts.webhooks
         self.alerts = alerts.BackgroundNotifier(self.config.alerts) if wanted else None
         self.metrics.collectors.append(lambda: self.alerts.counts() if self.alerts else {})
         self.watcher = AliasWatcher(self.config.tracking_uri, self.config.model_name, self.config.alias,
-                                    self.config.reload_seconds, self._loaded, self._load_failed)
+                                    self.config.reload_seconds, self._loaded, self._load_failed,
+                                    self.config.guard.load_backoff_max_seconds)
         self.watcher.start()
 
     async def shutdown(self) -> None:
@@ -297,6 +349,8 @@ class PredictionService:
             self.alerts.close()
         if self.batcher is not None:
             await self.batcher.stop()
+        if self.parser is not None:
+            self.parser.shutdown(wait=False)
         if self.log is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.log.close)
             log.info("prediction log flushed: %d rows in %d files", self.log.rows_written, self.log.files_written)
@@ -315,17 +369,28 @@ class PredictionService:
 
     def _load_failed(self, error: BaseException) -> None:  # watcher thread
         self.metrics.observe_reload(False)
-        log.warning("model not (re)loaded: %s", self.watcher.last_error if self.watcher else error)
+        reason = self.watcher.last_error if self.watcher else str(error)
+        if reason != self.reported_error:  # once per reason, not at every poll
+            self.reported_error = reason
+            log.warning("model not (re)loaded: %s", reason)
         if self.alerts is not None and self.watcher is not None and self.watcher.failed_version:
             version = self.watcher.failed_version
             self.alerts.send(alerts.load_failed_event(self.config.model_name, version, str(error)), once=version)
+
+    def _guard_metrics(self) -> dict[str, float]:
+        failures = self.watcher.load_failures if self.watcher is not None else 0
+        return {"nbprod_in_flight_requests": self.admission.in_flight,
+                "nbprod_queued_rows": self.batcher.queued_rows if self.batcher is not None else 0,
+                "nbprod_model_load_failures_total": failures}
 
     def _log_metrics(self) -> dict[str, float]:
         if self.log is None:
             return {}
         return {"nbprod_prediction_log_rows_total": self.log.rows_written,
                 "nbprod_prediction_log_buffered_rows": self.log.rows_buffered,
-                "nbprod_prediction_log_write_errors_total": self.log.write_errors}
+                "nbprod_prediction_log_write_errors_total": self.log.write_errors,
+                "nbprod_prediction_log_unlogged_rows_total": self.log.rows_unlogged,
+                "nbprod_prediction_log_refused_rows_total": self.log.rows_refused}
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -358,15 +423,28 @@ class PredictionService:
         arrived = time.time()
         path = scope["path"]
         headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id")
-        request_id = given.decode("latin-1")[:200] if given else uuid.uuid4().hex
+        request_id = uuid.uuid4().hex  # the service's own: the prediction log's join key
+        client_id = client_request_id(headers)
         content_type = JSON
-        extra: list = []
+        extra: list = self.cors.response_headers(headers)
+        admitted = False
         try:
+            if path not in guards.PROBES:  # kubelet probes send the pod's IP as Host
+                guards.check_host(headers, self.hosts)
+            if self.cors.is_preflight(scope["method"], headers):
+                status, extra = self.cors.preflight(headers)
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [(b"content-length", b"0"), *extra]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if scope["method"] == "POST":
+                guards.check_content_type(headers)
+                self.admission.enter()
+                admitted = True
             if path == "/predict":
                 if scope["method"] != "POST":
                     raise RequestError(405, "method_not_allowed", "use POST /predict")
-                status, body = 200, await self.predict(headers, receive, request_id, arrived)
+                status, body = 200, await self.predict(headers, receive, request_id, arrived, client_id)
             elif path == "/recommend":  # a recommender project (nbprod.serving.recommend)
                 if scope["method"] != "POST":
                     raise RequestError(405, "method_not_allowed", "use POST /recommend")
@@ -379,26 +457,35 @@ class PredictionService:
                 status, body = self.ready()
             elif path == "/metrics":
                 status, body, content_type = 200, self.metrics.render().encode(), TEXT
-            else:
-                raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
-                                                     "GET /health, /ready or /metrics")
+            else:  # -- the protocols' endpoints (nbprod.serving.protocols) --
+                answer = await self.router.handle(self, scope, receive, headers, request_id, arrived, client_id)
+                if answer is None:
+                    raise RequestError(404, "not_found", f"no endpoint {path}; try POST /predict, "
+                                                         "GET /health, /ready, /metrics or /docs")
+                status, body, content_type, extra = answer
         except RequestError as error:
             status = error.status
             self.metrics.observe_error(error.kind)
-            body = _json({"request_id": request_id, "error": error.to_dict()})
+            body = protocols.error_body(path, request_id, error, client_id)
+            extra += guards.error_headers(error)
             if status == 401:
                 extra.append((b"www-authenticate", b'Bearer realm="nbprod"'))
         except Exception:
-            log.exception("request %s failed", request_id)
+            log.exception("request %s (client id %s) failed", request_id, client_id)
             status = 500
             self.metrics.observe_error("internal")
-            body = _json({"request_id": request_id,
-                          "error": {"kind": "internal", "message": "internal error; see the service log"}})
+            body = protocols.error_body(path, request_id, RequestError(500, "internal",
+                                                                       "internal error; see the service log"),
+                                        client_id)
+        finally:
+            if admitted:
+                self.admission.leave()
+        echoed = (client_id or request_id).encode("latin-1", "replace")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", request_id.encode("latin-1", "replace")), *extra]})
+                                (b"x-request-id", echoed), *extra]})
         await send({"type": "http.response.body", "body": body})
-        self.metrics.observe_request(path if path in ENDPOINTS else "other", status,
+        self.metrics.observe_request(path if path in ENDPOINTS else self.router.label(path) or "other", status,
                                      time.perf_counter() - started)
 
     def ready(self) -> tuple[int, bytes]:
@@ -407,11 +494,20 @@ class PredictionService:
             error = self.watcher.last_error if self.watcher is not None else None
             return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
                                                               "alias": self.config.alias}, "error": error})
+        busy = self.batcher.busy_seconds() if self.batcher is not None else None
+        if busy is not None and busy > self.config.guard.request_timeout_seconds:
+            return 503, _json({"status": "stalled", "model": {"name": model.name, "version": model.version},
+                               "error": f"the model call in progress has run for {busy:.0f} s "
+                                        "(over serve.request_timeout_seconds)"})
         described = {"name": model.name, "version": model.version, "alias": self.config.alias, "task": model.task,
                      "threshold": model.threshold, "run_id": model.run_id, "loaded_at": model.loaded_at}
         if model.labels is not None:
             described.update(class_fields(model))
-        return 200, _json({"status": "ready", "model": described})
+        ready: dict[str, Any] = {"status": "ready", "model": described}
+        failing = self.watcher.failure_note() if self.watcher is not None else None
+        if failing:
+            ready["reload_error"] = failing
+        return 200, _json(ready)
 
     async def read_body(self, headers: dict, receive: Any) -> bytes:
         limit = self.config.max_body_bytes
@@ -420,6 +516,7 @@ class PredictionService:
             raise RequestError(413, "body_too_large",
                                f"request body of {int(declared)} bytes is over the limit of {limit} bytes")
         chunks, size = [], 0
+        receive = guards.timed_receive(receive, self.config.guard.body_timeout_seconds)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -433,28 +530,9 @@ class PredictionService:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def records(self, payload: Any, model: Any) -> list:
-        if isinstance(payload, list):
-            records = payload
-        elif isinstance(payload, dict) and "records" in payload and "records" not in model.validator.known:
-            records = payload["records"]
-            if not isinstance(records, list) or len(payload) != 1:
-                raise RequestError(400, "bad_shape", "{\"records\": [...]} must hold a list of objects and no "
-                                                     f"other key, got {type(records).__name__} with keys "
-                                                     f"{sorted(payload)}")
-        elif isinstance(payload, dict):
-            records = [payload]
-        else:
-            raise RequestError(400, "bad_shape", "the body must be a JSON object (one record), a list of "
-                                                 f"objects or {{\"records\": [...]}}, got {type(payload).__name__}")
-        if not records:
-            raise RequestError(422, "empty_input", "no records to predict: the list is empty")
-        if len(records) > self.config.max_rows:
-            raise RequestError(413, "too_many_rows",
-                               f"{len(records)} records is over the limit of {self.config.max_rows} per request")
-        return records
-
-    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float) -> bytes:
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
+                      client_id: str | None = None, protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
+        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
         if self.token is not None:
             given = headers.get(b"authorization", b"")
             if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
@@ -463,32 +541,41 @@ class PredictionService:
         model = self.model
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
+        guard = self.config.guard
+        busy = self.batcher.busy_seconds() if self.batcher is not None else None  # None: not started (tests)
+        guards.check_stalled(busy, guard.request_timeout_seconds)
         body = await self.read_body(headers, receive)
-        try:
-            payload = json.loads(body.decode("utf-8"))  # bytes would be sniffed (UTF-16/32); JSON is UTF-8
-        except UnicodeDecodeError as error:
-            raise RequestError(400, "malformed_json", f"body is not UTF-8 text: {error}") from None
-        except ValueError as error:
-            raise RequestError(400, "malformed_json", f"body is not valid JSON: {error}") from None
-        except RecursionError:
-            raise RequestError(400, "malformed_json", "body nests deeper than a JSON parser allows") from None
-        validated = model.validator.check(self.records(payload, model))
-        predictions, probabilities = await self.batcher.predict(model, validated)
-        if self.log is not None:
-            self.log.append(model.contract.names, validated.columns, predictions, probabilities,
-                            model.name, model.version, request_id, arrived, model.labels)
+        read = time.monotonic()  # the deadline counts the service's work, not the client's upload
+        reading = (protocol, protocols.media_type(headers), body, model, self.config.max_rows)
+        if len(body) > guard.parse_in_thread_bytes:  # a large body: parsed and validated off the event loop
+            parsed, validated = await asyncio.get_running_loop().run_in_executor(self.parser, protocols.read,
+                                                                                 *reading)
+        else:
+            parsed, validated = protocols.read(*reading)
+        guards.check_queue(self.batcher.queued_rows, validated.rows, guard.max_queue_rows)
+        remaining = guard.request_timeout_seconds - (time.monotonic() - read)
+        predictions, probabilities = await guards.within_deadline(self.batcher.predict(model, validated), remaining)
+        if self.log is not None and not self.log.append(model.contract.names, validated.columns, predictions,
+                                                        probabilities, model.name, model.version, request_id,
+                                                        arrived, model.labels, client_id):
+            raise RequestError(503, "log_full", "the prediction log is full (its writes fail: disk full?); "
+                                                "no prediction is served unlogged (serve.log_policy); retry later")
         self.metrics.predictions += validated.rows
         for warning in validated.warnings:
             if warning["problem"] == "unseen_category":
                 self.metrics.observe_unseen(warning["column"])
-        response: dict[str, Any] = {"request_id": request_id,
-                                    "model": {"name": model.name, "version": model.version},
-                                    "predictions": predictions.tolist()}
-        if probabilities is not None:
-            response["probabilities"] = probabilities.tolist()
-            response.update(class_fields(model))
-        response["warnings"] = validated.warnings
-        return _json(response)
+        return protocol.respond(protocols.Answer(model, validated, predictions, probabilities, request_id,
+                                                 client_id), parsed)
+
+
+def client_request_id(headers: dict) -> str | None:
+    """The client's ``X-Request-ID`` (printable ASCII, at most 200 characters), or None: echoed and logged,
+    never the key predictions are joined on (two clients may send the same)."""
+    given = headers.get(b"x-request-id")
+    if not given:
+        return None
+    text = given.decode("latin-1")[:200]
+    return "".join(char for char in text if " " <= char <= "~") or None
 
 
 def build_app(config: ServeConfig) -> PredictionService:

@@ -83,6 +83,14 @@ def default_rejects(output: Path) -> Path:
     return output.with_name(name + ".rejects")
 
 
+def read_csv(source: Any, chunksize: int | None = None, sep: str = ","):
+    """``pandas.read_csv`` as scoring reads CSV (a file here, a request body in the service): every cell as
+    text, pandas' missing-value markers (empty, ``NA``, ``null``...) as missing; the contract converts."""
+    import pandas as pd
+
+    return pd.read_csv(source, chunksize=chunksize, dtype=str, sep=sep)
+
+
 def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
     """DataFrames of at most ``chunk_rows`` rows; :class:`ScoreError` if unreadable."""
     import pandas as pd
@@ -99,7 +107,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
                 yield batch.to_pandas()
         else:
             separator = "\t" if path.name.lower().endswith(".tsv") else ","
-            with pd.read_csv(path, chunksize=chunk_rows, dtype=str, sep=separator) as reader:
+            with read_csv(path, chunksize=chunk_rows, sep=separator) as reader:
                 yield from reader
     except ScoreError:
         raise

@@ -15,7 +15,11 @@ Exposed series:
 - ``nbprod_model_reloads_total{result}`` counter (``success``/``failure``)
 - ``nbprod_model_ready`` gauge
 - ``nbprod_prediction_log_rows_total`` counter (rows written), ``nbprod_prediction_log_buffered_rows`` gauge (rows
-  not yet written: the log's lag), ``nbprod_prediction_log_write_errors_total`` counter
+  not yet written: the log's lag), ``nbprod_prediction_log_write_errors_total`` counter,
+  ``nbprod_prediction_log_unlogged_rows_total`` (answered, not logged: ``serve.log_policy=serve`` at the bound),
+  ``nbprod_prediction_log_refused_rows_total`` (answered 503: ``serve.log_policy=refuse`` at the bound)
+- ``nbprod_in_flight_requests``, ``nbprod_queued_rows`` gauges (the load the guards bound:
+  :mod:`nbprod.serving.guards`), ``nbprod_model_load_failures_total`` counter (failed loads of a version, backed off)
 - ``nbprod_alerts_sent_total``, ``nbprod_alerts_failed_total`` counters (webhook deliveries: :mod:`nbprod.alerts`)
 """
 
@@ -32,6 +36,11 @@ COLLECTED = {
     "nbprod_prediction_log_rows_total": ("counter", "Prediction log rows written to Parquet."),
     "nbprod_prediction_log_buffered_rows": ("gauge", "Prediction log rows buffered, not yet written."),
     "nbprod_prediction_log_write_errors_total": ("counter", "Failed writes of the prediction log."),
+    "nbprod_prediction_log_unlogged_rows_total": ("counter", "Rows answered but not logged (log full, policy serve)."),
+    "nbprod_prediction_log_refused_rows_total": ("counter", "Rows refused with 503 (log full, policy refuse)."),
+    "nbprod_in_flight_requests": ("gauge", "POST requests being handled (serve.max_in_flight)."),
+    "nbprod_queued_rows": ("gauge", "Rows waiting for the model (serve.max_queue_rows)."),
+    "nbprod_model_load_failures_total": ("counter", "Attempts to load a model version that failed (backed off)."),
     "nbprod_alerts_sent_total": ("counter", "Alerts delivered to a webhook."),
     "nbprod_alerts_failed_total": ("counter", "Alerts not delivered (after retries) or dropped (queue full)."),
 }

@@ -209,12 +209,17 @@ class AliasWatcher(threading.Thread):
     """Background thread: load the version ``alias`` points to, again whenever it moves.
 
     ``on_load(model)`` is called with each newly loaded version; ``on_error(error)``
-    when resolving or loading fails (the current model keeps serving; retried at the
-    next poll).
+    when resolving or loading fails (the current model keeps serving). A version that
+    failed to load is tried again after ``interval`` seconds, twice as long after each
+    further failure, at most ``backoff_max`` seconds (:class:`Backoff`); the alias is
+    still resolved every ``interval``, so moving it to another version is seen at once.
+    ``last_error`` is a short reason for ``/ready`` (no paths, no traceback: those go to
+    the service log, once per version).
     """
 
     def __init__(self, tracking_uri: str, name: str, alias: str, interval: float,
-                 on_load: Callable[[LoadedModel], None], on_error: Callable[[BaseException], None]) -> None:
+                 on_load: Callable[[LoadedModel], None], on_error: Callable[[BaseException], None],
+                 backoff_max: float) -> None:
         super().__init__(name="nbprod-alias-watcher", daemon=True)
         self.tracking_uri = tracking_uri
         self.model_name = name
@@ -226,6 +231,8 @@ class AliasWatcher(threading.Thread):
         self.current_version: str | None = None
         self.failed_version: str | None = None
         self.last_error: str | None = None
+        self.backoff = Backoff(interval, backoff_max)
+        self.load_failures = 0
 
     def run(self) -> None:
         client = client_for(self.tracking_uri)
@@ -234,26 +241,82 @@ class AliasWatcher(threading.Thread):
             self.stopping.wait(self.interval)
 
     def poll(self, client: Any) -> None:
-        """Resolve the alias once and load the version if it is new."""
+        """Resolve the alias once and load the version if it is new (and not backing off)."""
         try:
             version = str(client.get_model_version_by_alias(self.model_name, self.alias).version)
         except Exception as error:  # registry unreachable, alias not set yet
-            self.last_error = f"cannot resolve models:/{self.model_name}@{self.alias}: {error}"
+            self.last_error = f"cannot resolve models:/{self.model_name}@{self.alias}: {short_reason(error)}"
             self.on_error(error)
             return
         if version == self.current_version:
+            self.last_error = None
+            return
+        if not self.backoff.due(version):
             return
         try:
             loaded = load_version(self.tracking_uri, self.model_name, version, client)
         except Exception as error:
-            self.last_error = f"cannot load models:/{self.model_name}/{version}: {error}"
-            log.exception("loading %s version %s failed", self.model_name, version)
-            self.failed_version = version
-            self.on_error(error)
+            self.load_failed(version, error)
             return
+        self.backoff.succeeded(version)
         self.current_version = version
         self.last_error = None
         self.on_load(loaded)
 
+    def load_failed(self, version: str, error: BaseException) -> None:
+        """Count, log (with the traceback the first time only) and back off a version that failed to load."""
+        failures = self.backoff.failed(version)
+        self.load_failures += 1
+        wait = self.backoff.wait(version)
+        self.last_error = (f"version {version} failed to load {failures} time(s) ({short_reason(error)}); "
+                           f"next attempt in {wait:.0f} s")
+        if failures == 1:
+            log.exception("loading %s version %s failed", self.model_name, version)
+        else:
+            log.warning("loading %s version %s failed again (%d times): %s", self.model_name, version, failures,
+                        error)
+        self.failed_version = version
+        self.on_error(error)
+
+    def failure_note(self) -> str | None:
+        """The short reason why the alias's version is not the one served, or None."""
+        return self.last_error
+
     def stop(self) -> None:
         self.stopping.set()
+
+
+def short_reason(error: BaseException) -> str:
+    """What went wrong, without paths or tracebacks: the error's type (and MLflow's error code)."""
+    code = getattr(error, "error_code", None)
+    return f"{type(error).__name__}{f' {code}' if isinstance(code, str) else ''}"
+
+
+class Backoff:
+    """When to try loading a version again: after ``first`` seconds, doubling after each failure, at most
+    ``longest``; a version never tried, or loaded, is due at once."""
+
+    def __init__(self, first: float, longest: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.first = first
+        self.longest = max(longest, first)
+        self.clock = clock
+        self.failures: dict[str, int] = {}
+        self.next_try: dict[str, float] = {}
+
+    def wait(self, version: str) -> float:
+        """Seconds to wait after the latest failure of ``version``."""
+        failures = self.failures.get(version, 0)
+        return 0.0 if not failures else min(self.longest, self.first * 2 ** (failures - 1))
+
+    def failed(self, version: str) -> int:
+        """Record a failure of ``version``; its number of failures."""
+        self.failures[version] = self.failures.get(version, 0) + 1
+        self.next_try[version] = self.clock() + self.wait(version)
+        return self.failures[version]
+
+    def due(self, version: str) -> bool:
+        return self.clock() >= self.next_try.get(version, float("-inf"))
+
+    def succeeded(self, version: str) -> None:
+        self.failures.pop(version, None)
+        self.next_try.pop(version, None)

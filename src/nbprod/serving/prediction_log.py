@@ -6,7 +6,8 @@ date-times as UTC timestamps) and these columns:
 
 ========================  ==========================================================
 ``time``                  when the request arrived (timestamp, UTC)
-``request_id``            the request id (the client's ``X-Request-ID`` when given)
+``request_id``            the service's own id of the request (the key labels are joined on)
+``client_request_id``     the client's ``X-Request-ID`` when it sent one (an echo; never a join key)
 ``row``                   index of the record in its request
 ``model_name``            registered model name
 ``model_version``         registered model version (text)
@@ -28,22 +29,45 @@ the model's own labels (the text decoded through ``classes``): ``1`` for a 0/1 m
 predictions as integers) read the same way.
 
 Durability. :class:`PredictionLogWriter` buffers rows in memory and a background
-thread writes them in batches -- when ``flush_rows`` rows are waiting or the oldest
-has waited ``flush_seconds`` -- as one new file
+thread writes them in batches -- when ``flush_rows`` rows (or half of ``max_rows``) are
+waiting or the oldest has waited ``flush_seconds`` -- as one new file
 ``predictions-<UTC time>-<host>-<pid>-<n>.parquet`` per batch (per contract, should the
 served model change mid-batch; the host name keeps apart the files of service replicas
 sharing one folder, whose processes all have pid 1 in their containers). Each file is
-written under a temporary name starting with ``.`` and renamed into place, so a
-reader never sees half a file. :meth:`PredictionLogWriter.close` (called by the
+written under a temporary name starting with ``.``, fsynced, renamed into place, and
+the folder fsynced after the rename: a reader never sees half a file, and a file once
+named survives a power loss.
+
+A failed write (a full disk: ``ENOSPC``; a read-only or vanished folder) keeps the batch
+in memory and retries it with back-off (``RETRY_SECONDS`` doubling up to
+``MAX_RETRY_SECONDS``), oldest first, so files stay in time order. The rows held in
+memory -- buffered, being written, or kept after a failure -- are bounded by
+``max_rows`` (``serve.log_max_rows``): when a request's rows would pass the bound,
+:meth:`PredictionLogWriter.append` refuses them (policy ``refuse``, the default: the
+service answers 503 ``log_full`` and serves no unlogged prediction) or counts them as
+unlogged and lets the service answer (policy ``serve``; ``nbprod_prediction_log_unlogged_rows_total``
+in ``/metrics``). A request larger than the bound is taken when nothing is held.
+
+The bound is the durability bound. :meth:`PredictionLogWriter.close` (called by the
 service on graceful shutdown, e.g. SIGTERM, after in-flight requests are answered)
-writes everything still buffered: nothing is lost. A crash (SIGKILL, power loss) loses
-at most the rows not yet flushed: up to ``flush_rows`` rows or ``flush_seconds``
-seconds of traffic, whichever comes first. A row is appended before its response
-is sent, so every answered request is in the log after a graceful shutdown.
+writes everything held: nothing is lost (unless the disk stays full for the whole
+``timeout``; the rows then lost are logged as an error). A crash (SIGKILL, power loss)
+loses the rows held at that moment: at most ``max(serve.log_max_rows, serve.max_rows)``
+answered predictions, and while writes succeed at most ``flush_rows`` rows or
+``flush_seconds`` seconds of traffic (plus one batch being written). A row is appended
+before its response is sent, so every answered request is in the log after a graceful
+shutdown.
+
+Corrupt files. A log file that cannot be read (truncated by a crash of the file system,
+damaged, not Parquet) is moved into the ``quarantine/`` subfolder (:data:`QUARANTINE`)
+with a warning by :func:`read_prediction_log`; the rest of the log is read, so
+monitoring goes on.
 """
 
 from __future__ import annotations
 
+import collections
+import errno
 import functools
 import itertools
 import logging
@@ -59,118 +83,242 @@ log = logging.getLogger("nbprod.serving")
 
 PREFIX = "predictions-"
 SUFFIX = ".parquet"
+#: Subfolder of the log where unreadable files are moved.
+QUARANTINE = "quarantine"
+#: First wait before a failed write is retried; doubled after each failure up to :data:`MAX_RETRY_SECONDS`.
+RETRY_SECONDS = 0.05
+MAX_RETRY_SECONDS = 2.0
+#: What the writer does with a request's rows when ``max_rows`` are held (``serve.log_policy``).
+POLICIES = ("refuse", "serve")
 
 #: Columns of every prediction log, besides the model's input columns.
-META_COLUMNS = ("time", "request_id", "row", "model_name", "model_version", "prediction", "probability",
-                "classes", "positive_class", "probabilities")
+META_COLUMNS = ("time", "request_id", "client_request_id", "row", "model_name", "model_version", "prediction",
+                "probability", "classes", "positive_class", "probabilities")
 
 
 class PredictionLogWriter:
-    """Buffer prediction rows in memory; write them as Parquet files from a background thread."""
+    """Buffer prediction rows in memory; write them as Parquet files from a background thread.
 
-    def __init__(self, folder: Path, flush_rows: int = 5000, flush_seconds: float = 2.0) -> None:
+    ``max_rows``: rows held in memory at most (see the module docstring; None: no bound);
+    ``policy``: ``refuse`` or ``serve``, what :meth:`append` does beyond it.
+    """
+
+    def __init__(self, folder: Path, flush_rows: int = 5000, flush_seconds: float = 2.0,
+                 max_rows: int | None = None, policy: str = "refuse") -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"prediction log policy {policy!r} is not one of {POLICIES}")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.flush_rows = max(1, int(flush_rows))
         self.flush_seconds = float(flush_seconds)
+        self.max_rows = None if max_rows is None else max(1, int(max_rows))
+        self.policy = policy
+        # a batch is written once flush_rows rows wait, or half the bound: the bound is not reached by waiting
+        self._flush_at = self.flush_rows if self.max_rows is None else max(1, min(self.flush_rows, self.max_rows // 2))
         self._buffer: list[tuple] = []
         self._rows = 0
+        self._held = 0                      # rows not yet on disk: buffered + being written + failed
+        self._failed: collections.deque = collections.deque()  # (rows, Arrow table) to retry, oldest first
+        self._retry_at: float | None = None
+        self._backoff = RETRY_SECONDS
+        self._deadline: float | None = None  # set by close(): give up retrying after it
         self._oldest: float | None = None
         self._condition = threading.Condition()
+        self._write_lock = threading.Lock()
         self._closed = False
         self._sequence = itertools.count()
         self.rows_written = 0
         self.files_written = 0
         self.write_errors = 0
+        self.rows_unlogged = 0              # policy serve: answered but not logged (held rows at the bound)
+        self.rows_refused = 0               # policy refuse: not answered because the bound was reached
+        self.rows_lost = 0                  # could not be written before close() gave up, or not convertible
         self._thread = threading.Thread(target=self._loop, name="nbprod-prediction-log", daemon=True)
         self._thread.start()
 
     @property
     def rows_buffered(self) -> int:
-        return self._rows
+        """Rows held in memory, not yet on disk (the log's lag)."""
+        return self._held
+
+    @property
+    def failing(self) -> bool:
+        """The last write failed and its rows wait for a retry."""
+        return bool(self._failed)
 
     def append(self, contract_names: Sequence[str], columns: dict[str, list], predictions: Sequence,
                probabilities: Sequence | None, model_name: str, model_version: str,
-               request_id: str, arrived: float, labels: Any = None) -> None:
+               request_id: str, arrived: float, labels: Any = None, client_request_id: str | None = None) -> bool:
         """Queue the rows of one request (cheap: keeps references, converts nothing).
 
         ``labels``: the model's :class:`~nbprod.model.labels.ClassLabels` (classification;
         without it the classes are taken to be ``0 .. k-1``, the positive one the last).
+        Returns False when the rows were refused (``max_rows`` held, policy ``refuse``): the
+        caller must not answer with them. Policy ``serve`` returns True, the rows counted as unlogged.
+        ``client_request_id``: the client's ``X-Request-ID``, logged beside the service's ``request_id``.
         """
         rows = len(predictions)
         with self._condition:
             if self._closed:
                 raise RuntimeError("prediction log is closed")
+            if self.max_rows is not None and self._held and self._held + rows > self.max_rows:
+                if self.policy == "refuse":
+                    self.rows_refused += rows
+                    return False
+                self.rows_unlogged += rows
+                return True
             self._buffer.append((tuple(contract_names), columns, predictions, probabilities,
-                                 model_name, model_version, request_id, arrived, labels))
+                                 model_name, model_version, request_id, arrived, labels, client_request_id))
             self._rows += rows
+            self._held += rows
             if self._oldest is None:  # the thread sleeps until the first row: wake it to start the clock
                 self._oldest = time.monotonic()
                 self._condition.notify()
-            elif self._rows >= self.flush_rows:
+            elif self._rows >= self._flush_at:
                 self._condition.notify()
+        return True
 
     def _take(self) -> list[tuple]:
         entries, self._buffer, self._rows, self._oldest = self._buffer, [], 0, None
         return entries
 
+    def _due(self) -> float | None:
+        """Seconds until the thread has work (0: now; None: wait for a row). Holds the condition."""
+        now = time.monotonic()
+        if self._failed:
+            return max(0.0, (self._retry_at or now) - now)
+        if self._closed or self._rows >= self._flush_at:
+            return 0.0
+        if self._oldest is not None:
+            return max(0.0, self.flush_seconds - (now - self._oldest))
+        return None
+
     def _loop(self) -> None:
         while True:
             with self._condition:
-                while not self._closed:
-                    if self._rows >= self.flush_rows:
+                while True:
+                    wait = self._due()
+                    if wait == 0.0:
                         break
-                    if self._oldest is not None:
-                        remaining = self.flush_seconds - (time.monotonic() - self._oldest)
-                        if remaining <= 0:
-                            break
-                        self._condition.wait(remaining)
-                    else:
-                        self._condition.wait()
+                    self._condition.wait(wait)
                 closed = self._closed
                 entries = self._take()
-            if entries:
-                self._write(entries)
-            if closed:
+            self._write(entries)
+            if closed and (not self._failed or self._gave_up()):
                 return
 
+    def _gave_up(self) -> bool:
+        """After close(): past its deadline with rows still failing (they are counted lost)."""
+        if self._deadline is None or time.monotonic() < self._deadline:
+            return False
+        with self._condition:
+            lost = sum(rows for rows, _ in self._failed)
+            self._failed.clear()
+            self._held -= lost
+            self.rows_lost += lost
+        log.error("prediction log: %d rows could not be written before shutdown and are lost", lost)
+        return True
+
     def flush(self) -> None:
-        """Write what is buffered now, from the calling thread."""
+        """Write what is buffered now (and retry failed writes), from the calling thread."""
         with self._condition:
             entries = self._take()
-        if entries:
-            self._write(entries)
+        self._write(entries)
 
     def close(self, timeout: float = 60.0) -> None:
-        """Stop the thread after it has written everything buffered (graceful shutdown)."""
+        """Stop the thread after it has written everything held (graceful shutdown).
+
+        Failed writes are retried until ``timeout`` seconds have passed; rows still unwritten
+        then are lost (logged, counted in ``rows_lost``).
+        """
         with self._condition:
             self._closed = True
+            self._deadline = time.monotonic() + timeout
             self._condition.notify()
-        self._thread.join(timeout)
-        self.flush()  # the thread is gone or stuck; either way nothing stays in memory
+        self._thread.join(timeout + 1.0)
+        if not self._thread.is_alive():
+            self.flush()  # rows appended between the thread's last take and its exit (none once closed)
 
     def _write(self, entries: list[tuple]) -> None:
+        """Convert ``entries`` and write them after the earlier failed batches; keep what fails."""
+        with self._write_lock:
+            for table in self._tables(entries):
+                self._failed.append(table)
+            while self._failed:
+                rows, table = self._failed[0]
+                try:
+                    self._write_table(table)
+                except Exception as error:  # keep the batch; retry later
+                    self.write_errors += 1
+                    with self._condition:
+                        self._retry_at = time.monotonic() + self._backoff
+                        self._backoff = min(self._backoff * 2, MAX_RETRY_SECONDS)
+                    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                        log.warning("prediction log: disk full writing %d rows; %d rows held, retrying",
+                                    rows, self._held)
+                    else:
+                        log.exception("prediction log: writing %d rows failed; %d rows held, retrying",
+                                      rows, self._held)
+                    return
+                self._failed.popleft()
+                with self._condition:
+                    self._held -= rows
+                    self._retry_at, self._backoff = None, RETRY_SECONDS
+                self.rows_written += rows
+                self.files_written += 1
+
+    def _tables(self, entries: list[tuple]) -> list[tuple[int, Any]]:
+        """One ``(rows, Arrow table)`` per contract among ``entries`` (a batch that cannot be converted is
+        a bug, not a disk problem: it is logged, counted lost, and not retried)."""
         by_contract: dict[tuple, list[tuple]] = {}
         for entry in entries:
             by_contract.setdefault(entry[0], []).append(entry)
+        tables = []
         for names, group in by_contract.items():
             try:
                 table = _table(names, group)
-                self._write_table(table)
-                self.rows_written += table.num_rows
-                self.files_written += 1
             except Exception:  # never let logging take the service down; count and report
+                rows = sum(len(entry[2]) for entry in group)
                 self.write_errors += 1
-                log.exception("writing %d prediction log entries failed", len(group))
+                with self._condition:
+                    self._held -= rows
+                    self.rows_lost += rows
+                log.exception("prediction log: %d entries could not be converted; %d rows lost", len(group), rows)
+                continue
+            tables.append((table.num_rows, table))
+        return tables
 
     def _write_table(self, table: Any) -> None:
+        """Write ``table`` under a temporary name, fsync it, rename it into place, fsync the folder."""
         import pyarrow.parquet as pq
 
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{PREFIX}{stamp}-{socket.gethostname()}-{os.getpid()}-{next(self._sequence):06d}{SUFFIX}"
         temporary = self.folder / f".{name}.tmp"
-        pq.write_table(table, temporary)
-        os.replace(temporary, self.folder / name)
+        try:
+            with open(temporary, "wb") as stream:
+                pq.write_table(table, stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.folder / name)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # a partial file on a full disk only takes more room
+            raise
+        fsync_folder(self.folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX: fsync the directory; a no-op where it cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _table(names: tuple[str, ...], entries: list[tuple]):
@@ -197,12 +345,13 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
 
     def repeated(index: int):
         values = np.empty(len(entries), dtype=object)
-        values[:] = [entry[index] for entry in entries]
+        values[:] = [entry[index] if len(entry) > index else None for entry in entries]
         return pa.array(np.repeat(values, counts), pa.string())
 
     meta = {
         "time": pa.array(micros, pa.timestamp("us", tz="UTC")),
         "request_id": repeated(6),
+        "client_request_id": repeated(9),
         "row": pa.array(rows, pa.int32()),
         "model_name": repeated(4),
         "model_version": repeated(5),
@@ -325,6 +474,7 @@ def empty_log_frame():
     return pd.DataFrame({
         "time": pd.Series([], dtype="datetime64[us, UTC]"),
         "request_id": pd.Series([], dtype="str"),
+        "client_request_id": pd.Series([], dtype="str"),
         "row": pd.Series([], dtype="int32"),
         "model_name": pd.Series([], dtype="str"),
         "model_version": pd.Series([], dtype="str"),
@@ -336,17 +486,51 @@ def empty_log_frame():
     })
 
 
-def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any = None):
+def quarantine_file(file: Path, reason: str, quarantine: Path | None = None) -> Path | None:
+    """Move an unreadable log file into ``quarantine`` (default: the log's :data:`QUARANTINE` subfolder),
+    with a warning naming it and why; the new path (None when it could not be moved: it is then skipped)."""
+    folder = Path(quarantine) if quarantine is not None else file.parent / QUARANTINE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / file.name
+        os.replace(file, target)
+    except OSError as error:
+        log.warning("prediction log file %s is unreadable (%s) and could not be moved aside (%s): skipped",
+                    file, reason, error)
+        return None
+    log.warning("prediction log file %s is unreadable (%s): moved to %s; the rest of the log is read",
+                file.name, reason, target)
+    return target
+
+
+def _read_file(file: Path, quarantine: Path | None):
+    """One log file as a pyarrow table, or None (unreadable: moved aside by :func:`quarantine_file`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(file)
+    except FileNotFoundError:  # moved aside by a concurrent reader
+        return None
+    except (pa.ArrowException, OSError) as error:
+        quarantine_file(file, f"{type(error).__name__}: {str(error)[:200]}", quarantine)
+        return None
+
+
+def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any = None,
+                        quarantine: str | os.PathLike | None = None):
     """The prediction log in ``folder`` as a DataFrame, rows with ``since <= time < until``.
 
     ``since``/``until``: anything :class:`pandas.Timestamp` takes; naive values are UTC.
     Columns: :data:`META_COLUMNS` then the model's input columns (the union over
     files, should the contract have changed; missing values where a file lacks one).
     A missing or empty folder gives an empty frame with the meta columns. Files being
-    written (temporary names) are never read. Rows are in file (flush) order.
+    written (temporary names) are never read. Rows are in file (flush) order. A file
+    that cannot be read (truncated, corrupt) is moved into ``quarantine`` (default:
+    ``<folder>/quarantine``, see :meth:`nbprod.project.Project.prediction_log_quarantine`)
+    with a warning, and the others are read.
     """
     import pandas as pd
-    import pyarrow.parquet as pq
 
     path = Path(folder)
     files = sorted(path.glob(f"{PREFIX}*{SUFFIX}")) if path.is_dir() else []
@@ -362,7 +546,10 @@ def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any
                     continue
             except ValueError:
                 pass
-        frame = decode_predictions(pq.read_table(file).to_pandas())
+        table = _read_file(file, None if quarantine is None else Path(quarantine))
+        if table is None:
+            continue
+        frame = decode_predictions(table.to_pandas())
         if low is not None:
             frame = frame[frame["time"] >= low]
         if high is not None:

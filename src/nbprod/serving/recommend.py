@@ -158,6 +158,9 @@ async def handle(service: Any, headers: Mapping[bytes, bytes], receive: Any, req
     found = loaded.recommend(request)
     if service.log is not None and found.items:
         columns, scores = log_entry(request, found)
-        service.log.append(LOG_COLUMNS, columns, scores, None, loaded.name, loaded.version, request_id, arrived)
+        if not service.log.append(LOG_COLUMNS, columns, scores, None, loaded.name, loaded.version, request_id,
+                                  arrived):
+            raise RequestError(503, "log_full", "the prediction log is full (its writes fail: disk full?); "
+                                                "no recommendation is served unlogged (serve.log_policy)")
     service.metrics.predictions += 1
     return json.dumps(response(loaded, request, found, request_id), separators=(",", ":")).encode()

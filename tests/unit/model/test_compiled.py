@@ -62,6 +62,18 @@ def test_classifier_probabilities_equal_scikit_learns(classes, categorical):
         np.testing.assert_allclose(compiled.predict_proba(rows), model.predict_proba(rows), rtol=1e-12, atol=1e-12)
 
 
+def test_trees_after_the_last_categorical_split_are_walked():
+    """The project's pipelines on a weak category column (``shaped_models``): the last trees split on numbers
+    only, so their nodes' bitset index points past the last category set."""
+    from shaped_models import shaped_rows, three_class_model, yes_no_model
+
+    for model in (yes_no_model(), three_class_model()):
+        builder, estimator = model.steps[0][1], model.steps[1][1].estimator_
+        features = builder.encode_columns(shaped_rows(64, seed=3)[["x", "z", "c"]].to_dict("list"))
+        np.testing.assert_allclose(compile_boosting(estimator).predict_proba(features),
+                                   estimator.predict_proba(features), rtol=0, atol=1e-12)
+
+
 def test_regressor_values_equal_scikit_learns():
     X = _table(1500, 0)
     model = HistGradientBoostingRegressor(max_iter=25, categorical_features=CATEGORICAL, random_state=0)

@@ -177,7 +177,9 @@ class Project:
 
     @property
     def dashboard_snapshots(self) -> Path:
-        """The folder of the dashboards' static snapshots."""
+        """The folder of the dashboards' static snapshots (``{reports}/dashboards`` when no task makes them)."""
+        if "dashboards" not in self.templates:
+            return self.reports / "dashboards"
         return self.product("dashboards", "model_report").parent
 
     @property

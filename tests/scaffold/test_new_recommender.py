@@ -30,6 +30,22 @@ def test_new_writes_the_recommender_template_with_the_projects_names(tmp_path, c
     assert env["registry"]["model_name"] == "movie-picks-model" and env["tracking"]["experiment"] == "movie-picks"
 
 
+def test_the_recommender_project_gets_the_tabular_projects_kit_with_its_names(tmp_path):
+    from nbprod.scaffold import validate
+
+    folder = tmp_path / "Movie Picks"
+    assert cli.main(["new", str(folder), "--template", "recommender"]) == 0
+    for name in ("Makefile", "pytest.ini", "tests/conftest.py", "tests/test_project.py", "tests/test_deploy.py",
+                 "notebooks/dashboards/model_report.ipynb", "Dockerfile", ".dockerignore", "requirements.lock", "binder/postBuild",
+                 ".github/workflows/ci.yml", "deploy", "scripts/install-promtool.sh", "wheels/README.md"):
+        assert (folder / name).exists(), name
+    makefile = (folder / "Makefile").read_text()
+    assert "NBPROD ?= nbprod[recommender]" in makefile and "docker build -t movie-picks:latest" in makefile
+    assert "nbprod[recommender]" in (folder / "binder" / "postBuild").read_text()
+    assert "@@" not in makefile and validate.build_context_problems(folder) == []
+    assert validate.hadolint(folder / "Dockerfile") == []
+
+
 def test_new_on_a_table_of_ones_own_names_its_columns(tmp_path):
     table = tmp_path / "clicks.csv"
     pd.DataFrame({"visitor": ["a", "b"], "product": ["x", "y"], "at": ["2024-01-01", "2024-01-02"]}).to_csv(table)

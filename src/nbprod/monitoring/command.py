@@ -16,6 +16,9 @@ retraining build on the refreshed data window in its own folders (see
 new model serves. Every decision is recorded in ``{monitor.reports}/drift_history.json``,
 ``decisions.md`` and MLflow; then the dashboards' static snapshots are refreshed.
 
+A recommender project (``kind: recommender``) is monitored by :mod:`nbprod.recommender.monitoring`:
+``--labels`` are later interactions joined to what ``POST /recommend`` showed, on user and time.
+
 Exit status: 0 (decision recorded), 1 (the retraining build failed), 2 (cannot monitor:
 no build yet, unreadable input).
 """
@@ -127,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
     from nbprod.monitoring.windows import WindowError
 
+    if args.catalog.settings.get("kind") == "recommender":
+        from nbprod.recommender.monitoring import run_command
+
+        return run_command(args)
     project = args.catalog.with_overrides(["monitor.retrain=false"]) if args.no_retrain else args.catalog
     try:
         rows, source = load_rows(args, project)

@@ -37,7 +37,10 @@ OWN_SCHEMA: dict[str, Any] = {
     "train": {"n_jobs": int, "threads": int, "candidates": list},
     "evaluate": {"k": int, "metric": str},
     "fallback": {"segment": (str, type(None)), "min_segment_users": int, "min_item_interactions": int},
-    "monitor": {"reports": str, "trigger_k": int, "trigger_n": int, "retrain": bool},
+    "monitor": {"reports": str, "window": str, "horizon": str, "min_rows": int, "trigger_k": int, "trigger_n": int,
+                "retrain": bool, "popularity_drift": (int, float, type(None)),
+                "new_item_share": (int, float, type(None)), "cold_start_share": (int, float, type(None)),
+                "performance_floor": (int, float, type(None))},
 }
 #: The sections shared with the tabular project.
 SHARED = ("tracking", "registry", "serve", "alerts")
@@ -51,6 +54,9 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("evaluate", "k"): (lambda value: 1 <= value <= 500, "between 1 and 500 (the fallback keeps 500 items)"),
     ("fallback", "min_segment_users"): (lambda value: value >= 1, "at least 1"),
     ("fallback", "min_item_interactions"): (lambda value: value >= 1, "at least 1"),
+    ("monitor", "min_rows"): (lambda value: value >= 1, "at least 1"),
+    ("monitor", "trigger_k"): (lambda value: value >= 1, "at least 1"),
+    ("monitor", "trigger_n"): (lambda value: value >= 1, "at least 1"),
 }
 
 

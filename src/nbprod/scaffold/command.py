@@ -44,6 +44,7 @@ def next_steps(folder: Path) -> list[str]:
 def run_recommender(args: argparse.Namespace) -> int:
     """Write a recommender project (see :mod:`nbprod.scaffold.recommender`)."""
     from nbprod.scaffold import recommender
+    from nbprod.scaffold.origin import installed_origin
     from nbprod.scaffold.write import ScaffoldError
 
     folder = args.folder.expanduser().resolve()
@@ -56,7 +57,8 @@ def run_recommender(args: argparse.Namespace) -> int:
         print(f"nbprod new: --data {args.data} is not a file", file=sys.stderr)
         return 2
     try:
-        recommender.write_project(folder, args.data, columns if args.data is not None else None, args.force)
+        recommender.write_project(folder, args.data, columns if args.data is not None else None, args.force,
+                                  installed_origin())
     except (ScaffoldError, recommender.render.RenderError) as error:
         print(f"nbprod new: {error}", file=sys.stderr)
         return 2

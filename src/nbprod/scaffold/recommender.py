@@ -15,10 +15,19 @@ from typing import Mapping
 
 from nbprod import settings
 from nbprod.scaffold import render
+from nbprod.scaffold.origin import Origin
 from nbprod.scaffold.plan import project_name
 
 #: Files and folders of the template copied unchanged.
-COPIED = ("pipeline.yaml", "notebooks")
+COPIED = ("pipeline.yaml", "notebooks", "tests")
+#: The files of ``nbprod/scaffold/files`` a recommender project gets too (its own tests are the template's).
+SCAFFOLD_FILES = ("Makefile", "pytest.ini", "tests/test_deploy.py")
+#: The extras of nbprod a recommender project installs.
+EXTRAS = "recommender"
+#: Folders the shared Dockerfile copies, which a recommender project may not have otherwise.
+IMAGE_FOLDERS = {"data": "The interaction table of the project (none when it builds on MovieLens).\n",
+                 "schemas": "A recommender reads its interaction columns from env.yaml's data section: "
+                            "no data schema here.\n"}
 #: What a generated project's git ignores (its products and stores).
 GITIGNORE = ".venv/\n__pycache__/\n.ipynb_checkpoints/\nbuild/\nreports/\nmlartifacts/\nmlflow.db\n*.db\n.nbprod/\n"
 
@@ -45,11 +54,33 @@ def readme(name: str, source: str) -> str:
     return (f"# {name}\n\nA recommender project written by `nbprod new --template recommender` on {source}.\n\n"
             "- `nbprod build` runs get, eda, prepare, train, evaluate and the promotion gate;\n"
             "- `env.yaml` holds every setting (data columns, split, candidates, fallback segment, budget);\n"
-            "- `reports/` holds the executed notebooks and the gate's evidence (`promotion.html`).\n")
+            "- `reports/` holds the executed notebooks and the gate's evidence (`promotion.html`);\n"
+            "- `nbprod serve` answers `POST /recommend`; `nbprod monitor --labels FILE` joins later interactions "
+            "to what it showed and retrains through the gate when they drift;\n"
+            "- `notebooks/dashboards/` are the model and drift reports (Voila: `nbprod dashboard`);\n"
+            "- `make help` lists the Makefile's targets; `Dockerfile`, `deploy/` and `.github/workflows/ci.yml` "
+            "are nbprod's deployment kit with this project's names, `binder/` opens it on mybinder.org.\n")
+
+
+def write_kit(folder: Path, name: str, origin: Origin) -> None:
+    """The tabular project's kit, as it is: the deployment files (:func:`nbprod.scaffold.deploykit.write_kit`),
+    ``binder/`` and the Makefile, installing nbprod with its recommender extras."""
+    from nbprod.scaffold import deploykit, write
+    from nbprod.scaffold.template import template_folder as tabular_template
+
+    deploykit.write_kit(folder, tabular_template(), name, origin)
+    write.copy_binder(folder, origin, EXTRAS)
+    write.copy_scaffold_files(folder, {"NAME": name, "NBPROD": origin.requirement(EXTRAS),
+                                       "NBPROD_TEST": origin.requirement(f"test,{EXTRAS}"),
+                                       "IMAGE": deploykit.image_name(name)}, SCAFFOLD_FILES)
+    for child, text in IMAGE_FOLDERS.items():
+        (folder / child).mkdir(exist_ok=True)
+        if not any((folder / child).iterdir()):
+            (folder / child / "README.md").write_text(text)
 
 
 def write_project(folder: Path, data_file: Path | None = None, columns: Mapping[str, str | None] | None = None,
-                  force: bool = False) -> None:
+                  force: bool = False, origin: Origin | None = None) -> None:
     """Write a recommender project into ``folder`` (see the module docstring)."""
     from nbprod.scaffold.write import check_folder
 
@@ -74,3 +105,5 @@ def write_project(folder: Path, data_file: Path | None = None, columns: Mapping[
     (folder / settings.ENV_FILE).write_text(env)
     (folder / ".gitignore").write_text(GITIGNORE)
     (folder / "README.md").write_text(readme(name, source_setting or "the embedded MovieLens ratings"))
+    if origin is not None:
+        write_kit(folder, name, origin)

@@ -67,19 +67,27 @@ def copy_template(folder: Path, origin: Origin) -> None:
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         else:
             shutil.copyfile(source, folder / name)
-    shutil.copytree(template / "binder", folder / "binder", dirs_exist_ok=True)
+    copy_binder(folder, origin)
+
+
+def copy_binder(folder: Path, origin: Origin, extras: str = "") -> None:
+    """The template's ``binder/``, installing this nbprod (with ``extras``) instead of a checkout."""
+    shutil.copytree(template_folder() / "binder", folder / "binder", dirs_exist_ok=True)
     post_build = folder / "binder" / "postBuild"
     text = post_build.read_text()
     if POSTBUILD_INSTALL not in text:
         raise render.RenderError(f"binder/postBuild of the template has no line {POSTBUILD_INSTALL!r}")
-    post_build.write_text(text.replace(POSTBUILD_INSTALL, f'pip install --no-cache-dir "{origin.requirement()}"'))
+    post_build.write_text(text.replace(POSTBUILD_INSTALL, f'pip install --no-cache-dir "{origin.requirement(extras)}"'))
 
 
-def copy_scaffold_files(folder: Path, values: dict[str, str]) -> None:
-    """The files only a generated project has, with their placeholders filled in."""
+def copy_scaffold_files(folder: Path, values: dict[str, str], only: tuple[str, ...] | None = None) -> None:
+    """The files only a generated project has (those named in ``only``, paths in ``nbprod/scaffold/files``;
+    None: all), with their placeholders filled in."""
     root = scaffold_files()
     for source in sorted(root.rglob("*")):
         if source.is_dir() or "__pycache__" in source.parts:
+            continue
+        if only is not None and source.relative_to(root).as_posix() not in only:
             continue
         relative = Path(*(part.replace(DOT, ".", 1) if part.startswith(DOT) else part
                           for part in source.relative_to(root).parts))

@@ -14,9 +14,9 @@
    data, wall time and the peak RSS of the largest process of the build (``RUSAGE_CHILDREN``).
 4. **Serving** the champion of that build: ``POST /recommend`` of ``nbprod serve`` (prediction log on)
    and, side by side, the same registered model behind ``mlflow models serve --env-manager local``
-   (``POST /invocations``, one worker): 8 connections (keep-alive, one thread each) asking for one
-   user's top-10 (known and new users in turn) for ``SERVE_SECONDS``; throughput and latency
-   percentiles as the client sees them.
+   (``POST /invocations``, one worker): 8 keep-alive connections asking for one user's top-10 (a known
+   user, then a new one) for ``SERVE_SECONDS``, by the serve benchmark's load generator (asyncio, raw
+   HTTP/1.1, in its own process); throughput and latency percentiles as the client sees them.
 
 The machine is shared: timings are inflated by other work (the load average is recorded).
 """
@@ -129,44 +129,9 @@ def wait_for(port: int, path: str, process: subprocess.Popen, timeout: float = 1
     raise SystemExit(f"no answer on {path} after {timeout} s")
 
 
-def load(port: int, path: str, bodies: list[bytes], seconds: float = SERVE_SECONDS) -> dict:
-    """``CONNECTIONS`` threads posting ``bodies`` in turn for ``seconds``: throughput and latency."""
-    import http.client
-    import threading
-
-    timings: list[list[float]] = [[] for _ in range(CONNECTIONS)]
-    errors = [0] * CONNECTIONS
-    stop = time.monotonic() + seconds
-
-    def worker(number: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        index = number
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            connection.request("POST", path, bodies[index % len(bodies)], {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            timings[number].append((time.perf_counter() - started) * 1000)
-            errors[number] += response.status != 200
-            index += CONNECTIONS
-
-    threads = [threading.Thread(target=worker, args=(number,)) for number in range(CONNECTIONS)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    every = np.concatenate([np.asarray(part) for part in timings])
-    return {"requests": int(len(every)), "errors": int(sum(errors)), "seconds": elapsed,
-            "requests_per_second": len(every) / elapsed, "connections": CONNECTIONS,
-            **{f"p{q}_ms": float(np.percentile(every, q)) for q in (50, 95, 99)}}
-
-
 def serve(project: Path, environment: dict) -> dict:
     """Section 4 (see the module docstring)."""
-    users = list(pd.unique(pd.read_parquet(project / "build" / "data" / "history.parquet")["user"]))[:50]
-    users += [f"new-{number}" for number in range(50)]
+    users = list(pd.unique(pd.read_parquet(project / "build" / "data" / "history.parquet")["user"]))[:1]
     figures = {}
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "nbprod.serving", "serve", "--project", str(project),
@@ -174,9 +139,10 @@ def serve(project: Path, environment: dict) -> dict:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port, "/ready", process)
-        figures["nbprod_recommend"] = load(port, "/recommend",
-                                           [json.dumps({"user": user, "k": 10}).encode() for user in users])
-        figures["nbprod_recommend"]["prediction_log"] = "on"
+        for kind, user in (("known_user", users[0]), ("new_user", "new-0")):
+            figures[f"nbprod_recommend_{kind}"] = measured(f"http://127.0.0.1:{port}/recommend",
+                                                           {"user": user, "k": 10}, project)
+            figures[f"nbprod_recommend_{kind}"]["prediction_log"] = "on"
     finally:
         process.terminate()
         process.wait(60)
@@ -188,12 +154,27 @@ def serve(project: Path, environment: dict) -> dict:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port, "/ping", process)
-        bodies = [json.dumps({"dataframe_split": {"columns": ["user", "k"], "data": [[user, 10]]}}).encode()
-                  for user in users]
-        figures["mlflow_models_serve_invocations"] = load(port, "/invocations", bodies)
+        for kind, user in (("known_user", users[0]), ("new_user", "new-0")):
+            body = {"dataframe_split": {"columns": ["user", "k"], "data": [[user, 10]]}}
+            figures[f"mlflow_models_serve_invocations_{kind}"] = measured(f"http://127.0.0.1:{port}/invocations",
+                                                                          body, project)
     finally:
         process.terminate()
         process.wait(60)
+    return figures
+
+
+def measured(url: str, body: dict, folder: Path) -> dict:
+    """One user's top-10 asked by 8 keep-alive connections for :data:`SERVE_SECONDS`, by the serve benchmark's
+    load generator (asyncio, raw HTTP/1.1, in its own process), with the load average before."""
+    from bench_serve import run_load
+
+    path = folder / "bench-body.json"
+    path.write_text(json.dumps(body))
+    load = [round(value, 2) for value in os.getloadavg()]
+    figures = run_load(url, path, CONNECTIONS, SERVE_SECONDS)
+    figures["load_average_before"] = load
+    print(f"   {url} {body}: {figures['throughput_rps']} req/s, p99 {figures['latency_ms']['p99']} ms", flush=True)
     return figures
 
 

@@ -26,6 +26,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from conftest import MODEL_NAME
+
 #: Stands for the bad value in a record until a builder splices in its spelling.
 PLACEHOLDER = "\x00bad-value\x00"
 #: A case's ``json`` that drops the column from the record instead.
@@ -226,8 +228,20 @@ def split_body(rows: list[dict], spelling: str | None) -> bytes | None:
                                                                         for row in rows]}}, spelling)
 
 
-#: The protocols that take records: nbprod's JSON on ``/predict``, MLflow's wrappers on ``/invocations``
-#: and CSV on ``/predict``. A KServe v2 builder would join here (its typed tensors say less: not yet).
+def v2_body(rows: list[dict], spelling: str | None) -> bytes | None:
+    """An Open Inference Protocol (KServe v2) request: one input tensor per column, typed from the first (good)
+    row. None when it cannot say the case: rows of different columns, or a value that is itself an array or
+    an object (a tensor's element cannot be one: v2 answers that as a shape error, 400)."""
+    columns = list(rows[0])
+    if any(list(row) != columns for row in rows) or (spelling or " ").lstrip()[:1] in ("[", "{"):
+        return None
+    inputs = [{"name": name, "shape": [len(rows)], "datatype": "BYTES" if isinstance(rows[0][name], str) else "FP64",
+               "data": [row[name] for row in rows]} for name in columns]
+    return json_text({"inputs": inputs}, spelling)
+
+
+#: The protocols that take records: nbprod's JSON on ``/predict``, MLflow's wrappers on ``/invocations``,
+#: CSV on ``/predict`` and the Open Inference Protocol's tensors on ``/v2/models/{name}/infer``.
 PROTOCOLS: list[Protocol] = [
     Protocol("json-list", "/predict", "application/json", lambda rows, spelling: json_text(rows, spelling)),
     Protocol("json-records", "/predict", "application/json",
@@ -240,6 +254,7 @@ PROTOCOLS: list[Protocol] = [
     Protocol("mlflow-inputs", "/invocations", "application/json",
              lambda rows, spelling: json_text({"inputs": rows}, spelling)),
     Protocol("csv", "/predict", "text/csv", lambda rows, spelling: csv_text(rows, spelling), "csv"),
+    Protocol("kserve-v2", f"/v2/models/{MODEL_NAME}/infer", "application/json", v2_body),
 ]
 
 

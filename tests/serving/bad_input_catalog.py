@@ -1,6 +1,6 @@
 """The catalog of bad input the service and ``nbprod score`` are tried with, and the answer each must get.
 
-Shared by ``tests/serving/test_bad_input.py`` (asserts every answer) and
+Shared by ``tests/serving/test_served_bad_input.py`` (asserts every answer) and
 ``benchmarks/bench_bad_input.py`` (writes the answers into ``reports/benchmarks/robustness.json``).
 
 Three tables:

@@ -1,5 +1,5 @@
 """Hypothesis over a model's feature contract: random requests of valid and invalid values per column type,
-sent to a real prediction service; shared by ``test_bad_input.py`` (~1,000 records) and
+sent to a real prediction service; shared by ``test_served_bad_input.py`` (~1,000 records) and
 ``benchmarks/bench_bad_input.py`` (thousands).
 
 Each value is drawn knowing whether the contract takes it (mostly valid: a request of several records

@@ -1,0 +1,239 @@
+"""The seam between nbprod and Dask distributed: a build's outdated tasks run on the workers of a cluster.
+
+Ploomber stays the DAG's definition and the judge of what is outdated (:mod:`nbprod.pipeline.dag`,
+fingerprints, manifest): the build decides in its own process what to run, as a local build does,
+and this module runs each outdated task on a worker instead of in that process -- a Dask future per
+task, depending on the futures of its outdated upstream tasks, so tasks start in topological order
+and independent ones at the same time. A worker builds its task as ``nbprod task`` does (the DAG
+loaded there, the task built by Ploomber with its params and its notebook run by papermill in a new
+kernel), inside the build's MLflow parent run; the futures carry task names, product paths and
+digests, never data. Products are written where the settings say, so the project folder must be on
+storage every worker sees.
+
+Workers run one thread each (``dask worker --nthreads 1``): papermill changes the process's working
+folder while a notebook runs (nteract/papermill#473). A worker that dies mid-task has the task re-run
+by the scheduler on another worker (the dead attempt's MLflow runs are deleted first); after
+``distributed.scheduler.allowed-failures`` deaths (a scheduler setting, 3 by default) the build fails
+naming the task. The kernels of a killed worker exit on their own (ipykernel watches its parent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from nbprod.pipeline import dag as dag_module
+
+#: Seconds to reach the scheduler before the build gives up (nothing is written before).
+CONNECT_SECONDS = 5
+#: Statuses after which a downstream task may run.
+DONE = ("Executed", "Skipped")
+
+
+class EngineError(RuntimeError):
+    """The Dask engine cannot run: not installed, or the scheduler cannot be reached."""
+
+
+@contextmanager
+def connected(scheduler: str | None) -> Iterator[Any]:
+    """A Dask client on the scheduler at ``scheduler``, or on a cluster of local processes (one thread
+    per worker) when it is None; closed (and the local cluster stopped) on exit.
+
+    Raises :class:`EngineError` when Dask is not installed or the scheduler does not answer within
+    :data:`CONNECT_SECONDS`.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise EngineError('the dask engine needs Dask distributed: pip install "nbprod[dask]"') from None
+    cluster = LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None) if scheduler is None else None
+    try:
+        client = Client(cluster or scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise EngineError(f"cannot reach the Dask scheduler at {scheduler} (setting 'engine.scheduler') within "
+                          f"{CONNECT_SECONDS} s: {error}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], environ: Mapping[str, str],
+          progress: dag_module.Progress | None = None) -> dict[str, str]:
+    """Build the outdated tasks of ``dag`` on the cluster of ``client``; return each task's final status.
+
+    ``environ``: what the tasks' processes need of the build's environment (its MLflow store, experiment and
+    parent run). Same contract as :func:`nbprod.pipeline.dag.build`: raises
+    :class:`~nbprod.pipeline.dag.BuildFailed` when a task failed (the others not depending on it are built).
+    """
+    outdated = set(dag_module.outdated_tasks(dag))
+    upstream = upstream_tasks(dag)
+    topic = f"nbprod-build-{uuid.uuid4().hex}"
+    if progress is not None:
+        client.subscribe_topic(topic, lambda event: progress.started(event[1]["task"]))
+    futures: dict[str, Any] = {}
+    for name in dag_module.task_names(dag):
+        if name in outdated:
+            needs = [futures[up] for up in upstream[name] if up in futures]
+            futures[name] = client.submit(run_task, str(project), dict(settings), name, dict(environ), topic, *needs,
+                                          key=f"{topic}-{name}", pure=False)
+    try:
+        results = collect(client, futures, upstream, progress)
+    finally:
+        client.cancel([future for future in futures.values() if not future.done()])
+        if progress is not None:
+            client.unsubscribe_topic(topic)
+    statuses = {name: "Skipped" for name in dag_module.task_names(dag)}
+    statuses.update({name: result["status"] for name, result in results.items()})
+    failed = {name: result["details"] for name, result in results.items() if result["status"] == "Errored"}
+    if failed:
+        raise dag_module.BuildFailed(statuses, "\n".join(f"task {name!r} failed:\n{details}"
+                                                        for name, details in failed.items()))
+    return statuses
+
+
+def upstream_tasks(dag: Any) -> dict[str, list[str]]:
+    """Each task's upstream task names."""
+    upstream: dict[str, list[str]] = {name: [] for name in dag_module.task_names(dag)}
+    for up, name in dag_module.edges(dag):
+        upstream[name].append(up)
+    return upstream
+
+
+def collect(client: Any, futures: Mapping[str, Any], upstream: Mapping[str, list[str]],
+            progress: dag_module.Progress | None) -> dict[str, dict]:
+    """Each task's result as its future completes: ``run_task``'s, else (its workers died, the cluster went
+    away) an ``Errored`` one, or ``Aborted`` when the future failed because an upstream one did."""
+    from distributed import as_completed
+
+    names = {future.key: name for name, future in futures.items()}
+    results: dict[str, dict] = {}
+    lost = []
+    for future in as_completed(list(futures.values()), loop=client.loop):
+        name = names[future.key]
+        if future.status != "finished":
+            lost.append(name)
+            continue
+        results[name] = future.result()
+        if progress is not None and results[name]["status"] != "Aborted":
+            progress.finished(name, results[name]["status"], results[name]["seconds"])
+    for name in [name for name in futures if name in lost]:  # topological order: upstream failures first
+        if any(results.get(up, {}).get("status") in ("Errored", "Aborted") for up in upstream[name]):
+            results[name] = {"task": name, "status": "Aborted", "seconds": 0.0, "details": ""}
+            continue
+        results[name] = {"task": name, "status": "Errored", "seconds": 0.0,
+                         "details": failure_text(name, futures[name])}
+        if progress is not None:
+            progress.finished(name, "Errored", 0.0)
+    return results
+
+
+def failure_text(name: str, future: Any) -> str:
+    """A failed future's error as one line naming the task."""
+    from distributed import KilledWorker
+
+    error = future.exception()
+    if isinstance(error, KilledWorker):
+        return (f"KilledWorker: the workers running task {name!r} died each time it ran"
+                f" (distributed.scheduler.allowed-failures): {error}")
+    return f"{type(error).__name__}: task {name!r} did not finish on the cluster: {error}"
+
+
+def run_task(project: str, settings: dict, name: str, environ: dict, topic: str, *upstream: dict) -> dict:
+    """Build task ``name`` on this worker, once every upstream result says it is done; return its result
+    (``task``, ``status``, ``seconds``, ``worker``, ``products``: path -> sha256, ``details`` when it failed)."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    blocked = [result["task"] for result in upstream if result["status"] not in DONE]
+    if blocked:
+        return {"task": name, "status": "Aborted", "seconds": 0.0, "worker": worker.address, "details": ""}
+    worker.log_event(topic, {"task": name})
+    started = time.perf_counter()
+    with task_environment(environ, Path(project)):
+        discard_earlier_attempts(environ, name)
+        dag = dag_module.load_dag(Path(project), settings)
+        try:
+            status = build_one(dag, name)
+        except dag_module.BuildFailed as failure:
+            return {"task": name, "status": "Errored", "seconds": time.perf_counter() - started,
+                    "worker": worker.address, "details": failure.details}
+    return {"task": name, "status": status, "seconds": time.perf_counter() - started, "worker": worker.address,
+            "products": digests(dag_module.product_paths(dag[name].product))}
+
+
+def build_one(dag: Any, name: str) -> str:
+    """Build one task as a local build does: papermill through nbprod's engine (encrypted kernel transport)."""
+    from nbprod.pipeline import kernels
+
+    with kernels.warm_kernels([]):
+        return dag_module.build_task(dag, name)
+
+
+@contextmanager
+def task_environment(environ: Mapping[str, str], project: Path) -> Iterator[None]:
+    """Within the block, this worker process has the build's environment, works in ``project`` and MLflow
+    points at the build's store and experiment (a worker outlives builds: nothing of an earlier one stays)."""
+    import mlflow
+
+    from nbprod import tracking
+
+    saved = {key: os.environ.get(key) for key in environ}
+    folder = os.getcwd()
+    os.environ.update(environ)
+    os.chdir(project)
+    try:
+        tracking.set_uri(environ[tracking.URI_ENV])
+        with tracking.preserved_environment(tracking.URI_ENV, tracking.EXPERIMENT_ENV):
+            mlflow.set_experiment(experiment_id=environ[tracking.EXPERIMENT_ENV])
+        yield
+    finally:
+        os.chdir(folder)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def discard_earlier_attempts(environ: Mapping[str, str], name: str) -> list[str]:
+    """Delete the MLflow runs an earlier attempt at task ``name`` left in this build (a worker that died
+    mid-task), with the runs nested under them; return their ids. A build then has one child run per task."""
+    from nbprod import tracking
+    from nbprod.tracking import tags as names
+
+    client = tracking.client_for(environ[tracking.URI_ENV])
+    experiment = [environ[tracking.EXPERIMENT_ENV]]
+    query = f"{names.equals(names.PARENT, environ[tracking.PARENT_ENV])} and {names.equals(names.TASK, name)}"
+    deleted = []
+    for run in client.search_runs(experiment, query):
+        nested = client.search_runs(experiment, f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+        for stale in [*nested, run]:
+            client.delete_run(stale.info.run_id)
+            deleted.append(stale.info.run_id)
+    return deleted
+
+
+def digests(paths: str | Mapping[str, str]) -> dict[str, str]:
+    """The sha256 of each product file (a product that is a folder, or absent, is left out)."""
+    found = {}
+    for path in paths.values() if isinstance(paths, Mapping) else [paths]:
+        if Path(path).is_file():
+            found[path] = file_digest(Path(path))
+    return found
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

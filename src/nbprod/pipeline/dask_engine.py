@@ -77,7 +77,7 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
     upstream = upstream_tasks(dag)
     topic = f"nbprod-build-{uuid.uuid4().hex}"
     if progress is not None:
-        client.subscribe_topic(topic, lambda event: progress.started(event[1]["task"]))
+        client.subscribe_topic(topic, lambda event: announce(progress, event[1]))
     futures: dict[str, Any] = {}
     for name in dag_module.task_names(dag):
         if name in outdated:
@@ -99,6 +99,14 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
     return statuses
 
 
+def announce(progress: dag_module.Progress, event: Mapping[str, Any]) -> None:
+    """Tell ``progress`` of a worker's event: a task started (``{"task"}``) or ended (with ``status``, ``seconds``)."""
+    if "status" in event:
+        progress.finished(event["task"], event["status"], event["seconds"])
+    else:
+        progress.started(event["task"])
+
+
 def upstream_tasks(dag: Any) -> dict[str, list[str]]:
     """Each task's upstream task names."""
     upstream: dict[str, list[str]] = {name: [] for name in dag_module.task_names(dag)}
@@ -109,7 +117,7 @@ def upstream_tasks(dag: Any) -> dict[str, list[str]]:
 
 def collect(client: Any, futures: Mapping[str, Any], upstream: Mapping[str, list[str]],
             progress: dag_module.Progress | None) -> dict[str, dict]:
-    """Each task's result as its future completes: ``run_task``'s, else (its workers died, the cluster went
+    """Each task's result as its future completes: ``run_task``'s (whose worker told ``progress``), else (its workers died, the cluster went
     away) an ``Errored`` one, or ``Aborted`` when the future failed because an upstream one did."""
     from distributed import as_completed
 
@@ -121,9 +129,7 @@ def collect(client: Any, futures: Mapping[str, Any], upstream: Mapping[str, list
         if future.status != "finished":
             lost.append(name)
             continue
-        results[name] = future.result()
-        if progress is not None and results[name]["status"] != "Aborted":
-            progress.finished(name, results[name]["status"], results[name]["seconds"])
+        results[name] = future.result()  # its worker told progress
     for name in [name for name in futures if name in lost]:  # topological order: upstream failures first
         if any(results.get(up, {}).get("status") in ("Errored", "Aborted") for up in upstream[name]):
             results[name] = {"task": name, "status": "Aborted", "seconds": 0.0, "details": ""}
@@ -148,25 +154,26 @@ def failure_text(name: str, future: Any) -> str:
 
 def run_task(project: str, settings: dict, name: str, environ: dict, topic: str, *upstream: dict) -> dict:
     """Build task ``name`` on this worker, once every upstream result says it is done; return its result
-    (``task``, ``status``, ``seconds``, ``worker``, ``products``: path -> sha256, ``details`` when it failed)."""
+    (``task``, ``status``, ``seconds``, ``worker``, ``products``: path -> sha256, ``details`` when it failed).
+    The build hears on ``topic`` when the task starts and ends."""
     from distributed import get_worker
 
     worker = get_worker()
-    blocked = [result["task"] for result in upstream if result["status"] not in DONE]
-    if blocked:
+    if any(result["status"] not in DONE for result in upstream):
         return {"task": name, "status": "Aborted", "seconds": 0.0, "worker": worker.address, "details": ""}
     worker.log_event(topic, {"task": name})
     started = time.perf_counter()
+    result = {"task": name, "worker": worker.address}
     with task_environment(environ, Path(project)):
         discard_earlier_attempts(environ, name)
         dag = dag_module.load_dag(Path(project), settings)
         try:
-            status = build_one(dag, name)
+            result.update(status=build_one(dag, name), products=digests(dag_module.product_paths(dag[name].product)))
         except dag_module.BuildFailed as failure:
-            return {"task": name, "status": "Errored", "seconds": time.perf_counter() - started,
-                    "worker": worker.address, "details": failure.details}
-    return {"task": name, "status": status, "seconds": time.perf_counter() - started, "worker": worker.address,
-            "products": digests(dag_module.product_paths(dag[name].product))}
+            result.update(status="Errored", details=failure.details)
+    result["seconds"] = time.perf_counter() - started
+    worker.log_event(topic, {"task": name, "status": result["status"], "seconds": result["seconds"]})
+    return result
 
 
 def build_one(dag: Any, name: str) -> str:

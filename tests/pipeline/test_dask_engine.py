@@ -1,0 +1,229 @@
+"""``nbprod build --engine dask`` on a real cluster: a scheduler and two one-thread workers, separate processes.
+
+One build on the cluster (the suite's sample settings, without the two reporting tasks), during which
+the worker running ``train`` is killed with SIGKILL, is compared with the suite's shared local sample
+build: identical products, one MLflow child run per task, the champion alias set, no kernel left. Then
+the faults: a bad notebook, a task whose workers keep dying, a scheduler nobody answers at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pandas as pd
+import pytest
+from dask_cluster import Cluster, start
+from project_copy import REPORTING_TASKS, SAMPLE, copy_project, load_settings
+
+pytestmark = pytest.mark.slow
+
+#: One death of a task's worker is survived, a second fails the build (the default of 3 costs minutes here).
+ALLOWED_FAILURES = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+#: Products that do not name runs or times: a build's products on the cluster and in this process are these bytes.
+SAME_BYTES = ("data/raw.parquet", "data/train.parquet", "data/valid.parquet", "data/test.parquet",
+              "data/new.parquet", "data/contract.json", "data/target.json", "holdout_scores.parquet")
+TASKS = ("get", "validate", "eda", "prepare", "train", "evaluate", "promote")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    """The cluster, stopped after the module (SIGTERM, then SIGKILL)."""
+    started = start(tmp_path_factory.mktemp("dask-cluster"), workers=2, environ=ALLOWED_FAILURES)
+    yield started
+    started.stop()
+
+
+def worker_running(cluster: Cluster, task: str, timeout: float = 300) -> tuple[str, int]:
+    """``(address, pid)`` of the worker once it runs ``task``'s notebook (a kernel of its own is up)."""
+    with cluster.client() as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            workers = client.scheduler_info()["workers"]
+            for address, keys in client.processing().items():
+                pid = workers.get(address, {}).get("pid")
+                if pid and any(str(key).endswith(f"-{task}") for key in keys) and kernel_children(cluster, pid):
+                    return address, pid
+            time.sleep(0.2)
+    raise TimeoutError(f"no worker ran {task!r} within {timeout} s")
+
+
+def kernel_children(cluster: Cluster, pid: int) -> list:
+    """The cluster's kernels whose parent is ``pid``."""
+    return [kernel for kernel in cluster.kernels() if kernel.ppid() == pid]
+
+
+@pytest.fixture(scope="module")
+def dask_build(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory):
+    """The sample build on the cluster, its ``train`` worker killed with SIGKILL while the notebook runs:
+    (project, settings, result, killed: {address, pid, kernels})."""
+    from nbprod.pipeline.build import build
+
+    project = copy_project(tmp_path_factory.mktemp("dask-build") / "project", drop_tasks=REPORTING_TASKS)
+    settings = load_settings(project, [*SAMPLE, "engine.kind=dask", f"engine.scheduler={cluster.address}"])
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=capture(build, settings, project)))
+    thread.start()
+    address, pid = worker_running(cluster, "train")
+    time.sleep(1.0)  # into the notebook
+    kernels = [kernel.pid for kernel in kernel_children(cluster, pid)]
+    os.kill(pid, signal.SIGKILL)
+    thread.join(600)
+    assert not thread.is_alive(), "the build did not end"
+    return project, settings, outcome["result"], {"address": address, "pid": pid, "kernels": kernels}
+
+
+def capture(function, *args):
+    """``function(*args)``, or the exception it raised."""
+    try:
+        return function(*args)
+    except Exception as error:  # noqa: BLE001 - the test reports it
+        return error
+
+
+def test_build_completes_on_the_cluster_after_a_worker_was_killed_during_train(dask_build):
+    _, _, result, killed = dask_build
+    assert not isinstance(result, Exception), result
+    assert result.ok and set(result.executed) == set(TASKS)
+    assert killed["kernels"], "the killed worker was running the train notebook"
+
+
+def test_products_are_the_bytes_of_a_local_build(dask_build, sample_build):
+    project, settings, _, _ = dask_build
+    local, local_settings, local_result = sample_build
+    assert local_result.ok and {**local_settings, "engine": None} == {**settings, "engine": None}
+    from nbprod.pipeline.dask_engine import file_digest
+
+    for name in SAME_BYTES:
+        ours, theirs = project / settings["products"] / name, local / local_settings["products"] / name
+        assert file_digest(ours) == file_digest(theirs), name
+    ours = json.loads((project / settings["products"] / "evaluation.json").read_text())
+    theirs = json.loads((local / local_settings["products"] / "evaluation.json").read_text())
+    assert ours["best"] == theirs["best"]
+    assert {name: c["metrics"] for name, c in ours["candidates"].items()} == \
+        {name: c["metrics"] for name, c in theirs["candidates"].items()}
+
+
+def test_one_child_run_per_task_and_the_notebooks_logged(dask_build):
+    from mlflow.entities import ViewType
+
+    from nbprod import tracking
+    from nbprod.tracking import tags as names
+
+    project, settings, result, _ = dask_build
+    client = tracking.client_for(tracking.tracking_uri(settings, project, environ={}))
+    experiment = client.get_experiment_by_name(settings["tracking"]["experiment"]).experiment_id
+    runs = client.search_runs([experiment], names.equals(names.PARENT, result.parent_run_id))
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == result.parent_run_id]
+    assert sorted(run.data.tags[names.TASK] for run in children) == sorted(TASKS)
+    assert all(run.info.status == "FINISHED" for run in runs)
+    by_task = {run.data.tags[names.TASK]: run for run in children}
+    for task in ("eda", "prepare", "train", "evaluate"):
+        logged = {item.path for item in client.list_artifacts(by_task[task].info.run_id, "notebook")}
+        assert logged == {f"notebook/{task}.ipynb", f"notebook/{task}.html"}, task
+    deleted = client.search_runs([experiment], f"{names.equals(names.PARENT, result.parent_run_id)} and "
+                                 f"{names.equals(names.TASK, 'train')}", run_view_type=ViewType.DELETED_ONLY)
+    assert len(deleted) == 1  # the killed attempt's run, discarded when train ran again
+
+
+def test_independent_tasks_ran_at_the_same_time(dask_build):
+    from nbprod import tracking
+    from nbprod.tracking import tags as names
+
+    project, settings, result, _ = dask_build
+    client = tracking.client_for(tracking.tracking_uri(settings, project, environ={}))
+    experiment = client.get_experiment_by_name(settings["tracking"]["experiment"]).experiment_id
+    query = f"{names.equals(names.PARENT, result.parent_run_id)} and "
+    eda, = client.search_runs([experiment], query + names.equals(names.TASK, "eda"))
+    prepare, = client.search_runs([experiment], query + names.equals(names.TASK, "prepare"))
+    assert eda.info.start_time < prepare.info.end_time and prepare.info.start_time < eda.info.end_time
+
+
+def test_the_champion_alias_is_set(dask_build):
+    from nbprod import tracking
+
+    project, settings, _, _ = dask_build
+    client = tracking.client_for(tracking.tracking_uri(settings, project, environ={}))
+    version = client.get_model_version_by_alias(settings["registry"]["model_name"], settings["registry"]["alias"])
+    evidence = json.loads((project / settings["reports"] / "promotion.json").read_text())
+    assert evidence["decision"] == "promoted" and int(evidence["candidate"]["version"]) == int(version.version)
+
+
+def test_an_executed_notebook_is_complete(dask_build):
+    project, settings, _, _ = dask_build
+    notebook = json.loads((project / settings["reports"] / "train.ipynb").read_text())
+    cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert [cell["execution_count"] for cell in cells] == list(range(1, len(cells) + 1))
+    assert pd.read_parquet(project / settings["products"] / "holdout_scores.parquet").shape[0] > 0
+
+
+def test_no_kernel_is_left_on_the_workers(dask_build, cluster):
+    _, _, _, killed = dask_build
+    deadline = time.monotonic() + 20
+    while cluster.kernels() and time.monotonic() < deadline:  # a killed worker's kernel sees its parent gone
+        time.sleep(0.5)
+    assert cluster.kernels() == []
+    assert killed["kernels"]
+
+
+def test_a_bad_notebook_stops_the_build_naming_the_task(dask_build, capsys):
+    from nbprod import cli
+
+    project, settings, _, _ = dask_build
+    notebook = project / "notebooks" / "eda.ipynb"
+    content = json.loads(notebook.read_text())
+    content["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                             "source": ["raise ValueError('a bad notebook')"]})
+    notebook.write_text(json.dumps(content))
+    overrides = [*settings_overrides(), "--set", f"engine.scheduler={settings['engine']['scheduler']}"]
+    code = cli.main(["build", "--project", str(project), "--engine", "dask", *overrides])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "nbprod build: eda failed: ValueError: a bad notebook" in err
+    assert "  eda        Errored" in err
+
+
+def settings_overrides() -> list[str]:
+    """``--set`` options giving the dask build's settings (but the engine's)."""
+    from project_copy import QUICK
+
+    return [word for override in [*QUICK, *SAMPLE] for word in ("--set", override)]
+
+
+def test_a_task_whose_workers_keep_dying_fails_naming_it(cluster, tmp_path):
+    from nbprod.pipeline.build import build
+    from nbprod.pipeline.dag import BuildFailed
+
+    project = copy_project(tmp_path / "project", git=False)
+    (project / "killer.py").write_text("import os, signal\n\n\ndef die(product):\n"
+                                       "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    (project / "pipeline.yaml").write_text("tasks:\n  - source: killer.die\n    name: die\n"
+                                           "    product: '{{products}}/dead.txt'\n")
+    settings = load_settings(project, ["engine.kind=dask", f"engine.scheduler={cluster.address}"])
+    started = time.monotonic()
+    with pytest.raises(BuildFailed) as failure:
+        build(settings, project)
+    assert failure.value.statuses == {"die": "Errored"}
+    assert "KilledWorker: the workers running task 'die' died each time it ran" in failure.value.details
+    assert time.monotonic() - started < 120
+    assert not (project / "build" / "dead.txt").exists()
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_and_nothing_is_written(tmp_path, capsys):
+    from dask_cluster import free_port
+
+    from nbprod import cli
+
+    project = copy_project(tmp_path / "project", git=False)
+    before = sorted(path.relative_to(project) for path in project.rglob("*"))
+    started = time.monotonic()
+    code = cli.main(["build", "--project", str(project), "--scheduler", f"tcp://127.0.0.1:{free_port()}"])
+    seconds = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 2 and seconds < 15
+    assert err.startswith("nbprod build: cannot reach the Dask scheduler at tcp://127.0.0.1:")
+    assert "'engine.scheduler'" in err and "Traceback" not in err
+    assert sorted(path.relative_to(project) for path in project.rglob("*")) == before

@@ -197,23 +197,16 @@ def settings_overrides() -> list[str]:
     return [word for override in [*QUICK, *SAMPLE] for word in ("--set", override)]
 
 
-def test_a_task_whose_workers_keep_dying_fails_naming_it(cluster, tmp_path):
-    from nbprod.pipeline.build import build
-    from nbprod.pipeline.dag import BuildFailed
+def test_a_task_whose_workers_keep_dying_fails_naming_it_and_what_depends_on_it_is_aborted(cluster):
+    from nbprod.pipeline import dask_engine
 
-    project = copy_project(tmp_path / "project", git=False)
-    (project / "killer.py").write_text("import os, signal\n\n\ndef die(product):\n"
-                                       "    os.kill(os.getpid(), signal.SIGKILL)\n")
-    (project / "pipeline.yaml").write_text("tasks:\n  - source: killer.die\n    name: die\n"
-                                           "    product: '{{products}}/dead.txt'\n")
-    settings = load_settings(project, ["engine.kind=dask", f"engine.scheduler={cluster.address}"])
-    started = time.monotonic()
-    with pytest.raises(BuildFailed) as failure:
-        build(settings, project)
-    assert failure.value.statuses == {"die": "Errored"}
-    assert "KilledWorker: the workers running task 'die' died each time it ran" in failure.value.details
-    assert time.monotonic() - started < 120
-    assert not (project / "build" / "dead.txt").exists()
+    with cluster.client() as client:
+        dies = client.submit(os._exit, 1, key="build-die", pure=False)  # ends its worker's process, each time
+        after = client.submit(max, dies, 0, key="build-after", pure=False)
+        results = dask_engine.collect(client, {"die": dies, "after": after}, {"die": [], "after": ["die"]}, None)
+    assert results["die"]["status"] == "Errored" and results["after"]["status"] == "Aborted"
+    assert results["die"]["details"].startswith("KilledWorker: the workers running task 'die' died each time it ran"
+                                                " (distributed.scheduler.allowed-failures)")
 
 
 def test_an_unreachable_scheduler_is_a_clear_error_and_nothing_is_written(tmp_path, capsys):

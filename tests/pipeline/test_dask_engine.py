@@ -173,6 +173,31 @@ def test_no_kernel_is_left_on_the_workers(dask_build, cluster):
     assert killed["kernels"]
 
 
+def test_a_folder_of_parquet_files_is_scored_file_by_file_on_the_workers_as_locally(dask_build, cluster, tmp_path,
+                                                                                  capsys):
+    from nbprod import cli
+
+    project, settings, _, _ = dask_build
+    rows = pd.read_parquet(project / settings["products"] / "data" / "new.parquet")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    parts = 3
+    for index in range(parts):
+        rows.iloc[index::parts].to_parquet(inputs / f"part-{index}.parquet")
+    common = ["--project", str(project)]
+    assert cli.main(["score", str(inputs), str(tmp_path / "dask"), *common, "--scheduler", cluster.address]) == 0
+    assert f"{parts} files: scored " in capsys.readouterr().out
+    assert cli.main(["score", str(inputs), str(tmp_path / "local"), *common]) == 0
+    names = sorted(path.name for path in (tmp_path / "dask").iterdir())
+    assert names == sorted([f"part-{index}.parquet" for index in range(parts)]
+                           + [f"part-{index}.rejects.parquet" for index in range(parts)])
+    for name in names:
+        ours, theirs = (pd.read_parquet(tmp_path / engine / name) for engine in ("dask", "local"))
+        pd.testing.assert_frame_equal(ours, theirs)
+    scored = pd.concat(pd.read_parquet(tmp_path / "dask" / f"part-{index}.parquet") for index in range(parts))
+    assert len(scored) > 0 and scored["probability"].between(0, 1).all()
+
+
 def test_a_bad_notebook_stops_the_build_naming_the_task(dask_build, capsys):
     from nbprod import cli
 

@@ -244,3 +244,37 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def score_partitions(client: Any, tracking_uri: str, name: str, version: str, inputs: list[Path], output: Path,
+                     chunk_rows: int) -> list[Any]:
+    """Score each file of a partitioned dataset on a worker: ``output/<its name>``, rejects beside it
+    (:func:`nbprod.serving.batch.default_rejects`); return the :class:`~nbprod.serving.batch.ScoreSummary`
+    of each, in the order of ``inputs``. Each worker loads the model version once, from the store."""
+    futures = [client.submit(score_partition, tracking_uri, name, version, str(path), str(output / path.name),
+                             chunk_rows, key=f"nbprod-score-{uuid.uuid4().hex}-{path.name}", pure=False)
+               for path in inputs]
+    try:
+        return client.gather(futures)
+    finally:
+        client.cancel([future for future in futures if not future.done()])
+
+
+def score_partition(tracking_uri: str, name: str, version: str, path: str, output: str, chunk_rows: int) -> Any:
+    """Score one file on this worker (:func:`nbprod.serving.batch.score_file`)."""
+    from nbprod.serving.batch import score_file
+
+    return score_file(loaded_model(tracking_uri, name, version), Path(path), Path(output), None, chunk_rows)
+
+
+_MODELS: dict[tuple[str, str, str], Any] = {}
+
+
+def loaded_model(tracking_uri: str, name: str, version: str) -> Any:
+    """Model version ``version`` of ``name`` from the store, loaded once per worker process."""
+    from nbprod.serving.model_source import load_version
+
+    key = (tracking_uri, name, version)
+    if key not in _MODELS:
+        _MODELS[key] = load_version(tracking_uri, name, version)
+    return _MODELS[key]

@@ -29,7 +29,8 @@ from typing import Any, Iterator, Mapping
 
 from nbprod.pipeline import dag as dag_module
 
-#: Seconds to reach the scheduler before the build gives up (nothing is written before).
+#: Seconds to reach the scheduler, and for a first worker to be there, before the build gives up
+#: (nothing is written before).
 CONNECT_SECONDS = 5
 #: Statuses after which a downstream task may run.
 DONE = ("Executed", "Skipped")
@@ -58,11 +59,33 @@ def connected(scheduler: str | None) -> Iterator[Any]:
         raise EngineError(f"cannot reach the Dask scheduler at {scheduler} (setting 'engine.scheduler') within "
                           f"{CONNECT_SECONDS} s: {error}") from None
     try:
+        check_workers(client, scheduler)
         yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def check_workers(client: Any, scheduler: str | None) -> None:
+    """Raise :class:`EngineError` when no worker joins within :data:`CONNECT_SECONDS` or one runs several threads."""
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+    except TimeoutError:
+        raise EngineError(f"no Dask worker joined the scheduler at {scheduler} within {CONNECT_SECONDS} s: start "
+                          f"some (dask worker {scheduler} --nthreads 1)") from None
+    problem = threaded_worker(client.scheduler_info()["workers"])
+    if problem:
+        raise EngineError(problem)
+
+
+def threaded_worker(workers: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """What is wrong with the first worker running more than one thread (``scheduler_info()["workers"]``), else None."""
+    for address, worker in workers.items():
+        if worker.get("nthreads", 1) > 1:
+            return (f"the Dask worker {address} runs {worker['nthreads']} threads: notebooks need workers of one "
+                    f"thread (dask worker SCHEDULER --nthreads 1), papermill's working folder is per process")
+    return None
 
 
 def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], environ: Mapping[str, str],

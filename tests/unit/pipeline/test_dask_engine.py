@@ -80,3 +80,11 @@ def test_worker_events_reach_the_progress_lines():
     dask_engine.announce(heard, {"task": "train"})
     dask_engine.announce(heard, {"task": "train", "status": "Executed", "seconds": 2.5})
     assert heard.lines == [("started", "train"), ("finished", "train", "Executed", 2.5)]
+
+
+def test_a_worker_of_several_threads_is_refused_naming_it():
+    workers = {"tcp://10.0.0.7:4001": {"nthreads": 1}, "tcp://10.0.0.8:4001": {"nthreads": 4}}
+    assert dask_engine.threaded_worker(workers) == (
+        "the Dask worker tcp://10.0.0.8:4001 runs 4 threads: notebooks need workers of one thread "
+        "(dask worker SCHEDULER --nthreads 1), papermill's working folder is per process")
+    assert dask_engine.threaded_worker({"tcp://10.0.0.7:4001": {"nthreads": 1}}) is None

@@ -193,10 +193,19 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str,
         try:
             result.update(status=build_one(dag, name), products=digests(dag_module.product_paths(dag[name].product)))
         except dag_module.BuildFailed as failure:
-            result.update(status="Errored", details=failure.details)
+            result.update(status="Errored", details=failure_details(failure))
     result["seconds"] = time.perf_counter() - started
     worker.log_event(topic, {"task": name, "status": result["status"], "seconds": result["seconds"]})
     return result
+
+
+def failure_details(failure: dag_module.BuildFailed) -> str:
+    """A failed task's report with the traceback of what failed (a notebook's: its cell's error), as a local
+    build's report has it."""
+    import traceback
+
+    cause = failure.__context__  # Ploomber's TaskBuildError, raised from the task's own error
+    return failure.details if cause is None else "".join(traceback.format_exception(cause))
 
 
 def build_one(dag: Any, name: str) -> str:

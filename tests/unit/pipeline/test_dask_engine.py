@@ -88,3 +88,26 @@ def test_a_worker_of_several_threads_is_refused_naming_it():
         "the Dask worker tcp://10.0.0.8:4001 runs 4 threads: notebooks need workers of one thread "
         "(dask worker SCHEDULER --nthreads 1), papermill's working folder is per process")
     assert dask_engine.threaded_worker({"tcp://10.0.0.7:4001": {"nthreads": 1}}) is None
+
+
+def test_an_earlier_attempt_at_a_task_leaves_no_run_behind(tmp_path):
+    from mlflow.entities import ViewType
+
+    from nbprod import tracking
+    from nbprod.tracking import tags as names
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = tracking.client_for(uri)
+    experiment = client.create_experiment("build")
+    parent = client.create_run(experiment, tags={names.BUILD: "true"}).info.run_id
+    other = client.create_run(experiment, tags={names.PARENT: parent, names.TASK: "prepare",
+                                                "mlflow.parentRunId": parent}).info.run_id
+    dead = client.create_run(experiment, tags={names.PARENT: parent, names.TASK: "train",
+                                               "mlflow.parentRunId": parent}).info.run_id
+    candidate = client.create_run(experiment, tags={names.PARENT: parent, names.CANDIDATE: "hgb",
+                                                    "mlflow.parentRunId": dead}).info.run_id
+    environ = {tracking.URI_ENV: uri, tracking.EXPERIMENT_ENV: experiment, tracking.PARENT_ENV: parent}
+    assert sorted(dask_engine.discard_earlier_attempts(environ, "train")) == sorted([dead, candidate])
+    left = {run.info.run_id for run in client.search_runs([experiment], run_view_type=ViewType.ACTIVE_ONLY)}
+    assert left == {parent, other}
+    assert dask_engine.discard_earlier_attempts(environ, "evaluate") == []

@@ -128,6 +128,12 @@ def test_products_are_the_bytes_of_a_local_build(dask_build, sample_build):
     assert (scores[0] == scores[1]).all()
 
 
+def test_the_candidates_were_fitted_on_the_cluster(dask_build, cluster):
+    with cluster.client() as client:
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert any(prefix.startswith("nbprod-fit") for prefix in prefixes), prefixes
+
+
 def test_one_child_run_per_task_and_the_notebooks_logged(dask_build):
     from mlflow.entities import ViewType
 

@@ -34,6 +34,9 @@ from nbprod.pipeline import dag as dag_module
 CONNECT_SECONDS = 5
 #: Statuses after which a downstream task may run.
 DONE = ("Executed", "Skipped")
+#: Environment of a task on a worker (and of its notebook's kernel): the scheduler's address, the worker's.
+SCHEDULER_ENV = "NBPROD_DASK_SCHEDULER"
+WORKER_ENV = "NBPROD_DASK_WORKER"
 
 
 class EngineError(RuntimeError):
@@ -101,6 +104,7 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
     topic = f"nbprod-build-{uuid.uuid4().hex}"
     if progress is not None:
         client.subscribe_topic(topic, lambda event: announce(progress, event[1]))
+    environ = {**environ, SCHEDULER_ENV: client.scheduler.address}
     futures: dict[str, Any] = {}
     for name in dag_module.task_names(dag):
         if name in outdated:
@@ -187,7 +191,7 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str,
     worker.log_event(topic, {"task": name})
     started = time.perf_counter()
     result = {"task": name, "worker": worker.address}
-    with task_environment(environ, Path(project)):
+    with task_environment({**environ, WORKER_ENV: worker.address}, Path(project)):
         discard_earlier_attempts(environ, name)
         dag = dag_module.load_dag(Path(project), settings)
         try:
@@ -310,3 +314,32 @@ def loaded_model(tracking_uri: str, name: str, version: str) -> Any:
     if key not in _MODELS:
         _MODELS[key] = load_version(tracking_uri, name, version)
     return _MODELS[key]
+
+
+def fit_in_build(models: list[Any], X: Any, y: Any) -> list[Any] | None:
+    """``models`` fitted on the cluster when this runs in a task of a build on one (:func:`fit_on_cluster`),
+    else None."""
+    if not os.environ.get(SCHEDULER_ENV):
+        return None
+    return fit_on_cluster(os.environ[SCHEDULER_ENV], os.environ.get(WORKER_ENV), models, X, y)
+
+
+def fit_on_cluster(scheduler: str, worker: str | None, models: list[Any], X: Any, y: Any) -> list[Any] | None:
+    """``models`` fitted on ``X``, ``y``, one future each on the workers of the cluster at ``scheduler`` but
+    ``worker`` (the one running this task, whose only thread waits for them); None when there is no other."""
+    from distributed import Client
+
+    with Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False) as client:
+        others = [address for address in client.scheduler_info()["workers"] if address != worker]
+        if not others:
+            return None
+        data = client.scatter([X, y], workers=others, broadcast=True)
+        token = uuid.uuid4().hex
+        futures = [client.submit(fit_model, model, *data, key=f"nbprod-fit-{token}-{index}", workers=others,
+                                 pure=False) for index, model in enumerate(models)]
+        return client.gather(futures)
+
+
+def fit_model(model: Any, X: Any, y: Any) -> Any:
+    """``model.fit(X, y)``: one candidate on a worker."""
+    return model.fit(X, y)

@@ -37,17 +37,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     started.stop()
 
 
-def worker_running(cluster: Cluster, task: str, timeout: float = 300) -> tuple[str, int]:
+def worker_running(cluster: Cluster, task: str, build: threading.Thread, outcome: dict,
+                   timeout: float = 600) -> tuple[str, int]:
     """``(address, pid)`` of the worker once it runs ``task``'s notebook (a kernel of its own is up)."""
     with cluster.client() as client:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = client.run(os.getpid)
-            for address, keys in client.processing().items():
-                pid = pids.get(address)
-                if pid and any(str(key).endswith(f"-{task}") for key in keys) and kernel_children(cluster, pid):
-                    return address, pid
-            time.sleep(0.2)
+            if not build.is_alive():
+                raise AssertionError(f"the build ended before {task!r} ran: {outcome.get('result')!r}")
+            running = [address for address, keys in client.processing().items()
+                       if any(str(key).endswith(f"-{task}") for key in keys)]
+            if running:
+                pid = client.run(os.getpid, workers=running)[running[0]]
+                if kernel_children(cluster, pid):
+                    return running[0], pid
+            time.sleep(1.0)
     raise TimeoutError(f"no worker ran {task!r} within {timeout} s")
 
 
@@ -68,7 +72,7 @@ def dask_build(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory):
     heard = Heard()
     thread = threading.Thread(target=lambda: outcome.update(result=capture(build, settings, project, False, heard)))
     thread.start()
-    address, pid = worker_running(cluster, "train")
+    address, pid = worker_running(cluster, "train", thread, outcome)
     time.sleep(1.0)  # into the notebook
     kernels = [kernel.pid for kernel in kernel_children(cluster, pid)]
     os.kill(pid, signal.SIGKILL)

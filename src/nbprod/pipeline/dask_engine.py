@@ -63,11 +63,42 @@ def connected(scheduler: str | None) -> Iterator[Any]:
                           f"{CONNECT_SECONDS} s: {error}") from None
     try:
         check_workers(client, scheduler)
+        client.register_plugin(preload_plugin(), name="nbprod-preload")
         yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: Modules every worker imports when it joins, before it runs a task (see :func:`preload_plugin`).
+PRELOAD = ("mlflow", "mlflow.sklearn", "papermill", "ploomber.spec", "nbprod.pipeline.build",
+           "nbprod.pipeline.kernels", "nbprod.tracking")
+
+
+def preload_plugin() -> Any:
+    """A Dask worker plugin importing :data:`PRELOAD` as a worker joins (and again after a restart).
+
+    Python 3.11 before 3.11.8 can fail an import that builds an AST while another thread of the
+    process does too (``SystemError: AST constructor recursion depth mismatch``, python/cpython#106905);
+    MLflow's imports do, and a worker has several threads. Imported at set-up, they are not imported
+    while a task runs; it also takes the import time out of the first task on each worker.
+    """
+    import importlib
+
+    from distributed import WorkerPlugin
+
+    class Preload(WorkerPlugin):
+        """Import the pipeline's heavy modules on a worker."""
+
+        def setup(self, worker: Any) -> None:
+            for module in PRELOAD:
+                try:
+                    importlib.import_module(module)
+                except ImportError:  # the task that needs it fails, naming it
+                    return
+
+    return Preload()
 
 
 def check_workers(client: Any, scheduler: str | None) -> None:

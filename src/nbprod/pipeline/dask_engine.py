@@ -79,9 +79,9 @@ PRELOAD = ("mlflow", "mlflow.sklearn", "papermill", "ploomber.spec", "nbprod.pip
 def preload_plugin() -> Any:
     """A Dask worker plugin importing :data:`PRELOAD` as a worker joins (and again after a restart).
 
-    Python 3.11 before 3.11.8 can fail an import that builds an AST while another thread of the
-    process does too (``SystemError: AST constructor recursion depth mismatch``, python/cpython#106905);
-    MLflow's imports do, and a worker has several threads. Imported at set-up, they are not imported
+    CPython 3.11 can fail an import that builds an AST (``SystemError: AST constructor recursion depth
+    mismatch``, python/cpython#106905): seen here in a worker importing MLflow (anyio's lazy importer)
+    for its first task while the worker's other threads ran. Imported at set-up, they are not imported
     while a task runs; it also takes the import time out of the first task on each worker.
     """
     import importlib

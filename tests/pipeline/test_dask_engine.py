@@ -21,6 +21,8 @@ from project_copy import REPORTING_TASKS, SAMPLE, copy_project, load_settings
 
 pytestmark = pytest.mark.slow
 
+#: The sample build's settings, but a deployment budget no busy machine misses (the gate measures latency here).
+BUDGET = ("registry.budget.max_p99_ms=10000", "registry.budget.max_memory_mb=4096")
 #: One death of a task's worker is survived, a second fails the build (the default of 3 costs minutes here).
 ALLOWED_FAILURES = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
 #: Products that name no run and no time: a build on the cluster and one in this process write the same bytes.
@@ -45,14 +47,19 @@ def worker_running(cluster: Cluster, task: str, build: threading.Thread, outcome
         while time.monotonic() < deadline:
             if not build.is_alive():
                 raise AssertionError(f"the build ended before {task!r} ran: {outcome.get('result')!r}")
-            running = [address for address, keys in client.processing().items()
-                       if any(str(key).endswith(f"-{task}") for key in keys)]
+            running = [address for address, keys in client.run(executing).items()
+                       if any(key.endswith(f"-{task}") for key in keys)]
             if running:
                 pid = client.run(os.getpid, workers=running)[running[0]]
                 if kernel_children(cluster, pid):
                     return running[0], pid
             time.sleep(1.0)
     raise TimeoutError(f"no worker ran {task!r} within {timeout} s")
+
+
+def executing(dask_worker) -> list[str]:
+    """The keys a worker is executing (run on the worker by ``Client.run``)."""
+    return [str(task.key) for task in dask_worker.state.executing]
 
 
 def kernel_children(cluster: Cluster, pid: int) -> list:
@@ -67,7 +74,7 @@ def dask_build(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory):
     from nbprod.pipeline.build import build
 
     project = copy_project(tmp_path_factory.mktemp("dask-build") / "project", drop_tasks=REPORTING_TASKS)
-    settings = load_settings(project, [*SAMPLE, "engine.kind=dask", f"engine.scheduler={cluster.address}"])
+    settings = load_settings(project, [*SAMPLE, *BUDGET, "engine.kind=dask", f"engine.scheduler={cluster.address}"])
     outcome: dict = {}
     heard = Heard()
     thread = threading.Thread(target=lambda: outcome.update(result=capture(build, settings, project, False, heard)))
@@ -115,7 +122,8 @@ def test_build_completes_on_the_cluster_after_a_worker_was_killed_during_train(d
 def test_products_are_the_bytes_of_a_local_build(dask_build, sample_build):
     project, settings, _, _ = dask_build
     local, local_settings, local_result = sample_build
-    assert local_result.ok and {**local_settings, "engine": None} == {**settings, "engine": None}
+    assert local_result.ok
+    assert {**local_settings, "engine": None, "registry": None} == {**settings, "engine": None, "registry": None}
     from nbprod.pipeline.dask_engine import file_digest
 
     for name in SAME_BYTES:
@@ -174,9 +182,10 @@ def test_the_champion_alias_is_set(dask_build):
 
     project, settings, _, _ = dask_build
     client = tracking.client_for(tracking.tracking_uri(settings, project, environ={}))
-    version = client.get_model_version_by_alias(settings["registry"]["model_name"], settings["registry"]["alias"])
     evidence = json.loads((project / settings["reports"] / "promotion.json").read_text())
-    assert evidence["decision"] == "promoted" and int(evidence["candidate"]["version"]) == int(version.version)
+    assert evidence["decision"] == "promoted", evidence
+    version = client.get_model_version_by_alias(settings["registry"]["model_name"], settings["registry"]["alias"])
+    assert int(evidence["candidate"]["version"]) == int(version.version)
 
 
 def test_an_executed_notebook_is_complete(dask_build):
@@ -242,16 +251,17 @@ def settings_overrides() -> list[str]:
     """``--set`` options giving the dask build's settings (but the engine's)."""
     from project_copy import QUICK
 
-    return [word for override in [*QUICK, *SAMPLE] for word in ("--set", override)]
+    return [word for override in [*QUICK, *SAMPLE, *BUDGET] for word in ("--set", override)]
 
 
 def test_a_task_whose_workers_keep_dying_fails_naming_it_and_what_depends_on_it_is_aborted(cluster):
     from nbprod.pipeline import dask_engine
 
     with cluster.client() as client:
-        dies = client.submit(os._exit, 1, key="build-die", pure=False)  # ends its worker's process, each time
-        after = client.submit(max, dies, 0, key="build-after", pure=False)
-        results = dask_engine.collect(client, {"die": dies, "after": after}, {"die": [], "after": ["die"]}, None)
+        def submit(name):  # "die" ends its worker's process, each time it runs
+            return client.submit(os._exit, 1, key=f"build-{name}", pure=False)
+
+        results = dask_engine.run_in_order(client, ["die", "after"], {"die": [], "after": ["die"]}, submit, None)
     assert results["die"]["status"] == "Errored" and results["after"]["status"] == "Aborted"
     assert results["die"]["details"].startswith("KilledWorker: the workers running task 'die' died each time it ran"
                                                 " (distributed.scheduler.allowed-failures)")

@@ -3,8 +3,9 @@
 Ploomber stays the DAG's definition and the judge of what is outdated (:mod:`nbprod.pipeline.dag`,
 fingerprints, manifest): the build decides in its own process what to run, as a local build does,
 and this module runs each outdated task on a worker instead of in that process -- a Dask future per
-task, depending on the futures of its outdated upstream tasks, so tasks start in topological order
-and independent ones at the same time. A worker builds its task as ``nbprod task`` does (the DAG
+task, submitted once its upstream tasks are done, so tasks run in topological order, independent ones
+at the same time, each on whichever worker is free (a future depending on another's would be sent
+where that one's result lies, behind it). A worker builds its task as ``nbprod task`` does (the DAG
 loaded there, the task built by Ploomber with its params and its notebook run by papermill in a new
 kernel), inside the build's MLflow parent run; the futures carry task names, product paths and
 digests, never data. Products are written where the settings say, so the project folder must be on
@@ -131,21 +132,19 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
     :class:`~nbprod.pipeline.dag.BuildFailed` when a task failed (the others not depending on it are built).
     """
     outdated = set(dag_module.outdated_tasks(dag))
-    upstream = upstream_tasks(dag)
     topic = f"nbprod-build-{uuid.uuid4().hex}"
     if progress is not None:
         client.subscribe_topic(topic, lambda event: announce(progress, event[1]))
     environ = {**environ, SCHEDULER_ENV: client.scheduler.address}
-    futures: dict[str, Any] = {}
-    for name in dag_module.task_names(dag):
-        if name in outdated:
-            needs = [futures[up] for up in upstream[name] if up in futures]
-            futures[name] = client.submit(run_task, str(project), dict(settings), name, dict(environ), topic, *needs,
-                                          key=f"{topic}-{name}", pure=False)
+
+    def submit(name: str) -> Any:
+        return client.submit(run_task, str(project), dict(settings), name, dict(environ), topic,
+                             key=f"{topic}-{name}", pure=False)
+
     try:
-        results = collect(client, futures, upstream, progress)
+        results = run_in_order(client, [name for name in dag_module.task_names(dag) if name in outdated],
+                               upstream_tasks(dag), submit, progress)
     finally:
-        client.cancel([future for future in futures.values() if not future.done()])
         if progress is not None:
             client.unsubscribe_topic(topic)
     statuses = {name: "Skipped" for name in dag_module.task_names(dag)}
@@ -155,6 +154,49 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
         raise dag_module.BuildFailed(statuses, "\n".join(f"task {name!r} failed:\n{details}"
                                                         for name, details in failed.items()))
     return statuses
+
+
+def run_in_order(client: Any, tasks: list[str], upstream: Mapping[str, list[str]], submit: Any,
+                 progress: dag_module.Progress | None) -> dict[str, dict]:
+    """Each task's result, each submitted (``submit(name)`` -> its future) once its upstream tasks among
+    ``tasks`` (in topological order) are done, so that it goes to whichever worker is free; a task whose
+    upstream task failed is ``Aborted``, one whose future failed (its workers died, the cluster went away)
+    ``Errored``. A task's result is ``run_task``'s, whose worker told ``progress``."""
+    from distributed import as_completed
+
+    results: dict[str, dict] = {}
+    waiting = list(tasks)
+    running: dict[Any, tuple[str, Any]] = {}
+    queue = as_completed(loop=client.loop)
+
+    def release() -> None:
+        for name in list(waiting):
+            needs = [up for up in upstream[name] if up in tasks]
+            if any(results.get(up, {}).get("status") in ("Errored", "Aborted") for up in needs):
+                results[name] = {"task": name, "status": "Aborted", "seconds": 0.0, "details": ""}
+            elif all(results.get(up, {}).get("status") in DONE for up in needs):
+                future = submit(name)
+                running[future.key] = (name, future)
+                queue.add(future)
+            else:
+                continue
+            waiting.remove(name)
+
+    release()
+    try:
+        for future in queue:
+            name = running[future.key][0]
+            if future.status == "finished":
+                results[name] = future.result()
+            else:
+                results[name] = {"task": name, "status": "Errored", "seconds": 0.0,
+                                 "details": failure_text(name, future)}
+                if progress is not None:
+                    progress.finished(name, "Errored", 0.0)
+            release()
+    finally:
+        client.cancel([future for _, future in running.values() if not future.done()])
+    return results
 
 
 def announce(progress: dag_module.Progress, event: Mapping[str, Any]) -> None:
@@ -173,32 +215,6 @@ def upstream_tasks(dag: Any) -> dict[str, list[str]]:
     return upstream
 
 
-def collect(client: Any, futures: Mapping[str, Any], upstream: Mapping[str, list[str]],
-            progress: dag_module.Progress | None) -> dict[str, dict]:
-    """Each task's result as its future completes: ``run_task``'s (whose worker told ``progress``), else (its workers died, the cluster went
-    away) an ``Errored`` one, or ``Aborted`` when the future failed because an upstream one did."""
-    from distributed import as_completed
-
-    names = {future.key: name for name, future in futures.items()}
-    results: dict[str, dict] = {}
-    lost = []
-    for future in as_completed(list(futures.values()), loop=client.loop):
-        name = names[future.key]
-        if future.status != "finished":
-            lost.append(name)
-            continue
-        results[name] = future.result()  # its worker told progress
-    for name in [name for name in futures if name in lost]:  # topological order: upstream failures first
-        if any(results.get(up, {}).get("status") in ("Errored", "Aborted") for up in upstream[name]):
-            results[name] = {"task": name, "status": "Aborted", "seconds": 0.0, "details": ""}
-            continue
-        results[name] = {"task": name, "status": "Errored", "seconds": 0.0,
-                         "details": failure_text(name, futures[name])}
-        if progress is not None:
-            progress.finished(name, "Errored", 0.0)
-    return results
-
-
 def failure_text(name: str, future: Any) -> str:
     """A failed future's error as one line naming the task."""
     from distributed import KilledWorker
@@ -210,15 +226,13 @@ def failure_text(name: str, future: Any) -> str:
     return f"{type(error).__name__}: task {name!r} did not finish on the cluster: {error}"
 
 
-def run_task(project: str, settings: dict, name: str, environ: dict, topic: str, *upstream: dict) -> dict:
-    """Build task ``name`` on this worker, once every upstream result says it is done; return its result
-    (``task``, ``status``, ``seconds``, ``worker``, ``products``: path -> sha256, ``details`` when it failed).
-    The build hears on ``topic`` when the task starts and ends."""
+def run_task(project: str, settings: dict, name: str, environ: dict, topic: str) -> dict:
+    """Build task ``name`` on this worker; return its result (``task``, ``status``, ``seconds``, ``worker``,
+    ``products``: path -> sha256, ``details`` when it failed). The build hears on ``topic`` when the task
+    starts and ends."""
     from distributed import get_worker
 
     worker = get_worker()
-    if any(result["status"] not in DONE for result in upstream):
-        return {"task": name, "status": "Aborted", "seconds": 0.0, "worker": worker.address, "details": ""}
     worker.log_event(topic, {"task": name})
     started = time.perf_counter()
     result = {"task": name, "worker": worker.address}

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from nbprod.pipeline.summary import print_summary, summary_lines
     from nbprod.settings import SettingsError, check_values
 
-    settings = with_engine(args.settings, args.engine, args.scheduler)
+    settings = with_engine(args.settings, getattr(args, "engine", None), getattr(args, "scheduler", None))
     try:
         check_values(settings)
         result = build(settings, args.project, force=args.force, progress=TaskLines())

@@ -47,6 +47,7 @@ def worker_running(cluster: Cluster, task: str, build: threading.Thread, outcome
         while time.monotonic() < deadline:
             if not build.is_alive():
                 raise AssertionError(f"the build ended before {task!r} ran: {outcome.get('result')!r}")
+            executing = lambda dask_worker: [str(task.key) for task in dask_worker.state.executing]  # noqa: E731
             running = [address for address, keys in client.run(executing).items()
                        if any(key.endswith(f"-{task}") for key in keys)]
             if running:
@@ -55,11 +56,6 @@ def worker_running(cluster: Cluster, task: str, build: threading.Thread, outcome
                     return running[0], pid
             time.sleep(1.0)
     raise TimeoutError(f"no worker ran {task!r} within {timeout} s")
-
-
-def executing(dask_worker) -> list[str]:
-    """The keys a worker is executing (run on the worker by ``Client.run``)."""
-    return [str(task.key) for task in dask_worker.state.executing]
 
 
 def kernel_children(cluster: Cluster, pid: int) -> list:
@@ -79,11 +75,13 @@ def dask_build(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory):
     heard = Heard()
     thread = threading.Thread(target=lambda: outcome.update(result=capture(build, settings, project, False, heard)))
     thread.start()
-    address, pid = worker_running(cluster, "train", thread, outcome)
-    time.sleep(1.0)  # into the notebook
-    kernels = [kernel.pid for kernel in kernel_children(cluster, pid)]
-    os.kill(pid, signal.SIGKILL)
-    thread.join(600)
+    try:
+        address, pid = worker_running(cluster, "train", thread, outcome)
+        time.sleep(1.0)  # into the notebook
+        kernels = [kernel.pid for kernel in kernel_children(cluster, pid)]
+        os.kill(pid, signal.SIGKILL)
+    finally:  # the build exports its store to this process's environment until it ends
+        thread.join(900)
     assert not thread.is_alive(), "the build did not end"
     return project, settings, outcome["result"], {"address": address, "pid": pid, "kernels": kernels,
                                                   "heard": heard.lines}

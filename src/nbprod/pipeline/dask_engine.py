@@ -161,7 +161,9 @@ def run_in_order(client: Any, tasks: list[str], upstream: Mapping[str, list[str]
     """Each task's result, each submitted (``submit(name)`` -> its future) once its upstream tasks among
     ``tasks`` (in topological order) are done, so that it goes to whichever worker is free; a task whose
     upstream task failed is ``Aborted``, one whose future failed (its workers died, the cluster went away)
-    ``Errored``. A task's result is ``run_task``'s, whose worker told ``progress``."""
+    ``Errored``. A task's result is ``run_task``'s, whose worker told ``progress``. A finished future is
+    released at once: the scheduler recomputes a result it lost with a dead worker while a client holds
+    its future, and a task's work is its side effects."""
     from distributed import as_completed
 
     results: dict[str, dict] = {}
@@ -185,9 +187,10 @@ def run_in_order(client: Any, tasks: list[str], upstream: Mapping[str, list[str]
     release()
     try:
         for future in queue:
-            name = running[future.key][0]
+            name = running.pop(future.key)[0]
             if future.status == "finished":
                 results[name] = future.result()
+                future.release()  # else a worker's death would have the scheduler run the task again for it
             else:
                 results[name] = {"task": name, "status": "Errored", "seconds": 0.0,
                                  "details": failure_text(name, future)}

@@ -374,18 +374,37 @@ def fit_in_build(models: list[Any], X: Any, y: Any) -> list[Any] | None:
 
 def fit_on_cluster(scheduler: str, worker: str | None, models: list[Any], X: Any, y: Any) -> list[Any] | None:
     """``models`` fitted on ``X``, ``y``, one future each on the workers of the cluster at ``scheduler`` but
-    ``worker`` (the one running this task, whose only thread waits for them); None when there is no other."""
-    from distributed import Client
+    ``worker`` (the one running this task, whose only thread waits for them); None when there is no other,
+    or when the others went away or cannot take the data (the caller then fits them itself)."""
+    from distributed import Client, wait
 
     with Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False) as client:
         others = [address for address in client.scheduler_info()["workers"] if address != worker]
         if not others:
             return None
-        data = client.scatter([X, y], workers=others, broadcast=True)
-        token = uuid.uuid4().hex
-        futures = [client.submit(fit_model, model, *data, key=f"nbprod-fit-{token}-{index}", workers=others,
-                                 pure=False) for index, model in enumerate(models)]
-        return client.gather(futures)
+        futures: list[Any] = []
+        try:
+            data = client.scatter([X, y], workers=others, broadcast=True)
+            token = uuid.uuid4().hex
+            futures = [client.submit(fit_model, model, *data, key=f"nbprod-fit-{token}-{index}", workers=others,
+                                     pure=False) for index, model in enumerate(models)]
+            while not finished(wait, futures):
+                if not set(others) & set(client.scheduler_info()["workers"]):
+                    return None  # they died: nobody else may take these fits
+            return client.gather(futures)
+        except Exception:  # noqa: BLE001 - a fit's own error comes back when the caller fits it again
+            return None
+        finally:
+            client.cancel([future for future in futures if not future.done()])
+
+
+def finished(wait: Any, futures: list[Any]) -> bool:
+    """Whether ``futures`` all finished within :data:`CONNECT_SECONDS` (``wait``: Dask's)."""
+    try:
+        wait(futures, timeout=CONNECT_SECONDS)
+    except TimeoutError:
+        return False
+    return True
 
 
 def fit_model(model: Any, X: Any, y: Any) -> Any:

@@ -138,9 +138,21 @@ def test_products_are_the_bytes_of_a_local_build(dask_build, sample_build):
     assert (scores[0] == scores[1]).all()
 
 
-def test_the_candidates_were_fitted_on_the_cluster(dask_build, cluster):
+def test_candidates_are_fitted_on_the_other_workers_as_they_would_be_here(cluster):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from nbprod.pipeline import dask_engine
+
+    X = pd.DataFrame({"a": np.arange(200.0) % 17, "b": np.arange(200.0) % 5})
+    y = pd.Series((np.arange(200) % 3 == 0).astype(int))
     with cluster.client() as client:
+        workers = sorted(client.scheduler_info()["workers"])
+        fitted = dask_engine.fit_on_cluster(cluster.address, workers[0], [LogisticRegression(C=c) for c in (0.1, 1.0)],
+                                            X, y)
         prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    local = [LogisticRegression(C=c).fit(X, y) for c in (0.1, 1.0)]
+    assert fitted is not None and [model.coef_.tolist() for model in fitted] == [model.coef_.tolist() for model in local]
     assert any(prefix.startswith("nbprod-fit") for prefix in prefixes), prefixes
 
 

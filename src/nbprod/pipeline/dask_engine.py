@@ -376,7 +376,7 @@ def fit_on_cluster(scheduler: str, worker: str | None, models: list[Any], X: Any
     """``models`` fitted on ``X``, ``y``, one future each on the workers of the cluster at ``scheduler`` but
     ``worker`` (the one running this task, whose only thread waits for them); None when there is no other,
     or when the others went away or cannot take the data (the caller then fits them itself)."""
-    from distributed import Client, wait
+    from distributed import Client
 
     with Client(scheduler, timeout=CONNECT_SECONDS, set_as_default=False) as client:
         others = [address for address in client.scheduler_info()["workers"] if address != worker]
@@ -388,7 +388,7 @@ def fit_on_cluster(scheduler: str, worker: str | None, models: list[Any], X: Any
             token = uuid.uuid4().hex
             futures = [client.submit(fit_model, model, *data, key=f"nbprod-fit-{token}-{index}", workers=others,
                                      pure=False) for index, model in enumerate(models)]
-            while not finished(wait, futures):
+            while not finished(futures):
                 if not set(others) & set(client.scheduler_info()["workers"]):
                     return None  # they died: nobody else may take these fits
             return client.gather(futures)
@@ -398,12 +398,13 @@ def fit_on_cluster(scheduler: str, worker: str | None, models: list[Any], X: Any
             client.cancel([future for future in futures if not future.done()])
 
 
-def finished(wait: Any, futures: list[Any]) -> bool:
-    """Whether ``futures`` all finished within :data:`CONNECT_SECONDS` (``wait``: Dask's)."""
-    try:
-        wait(futures, timeout=CONNECT_SECONDS)
-    except TimeoutError:
-        return False
+def finished(futures: list[Any]) -> bool:
+    """Whether ``futures`` are all done, or are within :data:`CONNECT_SECONDS`."""
+    deadline = time.monotonic() + CONNECT_SECONDS
+    while not all(future.done() for future in futures):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
     return True
 
 

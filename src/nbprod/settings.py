@@ -48,6 +48,7 @@ SCHEMA: dict[str, Any] = {
         "permutation_repeats": int,
     },
     "tracking": {"uri": str, "experiment": str, "auth_db": str},
+    "engine": {"kind": str, "scheduler": (str, type(None))},
     "registry": {
         "model_name": str,
         "alias": str,
@@ -113,6 +114,7 @@ CHOICES = {
     ("data", "task"): ("classification", "regression"),
     ("data", "missing_target"): ("drop", "positive"),
     ("serve", "log_policy"): ("refuse", "serve"),
+    ("engine", "kind"): ("local", "dask"),
 }
 
 
@@ -139,6 +141,8 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("registry", "budget", "max_memory_mb"): (_positive, "greater than 0"),
     ("registry", "budget", "max_p99_ms"): (_positive, "greater than 0"),
     ("serve", "port"): (lambda value: 0 < value < 65536, "between 1 and 65535"),
+    ("engine", "scheduler"): (lambda value: value is None or "://" in value,
+                              "null (a cluster of local processes) or a scheduler address such as tcp://HOST:PORT"),
     ("serve", "max_body_mb"): (_positive, "greater than 0"),
     ("serve", "max_rows"): (_at_least_one, "at least 1"),
     ("serve", "max_text_chars"): (_at_least_one, "at least 1"),

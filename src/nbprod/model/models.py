@@ -171,11 +171,28 @@ def fit_candidates(
     seed: int,
     n_jobs: int = 1,
 ) -> dict[str, Pipeline]:
-    """Fit every candidate on the same data, ``n_jobs`` at a time."""
-    models = Parallel(n_jobs=n_jobs)(
-        delayed(make_model(candidate, task, builder, seed).fit)(X, y) for candidate in candidates
-    )
+    """Fit every candidate on the same data, ``n_jobs`` at a time.
+
+    In a task of a build on a Dask cluster, the candidates are fitted on the cluster's other workers
+    instead, one future each (:func:`nbprod.pipeline.dask_engine.fit_on_cluster`); the same seeds give
+    the same models.
+    """
+    unfitted = [make_model(candidate, task, builder, seed) for candidate in candidates]
+    models = fit_on_cluster(unfitted, X, y)
+    if models is None:
+        models = Parallel(n_jobs=n_jobs)(delayed(model.fit)(X, y) for model in unfitted)
     return {candidate.name: model for candidate, model in zip(candidates, models)}
+
+
+def fit_on_cluster(models: Sequence[Pipeline], X: pd.DataFrame, y: pd.Series) -> list[Pipeline] | None:
+    """The models fitted on the Dask cluster of the build this runs in, or None outside such a build.
+
+    The engine is imported by name: the models a build fits do not depend on where they are fitted,
+    so the engine's code is no part of the ``train`` task's fingerprint (:mod:`nbprod.pipeline.fingerprints`).
+    """
+    import importlib
+
+    return importlib.import_module("nbprod.pipeline.dask_engine").fit_in_build(models, X, y)
 
 
 def predict_scores(model: Pipeline, X: pd.DataFrame, task: str, positive_class: Any = None) -> np.ndarray:

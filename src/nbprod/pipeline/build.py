@@ -110,6 +110,35 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False,
     if unchanged is not None:
         return BuildResult(statuses={name: "Skipped" for name in unchanged}, seconds=time.perf_counter() - started,
                            products=manifest.recorded_products(products))
+    with engine(settings, project) as run_tasks:  # the dask engine fails here, before anything is written, without a cluster
+        return build_outdated(settings, project, force, progress, run_tasks, started)
+
+
+@contextmanager
+def engine(settings: Mapping[str, Any], project: Path) -> Iterator[Any]:
+    """What builds the outdated tasks of a DAG, as ``engine.kind`` says: a function of ``(dag, progress)``
+    returning each task's status (:func:`nbprod.pipeline.dag.build` for the local engine)."""
+    if settings["engine"]["kind"] == "local":
+        yield dag_module.build
+        return
+    from nbprod.pipeline import dask_engine
+
+    with dask_engine.connected(settings["engine"]["scheduler"]) as client:
+        yield lambda dag, progress: dask_engine.build(client, dag, project.resolve(), settings,
+                                                      task_environment(settings), progress)
+
+
+def task_environment(settings: Mapping[str, Any]) -> dict[str, str]:
+    """What a task's process needs of a build's environment (inside :func:`tracked_environment`)."""
+    names_ = [tracking.URI_ENV, tracking.REGISTRY_ENV, tracking.EXPERIMENT_ENV, tracking.PARENT_ENV,
+              "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", *alerts.export(settings)]
+    return {name: os.environ[name] for name in names_ if name in os.environ}
+
+
+def build_outdated(settings: Mapping[str, Any], project: Path, force: bool, progress: dag_module.Progress | None,
+                   run_tasks: Any, started: float) -> BuildResult:
+    """:func:`build` once the manifest said something may have changed; ``run_tasks`` builds the outdated tasks."""
+    products = resolve_path(project, settings["products"])
     manifest.forget(products)
     dag = dag_module.load_dag(project, settings)
     current = current_fingerprints(dag, project, settings)
@@ -122,10 +151,12 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False,
         record_manifest(dag, project, settings, products)
         result.seconds = time.perf_counter() - started
         return result
-    with tracked_environment(settings, project) as parent_run_id, kernels.warm_kernels(dag_module.notebook_runs(dag)):
+    local = run_tasks is dag_module.build  # kernels are warmed where the notebooks run
+    with tracked_environment(settings, project) as parent_run_id, \
+            kernels.warm_kernels(dag_module.notebook_runs(dag) if local else []):
         result.parent_run_id = parent_run_id
         try:
-            result.statuses = dag_module.build(dag, progress)
+            result.statuses = run_tasks(dag, progress)
         except dag_module.BuildFailed as failure:
             result.statuses, result.ok, details = failure.statuses, False, failure.details
             for name in failed_tasks(failure.statuses):
@@ -185,8 +216,10 @@ def record_manifest(dag: Any, project: Path, settings: Mapping[str, Any], produc
 
 
 def manifest_key(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """What the manifest's digest covers besides files: the settings and where the package lives."""
-    return {"settings": dict(settings), "package": str(fingerprints.package_folder())}
+    """What the manifest's digest covers besides files: the settings (but where tasks run: the products are
+    the same) and where the package lives."""
+    return {"settings": {key: value for key, value in settings.items() if key != "engine"},
+            "package": str(fingerprints.package_folder())}
 
 
 def save_dag_plot(dag: Any, reports: Path) -> None:

@@ -12,6 +12,20 @@ from typing import TextIO
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the build options."""
     parser.add_argument("--force", action="store_true", help="run every task, changed or not")
+    parser.add_argument("--engine", choices=("local", "dask"), default=None,
+                        help="where the tasks run (setting engine.kind): local, or on a Dask cluster")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="the Dask scheduler (setting engine.scheduler; default: a cluster of local processes)")
+
+
+def with_engine(settings: dict, kind: str | None, scheduler: str | None) -> dict:
+    """``settings`` with ``--engine`` and ``--scheduler`` applied (a scheduler implies the dask engine)."""
+    engine = dict(settings["engine"])
+    if scheduler is not None:
+        engine.update(kind=kind or "dask", scheduler=scheduler)
+    elif kind is not None:
+        engine["kind"] = kind
+    return {**settings, "engine": engine}
 
 
 #: A traceback's last line: ``package.module.SomeError: message``.
@@ -53,27 +67,41 @@ class TaskLines:
         print(f"{time.strftime('%H:%M:%S')}  {text}", file=self.stream, flush=True)
 
 
+def engine_error() -> type:
+    """:class:`~nbprod.pipeline.dask_engine.EngineError` (the module imports nothing of Dask until it is used)."""
+    from nbprod.pipeline.dask_engine import EngineError
+
+    return EngineError
+
+
 def run(args: argparse.Namespace) -> int:
     """Build (a line per task as it starts and ends), print what ran and what to do next.
 
     One build at a time per ``products`` folder: a second one is refused with the first's pid
-    (:mod:`nbprod.locks`). Returns 0 on success, 1 when a task failed or another build holds the lock.
+    (:mod:`nbprod.locks`). Returns 0 on success, 1 when a task failed or another build holds the lock,
+    2 when the build cannot start (the Dask scheduler is unreachable).
     """
     from nbprod.locks import LockBusy, describe, hold
     from nbprod.pipeline.build import build, failed_tasks
     from nbprod.pipeline.dag import BuildFailed
     from nbprod.pipeline.summary import print_summary, summary_lines
+    from nbprod.settings import SettingsError, check_values
 
+    settings = with_engine(args.settings, getattr(args, "engine", None), getattr(args, "scheduler", None))
     try:
+        check_values(settings)
         with hold(args.catalog.build_lock, "nbprod build") as stale:
             if stale:
                 print(f"nbprod build: took over the lock left by {describe(stale)} (no longer running)",
                       file=sys.stderr)
-            result = build(args.settings, args.project, force=args.force, progress=TaskLines())
+            result = build(settings, args.project, force=args.force, progress=TaskLines())
     except LockBusy as busy:
         print(f"nbprod build: another build is running in {args.catalog.products}: {busy}; "
               "wait for it to finish (or stop it) and build again", file=sys.stderr)
         return 1
+    except (SettingsError, engine_error()) as error:
+        print(f"nbprod build: {error}", file=sys.stderr)
+        return 2
     except BuildFailed as failure:
         print(failure.details, file=sys.stderr)
         print("nbprod build failed:", file=sys.stderr)
@@ -90,5 +118,5 @@ def run(args: argparse.Namespace) -> int:
         rest = len(result.statuses) - len(result.executed)
         print(f"Built in {result.seconds:.1f} s: {len(result.executed)} tasks ran"
               + (f", {rest} were up to date" if rest else "") + f" (MLflow parent run {result.parent_run_id}).")
-    print_summary(summary_lines(result.products, args.project, args.settings))
+    print_summary(summary_lines(result.products, args.project, settings))
     return 0

@@ -31,7 +31,7 @@ from nbprod.tracking import tags
 MEASURED = ("budget.",)
 REGISTRY_RELATIVE = ("gate.", "champion.", "baseline.")
 #: The settings a reproduction replaces: where it writes (a temporary folder) and what it tells.
-REPLACED = ("products", "reports", "tracking.uri", "alerts.webhooks")
+REPLACED = ("products", "reports", "tracking.uri", "alerts.webhooks", "engine")
 
 
 class ReproduceError(RuntimeError):
@@ -270,7 +270,8 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
             store = f"sqlite:///{folder / 'mlflow.db'}"
             rebuilt = {**settings, "products": str(folder / "products"), "reports": str(folder / "reports"),
                        "tracking": {**settings["tracking"], "uri": store},
-                       "alerts": {**settings["alerts"], "webhooks": []}, "data": {**data, "source": source}}
+                       "alerts": {**settings["alerts"], "webhooks": []}, "data": {**data, "source": source},
+                       "engine": {"kind": "local", "scheduler": None}}  # the products do not depend on it
             settings_module.check(rebuilt)
             result.reproduced_run_id = rebuild(tree, rebuilt, folder)
         ours = tracking.client_for(store)

@@ -43,7 +43,7 @@ OWN_SCHEMA: dict[str, Any] = {
                 "performance_floor": (int, float, type(None))},
 }
 #: The sections shared with the tabular project.
-SHARED = ("tracking", "registry", "serve", "alerts")
+SHARED = ("tracking", "registry", "serve", "alerts", "engine")
 
 CHOICES = {("evaluate", "metric"): ("precision", "recall", "ndcg", "map")}
 

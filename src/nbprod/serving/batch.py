@@ -38,7 +38,7 @@ CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 REASON = "reject_reason"
 #: ``DataFrame.attrs`` key of a CSV chunk's rows with fewer fields than the header: position -> reason.
-SHORT_ROWS = "nbprod.short_rows"
+SHORT_ROWS = "short_rows"
 ROW = "input_row"
 
 

@@ -123,7 +123,7 @@ def engine(settings: Mapping[str, Any], project: Path) -> Iterator[Any]:
         return
     from nbprod.pipeline import dask_engine
 
-    with dask_engine.connected(settings["engine"]["scheduler"]) as client:
+    with dask_engine.connected(settings["engine"]["scheduler"], tracking.tracking_uri(settings, project)) as client:
         yield lambda dag, progress: dask_engine.build(client, dag, project.resolve(), settings,
                                                       task_environment(settings), progress)
 

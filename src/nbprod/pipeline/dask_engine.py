@@ -40,17 +40,21 @@ SCHEDULER_ENV = "NBPROD_DASK_SCHEDULER"
 WORKER_ENV = "NBPROD_DASK_WORKER"
 
 
+#: Hosts of this machine (a worker on one of them shares the project's files and SQLite store).
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 class EngineError(RuntimeError):
     """The Dask engine cannot run: not installed, or the scheduler cannot be reached."""
 
 
 @contextmanager
-def connected(scheduler: str | None) -> Iterator[Any]:
+def connected(scheduler: str | None, store: str = "") -> Iterator[Any]:
     """A Dask client on the scheduler at ``scheduler``, or on a cluster of local processes (one thread
     per worker) when it is None; closed (and the local cluster stopped) on exit.
 
-    Raises :class:`EngineError` when Dask is not installed or the scheduler does not answer within
-    :data:`CONNECT_SECONDS`.
+    Raises :class:`EngineError` when Dask is not installed, the scheduler does not answer within
+    :data:`CONNECT_SECONDS`, or a worker on another machine would share the SQLite ``store``.
     """
     try:
         from distributed import Client, LocalCluster
@@ -64,6 +68,9 @@ def connected(scheduler: str | None) -> Iterator[Any]:
                           f"{CONNECT_SECONDS} s: {error}") from None
     try:
         check_workers(client, scheduler)
+        refused = remote_sqlite(store, client.scheduler_info()["workers"])
+        if refused:
+            raise EngineError(refused)
         client.register_plugin(preload_plugin(), name="nbprod-preload")
         yield client
     finally:
@@ -112,6 +119,26 @@ def check_workers(client: Any, scheduler: str | None) -> None:
     problem = threaded_worker(client.scheduler_info()["workers"])
     if problem:
         raise EngineError(problem)
+
+
+def remote_sqlite(store: str, workers: Mapping[str, Any]) -> str | None:
+    """Why a SQLite ``store`` cannot serve ``workers`` (``scheduler_info()["workers"]``), else None: a worker
+    on another machine would write the file over a network folder, and SQLite locks badly under concurrent
+    writers there (mlflow/mlflow#4123, #5917). Workers on this machine share the file as a local build does."""
+    if not store.startswith("sqlite:"):
+        return None
+    remote = sorted(address for address in workers if _host(address) not in LOOPBACK)
+    if not remote:
+        return None
+    return (f"the MLflow store is a SQLite file ({store}) and the Dask worker {remote[0]} is on another machine: "
+            "point the project at a tracking server (MLFLOW_TRACKING_URI=http://..., e.g. nbprod team-server; "
+            "see README 'Scaling out')")
+
+
+def _host(address: str) -> str:
+    """The host of a worker address such as ``tcp://10.0.0.5:4000`` or ``tcp://[::1]:4000``."""
+    rest = address.split("://", 1)[-1]
+    return rest.rsplit(":", 1)[0].strip("[]")
 
 
 def threaded_worker(workers: Mapping[str, Mapping[str, Any]]) -> str | None:

@@ -111,3 +111,13 @@ def test_an_earlier_attempt_at_a_task_leaves_no_run_behind(tmp_path):
     left = {run.info.run_id for run in client.search_runs([experiment], run_view_type=ViewType.ACTIVE_ONLY)}
     assert left == {parent, other}
     assert dask_engine.discard_earlier_attempts(environ, "evaluate") == []
+
+
+def test_a_sqlite_store_is_refused_when_a_worker_is_on_another_machine():
+    from nbprod.pipeline.dask_engine import remote_sqlite
+
+    here = {"tcp://127.0.0.1:4001": {}, "tcp://[::1]:4002": {}}
+    assert remote_sqlite("sqlite:///mlflow.db", here) is None
+    assert remote_sqlite("http://10.0.0.2:5000", {**here, "tcp://10.0.0.7:4003": {}}) is None
+    refused = remote_sqlite("sqlite:///mlflow.db", {**here, "tcp://10.0.0.7:4003": {}})
+    assert "tcp://10.0.0.7:4003" in refused and "SQLite" in refused and "tracking server" in refused

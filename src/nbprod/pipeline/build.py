@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping
 
 from nbprod import alerts, tracking
 from nbprod.pipeline import dag as dag_module
-from nbprod.pipeline import fingerprints, kernels, manifest
+from nbprod.pipeline import fingerprints, imports, kernels, manifest
 from nbprod.pipeline.phases import Phases
 from nbprod.tracking import tags as names
 from nbprod.settings import resolve_path
@@ -197,6 +197,7 @@ def build(settings: Mapping[str, Any], project: Path, force: bool = False,
                            products=manifest.recorded_products(products))
     manifest.forget(products)
     phases = Phases()
+    imports.defer_iri_grammar()
     store = warm_store(settings, project)
     with phases.timed("dag_load"):
         dag = dag_module.load_dag(project, settings)
@@ -254,6 +255,7 @@ def build_task(settings: Mapping[str, Any], project: Path, name: str) -> BuildRe
     """
     started = time.perf_counter()
     products = resolve_path(project, settings["products"])
+    imports.defer_iri_grammar()
     dag = dag_module.load_dag(project, settings)
     dag_module.check_task(dag, name)
     manifest.forget(products)

@@ -53,9 +53,10 @@ def main(out: Path, sample_frac: float | None = None) -> None:
         render(plots.bar(eda.target_rate_by(frame, data["target"], name), name), out, f"by_{name}")
     render(plots.heatmap(eda.numeric_correlations(frame[numeric + [data["target"]]]), "corr"), out, "corr")
     # prepare
-    table = splitting.apply_target_rule(frame.drop(columns=data["drop_columns"]), data["target"], data["task"],
-                                        data["missing_target"])
-    parts = splitting.split_table(table, data["time_column"], split, config["seed"])
+    parts = splitting.split_table(frame.drop(columns=data["drop_columns"]), data["time_column"], split,
+                                  config["seed"])
+    parts, target_info = splitting.prepare_target(parts, data["target"], data["task"], data["missing_target"],
+                                                  data["positive_class"])  # as the prepare notebook does
     for name in splitting.SPLITS:
         io.write_parquet(parts[name], out / f"{name}.parquet")
     # train

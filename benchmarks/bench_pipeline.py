@@ -58,7 +58,8 @@ from nbprod.pipeline import build as module
 inner = module.build
 def build(*args, **kwargs):
     result = inner(*args, **kwargs)
-    open(sys.argv[1], "w").write(json.dumps(result.phases))
+    if hasattr(result, "phases"):  # an nbprod from before the breakdown: no phases
+        open(sys.argv[1], "w").write(json.dumps(result.phases))
     return result
 module.build = build
 from nbprod.cli import main

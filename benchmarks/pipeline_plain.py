@@ -2,7 +2,7 @@
 
 The same nbprod calls the notebooks make, in the same order, with the same settings
 and the same figures rendered, so that ``bench_pipeline.py`` can measure the
-pipeline's overhead as (full build) / (this). Run: ``python pipeline_plain.py OUT_DIR``.
+pipeline's overhead as (full build) / (this). Run: ``python pipeline_plain.py OUT_DIR [SAMPLE_FRAC]``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ def render(figure, out: Path, name: str) -> None:
     figure.savefig(out / f"{name}.png", dpi=72)
 
 
-def main(out: Path) -> None:
-    """Run get, validate, eda, prepare, train, evaluate and the gate's budget measurement."""
-    config = settings.load(Path(__file__).resolve().parents[1])
+def main(out: Path, sample_frac: float | None = None) -> None:
+    """Run get, validate, eda, prepare, train, evaluate and the gate's budget measurement
+    (on ``sample_frac`` of the rows when given, else the settings' share)."""
+    config = settings.load(Path(__file__).resolve().parents[1],
+                           overrides=() if sample_frac is None else [f"sample_frac={sample_frac}"])
     data, split, train_cfg, evaluate_cfg = config["data"], config["split"], config["train"], config["evaluate"]
     out.mkdir(parents=True, exist_ok=True)
     # get + validate
@@ -51,9 +53,10 @@ def main(out: Path) -> None:
         render(plots.bar(eda.target_rate_by(frame, data["target"], name), name), out, f"by_{name}")
     render(plots.heatmap(eda.numeric_correlations(frame[numeric + [data["target"]]]), "corr"), out, "corr")
     # prepare
-    table = splitting.apply_target_rule(frame.drop(columns=data["drop_columns"]), data["target"], data["task"],
-                                        data["missing_target"])
-    parts = splitting.split_table(table, data["time_column"], split, config["seed"])
+    parts = splitting.split_table(frame.drop(columns=data["drop_columns"]), data["time_column"], split,
+                                  config["seed"])
+    parts, target_info = splitting.prepare_target(parts, data["target"], data["task"], data["missing_target"],
+                                                  data["positive_class"])  # as the prepare notebook does
     for name in splitting.SPLITS:
         io.write_parquet(parts[name], out / f"{name}.parquet")
     # train
@@ -87,4 +90,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else None)

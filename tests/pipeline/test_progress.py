@@ -113,3 +113,23 @@ def test_a_kernel_without_encryption_does_warn(tmp_path, capfd):
         client.stop_channels()
         kernels.shutdown(manager)
     assert TRANSPORT_WARNING in capfd.readouterr().err
+
+
+def test_an_executed_notebooks_html_is_written_as_its_task_ends_and_the_phases_are_counted(tmp_path, monkeypatch):
+    from nbprod.pipeline.build import ExportingProgress, NotebookExports
+    from nbprod.pipeline.phases import Phases
+
+    dag = dag_module.load_dag(tmp_path, tiny_project(tmp_path, False, monkeypatch))
+    phases = Phases()
+    exports = NotebookExports(dag, phases)
+    with kernels.warm_kernels(dag_module.notebook_runs(dag), modules=(), phases=phases):
+        statuses = dag_module.build(dag, ExportingProgress(exports, TaskLines()))
+    try:
+        assert statuses == {"write": "Executed", "read": "Executed"}
+        assert list(exports.pending) == ["read"]  # the function task has no notebook to export
+        html = exports.pending["read"].result(timeout=120)
+    finally:
+        exports.close()
+    assert html == tmp_path / "reports" / "read.html" and "1 2 3" in html.read_text()
+    found = phases.as_dict()
+    assert found["notebook_execution"] > 0 and found["html_export"] > 0 and found["kernel_wait"] >= 0

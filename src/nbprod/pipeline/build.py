@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +14,12 @@ from typing import Any, Iterator, Mapping
 
 from nbprod import alerts, tracking
 from nbprod.pipeline import dag as dag_module
-from nbprod.pipeline import fingerprints, kernels, manifest
+from nbprod.pipeline import fingerprints, imports, kernels, manifest
+from nbprod.pipeline.phases import Phases
 from nbprod.tracking import tags as names
 from nbprod.settings import resolve_path
+
+log = logging.getLogger("nbprod.pipeline")
 
 
 @dataclass
@@ -27,6 +33,7 @@ class BuildResult:
     seconds: float = 0.0
     ok: bool = True
     products: dict[str, Any] = field(default_factory=dict)  # task name -> its product path(s)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (see nbprod.pipeline.phases)
 
 
 def current_fingerprints(dag: Any, project: Path, settings: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -78,24 +85,102 @@ def tracked_environment(settings: Mapping[str, Any], project: Path, title: str =
                 os.environ[key] = value
 
 
+def executed_notebook(dag: Any, name: str) -> Path | None:
+    """The executed notebook a task writes (its ``nb`` product), or None for a function task."""
+    paths = dag_module.product_paths(dag[name].product)
+    notebook = paths.get("nb") if isinstance(paths, dict) else None
+    return Path(notebook) if notebook else None
+
+
+class NotebookExports:
+    """Each executed notebook's HTML, written beside it by one background thread as soon as its task
+    has run (while the next task runs), then logged with the notebook to the task's child run."""
+
+    def __init__(self, dag: Any, phases: Phases | None = None) -> None:
+        self.dag = dag
+        self.phases = phases if phases is not None else Phases()
+        self.pending: dict[str, Future] = {}
+        self.worker: ThreadPoolExecutor | None = None
+
+    def submit(self, name: str) -> None:
+        """Start writing the HTML of task ``name``'s executed notebook (nothing for a function task)."""
+        notebook = executed_notebook(self.dag, name)
+        if notebook is None or name in self.pending:
+            return
+        if self.worker is None:
+            self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbprod-html")
+        self.pending[name] = self.worker.submit(self._export, notebook)
+
+    def _export(self, notebook: Path) -> Path:
+        from nbprod.notebook.reports import notebook_to_html
+
+        with self.phases.timed("html_export"):
+            return notebook_to_html(notebook)
+
+    def publish(self, executed: list[str], parent_run_id: str) -> None:
+        """Finish the HTML of the ``executed`` tasks' notebooks; log notebook and HTML to each task's child run."""
+        from mlflow import MlflowClient
+
+        for name in executed:
+            self.submit(name)  # a task no progress announced (built in a subprocess)
+        try:
+            pages = {name: self.pending[name].result() for name in executed if name in self.pending}
+        finally:
+            self.close()
+        with self.phases.timed("artifact_logging"):
+            client = MlflowClient()
+            for name, html in pages.items():
+                runs = client.search_runs([os.environ["MLFLOW_EXPERIMENT_ID"]],
+                                          f"{names.equals(names.PARENT, parent_run_id)} and "
+                                          f"{names.equals(names.TASK, name)}")
+                for run in runs[:1]:
+                    client.log_artifact(run.info.run_id, str(executed_notebook(self.dag, name)), "notebook")
+                    client.log_artifact(run.info.run_id, str(html), "notebook")
+
+    def close(self) -> None:
+        """Stop the background thread (after the exports already started)."""
+        if self.worker is not None:
+            self.worker.shutdown(wait=True)
+            self.worker = None
+
+
+class ExportingProgress:
+    """A build's progress that also starts each executed notebook's HTML export (:class:`NotebookExports`)."""
+
+    def __init__(self, exports: NotebookExports, progress: dag_module.Progress | None = None) -> None:
+        self.exports = exports
+        self.progress = progress
+
+    def started(self, name: str) -> None:
+        """Tell the build's own progress."""
+        if self.progress is not None:
+            self.progress.started(name)
+
+    def finished(self, name: str, status: str, seconds: float) -> None:
+        """Start the HTML export of an executed notebook; tell the build's own progress."""
+        if status == "Executed":
+            self.exports.submit(name)
+        if self.progress is not None:
+            self.progress.finished(name, status, seconds)
+
+
 def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None:
     """Write each executed notebook's HTML beside it and log both to the task's child run."""
-    from mlflow import MlflowClient
+    NotebookExports(dag).publish(executed, parent_run_id)
 
-    from nbprod.notebook.reports import notebook_to_html
 
-    client = MlflowClient()
-    for name in executed:
-        paths = dag_module.product_paths(dag[name].product)
-        notebook = paths.get("nb") if isinstance(paths, dict) else None
-        if not notebook:
-            continue
-        html = notebook_to_html(Path(notebook))
-        runs = client.search_runs([os.environ["MLFLOW_EXPERIMENT_ID"]],
-                                  f"{names.equals(names.PARENT, parent_run_id)} and {names.equals(names.TASK, name)}")
-        for run in runs[:1]:
-            client.log_artifact(run.info.run_id, notebook, "notebook")
-            client.log_artifact(run.info.run_id, str(html), "notebook")
+def warm_store(settings: Mapping[str, Any], project: Path) -> threading.Thread:
+    """Open the tracking store in a background thread (a new SQLite store creates its tables then,
+    seconds of disk writes), while the build loads its DAG; join the thread before tracking."""
+    def open_store() -> None:
+        try:
+            tracking.client_for(tracking.tracking_uri(settings, project)).search_experiments(max_results=1)
+        except Exception:  # noqa: BLE001 - tracking itself reports the problem, in the build's thread
+            log.debug("opening the tracking store ahead failed", exc_info=True)
+
+    thread = threading.Thread(target=open_store, name="nbprod-store", daemon=True)
+    thread.start()
+    return thread
 
 
 def build(settings: Mapping[str, Any], project: Path, force: bool = False,
@@ -140,36 +225,54 @@ def build_outdated(settings: Mapping[str, Any], project: Path, force: bool, prog
     """:func:`build` once the manifest said something may have changed; ``run_tasks`` builds the outdated tasks."""
     products = resolve_path(project, settings["products"])
     manifest.forget(products)
-    dag = dag_module.load_dag(project, settings)
-    current = current_fingerprints(dag, project, settings)
-    forced = mark_changed(dag, products, current, force)
-    if forced:
+    phases = Phases()
+    imports.defer_iri_grammar()
+    store = warm_store(settings, project)
+    with phases.timed("dag_load"):
         dag = dag_module.load_dag(project, settings)
+    with phases.timed("fingerprints"):
+        current = current_fingerprints(dag, project, settings)
+        forced = mark_changed(dag, products, current, force)
+    if forced:
+        with phases.timed("dag_load"):
+            dag = dag_module.load_dag(project, settings)
     result = BuildResult(forced=forced, products=dag_module.products(dag))
     if not dag_module.outdated_tasks(dag):
         result.statuses = {name: "Skipped" for name in dag.keys()}
-        record_manifest(dag, project, settings, products)
-        result.seconds = time.perf_counter() - started
+        with phases.timed("manifest"):
+            record_manifest(dag, project, settings, products)
+        result.seconds, result.phases = time.perf_counter() - started, phases.as_dict()
         return result
     local = run_tasks is dag_module.build  # kernels are warmed where the notebooks run
+    setup, exports = time.perf_counter(), NotebookExports(dag, phases)
+    store.join()
     with tracked_environment(settings, project) as parent_run_id, \
-            kernels.warm_kernels(dag_module.notebook_runs(dag) if local else []):
+            kernels.warm_kernels(dag_module.notebook_runs(dag) if local else [], phases=phases):
+        phases.add("tracking_setup", time.perf_counter() - setup)
         result.parent_run_id = parent_run_id
+        tasks_started = time.perf_counter()
         try:
-            result.statuses = run_tasks(dag, progress)
+            result.statuses = run_tasks(dag, ExportingProgress(exports, progress))
         except dag_module.BuildFailed as failure:
             result.statuses, result.ok, details = failure.statuses, False, failure.details
             for name in failed_tasks(failure.statuses):
                 dag_module.forget_task(dag, name)  # its products are the failed run's: build it again next time
+        finally:
+            in_kernels = phases.seconds("kernel_wait") + phases.seconds("notebook_execution")
+            phases.add("other_task_work", time.perf_counter() - tasks_started - in_kernels)
+            if not result.statuses:
+                exports.close()
         result.executed = [name for name, status in result.statuses.items() if status == "Executed"]
-        fingerprints.write_store(products, {**fingerprints.read_store(products),
-                                            **{name: current[name] for name in result.executed}})
-        publish_notebooks(dag, result.executed, parent_run_id)
+        with phases.timed("fingerprints"):
+            fingerprints.write_store(products, {**fingerprints.read_store(products),
+                                                **{name: current[name] for name in result.executed}})
+        exports.publish(result.executed, parent_run_id)
         if not result.ok:
             raise dag_module.BuildFailed(result.statuses, details)
-    save_dag_plot(dag, resolve_path(project, settings["reports"]))
-    record_manifest(dag, project, settings, products)
-    result.seconds = time.perf_counter() - started
+    with phases.timed("manifest"):
+        save_dag_plot(dag, resolve_path(project, settings["reports"]))
+        record_manifest(dag, project, settings, products)
+    result.seconds, result.phases = time.perf_counter() - started, phases.as_dict()
     return result
 
 
@@ -182,6 +285,7 @@ def build_task(settings: Mapping[str, Any], project: Path, name: str) -> BuildRe
     """
     started = time.perf_counter()
     products = resolve_path(project, settings["products"])
+    imports.defer_iri_grammar()
     dag = dag_module.load_dag(project, settings)
     dag_module.check_task(dag, name)
     manifest.forget(products)

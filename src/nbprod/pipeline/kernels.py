@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -100,8 +101,10 @@ class KernelPool:
     ``expected`` lists ``(kernel_name, cwd)`` of the notebooks the build will run, in order.
     """
 
-    def __init__(self, expected: Sequence[tuple[str, str]], modules: Sequence[str] = PRELOAD) -> None:
+    def __init__(self, expected: Sequence[tuple[str, str]], modules: Sequence[str] = PRELOAD,
+                 phases: Any = None) -> None:
         self.expected = list(expected)
+        self.phases = phases  # a :class:`~nbprod.pipeline.phases.Phases` hearing of kernel waits and executions
         self.modules = tuple(modules)
         self.lock = threading.Lock()
         self.warming: tuple[tuple[str, str], threading.Thread, dict] | None = None
@@ -167,28 +170,38 @@ def _engine_class() -> type:
 
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, *args, **kwargs):
-            manager = _ACTIVE.take(kernel_name, os.path.realpath(os.getcwd())) if _ACTIVE is not None else None
-            if manager is None:
-                return super().execute_managed_notebook(nb_man, kernel_name, *args,
-                                                        kernel_manager_class=kernel_manager_class(), **kwargs)
-            try:  # papermill's client takes an existing kernel as ``km`` and leaves it running
-                return super().execute_managed_notebook(nb_man, kernel_name, *args, km=manager, **kwargs)
+            pool, start = _ACTIVE, time.perf_counter()
+            manager = pool.take(kernel_name, os.path.realpath(os.getcwd())) if pool is not None else None
+            waited = time.perf_counter()
+            try:
+                if manager is None:  # a cold start: the kernel's start counts as execution
+                    return super().execute_managed_notebook(nb_man, kernel_name, *args,
+                                                            kernel_manager_class=kernel_manager_class(), **kwargs)
+                try:  # papermill's client takes an existing kernel as ``km`` and leaves it running
+                    return super().execute_managed_notebook(nb_man, kernel_name, *args, km=manager, **kwargs)
+                finally:
+                    shutdown(manager)
             finally:
-                shutdown(manager)
+                if pool is not None and pool.phases is not None:
+                    pool.phases.add("kernel_wait", waited - start)
+                    pool.phases.add("notebook_execution", time.perf_counter() - waited)
 
     return WarmEngine
 
 
 @contextmanager
-def warm_kernels(expected: Sequence[tuple[str, str]], modules: Sequence[str] = PRELOAD) -> Iterator[KernelPool]:
+def warm_kernels(expected: Sequence[tuple[str, str]], modules: Sequence[str] = PRELOAD,
+                 phases: Any = None) -> Iterator[KernelPool]:
     """Within the block, papermill runs notebooks in kernels warmed ahead (see the module docstring).
 
-    ``expected``: ``(kernel name, working folder)`` of the notebooks to run, in order.
+    ``expected``: ``(kernel name, working folder)`` of the notebooks to run, in order; ``phases``, when
+    given (a :class:`~nbprod.pipeline.phases.Phases`), hears how long each notebook waited for its
+    kernel (``kernel_wait``) and ran (``notebook_execution``).
     """
     global _ACTIVE
     from papermill.engines import NBClientEngine, papermill_engines
 
-    pool = KernelPool(expected, modules)
+    pool = KernelPool(expected, modules, phases)
     previous = papermill_engines.get_engine(None)
     papermill_engines.register(None, _engine_class())
     _ACTIVE = pool

@@ -33,10 +33,18 @@ class ArtifactRefused(RuntimeError):
     """A model version's files do not match the digest recorded when it was registered."""
 
 
+#: Files MLflow itself adds to a model folder after it was logged: ``registered_model_meta`` (the registered
+#: name and version, written when a version is created from the folder; never loaded as code). A digest
+#: recorded when the model was logged must still hold once it is registered.
+ADDED_BY_REGISTRY = frozenset({"registered_model_meta"})
+
+
 def folder_digest(folder: Path) -> str:
-    """``sha256:<hex>`` over the relative path and content of every file under ``folder``, in path order."""
+    """``sha256:<hex>`` over the relative path and content of every file under ``folder``, in path order
+    (less :data:`ADDED_BY_REGISTRY` at the top of the folder)."""
     total = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+    for path in sorted(p for p in Path(folder).rglob("*")
+                       if p.is_file() and p.relative_to(folder).as_posix() not in ADDED_BY_REGISTRY):
         content = hashlib.sha256()
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

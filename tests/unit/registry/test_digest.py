@@ -40,3 +40,15 @@ def test_check_refuses_a_mismatch_naming_the_version_and_warns_without_a_digest(
     with caplog.at_level(logging.WARNING):
         check(folder, None, "model 'm' version 4")
     assert "model 'm' version 4 has no nbprod.artifact_digest tag: loaded unchecked" in caplog.text
+
+
+def test_the_file_mlflow_adds_at_registration_keeps_the_digest_logged_with_the_model(tmp_path):
+    """A build's champion: training records the digest when it logs the model, then registering a version
+    from the same folder makes MLflow write ``registered_model_meta`` into it; the service must still load it."""
+    (tmp_path / "MLmodel").write_text("flavors: {}\n")
+    (tmp_path / "model.pkl").write_bytes(b"\x80\x04weights")
+    logged = folder_digest(tmp_path)
+    (tmp_path / "registered_model_meta").write_text("model_name: m\nmodel_version: '1'\n")
+    assert folder_digest(tmp_path) == logged
+    (tmp_path / "extra.py").write_text("import os\n")  # any other new file is a change
+    assert folder_digest(tmp_path) != logged

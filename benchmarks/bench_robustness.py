@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_robustness.py [--overload-seconds 60] [--soak-seconds 600]
                                                     [--half-open 3000] [--out reports/benchmarks/robustness.json]
 
-Serves the model of the serve benchmark (``bench_serve.make_project``: the same project, trained the
-same way) with ``nbprod serve`` and its defaults (validation, prediction log, guards), then:
+Serves the champion of the default build, as the serve benchmark does (``bench_serve.build_champion``,
+or ``--project DIR``) with ``nbprod serve`` and its defaults (validation, prediction log, guards), then:
 
 1. capacity: the serve benchmark's closed-loop load generator, 8 keep-alive connections, single-row
    requests, 10 s -> requests/s;
@@ -265,7 +265,8 @@ def write_figures(path: Path, figures: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=50_000, help="training rows (as the serve benchmark)")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="serve this built project's champion (default: build a copy, as the serve benchmark)")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     parser.add_argument("--soak-seconds", type=float, default=600.0)
     parser.add_argument("--half-open", type=int, default=3000)
@@ -273,17 +274,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="nbprod-robust-"))
-    project = folder / "project"
-    project.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("MLFLOW_TRACKING_URI", "NBPROD_TOKEN")}
     process = None
     try:
-        settings, uri, n_iter = bench_serve.make_project(project, args.rows)
+        project = args.project.resolve() if args.project else bench_serve.build_champion(folder / "project")
+        settings, uri, description = bench_serve.champion(project)
         env["MLFLOW_TRACKING_URI"] = uri
-        X, _ = bench_serve.flights(1, skip=100_000)
         body_file = folder / "one.json"
-        body_file.write_text(json.dumps(json.loads(X.assign(time_hour=X["time_hour"].dt.strftime(
-            "%Y-%m-%dT%H:%M:%S")).to_json(orient="records"))[0]))
+        body_file.write_text(json.dumps(bench_serve.request_rows(project, 1)[0]))
         port = bench_serve.free_port()
         base = f"http://127.0.0.1:{port}"
         with open(folder / "server.log", "w") as output:
@@ -296,7 +294,7 @@ def main(argv=None) -> int:
                                "platform": platform.platform()},
                    "note": "measured on a machine shared with other work (see load_average_before): latencies "
                            "and capacity are inflated, the shares and RSS growth less so",
-                   "model": f"the serve benchmark's model ({args.rows} rows, {n_iter} trees), single-row requests",
+                   "model": f"{description}; single-row requests",
                    "guards": {key: serve[key] for key in ("max_in_flight", "max_queue_rows", "request_timeout_seconds",
                                                           "header_timeout_seconds", "max_connections")}}
         print("== capacity (closed loop, 8 connections, 10 s)", flush=True)

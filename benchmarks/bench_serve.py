@@ -202,16 +202,22 @@ def build_champion(folder: Path) -> Path:
 
 def request_rows(project: Path, rows: int) -> list[dict]:
     """``rows`` records of the project's test split, with the columns the model's contract names."""
+    from nbprod.monitoring.replay import records_json
+
+    return json.loads(records_json(test_rows(project, rows)))
+
+
+def test_rows(project: Path, rows: int):
+    """``rows`` rows of the project's test split (repeated when it holds fewer), the contract's columns."""
     import pandas as pd
 
     from nbprod.model.contract import FeatureContract
-    from nbprod.monitoring.replay import records_json
     from nbprod.project import Project
 
     catalog = Project.load(project)
     names = FeatureContract.from_dict(json.loads(catalog.contract.read_text())).names
-    frame = pd.read_parquet(catalog.split("test"), columns=list(names)).head(rows)
-    return json.loads(records_json(frame))
+    frame = pd.read_parquet(catalog.split("test"), columns=list(names))
+    return pd.concat([frame] * (rows // len(frame) + 1), ignore_index=True).head(rows)
 
 
 def champion(project: Path) -> tuple[dict, str, str]:
@@ -314,7 +320,7 @@ def memory_run(project: Path, env: dict, rows_1x: int, folder: Path) -> dict:
     import pandas as pd
     import psutil
 
-    X, _ = flights(rows_1x, skip=60000)
+    X = test_rows(project, rows_1x)
     out = {}
     for factor in (1, 4):
         source = folder / f"score-{factor}x.parquet"

@@ -9,13 +9,15 @@ import pytest
 from pipeline_helpers import reports_of
 
 from nbprod.pipeline import command
+from nbprod.project import Project
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_build_with_nothing_to_do_still_ends_with_the_champion_reports_and_commands(sample_build, capsys):
     project, settings, _ = sample_build
-    assert command.run(argparse.Namespace(settings=settings, project=project, force=False)) == 0
+    catalog = Project.load(project).with_settings(settings)
+    assert command.run(argparse.Namespace(settings=settings, project=project, force=False, catalog=catalog)) == 0
     out = capsys.readouterr().out
     evidence = json.loads((reports_of(project, settings) / "promotion.json").read_text())
     model, version = settings["registry"]["model_name"], evidence["champion_after"]

@@ -108,7 +108,7 @@ def test_the_service_refuses_a_tampered_model_and_says_so_on_ready(store, tmp_pa
                 assert server.process.poll() is None, server.output.read_text()
                 __import__("time").sleep(0.2)
             assert status == 503 and body["status"] == "loading"
-            assert "refused" in body["error"] and "digest" in body["error"], body
+            assert "ArtifactRefused" in body["error"], body  # a one-line reason: the error's kind, no path
             status, _, body = http("POST", server.url + "/predict", {"records": [{"x": 1.0, "z": 0.0, "c": "a"}]})
             assert status == 503  # nothing was loaded
         finally:

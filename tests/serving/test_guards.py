@@ -64,7 +64,7 @@ def served(project, tmp_path_factory):
                           request_timeout_seconds=1.5, header_timeout_seconds=1.0, body_timeout_seconds=1.0,
                           parse_in_thread_bytes=1024)
     config = ServeConfig(model_name=MODEL_NAME, alias="champion", tracking_uri=project.tracking_uri, host="127.0.0.1",
-                         port=port, token=None, max_body_bytes=2**20, max_rows=50, reload_seconds=60,
+                         port=port, token=None, max_body_bytes=2**20, max_rows=50, max_text_chars=1000, reload_seconds=60,
                          log_folder=folder / "predictions", log_flush_rows=10_000, log_flush_seconds=0.2, alerts=None,
                          log_max_rows=None, log_policy="refuse", guard=guard)
     service = PredictionService(config)

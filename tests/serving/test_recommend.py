@@ -29,9 +29,10 @@ def interactions() -> pd.DataFrame:
 def service(tmp_path_factory):
     """A service whose model is a recommender (version 3), logging to a folder of its own."""
     folder = tmp_path_factory.mktemp("recommend")
-    config = ServeConfig("movies", "champion", "sqlite:///unused.db", "127.0.0.1", 0, None, 1 << 20, 100, 5.0,
-                         folder / "log", 1000, 60.0, None, log_max_rows=None, log_policy="refuse",
-                         guard=default_guard())
+    config = ServeConfig(model_name="movies", alias="champion", tracking_uri="sqlite:///unused.db", host="127.0.0.1",
+                         port=0, token=None, max_body_bytes=1 << 20, max_rows=100, max_text_chars=1000,
+                         reload_seconds=5.0, log_folder=folder / "log", log_flush_rows=1000, log_flush_seconds=60.0,
+                         alerts=None, log_max_rows=None, log_policy="refuse", guard=default_guard())
     app = PredictionService(config)
     model = Recommender("item_knn", {"neighbours": 5}, segment="country", min_segment_users=3).fit(interactions())
     app.model = recommend.LoadedRecommender("movies", "3", model)

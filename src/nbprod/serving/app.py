@@ -35,7 +35,8 @@ HTTP API
     ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
     ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
     ``refuse``), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
-    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
+    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``); every 503 (these, ``/ready``'s,
+    and beyond ``serve.max_connections``) carries ``Retry-After``;
     504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
     400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; not checked on ``/health`` and ``/ready``;
     see :mod:`nbprod.serving.guards`).
@@ -488,7 +489,7 @@ class PredictionService:
         echoed = (client_id or request_id).encode("latin-1", "replace")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", echoed), *extra]})
+                                (b"x-request-id", echoed), *guards.unavailable_headers(status, extra)]})
         await send({"type": "http.response.body", "body": body})
         self.metrics.observe_request(path if path in ENDPOINTS else self.router.label(path) or "other", status,
                                      time.perf_counter() - started)

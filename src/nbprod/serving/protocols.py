@@ -30,7 +30,7 @@ Open Inference Protocol (KServe v2; KServe, Seldon MLServer and Triton clients),
 
 A wrapper key the service does not know (an object holding no contract column and a list or object
 value) is a 400 ``bad_shape`` naming the accepted ones. The token (``serve.token_env``), when set,
-guards ``/invocations`` and ``.../infer`` as it guards ``/predict``.
+guards ``/invocations``, ``.../infer``, ``/openapi.json`` and ``/docs`` as it guards ``/predict``.
 """
 
 from __future__ import annotations
@@ -489,6 +489,7 @@ class Router:
                 if service.model is None:
                     raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
                 return 200, b"\n", b"text/plain; charset=utf-8", []
+            service.authorize(headers)  # the contract (columns, training categories): as guarded as predictions
             return self.document(service.model, path)
         return None
 

@@ -35,7 +35,8 @@ HTTP API
     ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
     ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
     ``refuse``), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
-    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
+    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``); every 503 (these, ``/ready``'s,
+    and beyond ``serve.max_connections``) carries ``Retry-After``;
     504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
     400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; not checked on ``/health`` and ``/ready``;
     see :mod:`nbprod.serving.guards`).
@@ -64,9 +65,10 @@ Request ids: the service makes its own ``request_id`` for every request (in the 
 key that labels are joined on). A client's ``X-Request-ID`` is kept as ``client_request_id``: echoed in the
 ``X-Request-ID`` response header (the service's id when the client sent none), in the body and in the log,
 never used as a join key. CORS headers only for ``serve.cors_origins``.
-When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``
-and ``/v2/models/{name}/infer`` require ``Authorization: Bearer <its value>``; the other endpoints
-stay open.
+When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``,
+``/v2/models/{name}/infer``, ``/openapi.json`` and ``/docs`` (the contract: columns and the categories seen
+in training) require ``Authorization: Bearer <its value>``; the probes (``/health``, ``/ready``, ``/ping``,
+``/v2/health/*``), ``/metrics`` and the Open Inference Protocol's metadata stay open.
 
 Performance: requests are validated on the event loop without pandas, then queued;
 a single model thread takes everything queued (up to ``max_batch_rows``) and makes one
@@ -488,7 +490,7 @@ class PredictionService:
         echoed = (client_id or request_id).encode("latin-1", "replace")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", echoed), *extra]})
+                                (b"x-request-id", echoed), *guards.unavailable_headers(status, extra)]})
         await send({"type": "http.response.body", "body": body})
         self.metrics.observe_request(path if path in ENDPOINTS else self.router.label(path) or "other", status,
                                      time.perf_counter() - started)
@@ -535,14 +537,18 @@ class PredictionService:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
-                      client_id: str | None = None, protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
-        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
+    def authorize(self, headers: dict) -> None:
+        """Raise 401 ``unauthorized`` when a token is configured and the request does not carry it."""
         if self.token is not None:
             given = headers.get(b"authorization", b"")
             if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
                 raise RequestError(401, "unauthorized", "missing or wrong bearer token "
                                                         "(send 'Authorization: Bearer <token>')")
+
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
+                      client_id: str | None = None, protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
+        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
+        self.authorize(headers)
         model = self.model
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")

@@ -189,6 +189,8 @@ class MicroBatcher:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def predict(self, model: Any, validated: Validated) -> tuple[Any, Any]:
+        if self.task is None:  # nothing would ever answer: a service used without its lifespan
+            raise RuntimeError("the micro-batcher is not started (the service's startup starts it)")
         future = asyncio.get_running_loop().create_future()
         self.pending.append((model, validated, future))
         self.queued_rows += validated.rows
@@ -310,7 +312,8 @@ class PredictionService:
         self.model = None
         self.metrics = Metrics(config.model_name)
         self.log = None
-        self.batcher: MicroBatcher | None = None
+        # the service's own: requests queue here from construction; startup() starts its model loop
+        self.batcher = MicroBatcher(self.metrics, config.max_batch_rows, config.batch_wait_ms / 1000)
         self.watcher = None
         self.alerts = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -335,7 +338,6 @@ class PredictionService:
             self.log = PredictionLogWriter(self.config.log_folder, self.config.log_flush_rows,
                                            self.config.log_flush_seconds, self.config.log_max_rows,
                                            self.config.log_policy)
-        self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
         self.parser = ThreadPoolExecutor(2, thread_name_prefix="nbprod-parse")
         wanted = self.config.alerts is not None and self.config.alerts.webhooks
@@ -352,8 +354,7 @@ class PredictionService:
             self.watcher.stop()
         if self.alerts is not None:
             self.alerts.close()
-        if self.batcher is not None:
-            await self.batcher.stop()
+        await self.batcher.stop()
         if self.parser is not None:
             self.parser.shutdown(wait=False)
         if self.log is not None:
@@ -387,7 +388,7 @@ class PredictionService:
     def _guard_metrics(self) -> dict[str, float]:
         failures = self.watcher.load_failures if self.watcher is not None else 0
         return {"nbprod_in_flight_requests": self.admission.in_flight,
-                "nbprod_queued_rows": self.batcher.queued_rows if self.batcher is not None else 0,
+                "nbprod_queued_rows": self.batcher.queued_rows,
                 "nbprod_model_load_failures_total": failures}
 
     def _log_metrics(self) -> dict[str, float]:
@@ -501,7 +502,7 @@ class PredictionService:
             error = self.watcher.last_error if self.watcher is not None else None
             return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
                                                               "alias": self.config.alias}, "error": error})
-        busy = self.batcher.busy_seconds() if self.batcher is not None else None
+        busy = self.batcher.busy_seconds()
         if busy is not None and busy > self.config.guard.request_timeout_seconds:
             return 503, _json({"status": "stalled", "model": {"name": model.name, "version": model.version},
                                "error": f"the model call in progress has run for {busy:.0f} s "
@@ -553,7 +554,7 @@ class PredictionService:
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         guard = self.config.guard
-        busy = self.batcher.busy_seconds() if self.batcher is not None else None  # None: not started (tests)
+        busy = self.batcher.busy_seconds()
         guards.check_stalled(busy, guard.request_timeout_seconds)
         body = await self.read_body(headers, receive)
         read = time.monotonic()  # the deadline counts the service's work, not the client's upload

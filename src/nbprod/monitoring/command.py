@@ -16,8 +16,11 @@ retraining build on the refreshed data window in its own folders (see
 new model serves. Every decision is recorded in ``{monitor.reports}/drift_history.json``,
 ``decisions.md`` and MLflow; then the dashboards' static snapshots are refreshed.
 
-A recommender project (``kind: recommender``) is monitored by :mod:`nbprod.recommender.monitoring`:
-``--labels`` are later interactions joined to what ``POST /recommend`` showed, on user and time.
+A recommender project (``kind: recommender``) brings its own pass (:data:`KINDS`:
+:mod:`nbprod.recommender.monitoring`): ``--labels`` are later interactions joined to what
+``POST /recommend`` showed, on user and time. The command (errors, the printed decision, the
+snapshots) and the pass's skeleton (:func:`nbprod.monitoring.monitor.decided_pass`: the lock, the
+k-of-n rule, the retraining, the alerts) are the same for both.
 
 Exit status: 0 (decision recorded), 1 (the retraining build failed), 2 (cannot monitor:
 no build yet, unreadable input).
@@ -29,6 +32,10 @@ import argparse
 import sys
 
 from nbprod.arguments import timestamp
+
+#: The module of each project kind's pass (``monitor_pass(args, project) -> report`` and
+#: ``describe(report, quiet) -> lines``); a project without ``kind`` is tabular (this module).
+KINDS = {"tabular": "nbprod.monitoring.command", "recommender": "nbprod.recommender.monitoring"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +92,23 @@ def load_rows(args: argparse.Namespace, project):
     return read_prediction_log(folder, args.since, args.until, project.prediction_log_quarantine), source
 
 
+def decision_lines(report) -> list[str]:
+    """The decision and the retraining build's outcome, in plain lines (every kind of project)."""
+    decision = report.decision
+    verb = "RETRAIN" if decision.retrain else "no action"
+    if decision.retrain and not report.retrain_enabled:
+        verb = "retrain due (record only: monitor.retrain is false)"
+    lines = [f"Decision: {verb} -- {decision.reason}."]
+    outcome = report.outcome
+    if outcome is not None:
+        if outcome.decision:
+            lines.append(f"Retraining build {outcome.parent_run_id} ({outcome.seconds:.0f} s): gate "
+                         f"{outcome.decision.upper()} v{outcome.model_version} -- {outcome.reason}")
+        else:
+            lines.append(f"Retraining build {outcome.parent_run_id}: {outcome.reason}")
+    return lines
+
+
 def describe(report, quiet: bool = False) -> list[str]:
     """The pass, in plain lines."""
     lines = []
@@ -106,51 +130,45 @@ def describe(report, quiet: bool = False) -> list[str]:
                          f"share {'n/a' if share is None else f'{share:.2f}'}  {flag:<5} {quality:<14} "
                          f"{'' if (window['start'], window['end']) in checked else '(recorded) '}"
                          f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}")
-    decision = report.decision
-    verb = "RETRAIN" if decision.retrain else "no action"
-    if decision.retrain and not report.retrain_enabled:
-        verb = "retrain due (record only: monitor.retrain is false)"
-    lines.append(f"Decision: {verb} -- {decision.reason}.")
-    outcome = report.outcome
-    if outcome is not None:
-        if outcome.decision:
-            lines.append(f"Retraining build {outcome.parent_run_id} ({outcome.seconds:.0f} s): gate "
-                         f"{outcome.decision.upper()} v{outcome.model_version} -- {outcome.reason}")
-        else:
-            lines.append(f"Retraining build {outcome.parent_run_id}: {outcome.reason}")
+    lines += decision_lines(report)
     if not quiet:
         lines.append(f"Recorded in {report.history_path} and MLflow run {report.monitor_run_id}.")
     return lines
 
 
+def monitor_pass(args: argparse.Namespace, project):
+    """The tabular pass: ``--data`` or the prediction log, with ``--labels`` joined to the rows."""
+    from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
+
+    rows, source = load_rows(args, project)
+    if args.labels:
+        labels = read_rows(project.path(args.labels))
+        key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
+        rows, used = attach_labels(rows, labels, project.target, key)
+        source += f" with labels from {args.labels} (joined on {', '.join(used)})"
+    return run_pass(project, rows, source, retrain_overrides=args.retrain_set,
+                    log=lambda text: print(text, flush=True))
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run one monitoring pass; print what it saw and decided."""
+    """Run one monitoring pass of the project's kind (:data:`KINDS`); print what it saw and decided."""
+    import importlib
+
     from nbprod.locks import LockBusy
     from nbprod.monitoring.check import MonitorError
-    from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
     from nbprod.monitoring.windows import WindowError
 
-    if args.catalog.settings.get("kind") == "recommender":
-        from nbprod.recommender.monitoring import run_command
-
-        return run_command(args)
+    kind = importlib.import_module(KINDS[args.catalog.settings.get("kind") or "tabular"])
     project = args.catalog.with_overrides(["monitor.retrain=false"]) if args.no_retrain else args.catalog
     try:
-        rows, source = load_rows(args, project)
-        if args.labels:
-            labels = read_rows(project.path(args.labels))
-            key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
-            rows, used = attach_labels(rows, labels, project.target, key)
-            source += f" with labels from {args.labels} (joined on {', '.join(used)})"
-        report = run_pass(project, rows, source, retrain_overrides=args.retrain_set,
-                          log=lambda text: print(text, flush=True))
+        report = kind.monitor_pass(args, project)
     except (MonitorError, WindowError) as error:
         print(f"nbprod monitor: {error}", file=sys.stderr)
         return 2
     except LockBusy as busy:
         print(f"nbprod monitor: another monitoring pass is deciding: {busy}", file=sys.stderr)
         return 2
-    print("\n".join(describe(report, args.quiet)), flush=True)
+    print("\n".join(kind.describe(report, args.quiet)), flush=True)
     if not args.no_snapshot:
         print(refresh_snapshots(args), flush=True)
     return report.exit_code

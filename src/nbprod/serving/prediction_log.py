@@ -346,10 +346,10 @@ def _table(names: tuple[str, ...], entries: list[tuple]):
                    "positive_class": pa.nulls(total, pa.string()),
                    "probabilities": pa.nulls(total, pa.list_(pa.float64()))}
 
-    def repeated(index: int):
-        values = np.empty(len(entries), dtype=object)
-        values[:] = [entry[index] if len(entry) > index else None for entry in entries]
-        return pa.array(np.repeat(values, counts), pa.string())
+    owner = pa.array(np.repeat(np.arange(len(entries)), counts))  # the entry of each row
+
+    def repeated(index: int):  # one value per entry, repeated by Arrow (not per row in Python)
+        return pa.array([entry[index] if len(entry) > index else None for entry in entries], pa.string()).take(owner)
 
     meta = {
         "time": pa.array(micros, pa.timestamp("us", tz="UTC")),

@@ -4,6 +4,7 @@ Usage::
 
     nbprod monitor [--data FILE] [--labels FILE] [--label-key COL[,COL]] [--since T] [--until T]
                    [--no-retrain] [--retrain-set KEY=VALUE ...] [--set monitor.drift_share=0.3 ...]
+                   [--engine dask] [--scheduler tcp://HOST:PORT]
 
 Reads the service's prediction log (``serve.prediction_log``) or ``--data`` (CSV or
 Parquet with the raw input columns), slices it into ``monitor.window`` windows, checks
@@ -21,6 +22,11 @@ A recommender project (``kind: recommender``) brings its own pass (:data:`KINDS`
 ``POST /recommend`` showed, on user and time. The command (errors, the printed decision, the
 snapshots) and the pass's skeleton (:func:`nbprod.monitoring.monitor.decided_pass`: the lock, the
 k-of-n rule, the retraining, the alerts) are the same for both.
+
+With the dask engine (``--engine dask``, setting ``engine.kind``; ``--scheduler``, setting
+``engine.scheduler``) the log's files -- or ``--data``, a Parquet file or a folder of them -- are read
+and each window is checked on the workers of the cluster, the client merging what they found and
+deciding as here (:mod:`nbprod.monitoring.cluster`); its windows are placed by time.
 
 Exit status: 0 (decision recorded), 1 (the retraining build failed), 2 (cannot monitor:
 no build yet, unreadable input).
@@ -53,6 +59,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="an override for the retraining build only, e.g. --retrain-set sample_frac=0.1 "
                              "(split.* given here replace the refreshed split dates)")
     parser.add_argument("--quiet", action="store_true", help="print only the decision line")
+    parser.add_argument("--engine", choices=("local", "dask"), default=None,
+                        help="where the windows are read and checked (setting engine.kind): here, or on a Dask cluster")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="the Dask scheduler (setting engine.scheduler; default: a cluster of local processes)")
     add_snapshot_option(parser)
 
 
@@ -86,10 +96,56 @@ def load_rows(args: argparse.Namespace, project):
     from nbprod.serving.prediction_log import read_prediction_log
 
     folder = project.prediction_log
+    source = load_rows_source(args, folder)
+    return read_prediction_log(folder, args.since, args.until, project.prediction_log_quarantine), source
+
+
+def cluster_input(args: argparse.Namespace, project) -> tuple[list[str], object, str]:
+    """The files the dask engine monitors (the prediction log's, or ``--data``: a Parquet file or a folder of
+    them), how a worker reads them (:class:`~nbprod.monitoring.cluster.Reader`) and where they came from."""
+    from nbprod.monitoring.check import MonitorError
+    from nbprod.monitoring.cluster import LOG, PARQUET, Reader
+
+    if args.data:
+        path = project.path(args.data)
+        files = (sorted(str(item) for item in path.glob("*.parquet")) if path.is_dir()
+                 else [str(path)] if path.suffix == ".parquet" else [])
+        if not files:
+            raise MonitorError(f"--data {args.data}: the dask engine reads a Parquet file or a folder of them "
+                               f"(*.parquet); {path} is neither")
+        return files, Reader(PARQUET), f"data {'folder' if path.is_dir() else 'file'} {path}"
+    from nbprod.serving.prediction_log import log_files
+
+    folder = project.prediction_log
+    files = [str(file) for file in log_files(folder, args.since)]
+    reader = Reader(LOG, args.since, args.until, str(project.prediction_log_quarantine))
+    return files, reader, load_rows_source(args, folder)
+
+
+def load_rows_source(args: argparse.Namespace, folder) -> str:
+    """Where the prediction log's rows came from, with the request times asked for."""
     bounds = " and ".join(text for text in (args.since and f"since {args.since}", args.until and f"before {args.until}")
                           if text)
-    source = f"the prediction log {folder}" + (f" (requests {bounds})" if bounds else "")
-    return read_prediction_log(folder, args.since, args.until, project.prediction_log_quarantine), source
+    return f"the prediction log {folder}" + (f" (requests {bounds})" if bounds else "")
+
+
+def cluster_pass(args: argparse.Namespace, project, scheduler: str | None):
+    """A monitoring pass whose windows are read and checked on the Dask cluster at ``scheduler``."""
+    from nbprod.monitoring.check import MonitorError
+    from nbprod.monitoring.cluster import ClusterRows
+    from nbprod.monitoring.monitor import run_pass
+    from nbprod.pipeline import dask_engine
+
+    if args.labels:
+        raise MonitorError("--labels is not read by the dask engine: join the labels into the files (the "
+                           f"{project.target!r} column), or monitor with the local engine")
+    files, reader, source = cluster_input(args, project)
+    try:
+        with dask_engine.connected(scheduler, preload=False) as client:
+            return run_pass(project, ClusterRows(client, files, reader), source, retrain_overrides=args.retrain_set,
+                            log=lambda text: print(text, flush=True))
+    except dask_engine.EngineError as error:
+        raise MonitorError(str(error)) from None
 
 
 def decision_lines(report) -> list[str]:
@@ -137,17 +193,14 @@ def describe(report, quiet: bool = False) -> list[str]:
 
 
 def monitor_pass(args: argparse.Namespace, project):
-    """The tabular pass: ``--data`` or the prediction log, with ``--labels`` joined to the rows."""
-    from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
+    """The tabular pass, on the engine of ``--engine`` / ``engine.kind``: the local one reads ``--data`` or the
+    prediction log into this process (:func:`local_pass`), the dask one checks the windows on the cluster."""
+    from nbprod.pipeline.command import with_engine
 
-    rows, source = load_rows(args, project)
-    if args.labels:
-        labels = read_rows(project.path(args.labels))
-        key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
-        rows, used = attach_labels(rows, labels, project.target, key)
-        source += f" with labels from {args.labels} (joined on {', '.join(used)})"
-    return run_pass(project, rows, source, retrain_overrides=args.retrain_set,
-                    log=lambda text: print(text, flush=True))
+    engine = with_engine(project.settings, args.engine, args.scheduler)["engine"]
+    if engine["kind"] == "dask":
+        return cluster_pass(args, project, engine["scheduler"])
+    return local_pass(args, project)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,3 +225,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_snapshot:
         print(refresh_snapshots(args), flush=True)
     return report.exit_code
+
+
+def local_pass(args: argparse.Namespace, project):
+    """A monitoring pass on rows read into this process (labels joined when given)."""
+    from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
+
+    rows, source = load_rows(args, project)
+    if args.labels:
+        labels = read_rows(project.path(args.labels))
+        key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
+        rows, used = attach_labels(rows, labels, project.target, key)
+        source += f" with labels from {args.labels} (joined on {', '.join(used)})"
+    return run_pass(project, rows, source, retrain_overrides=args.retrain_set,
+                    log=lambda text: print(text, flush=True))

@@ -173,7 +173,44 @@ def champion_reference(project: Project, metric: str, version: str | None) -> fl
     return check.reference_metric(project, metric)
 
 
-def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
+class LocalRows:
+    """Rows held in this process, cut into windows and checked here: what a pass monitors by default.
+
+    Another engine gives a pass an object with the same members (``len``, :attr:`columns`, :meth:`labelled`,
+    :meth:`slice`, :meth:`check`) whose windows are read and checked elsewhere (the Dask engine:
+    :class:`nbprod.monitoring.cluster.ClusterRows`)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return int(len(self.frame))
+
+    @property
+    def columns(self) -> list[str]:
+        """The rows' columns."""
+        return list(self.frame.columns)
+
+    def labelled(self, target: str) -> bool:
+        """Whether some row has a value of ``target``."""
+        return target in self.frame.columns and bool(self.frame[target].notna().any())
+
+    def logged_scores(self) -> bool:
+        """Whether the rows carry the model's logged output (``probability`` or ``prediction``)."""
+        return "probability" in self.frame.columns or "prediction" in self.frame.columns
+
+    def slice(self, settings: Mapping[str, Any], reference_columns: Sequence[str], notes: list[str],
+              now: Any = None) -> tuple[str | None, list[windows_module.Window], int]:
+        """The window column, the windows, the rows without a time (see :func:`_slice_rows`)."""
+        return _slice_rows(self.frame, settings, reference_columns, notes, now)
+
+    def check(self, slices: Sequence[Any], reference: Any, settings: Mapping[str, Any], **options: Any
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """History entries of ``slices``: :func:`nbprod.monitoring.check.check_windows`."""
+        return check.check_windows(slices, reference, settings, **options)
+
+
+def run_pass(project: Project, rows: pd.DataFrame | LocalRows, source: str, *,
              retrain_overrides: Sequence[str] = (), track: bool = True, log=print,
              on_decision: Callable[[Report], None] | None = None) -> Report:
     """Monitor ``rows`` of :class:`~nbprod.project.Project` ``project``: check new windows, decide, maybe
@@ -185,8 +222,10 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
     the first's ``retrain`` event. The retraining build itself runs after the lock is released.
 
     ``on_decision`` is called with the report once the decision is recorded, before a
-    retraining build starts (the replay demo narrates the week there).
+    retraining build starts (the replay demo narrates the week there). ``rows``: a frame, or an object
+    like :class:`LocalRows` whose windows are checked elsewhere.
     """
+    rows = LocalRows(rows) if isinstance(rows, pd.DataFrame) else rows
     notes: list[str] = []
     base, version = project, None
     if track:
@@ -239,21 +278,21 @@ def decided_pass(project: Project, decide: Callable[[], tuple[Any, dict[str, Any
     return report
 
 
-def _check_and_decide(project: Project, rows: pd.DataFrame, source: str, reference: Any, version: str | None,
+def _check_and_decide(project: Project, rows: LocalRows, source: str, reference: Any, version: str | None,
                       notes: list[str], track: bool) -> tuple[Report, dict, dict[str, Any]]:
     """Read the drift history, check the new windows, decide and record the decision (under the monitor lock:
     a concurrent pass reads the history only after this decision, a retraining included, is in it)."""
     settings = project.settings
     path = project.drift_history
     state = history.read(path)
-    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes, file_order_start(state))
+    column, slices, without_time = rows.slice(settings, reference.columns, notes, file_order_start(state))
     scorer, metric_reference = _champion_scoring(project, rows, version, notes) if track else (None, None)
     predicted_reference = _predicted_reference(project, reference, version, scorer) if track else None
     recorded = history.recorded(state)
-    checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
-                                           reference_value=metric_reference,
-                                           model_version=None if "model_version" in rows.columns else version,
-                                           predicted_reference=predicted_reference)
+    checked, entries = rows.check(slices, reference, settings, recorded=recorded, scorer=scorer,
+                                  reference_value=metric_reference,
+                                  model_version=None if "model_version" in rows.columns else version,
+                                  predicted_reference=predicted_reference)
     notes.extend(replaced_window_notes(recorded, checked))
     merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
@@ -310,16 +349,22 @@ def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_colum
     column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
     slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"],
                                                         now=now)
-    if without_time:
-        notes.append(f"{without_time} row(s) without a {column} were left out")
+    notes.extend(slice_notes(column, len(slices), without_time, rows.columns, reference_columns, monitor))
+    return column, slices, without_time
+
+
+def slice_notes(column: str | None, windows: int, without_time: int, columns: Sequence[str],
+                reference_columns: Sequence[str], monitor: Mapping[str, Any]) -> list[str]:
+    """The notes on how rows were cut: rows without a time, windows in file order, monitored columns absent."""
+    notes = [f"{without_time} row(s) without a {column} were left out"] if without_time else []
     if column is None:
         notes.append(f"no time places the rows (monitor.window_column {monitor['window_column']}, monitor.window "
-                     f"{monitor['window']}): {len(slices)} window(s) of rows in file order, recorded at this "
+                     f"{monitor['window']}): {windows} window(s) of rows in file order, recorded at this "
                      "pass's time")
-    absent = [c for c in reference_columns if c not in rows.columns]
+    absent = [c for c in reference_columns if c not in columns]
     if absent:
         notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
-    return column, slices, without_time
+    return notes
 
 
 def _champion_version(project: Project, notes: list[str]) -> str | None:
@@ -354,20 +399,19 @@ def _predicted_reference(project: Project, reference: check.Reference, version: 
     return check.reference_predictions(reference.path, scorer)
 
 
-def _champion_scoring(project: Project, rows: pd.DataFrame, version: str | None,
+def _champion_scoring(project: Project, rows: LocalRows, version: str | None,
                       notes: list[str]) -> tuple[Any, float | None]:
     """For labelled rows: a scorer when the rows carry no logged scores, and the champion's expected metric."""
-    target = project.target
-    if not len(rows) or target not in rows.columns or not rows[target].notna().any():
+    if not len(rows) or not rows.labelled(project.target):
         return None, None
     scorer = None
-    if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
+    if not rows.logged_scores() and version is not None:
         scorer, note = champion_scorer(project, version)
         notes.append(note)
     return scorer, champion_reference(project, check.window_metric_name(project.settings), version)
 
 
-def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: pd.DataFrame, source: str,
+def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: LocalRows, source: str,
             column: str | None, slices: Sequence[Any], checked: Sequence[Mapping[str, Any]]
             ) -> tuple[dict[tuple, Mapping[str, Any]], trigger.Decision]:
     """Every window (recorded in ``state`` and checked now) by ``(start, end)``, and the k-of-n decision."""

@@ -264,6 +264,8 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str)
     starts and ends."""
     from distributed import get_worker
 
+    from nbprod.pipeline.build import release_cached_memory
+
     worker = get_worker()
     worker.log_event(topic, {"task": name})
     started = time.perf_counter()
@@ -275,6 +277,7 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str)
             result.update(status=build_one(dag, name), products=digests(dag_module.product_paths(dag[name].product)))
         except dag_module.BuildFailed as failure:
             result.update(status="Errored", details=failure_details(failure))
+    release_cached_memory()  # the worker lives on: what a function task freed goes back to the system
     result["seconds"] = time.perf_counter() - started
     worker.log_event(topic, {"task": name, "status": result["status"], "seconds": result["seconds"]})
     return result

@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen  # noqa: E402 - the benchmarks' load generator
-from champion import (REPO, build_champion, champion, champion_project, free_port, load_average,  # noqa: E402,F401
+from champion import (REPO, champion, champion_project, free_port, load_average,  # noqa: E402,F401
                       request_rows, stop, test_rows, wait_http)
 
 

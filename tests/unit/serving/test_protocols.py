@@ -158,9 +158,9 @@ def test_the_token_guards_every_predicting_endpoint_in_each_protocols_error_shap
         assert status == 200 and json.loads(body)["predictions"][0] in ("Yes", "No")
         status, _, body = await call(service, "POST", "/v2/models/shapes/infer", infer, token)
         assert status == 200 and json.loads(body)["outputs"][0]["datatype"] == "BYTES"
-        document = json.loads((await call(service, "GET", "/openapi.json"))[2])
+        document = json.loads((await call(service, "GET", "/openapi.json", b"", token))[2])
         assert document["paths"]["/invocations"]["post"]["security"] == [{"bearer": []}]
-        assert "Authorization: Bearer" in (await call(service, "GET", "/docs"))[2].decode()
+        assert "Authorization: Bearer" in (await call(service, "GET", "/docs", b"", token))[2].decode()
         metrics = (await call(service, "GET", "/metrics"))[2].decode()
         assert 'endpoint="/v2/models/{name}/infer",status="200"' in metrics
         assert 'endpoint="/invocations",status="401"' in metrics

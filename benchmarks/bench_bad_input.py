@@ -84,6 +84,8 @@ def on_champion(case, datetime_column: str, header: list[str]):
 
 def answer(status: int, body) -> dict:
     """What a response said: status, error kind and message (cut)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):  # the Open Inference Protocol's shape
+        body = {"error": {"kind": body.get("kind"), "message": body["error"]}}
     if isinstance(body, dict) and "error" in body:
         return {"status": status, "error_kind": body["error"]["kind"],
                 "message": body["error"]["message"][:MESSAGE_CHARS]}

@@ -6,8 +6,10 @@ always did; answers are shaped per protocol. Endpoints (see also :mod:`nbprod.se
 
 ``POST /predict`` (nbprod)
     One record ``{"column": value, ...}``, a list of records, ``{"records": [...]}``, any of MLflow's
-    JSON wrappers below, or CSV (``Content-Type: text/csv``, a header line, then rows). The answer is
-    nbprod's (see :mod:`nbprod.serving.app`).
+    JSON wrappers below, or CSV (``Content-Type: text/csv``, a header line, then rows, checked as ``nbprod
+    score`` checks a file: a header naming a column twice or a row longer than the header is a 400
+    ``malformed_csv``, shorter rows a 422 ``short_row`` naming each). The answer is nbprod's (see
+    :mod:`nbprod.serving.app`).
 ``POST /invocations`` (MLflow's scoring protocol, as ``mlflow models serve`` speaks it)
     ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}`` (what MLflow writes to every
     model's ``serving_input_example.json``), ``{"dataframe_records": [{...}, ...]}``,

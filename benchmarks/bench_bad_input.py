@@ -84,19 +84,23 @@ def on_champion(case, datetime_column: str, header: list[str]):
 
 def answer(status: int, body) -> dict:
     """What a response said: status, error kind and message (cut)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):  # the Open Inference Protocol's shape
+        body = {"error": {"kind": body.get("kind"), "message": body["error"]}}
     if isinstance(body, dict) and "error" in body:
         return {"status": status, "error_kind": body["error"]["kind"],
                 "message": body["error"]["message"][:MESSAGE_CHARS]}
     return {"status": status, "warnings": len(body.get("warnings", [])) if isinstance(body, dict) else None}
 
 
-def served_cases(url: str, good: list[dict], datetime_column: str) -> list[dict]:
-    """Every value and body case of the catalog sent to ``url``: the answers, and whether each is expected."""
+def served_cases(url: str, good: list[dict], datetime_column: str, model_name: str) -> list[dict]:
+    """Every value and body case of the catalog sent to ``url`` (the server of ``model_name``): the answers, and
+    whether each is expected."""
     from bad_input_catalog import ACCEPTED_BODIES, BODY_CASES, PROTOCOLS, VALUE_CASES, value_rows
-    from conftest import http
+    from conftest import MODEL_NAME, http
 
     rows = []
     for protocol in PROTOCOLS:
+        path = protocol.path.replace(f"/models/{MODEL_NAME}/", f"/models/{model_name}/")  # the v2 endpoint
         for case in (on_champion(case, datetime_column, list(good[0])) for case in VALUE_CASES):
             spelling = case.json if protocol.spelling == "json" else case.csv
             if spelling is None:
@@ -104,7 +108,7 @@ def served_cases(url: str, good: list[dict], datetime_column: str) -> list[dict]
             body = protocol.build(value_rows(good, case), spelling if isinstance(spelling, str) else None)
             if body is None:
                 continue
-            status, _, got = http("POST", url + protocol.path, body, {"Content-Type": protocol.content_type})
+            status, _, got = http("POST", url + path, body, {"Content-Type": protocol.content_type})
             said = answer(status, got)
             expected = (status == case.status and (said.get("error_kind") == case.kind or protocol.spelling == "csv")
                         and "record 1" in said.get("message", "") and repr(case.column) in said.get("message", ""))
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             small.wait_ready(300)
             default.wait_ready(300)
-            served = served_cases(small.url, good, datetime_column)
+            served = served_cases(small.url, good, datetime_column, model.name)
             scored = scored_cases(model, good, folder, datetime_column)
             seen_on_main = issue_cases(default.url, good, datetime_column)
             fuzz_started = time.perf_counter()

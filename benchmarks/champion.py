@@ -36,6 +36,10 @@ def build_champion(folder: Path, *settings: str) -> Path:
                           env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"nbprod build failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    if "No version holds" in done.stdout:  # the gate rejected the only candidate: nothing to serve
+        verdict = next((line for line in done.stdout.splitlines() if line.startswith("The gate rejected")), "")
+        raise RuntimeError(f"the build promoted no champion ({verdict}); on a loaded machine the gate's latency "
+                           f"budget can fail: re-run when it is quiet, or promote by hand and pass --project")
     print(f"built the default project{' with ' + ' '.join(settings) if settings else ''} in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
     return project
@@ -81,7 +85,7 @@ def champion(project: Path) -> tuple[dict, str, str]:
     final = model[-1]
     inner = getattr(final, "estimator_", final)
     shape = ""
-    if hasattr(inner, "n_iter_"):
+    if hasattr(inner, "max_leaf_nodes") and hasattr(inner, "n_iter_"):  # gradient boosting (a linear model: none)
         shape = (f" ({inner.n_iter_} iterations, max_leaf_nodes={inner.max_leaf_nodes}, "
                  f"learning_rate={inner.learning_rate})")
     description = (f"the champion of the default build: {catalog.model_name} version {version.version}, "

@@ -208,10 +208,17 @@ def long_row_problem(fields: int, header: list[str]) -> str:
             f"last column {excerpt(header[-1])}")
 
 
+def repeated_names(names: list[str]) -> list[str]:
+    """The names ``names`` holds more than once, sorted."""
+    import collections
+
+    return sorted(name for name, count in collections.Counter(names).items() if count > 1)
+
+
 def header_problem(names: list[str]) -> str | None:
     """Why a CSV header naming a column twice is refused (pandas would rename the second ``name.1``, and the
     model would silently take the first), or None."""
-    twice = sorted({name for name in names if names.count(name) > 1})
+    twice = repeated_names(names)
     return f"column(s) more than once in the header: {[cut(name) for name in twice]}" if twice else None
 
 

@@ -6,8 +6,10 @@ always did; answers are shaped per protocol. Endpoints (see also :mod:`nbprod.se
 
 ``POST /predict`` (nbprod)
     One record ``{"column": value, ...}``, a list of records, ``{"records": [...]}``, any of MLflow's
-    JSON wrappers below, or CSV (``Content-Type: text/csv``, a header line, then rows). The answer is
-    nbprod's (see :mod:`nbprod.serving.app`).
+    JSON wrappers below, or CSV (``Content-Type: text/csv``, a header line, then rows, checked as ``nbprod
+    score`` checks a file: a header naming a column twice or a row longer than the header is a 400
+    ``malformed_csv``, shorter rows a 422 ``short_row`` naming each). The answer is nbprod's (see
+    :mod:`nbprod.serving.app`).
 ``POST /invocations`` (MLflow's scoring protocol, as ``mlflow models serve`` speaks it)
     ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}`` (what MLflow writes to every
     model's ``serving_input_example.json``), ``{"dataframe_records": [{...}, ...]}``,
@@ -41,7 +43,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nbprod.serving.validation import Problems, RequestError, Validated, cut, excerpt, loads
+from nbprod.serving.validation import MAX_PROBLEMS, Problems, RequestError, Validated, cut, excerpt, loads
 
 #: MLflow's JSON wrappers (``mlflow.pyfunc.scoring_server.SUPPORTED_FORMATS``) and nbprod's own.
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -167,7 +169,7 @@ def check_csv_shape(body: bytes) -> int:
     ``record N``, its position among the data rows) and the first column it has no field for."""
     import io
 
-    from nbprod.serving.batch import csv_rows, header_problem, long_row_problem, short_row_reason
+    from nbprod.serving.batch import csv_rows, header_problem, long_row_problem, repeated_names, short_row_reason
 
     try:
         text = body.decode("utf-8-sig")
@@ -181,7 +183,7 @@ def check_csv_shape(body: bytes) -> int:
             raise RequestError(400, "malformed_csv", f"CSV header: {problem}",
                                [{"record": None, "column": cut(name), "problem": "duplicate_column",
                                  "message": f"the header names column {excerpt(name)} more than once"}
-                                for name in sorted(set(header)) if header.count(name) > 1])
+                                for name in repeated_names(header)[:MAX_PROBLEMS]])
         problems = Problems()
         count = 0
         for count, row in enumerate(rows, start=1):

@@ -70,12 +70,14 @@ def parse_param(text: str, expected: Any) -> Any:
 
 
 def recorded_settings(params: Mapping[str, str]) -> dict[str, Any]:
-    """The settings a build ran with, from its parent run's params (:func:`nbprod.tracking.flatten`)."""
+    """The settings a build ran with, from its parent run's params (:func:`nbprod.tracking.flatten`), read with
+    the schema of the project's ``kind`` (tabular or recommender)."""
     result: dict[str, Any] = {}
+    schema = settings_module.schema_for({"kind": params["kind"]} if "kind" in params else {})
     for key, text in params.items():
         path = key.split(".")
         try:
-            expected = settings_module.expected_type(path)
+            expected = settings_module.expected_type(path, schema)
         except settings_module.SettingsError:
             continue  # a setting this version of nbprod no longer knows
         node = result
@@ -142,18 +144,27 @@ def data_source(source: str, checkout: Path, project: Path) -> str:
     """``data.source`` for the rebuild: the embedded default, an absolute path, or a relative one found in the
     checkout (data kept in git) or else in the project (data kept beside it)."""
     from nbprod.data.sources import EMBEDDED
+    from nbprod.recommender.data import MOVIELENS
 
-    if source == EMBEDDED or Path(source).is_absolute():
+    if source in (EMBEDDED, MOVIELENS) or Path(source).is_absolute():
         return source
     return str(checkout / source) if (checkout / source).exists() else str((project / source).resolve())
 
 
-def data_digest(source: str, time_column: str | None, sample_frac: float, seed: int) -> str:
-    """The digest the ``get`` task logs for these settings (:func:`nbprod.tracking.frame_digest`)."""
-    from nbprod.data import raw
+def data_digest(settings: Mapping[str, Any], source: str) -> str:
+    """The digest the ``get`` task logs for these settings, reading ``source`` (:func:`nbprod.tracking.frame_digest`
+    of the rows it writes: a tabular project's sampled rows, a recommender's sampled interactions)."""
     from nbprod.tracking import frame_digest
 
-    return frame_digest(raw.sample_rows(raw.load_raw(source, time_column), float(sample_frac), int(seed)))
+    data, sample_frac, seed = settings["data"], float(settings["sample_frac"]), int(settings["seed"])
+    if settings.get("kind") == "recommender":
+        from nbprod.recommender.tasks import interactions
+
+        return frame_digest(interactions(source, data["user"], data["item"], data["time"], data["weight"],
+                                         data["user_attributes"], data["item_attributes"], sample_frac, seed))
+    from nbprod.data import raw
+
+    return frame_digest(raw.sample_rows(raw.load_raw(source, data["time_column"]), sample_frac, seed))
 
 
 @contextlib.contextmanager
@@ -262,7 +273,7 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
         with checkout(project.root, commit, folder) as tree:
             data = settings["data"]
             source = data_source(data["source"], tree, project.root)
-            found = data_digest(source, data["time_column"], settings["sample_frac"], settings["seed"])
+            found = data_digest(settings, source)
             if found != digest:
                 raise ReproduceError(f"the raw data changed: build {run_id} read data with digest {digest}, "
                                      f"{source} now gives {found}")
@@ -279,11 +290,49 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
             child_metrics(client, run_id), child_metrics(ours, result.reproduced_run_id))
         evaluation = json.loads((folder / "products" / "evaluation.json").read_text()) \
             if (folder / "products" / "evaluation.json").is_file() else None
-        holdout = _holdout(folder, evaluation)
-        result.differences += compare_predictions(best_model_uri(client, run_id), project.tracking_uri(),
-                                                  best_model_uri(ours, result.reproduced_run_id), store,
-                                                  pd.read_parquet(holdout).drop(columns=[data["target"]]))
+        recorded_uri, reproduced_uri = best_model_uri(client, run_id), best_model_uri(ours, result.reproduced_run_id)
+        if settings.get("kind") == "recommender":
+            result.differences += compare_recommendations(
+                recorded_uri, project.tracking_uri(), reproduced_uri, store,
+                pd.read_parquet(_recommender_test(folder, evaluation), columns=["user"])["user"],
+                int(settings["evaluate"]["k"]))
+        else:
+            holdout = _holdout(folder, evaluation)
+            result.differences += compare_predictions(recorded_uri, project.tracking_uri(), reproduced_uri, store,
+                                                      pd.read_parquet(holdout).drop(columns=[data["target"]]))
     return result
+
+
+def recommendations(uri: str, tracking_uri: str, users: Any, k: int) -> list[tuple]:
+    """``(items, scores, path)`` of the recommender at ``uri`` in the store ``tracking_uri`` for each of ``users``."""
+    from nbprod import tracking
+    from nbprod.recommender.pyfunc import load_recommender
+
+    tracking.point_at(tracking_uri)
+    model = load_recommender(uri)
+    return [(found.items, found.scores, found.path) for found in (model.recommend(user, k=k) for user in users)]
+
+
+def compare_recommendations(recorded_uri: str, recorded_store: str, reproduced_uri: str, reproduced_store: str,
+                            users: Any, k: int) -> list[str]:
+    """A difference when the two recommenders answer any test user differently (items, scores or path)."""
+    users = list(dict.fromkeys(str(user) for user in users))
+    before = recommendations(recorded_uri, recorded_store, users, k)
+    after = recommendations(reproduced_uri, reproduced_store, users, k)
+    differing = [user for user, mine, theirs in zip(users, before, after) if mine != theirs]
+    if not differing:
+        return []
+    return [f"the top-{k} of {len(differing)} of the {len(users)} test users differ (first: user {differing[0]})"]
+
+
+def _recommender_test(folder: Path, evaluation: Mapping[str, Any] | None) -> Path:
+    """The rebuilt test interactions of a recommender (named by the rebuilt ``evaluation.json``)."""
+    named = (evaluation or {}).get("holdout", {}).get("test")
+    for path in [Path(named)] if named else []:
+        path = path if path.is_absolute() else folder / "products" / path
+        if path.is_file():
+            return path
+    raise ReproduceError(f"the rebuild wrote no test interactions under {folder / 'products'}")
 
 
 def _holdout(folder: Path, evaluation: Mapping[str, Any] | None) -> Path:

@@ -4,7 +4,8 @@ A build's MLflow parent run holds what it takes: the git commit (``nbprod.git_co
 (its params: the flattened settings) and, on its ``get`` run, the raw data's digest. :func:`reproduce`
 checks the commit out into a temporary git worktree, verifies the data's digest, rebuilds there with the
 recorded settings (own products and own MLflow store in a temporary folder: the project's store is only
-read), then compares every metric of the build's child runs and the best model's predictions on the holdout.
+read), then compares every metric of the build's child runs and the best model's predictions on the holdout
+(a recommender project's: its top-k for every user of the test period).
 
 Not compared: figures measured on the machine (the gate's size, memory and latency budget) and the gate's
 comparison with the champion of the time (the fresh store has none); they are listed in the result.

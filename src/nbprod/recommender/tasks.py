@@ -25,5 +25,5 @@ def get(product: Any, source: str, user: str, item: str, time: str, weight: str 
     """Read ``source``, bring it to the standard columns, keep a ``sample_frac`` of the users, write Parquet."""
     frame = interactions(source, user, item, time, weight, user_attributes, item_attributes, sample_frac, seed)
     with tracking.task_run("get"):
-        tracking.log_frame_input(frame, "interactions", "raw", source)
+        tracking.log_frame_input(frame, "raw", "raw", source)  # "raw": the name builds look up (reproduce)
     io.write_parquet(frame, str(product))

@@ -3,7 +3,7 @@
 Writes ``reports/benchmarks/pipeline.json``. Each measurement runs in a fresh copy of
 the project in a temporary folder, as a separate process, on the same machine in the
 same run. Peak memory is the largest sum of RSS over the measured process and all its
-children (kernels, subprocesses), sampled every 0.1 s with psutil.
+children (kernels, subprocesses), sampled every 0.1 s (:mod:`measure`).
 
 The overhead ratio compares the build of the same tasks the plain run repeats (get to promote) with
 that plain run; the full build also writes the dashboard snapshots and runs the monitoring notebook.
@@ -25,29 +25,14 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import resource
-import threading
-import time
 from pathlib import Path
 
-import psutil
+from measure import timed
 
 REPO = Path(__file__).resolve().parents[1]
 NBPROD = [sys.executable, "-m", "nbprod.cli"]
-
-
-def tree_rss(process: psutil.Process) -> int:
-    """RSS of a process and all its children, in bytes."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
 
 
 #: ``python -c RUNNER PHASES_FILE ARGS...`` runs ``nbprod ARGS...`` and writes the build's phases
@@ -65,36 +50,6 @@ module.build = build
 from nbprod.cli import main
 sys.exit(main(sys.argv[2:]))
 """
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of this process's waited-for children so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
-    """Run ``command``; return wall seconds, CPU seconds and the peak RSS of its process tree (MB)."""
-    started, cpu = time.perf_counter(), children_cpu()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    watched, peak = psutil.Process(process.pid), [0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            try:
-                peak[0] = max(peak[0], tree_rss(watched))
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    sampler.join()
-    if process.returncode:
-        raise RuntimeError(f"{command} failed:\n{stderr.decode()[-3000:]}")
-    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(children_cpu() - cpu, 2),
-            "peak_rss_mb": round(peak[0] / 2**20, 1)}
 
 
 def timed_build(project: Path, env: dict[str, str], options: list[str]) -> dict[str, object]:

@@ -73,21 +73,19 @@ def test_the_digest_of_a_recommender_build_is_that_of_its_sampled_interactions(t
     assert data_digest({**settings, "sample_frac": 1.0}, str(table)) != tracking.frame_digest(written)
 
 
-def test_two_recommenders_are_compared_on_every_test_users_top_k(tmp_path, monkeypatch):
+def test_two_recommenders_are_compared_on_every_test_users_top_k(tmp_path):
     import pandas as pd
 
     from nbprod.pipeline.reproduce import compare_recommendations
     from nbprod.recommender import pyfunc
     from nbprod.recommender.estimator import Recommender
 
-    monkeypatch.setattr(tracking, "point_at", lambda uri: None)  # model folders: no store to point at
     frame = pd.DataFrame({"user": [f"u{n % 8}" for n in range(80)], "item": [f"i{(n * 7) % 13}" for n in range(80)],
                           "weight": 1.0})
-    folders = {}
-    for name, seed in (("recorded", 0), ("same", 0), ("other", 1)):
-        model = Recommender("als", {"factors": 4, "iterations": 3}, seed=seed).fit(frame)
-        folders[name] = str(pyfunc.save_model(model, tmp_path / name))
+    recorded, same, other = (Recommender("als", {"factors": 4, "iterations": 3}, seed=seed).fit(frame)
+                             for seed in (0, 0, 1))
+    reloaded = pyfunc.load_recommender(str(pyfunc.save_model(recorded, tmp_path / "model")))  # as reproduce loads
     users = pd.Series(["u1", "u2", "u2", "stranger"])
-    assert compare_recommendations(folders["recorded"], "", folders["same"], "", users, 5) == []
-    [difference] = compare_recommendations(folders["recorded"], "", folders["other"], "", users, 5)
+    assert compare_recommendations(recorded, same, users, 5) == compare_recommendations(reloaded, same, users, 5) == []
+    [difference] = compare_recommendations(recorded, other, users, 5)
     assert difference.startswith("the top-5 of ") and "of the 3 test users differ (first: user u1)" in difference

@@ -260,9 +260,9 @@ def apply_override(settings: dict, path: list[str], value: Any) -> None:
             schema = schema[key]
 
 
-def expected_type(path: Iterable[str]) -> Any:
-    """The type (or tuple of types) :data:`SCHEMA` gives the setting at ``path``."""
-    path, node = list(path), SCHEMA
+def expected_type(path: Iterable[str], schema: Mapping | None = None) -> Any:
+    """The type (or tuple of types) ``schema`` (default :data:`SCHEMA`) gives the setting at ``path``."""
+    path, node = list(path), SCHEMA if schema is None else schema
     for depth, key in enumerate(path):
         if not isinstance(node, dict) or key not in node:
             raise unknown_setting(path[: depth + 1], node)

@@ -112,3 +112,20 @@ def test_export_to_stdout_and_an_unwritable_file(project, capsys, tmp_path):
     assert yaml.safe_load(capsys.readouterr().out)["kind"] == "Workflow"
     assert cli.main(["export", "argo", "--project", str(project), "-o", str(tmp_path / "no" / "such.yaml")]) == 2
     assert capsys.readouterr().err.startswith("nbprod export: cannot write ")
+
+
+def test_a_recommender_project_exports_its_own_pipeline(tmp_path):
+    folder = tmp_path / "movies"
+    assert cli.main(["new", str(folder), "--template", "recommender"]) == 0
+    target = tmp_path / "pipeline-argo.yaml"
+    assert cli.main(["export", "argo", "--project", str(folder), "--image", "registry.example.com/movies:1",
+                     "-o", str(target), "--set", "sample_frac=0.1"]) == 0
+    document = yaml.safe_load(target.read_text())
+    validate_argo(document)
+    dag = dag_module.load_dag(folder, settings_module.load(folder))
+    tasks, edges = argo_edges(document)
+    assert tasks == set(dag_module.task_names(dag)) == {"get", "eda", "prepare", "train", "evaluate", "promote"}
+    assert edges == set(dag_module.edges(dag)) and ("evaluate", "promote") in edges
+    for step in steps(document):
+        args = templates(document)[step["template"]]["container"]["args"]
+        assert args[0] == "task" and args[2:] == ["--set", "sample_frac=0.1"]

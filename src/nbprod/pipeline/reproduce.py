@@ -4,7 +4,8 @@ A build's MLflow parent run holds what it takes: the git commit (``nbprod.git_co
 (its params: the flattened settings) and, on its ``get`` run, the raw data's digest. :func:`reproduce`
 checks the commit out into a temporary git worktree, verifies the data's digest, rebuilds there with the
 recorded settings (own products and own MLflow store in a temporary folder: the project's store is only
-read), then compares every metric of the build's child runs and the best model's predictions on the holdout.
+read), then compares every metric of the build's child runs and the best model's predictions on the holdout
+(a recommender project's: its top-k for every user of the test period).
 Both best models are loaded from copies checked against the digest their runs recorded
 (:mod:`nbprod.registry.digest`): a recorded model whose files changed is refused before anything is rebuilt.
 
@@ -72,12 +73,14 @@ def parse_param(text: str, expected: Any) -> Any:
 
 
 def recorded_settings(params: Mapping[str, str]) -> dict[str, Any]:
-    """The settings a build ran with, from its parent run's params (:func:`nbprod.tracking.flatten`)."""
+    """The settings a build ran with, from its parent run's params (:func:`nbprod.tracking.flatten`), read with
+    the schema of the project's ``kind`` (tabular or recommender)."""
     result: dict[str, Any] = {}
+    schema = settings_module.schema_for({"kind": params["kind"]} if "kind" in params else {})
     for key, text in params.items():
         path = key.split(".")
         try:
-            expected = settings_module.expected_type(path)
+            expected = settings_module.expected_type(path, schema)
         except settings_module.SettingsError:
             continue  # a setting this version of nbprod no longer knows
         node = result
@@ -144,18 +147,27 @@ def data_source(source: str, checkout: Path, project: Path) -> str:
     """``data.source`` for the rebuild: the embedded default, an absolute path, or a relative one found in the
     checkout (data kept in git) or else in the project (data kept beside it)."""
     from nbprod.data.sources import EMBEDDED
+    from nbprod.recommender.data import MOVIELENS
 
-    if source == EMBEDDED or Path(source).is_absolute():
+    if source in (EMBEDDED, MOVIELENS) or Path(source).is_absolute():
         return source
     return str(checkout / source) if (checkout / source).exists() else str((project / source).resolve())
 
 
-def data_digest(source: str, time_column: str | None, sample_frac: float, seed: int) -> str:
-    """The digest the ``get`` task logs for these settings (:func:`nbprod.tracking.frame_digest`)."""
-    from nbprod.data import raw
+def data_digest(settings: Mapping[str, Any], source: str) -> str:
+    """The digest the ``get`` task logs for these settings, reading ``source`` (:func:`nbprod.tracking.frame_digest`
+    of the rows it writes: a tabular project's sampled rows, a recommender's sampled interactions)."""
     from nbprod.tracking import frame_digest
 
-    return frame_digest(raw.sample_rows(raw.load_raw(source, time_column), float(sample_frac), int(seed)))
+    data, sample_frac, seed = settings["data"], float(settings["sample_frac"]), int(settings["seed"])
+    if settings.get("kind") == "recommender":
+        from nbprod.recommender.tasks import interactions
+
+        return frame_digest(interactions(source, data["user"], data["item"], data["time"], data["weight"],
+                                         data["user_attributes"], data["item_attributes"], sample_frac, seed))
+    from nbprod.data import raw
+
+    return frame_digest(raw.sample_rows(raw.load_raw(source, data["time_column"]), sample_frac, seed))
 
 
 @contextlib.contextmanager
@@ -218,16 +230,32 @@ def best_model_run(client: Any, parent_run_id: str) -> str:
     raise ReproduceError(f"build {parent_run_id} has no logged model for its best candidate {best!r}")
 
 
-def load_best_model(client: Any, parent_run_id: str) -> Any:
+def load_best_model(client: Any, parent_run_id: str, recommender: bool = False) -> Any:
     """The best candidate's model of a build, loaded as the dashboards load a candidate: from a copy checked
     against the digest its run recorded (:func:`nbprod.registry.digest.load_run_model`); a model whose files
-    changed is a :class:`ReproduceError`, never loaded."""
+    changed is a :class:`ReproduceError`, never loaded. ``recommender``: the estimator inside a recommender's
+    pyfunc model (:func:`load_run_recommender`)."""
     from nbprod.registry.digest import ArtifactRefused, load_run_model
 
+    run_id = best_model_run(client, parent_run_id)
     try:
-        return load_run_model(client, best_model_run(client, parent_run_id))
+        return load_run_recommender(client, run_id) if recommender else load_run_model(client, run_id)
     except ArtifactRefused as error:
         raise ReproduceError(str(error)) from None
+
+
+def load_run_recommender(client: Any, run_id: str) -> Any:
+    """A recommender candidate's estimator, from a copy of its model folder checked against its run's digest tag
+    (a run that recorded none: loaded unchecked, with the warning of :func:`nbprod.registry.digest.check`)."""
+    from nbprod.recommender.pyfunc import load_recommender
+    from nbprod.registry.digest import check, download, run_model_location
+    from nbprod.tracking.tags import ARTIFACT_DIGEST
+
+    recorded = client.get_run(run_id).data.tags.get(ARTIFACT_DIGEST)
+    with tempfile.TemporaryDirectory(prefix="nbprod-model-") as destination:
+        folder = download(run_model_location(client, run_id, "model"), Path(destination), client.tracking_uri)
+        check(folder, recorded, f"the model of run {run_id}")
+        return load_recommender(str(folder))
 
 
 def predictions(model: Any, frame: Any) -> Any:
@@ -261,8 +289,9 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
         raise ReproduceError(f"no MLflow store at {missing} (tracking.uri): nothing was built here yet")
     client = tracking.client_for(project.tracking_uri())
     run, commit, digest = build_record(client, run_id)
-    recorded_model = load_best_model(client, run_id)  # checked before a rebuild is spent on it
     settings = recorded_settings(run.data.params)
+    recorded_model = load_best_model(client, run_id,  # checked before a rebuild is spent on it
+                                     recommender=settings.get("kind") == "recommender")
     result = Result(run_id, commit, digest)
     with tempfile.TemporaryDirectory(prefix="nbprod-reproduce-") as temp:
         folder = keep or Path(temp)
@@ -270,7 +299,7 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
         with checkout(project.root, commit, folder) as tree:
             data = settings["data"]
             source = data_source(data["source"], tree, project.root)
-            found = data_digest(source, data["time_column"], settings["sample_frac"], settings["seed"])
+            found = data_digest(settings, source)
             if found != digest:
                 raise ReproduceError(f"the raw data changed: build {run_id} read data with digest {digest}, "
                                      f"{source} now gives {found}")
@@ -287,10 +316,41 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
             child_metrics(client, run_id), child_metrics(ours, result.reproduced_run_id))
         evaluation = json.loads((folder / "products" / "evaluation.json").read_text()) \
             if (folder / "products" / "evaluation.json").is_file() else None
-        holdout = _holdout(folder, evaluation)
-        result.differences += compare_predictions(recorded_model, load_best_model(ours, result.reproduced_run_id),
-                                                  pd.read_parquet(holdout).drop(columns=[data["target"]]))
+        if settings.get("kind") == "recommender":
+            result.differences += compare_recommendations(
+                recorded_model, load_best_model(ours, result.reproduced_run_id, recommender=True),
+                pd.read_parquet(_recommender_test(folder, evaluation), columns=["user"])["user"],
+                int(settings["evaluate"]["k"]))
+        else:
+            holdout = _holdout(folder, evaluation)
+            result.differences += compare_predictions(recorded_model, load_best_model(ours, result.reproduced_run_id),
+                                                      pd.read_parquet(holdout).drop(columns=[data["target"]]))
     return result
+
+
+def recommendations(model: Any, users: Any, k: int) -> list[tuple]:
+    """``(items, scores, path)`` of the recommender ``model`` for each of ``users``."""
+    return [(found.items, found.scores, found.path) for found in (model.recommend(user, k=k) for user in users)]
+
+
+def compare_recommendations(recorded: Any, reproduced: Any, users: Any, k: int) -> list[str]:
+    """A difference when the two recommenders answer any test user differently (items, scores or path)."""
+    users = list(dict.fromkeys(str(user) for user in users))
+    before, after = recommendations(recorded, users, k), recommendations(reproduced, users, k)
+    differing = [user for user, mine, theirs in zip(users, before, after) if mine != theirs]
+    if not differing:
+        return []
+    return [f"the top-{k} of {len(differing)} of the {len(users)} test users differ (first: user {differing[0]})"]
+
+
+def _recommender_test(folder: Path, evaluation: Mapping[str, Any] | None) -> Path:
+    """The rebuilt test interactions of a recommender (named by the rebuilt ``evaluation.json``)."""
+    named = (evaluation or {}).get("holdout", {}).get("test")
+    for path in [Path(named)] if named else []:
+        path = path if path.is_absolute() else folder / "products" / path
+        if path.is_file():
+            return path
+    raise ReproduceError(f"the rebuild wrote no test interactions under {folder / 'products'}")
 
 
 def _holdout(folder: Path, evaluation: Mapping[str, Any] | None) -> Path:

@@ -45,3 +45,47 @@ def test_equal_metrics_reproduce_and_every_difference_is_named():
 def test_a_candidate_run_is_keyed_by_task_and_candidate():
     assert run_key({"nbprod.task": "train", "nbprod.candidate": "hgb"}, "hgb") == "train/hgb"
     assert run_key({}, "hgb") == "hgb"
+
+
+def test_a_recommender_builds_settings_are_read_back_with_its_own_schema():
+    settings = settings_module.load(REPO / "templates" / "recommender",
+                                    overrides=["sample_frac=0.2", "fallback.segment=country", "registry.margin=-0.001"])
+    params = {key: str(value) for key, value in tracking.flatten(settings).items()}  # as a build logs them
+    assert recorded_settings(params) == settings
+    settings_module.check(recorded_settings(params))
+
+
+def test_the_digest_of_a_recommender_build_is_that_of_its_sampled_interactions(tmp_path):
+    import pandas as pd
+
+    from nbprod.pipeline.reproduce import data_digest
+    from nbprod.recommender import tasks
+
+    table = tmp_path / "clicks.csv"
+    pd.DataFrame({"who": [f"u{n % 9}" for n in range(60)], "what": [f"i{n % 7}" for n in range(60)],
+                  "when": pd.date_range("2024-01-01", periods=60, freq="h").astype(str)}).to_csv(table, index=False)
+    settings = settings_module.load(REPO / "templates" / "recommender", overrides=[
+        f"data.source={table}", "data.user=who", "data.item=what", "data.time=when", "data.weight=null",
+        "data.item_attributes=[]", "sample_frac=0.5"])
+    written = tasks.interactions(str(table), "who", "what", "when", None, [], [], 0.5, settings["seed"])  # as get
+    assert 0 < written["user"].nunique() < 9
+    assert data_digest(settings, str(table)) == tracking.frame_digest(written)
+    assert data_digest({**settings, "sample_frac": 1.0}, str(table)) != tracking.frame_digest(written)
+
+
+def test_two_recommenders_are_compared_on_every_test_users_top_k(tmp_path):
+    import pandas as pd
+
+    from nbprod.pipeline.reproduce import compare_recommendations
+    from nbprod.recommender import pyfunc
+    from nbprod.recommender.estimator import Recommender
+
+    frame = pd.DataFrame({"user": [f"u{n % 8}" for n in range(80)], "item": [f"i{(n * 7) % 13}" for n in range(80)],
+                          "weight": 1.0})
+    recorded, same, other = (Recommender("als", {"factors": 4, "iterations": 3}, seed=seed).fit(frame)
+                             for seed in (0, 0, 1))
+    reloaded = pyfunc.load_recommender(str(pyfunc.save_model(recorded, tmp_path / "model")))  # as reproduce loads
+    users = pd.Series(["u1", "u2", "u2", "stranger"])
+    assert compare_recommendations(recorded, same, users, 5) == compare_recommendations(reloaded, same, users, 5) == []
+    [difference] = compare_recommendations(recorded, other, users, 5)
+    assert difference.startswith("the top-5 of ") and "of the 3 test users differ (first: user u1)" in difference

@@ -90,7 +90,8 @@ def requests_from_log(log: pd.DataFrame) -> pd.DataFrame:
     rows = log.dropna(subset=["user", "item", "time"])
     if rows.empty:
         return pd.DataFrame({"user": [], "time": pd.to_datetime([]), "path": [], "model_version": [], "items": []})
-    rows = rows.assign(time=_naive(rows["time"]), user=rows["user"].astype(str), item=rows["item"].astype(str))
+    rows = rows.assign(time=_naive(rows["time"]), user=rows["user"].astype(str), item=rows["item"].astype(str),
+                       rank=pd.to_numeric(rows["rank"], errors="coerce"))  # logged as text: "10" after "9"
     keys = ["user", "time", "request_id", "model_version", "path"]
     grouped = rows.sort_values("rank", kind="stable").groupby(keys, sort=False, dropna=False)["item"]
     out = grouped.agg(list).reset_index().rename(columns={"item": "items"})

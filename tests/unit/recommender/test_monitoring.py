@@ -52,6 +52,13 @@ def test_answers_come_back_one_per_request_and_feedback_joins_on_user_and_time_n
     assert joined.loc["b", ["feedback", "hit"]].tolist() == [True, False]  # y was shown to a, not to b
 
 
+def test_the_items_shown_come_back_in_rank_order_past_rank_nine(tmp_path):
+    # ranks are logged as text: "10" must not come right after "1"
+    items = [f"item{n}" for n in range(12)]
+    log = write_log(tmp_path / "log", [("a", items, "collaborative", "r", WEEK1)])
+    assert monitoring.requests_from_log(log).loc[0, "items"] == items
+
+
 def test_window_figures_and_their_drift_verdict():
     reference = pd.Series({"x": 50, "y": 30, "z": 20})
     requests = pd.DataFrame({"user": ["a", "b", "c", "d"], "time": [WEEK1] * 4,

@@ -104,10 +104,12 @@ class ClusterRows:
         """Round 1: the window column, the windows of all files (their counts added), the rows without a time."""
         from nbprod.monitoring.monitor import slice_notes
 
+        if not self.files:  # as a local pass with no rows: no window, nothing to note
+            return None, [], 0
         monitor = settings["monitor"]
         column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"],
                                                self.schema)
-        if column is None and self.files:
+        if column is None:
             raise windows_module.WindowError(
                 f"the dask engine places rows in windows by time, and no time places these rows (monitor.window_column "
                 f"{monitor['window_column']}): monitor windows in file order with the local engine")

@@ -319,7 +319,7 @@ def test_monitor_on_the_cluster_gives_the_windows_and_decisions_of_a_local_pass(
     assert out.count("Decision: retrain due (record only: monitor.retrain is false)") == 2
     with cluster.client() as client:
         prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-    assert {"nbprod-monitor-read", "nbprod-monitor-check"} <= {prefix.rsplit("-", 2)[0] for prefix in prefixes}
+    assert {"nbprod-monitor-read", "nbprod-monitor-check"} <= set(prefixes)  # the work ran on the workers
 
 
 def test_monitor_on_the_cluster_refuses_windows_in_file_order(dask_build, cluster, on_team, tmp_path, capsys):

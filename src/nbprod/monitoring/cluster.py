@@ -104,10 +104,12 @@ class ClusterRows:
         """Round 1: the window column, the windows of all files (their counts added), the rows without a time."""
         from nbprod.monitoring.monitor import slice_notes
 
+        if not self.files:  # as a local pass with no rows: no window, nothing to note
+            return None, [], 0
         monitor = settings["monitor"]
         column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"],
                                                self.schema)
-        if column is None and self.files:
+        if column is None:
             raise windows_module.WindowError(
                 f"the dask engine places rows in windows by time, and no time places these rows (monitor.window_column "
                 f"{monitor['window_column']}): monitor windows in file order with the local engine")
@@ -131,11 +133,16 @@ class ClusterRows:
         :func:`~nbprod.monitoring.check.check_windows` gives them."""
         recorded = recorded or {}
         token = uuid.uuid4().hex
+        # the champion's scorer and its predictions on the reference go to each worker once, not with each window
+        shared = {name: options.pop(name, None) for name in ("scorer", "predicted_reference")}
+        shared = {name: value if value is None else self.client.scatter(value, broadcast=True, hash=False)
+                  for name, value in shared.items()}
         futures = []
         for index, part in enumerate(slices):
             known = {part.key: recorded[part.key]} if part.key in recorded else {}
             futures.append(self.client.submit(check_part, part, self.reader, self.column, self.schema,
                                               str(reference.path), settings, {**options, "recorded": known},
+                                              shared.get("scorer"), shared.get("predicted_reference"),
                                               key=f"nbprod-monitor-check-{token}-{index}", pure=False))
         changed, entries = [], []
         for ours, every in gathered(self.client, futures):
@@ -207,13 +214,15 @@ def window_rows(part: Part, reader: Reader, column: str, window: str, origin: An
 
 
 def check_part(part: Part, reader: Reader, column: str, columns: Sequence[str], reference_path: str,
-               settings: Mapping[str, Any], options: Mapping[str, Any]
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Round 2 on a worker: window ``part`` checked as a local pass checks it."""
+               settings: Mapping[str, Any], options: Mapping[str, Any], scorer: Any = None,
+               predicted_reference: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Round 2 on a worker: window ``part`` checked as a local pass checks it (``options``, ``scorer`` and
+    ``predicted_reference``: :func:`~nbprod.monitoring.check.check_windows`'s)."""
     monitor = settings["monitor"]
     window = window_rows(part, reader, column, monitor["window"], settings["split"]["new_start"], columns)
     reference, detector = fitted_reference(reference_path, settings)
-    return check.check_windows([window], reference, settings, detector=detector, **options)
+    return check.check_windows([window], reference, settings, detector=detector, scorer=scorer,
+                               predicted_reference=predicted_reference, **options)
 
 
 _REFERENCE: dict[tuple, tuple[Any, Any]] = {}

@@ -105,7 +105,7 @@ def write_sources(folder: Path, factors: list[int], fraction: float, seed: int) 
         scaled(base, factor, seed).to_parquet(path, index=False)
         frame = pd.read_parquet(path)  # the size as get reads it
         sources[factor] = {"path": path, "rows": len(frame),
-                           "data_memory_mb": round(frame.memory_usage(deep=True).sum() / 2**20, 1),
+                           "data_memory_mb": round(float(frame.memory_usage(deep=True).sum()) / 2**20, 1),
                            "file_mb": round(path.stat().st_size / 2**20, 1)}
         del frame
         say(f"raw table {factor}x: {sources[factor]['rows']:,} rows, {sources[factor]['data_memory_mb']} MB in memory")
@@ -359,7 +359,8 @@ def bench_monitor(folder: Path, project: Path, env: dict[str, str], sizes: tuple
             return figures
 
         if dask:
-            results[f"{rows}_rows"] = engines(folder, env, measure)
+            results[f"{rows}_rows"] = both = engines(folder, env, measure)
+            both["same_windows_and_decisions"] = both["local"]["windows"] == both["dask_2_workers"]["windows"]
         else:
             results[f"{rows}_rows"] = {"local": measure(None), "dask_2_workers": {
                 "measured": False, "reason": "this nbprod's `nbprod monitor` has no --engine option yet"}}
@@ -367,16 +368,15 @@ def bench_monitor(folder: Path, project: Path, env: dict[str, str], sizes: tuple
     return results
 
 
-def checked_windows(reports: Path) -> int | None:
-    """The number of windows the monitoring pass recorded in its drift history."""
+def checked_windows(reports: Path) -> list[dict[str, Any]]:
+    """Each window the monitoring pass recorded in its drift history: its start, rows and drift decision."""
     from nbprod.project import HISTORY_FILE
 
     path = reports / HISTORY_FILE
-    if not path.is_file():
-        return None
-    history = json.loads(path.read_text())
-    windows = history.get("windows", history) if isinstance(history, dict) else history
-    return len(windows)
+    windows = json.loads(path.read_text())["windows"] if path.is_file() else []
+    return [{"start": window["start"], "rows": window["rows"],
+             "drifted": (window.get("drift") or {}).get("drifted"),
+             "drifted_columns": (window.get("drift") or {}).get("n_drifted")} for window in windows]
 
 
 # -- grid -----------------------------------------------------------------------------------------
@@ -446,10 +446,12 @@ def table(figures: dict[str, Any]) -> str:
         lines.append(f"| build time 10x / 1x (target <= 10) | {builds['time_10x_over_1x']} |")
     for command in ("score", "monitor"):
         for size, engines in figures.get(command, {}).items():
-            if not size.endswith("_rows"):
+            if not (size.endswith("_rows") and size[:-5].isdigit()):
                 continue
             cells = []
             for engine, run in engines.items():
+                if not isinstance(run, dict):
+                    continue
                 if not run.get("measured", True):
                     cells.append(f"{engine}: not measured ({run['reason']})")
                     continue
@@ -464,6 +466,19 @@ def table(figures: dict[str, Any]) -> str:
                      f"{grid['local']['seconds']} s; Dask 2 workers {grid['dask_2_workers']['seconds']} s; "
                      f"identical scores: {grid['identical_scores']} |")
     return "\n".join(lines)
+
+
+def write(out: Path, figures: dict[str, Any]) -> None:
+    """Write the figures so far (after each part: a failure later loses nothing measured)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"complete": False, **figures}, indent=2, default=plain) + "\n")
+
+
+def plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value JSON takes."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -512,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         project = folder / "build-1x"
         if "builds" in parts:
             figures["builds"] = bench_builds(folder, sources, env)
+            write(args.out, figures)
         else:
             figures["builds_skipped"] = True
             project = project_copy(project)
@@ -520,10 +536,13 @@ def main(argv: list[str] | None = None) -> int:
                   project, env)
         if "score" in parts:
             figures["score"] = bench_score(folder, project, env, sizes, block_rows)
+            write(args.out, figures)
         if "monitor" in parts:
             figures["monitor"] = bench_monitor(folder, project, env, sizes, block_rows)
+            write(args.out, figures)
         if "grid" in parts:
             figures["grid"] = bench_grid(folder, project, env)
+            write(args.out, figures)
     finally:
         if args.keep:
             say(f"kept {folder}")
@@ -534,8 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["total_minutes"] = round((time.perf_counter() - STARTED) / 60, 1)
     figures["note"] = ("wall seconds on a 2-core machine; loaded_machine: other work shared the CPUs (load average"
                        " above 0.5 at the start, or stated), so timings are inflated, memory much less so")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    figures["complete"] = True
+    write(args.out, figures)
     say(f"written {args.out} in {figures['total_minutes']} min")
     return 0
 

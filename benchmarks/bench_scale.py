@@ -31,7 +31,12 @@ Writes ``reports/benchmarks/scale.json``. Measured, one after the other on this 
 
 ``--quick`` validates the script at small scale (a 5 % sample of the flights as 1x; logs and datasets of
 20k and 100k rows). Every figure records the load average at its start and end: on a shared machine the
-timings are inflated (``loaded_machine`` in the JSON). The full run takes about 35 minutes on 2 cores.
+timings are inflated (``loaded_machine`` in the JSON).
+
+The full run is estimated at 25-30 minutes on a quiet 2-core machine with 16 GB free (not yet measured at full
+scale: builds ~11 min -- 1x ~1.5, 3x ~2.5, 10x ~7.5 with ``train`` the largest --, score ~4, monitor ~6, grid ~4,
+data, log and clusters ~2); the local monitor reads the whole 10M-row log into memory (several GB).
+``--only`` splits it into parts.
 """
 
 from __future__ import annotations
@@ -289,12 +294,16 @@ def seed_log(project: Path, folder: Path, env: dict[str, str], batch: int = 1000
     catalog = Project.load(project)
     names = FeatureContract.from_dict(json.loads(catalog.contract.read_text())).names
     rows = pd.read_parquet(catalog.split("new"), columns=list(names))
-    port = free_port()
-    server = subprocess.Popen([*NBPROD, "serve", "--project", str(project), "--port", str(port), "--log-level",
-                               "warning", "--set", f"serve.prediction_log={folder}"], env=env, cwd=project,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    port, output = free_port(), folder.parent / "seed-serve.log"
+    with open(output, "wb") as log:
+        server = subprocess.Popen([*NBPROD, "serve", "--project", str(project), "--port", str(port), "--log-level",
+                                   "warning", "--set", f"serve.prediction_log={folder}"], env=env, cwd=project,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/ready", server)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ready", server, timeout=600)
+        except (TimeoutError, RuntimeError) as error:
+            raise RuntimeError(f"nbprod serve not ready ({error!r}):\n{output.read_text()[-3000:]}") from None
         for start in range(0, len(rows), batch):
             request = urllib.request.Request(f"http://127.0.0.1:{port}/predict",
                                              records_json(rows.iloc[start:start + batch]),

@@ -268,7 +268,7 @@ def write_dataset(folder: Path, block: Any, rows: int) -> Path:
 def bench_score(folder: Path, project: Path, env: dict[str, str], sizes: tuple[int, ...],
                 block_rows: int) -> dict[str, Any]:
     """``nbprod score`` of partitioned datasets of ``sizes`` rows, local and on Dask."""
-    from bench_serve import test_rows
+    from champion import test_rows
 
     block = test_rows(project, block_rows)
     results: dict[str, Any] = {"block_rows": block_rows}
@@ -312,7 +312,7 @@ def seed_log(project: Path, folder: Path, env: dict[str, str], batch: int = 1000
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from bench_serve import free_port, wait_http
+    from champion import free_port, wait_http
 
     from nbprod.model.contract import FeatureContract
     from nbprod.monitoring.replay import records_json

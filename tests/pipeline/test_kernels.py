@@ -39,16 +39,54 @@ def run(path: Path, out: Path) -> tuple[str, int]:
     return "".join(output.get("text", "") for output in cell.outputs).strip(), cell.execution_count
 
 
-def test_notebooks_run_in_warm_kernels_as_in_fresh_ones(tmp_path, monkeypatch):
+#: A second cell changing what a notebook may change; its output: the kernel's process id and a warning.
+POLLUTE = ("import os, sys, warnings\n"
+           "leftover = 1\nos.environ['NBPROD_PROBE'] = 'changed'\nsys.path.append('/nowhere')\nos.chdir('/')\n"
+           "warnings.warn('shown in every notebook')\nprint(os.getpid())")
+
+
+def test_a_kernel_is_reused_by_the_next_notebook_as_a_fresh_session(tmp_path, monkeypatch):
     monkeypatch.setenv("NBPROD_PROBE", "build-env")
     notebook = probe_notebook(tmp_path)
+    contents = nbformat.read(notebook, as_version=4)
+    contents.cells.append(new_code_cell(POLLUTE + "\nprint('/nowhere' in sys.path)"))
+    nbformat.write(contents, notebook)
     folder = os.path.realpath(tmp_path)
-    with kernels.warm_kernels([("python3", folder), ("python3", folder)], modules=("colorsys",)) as pool:
-        first = run(notebook, tmp_path / "first.ipynb")
-        second = run(notebook, tmp_path / "second.ipynb")
-        assert pool.expected == [] and pool.warming is None  # nothing more expected: nothing warming
-    # preloaded, empty namespace, the notebook's folder, the build's environment, counts from 1
-    assert first == second == ("True False True build-env", 1)
+    with kernels.warm_kernels([("python3", folder)] * 3, modules=("colorsys",)) as pool:
+        runs = [run(notebook, tmp_path / f"run{number}.ipynb") for number in range(3)]
+        cells = [nbformat.read(tmp_path / f"run{number}.ipynb", as_version=4).cells[1] for number in range(3)]
+        assert pool.running == [] and pool.warming is None  # nothing more expected: the kernel was shut down
+    assert runs == [("True False True build-env", 1)] * 3  # preloaded, empty namespace, folder, environment, count
+    printed = ["".join(output.get("text", "") for output in cell.outputs if output.get("name") == "stdout")
+               for cell in cells]
+    warned = ["shown in every notebook" in "".join(output.get("text", "") for output in cell.outputs
+                                                   if output.get("name") == "stderr") for cell in cells]
+    assert len({text.split()[0] for text in printed}) == 1  # one kernel process ran all three
+    assert [text.split()[1] for text in printed] == ["True"] * 3 and warned == [True] * 3
+    assert [cell.execution_count for cell in cells] == [2, 2, 2]
+
+
+def printed_pid(path: Path) -> str:
+    """What the first code cell of an executed notebook printed first (papermill puts a banner above)."""
+    code = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    return code[0].outputs[0]["text"]
+
+
+def test_a_kernel_whose_notebook_failed_is_not_reused(tmp_path):
+    failing = tmp_path / "failing.ipynb"
+    notebook = new_notebook(cells=[new_code_cell("import os\nprint(os.getpid())\nraise ValueError('bad')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, failing)
+    folder = os.path.realpath(tmp_path)
+    with kernels.warm_kernels([("python3", folder)] * 2, modules=("colorsys",)) as pool:
+        with pytest.raises(papermill.PapermillExecutionError):
+            papermill.execute_notebook(str(failing), str(tmp_path / "out.ipynb"), cwd=folder, progress_bar=False)
+        assert pool.warming is not None and pool.warming[2].get("manager") is None  # a new kernel is warming
+        first = printed_pid(tmp_path / "out.ipynb")
+        with pytest.raises(papermill.PapermillExecutionError):
+            papermill.execute_notebook(str(failing), str(tmp_path / "out.ipynb"), cwd=folder, progress_bar=False)
+        second = printed_pid(tmp_path / "out.ipynb")
+    assert first != second
 
 
 def test_without_a_pool_papermill_starts_its_own_kernel(tmp_path):

@@ -7,6 +7,12 @@ task runs; the notebook then executes in it as papermill would in a new kernel (
 fresh process, an empty namespace, execution counts from 1, the same working folder
 and environment). Any mismatch or failure falls back to papermill's own cold start.
 
+A kernel whose notebook ran without error is used again for the next notebook of the same kernel
+and folder (:func:`fresh_session`): its namespace, history and execution count, working folder,
+environment, ``sys.path``, warning filters and matplotlib settings are put back as they were after
+the preload, so that the libraries are imported (and MLflow's store opened) once per build rather
+than once per notebook. A notebook that failed, or left an MLflow run open, has its kernel shut down.
+
 Papermill is reached through one seam: :func:`warm_kernels` makes :class:`WarmEngine`
 papermill's default engine for the duration of a build and restores it afterwards.
 
@@ -37,8 +43,60 @@ START_TIMEOUT = 120
 
 
 def preload_code(modules: Sequence[str]) -> str:
-    """Code importing ``modules`` that leaves the user namespace as it found it."""
-    return f"for _nbprod_module in {tuple(modules)!r}:\n    __import__(_nbprod_module)\ndel _nbprod_module\n"
+    """Code importing ``modules`` that leaves the user namespace as it found it, then remembering the
+    kernel's state for :func:`fresh_session`."""
+    return (f"for _nbprod_module in {tuple(modules)!r}:\n    __import__(_nbprod_module)\ndel _nbprod_module\n"
+            "__import__('nbprod.pipeline.kernels').pipeline.kernels.remember_session()\n")
+
+
+#: Code run in a kernel between two notebooks (see :func:`fresh_session`).
+RECYCLE_CODE = "__import__('nbprod.pipeline.kernels').pipeline.kernels.fresh_session()\n"
+
+#: The kernel's state after the preload, kept in the kernel by :func:`remember_session`.
+_SESSION: dict[str, Any] = {}
+
+
+def remember_session() -> None:
+    """In a kernel, after the preload: remember what a notebook may change and :func:`fresh_session` restores."""
+    import sys
+    import warnings
+
+    _SESSION.update(cwd=os.getcwd(), environ=dict(os.environ), path=list(sys.path),
+                    filters=list(warnings.filters))
+    if "matplotlib" in sys.modules:
+        _SESSION["rc"] = dict(sys.modules["matplotlib"].rcParams)
+
+
+def fresh_session() -> None:
+    """In a kernel between two notebooks: an empty namespace, history and execution count from 1, and the
+    working folder, environment, ``sys.path``, warning filters (each warning shown again) and matplotlib
+    settings of :func:`remember_session`.
+
+    Raises RuntimeError when the kernel cannot be used again: nothing remembered, or an MLflow run left open.
+    """
+    import gc
+    import sys
+    import warnings
+
+    from IPython import get_ipython
+
+    if not _SESSION:
+        raise RuntimeError("no session remembered: not a warm kernel")
+    if "mlflow" in sys.modules and sys.modules["mlflow"].active_run() is not None:
+        raise RuntimeError("an MLflow run is still open")
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    get_ipython().reset(new_session=True)
+    os.chdir(_SESSION["cwd"])
+    os.environ.clear()
+    os.environ.update(_SESSION["environ"])
+    sys.path[:] = _SESSION["path"]
+    warnings.filters[:] = _SESSION["filters"]
+    warnings._filters_mutated()  # every module's record of warnings already shown is cleared
+    warnings.onceregistry.clear()
+    if "rc" in _SESSION:
+        dict.update(sys.modules["matplotlib"].rcParams, _SESSION["rc"])
+    gc.collect()
 
 
 @functools.cache
@@ -85,6 +143,24 @@ def start_kernel(kernel_name: str, cwd: str, modules: Sequence[str]) -> Any:
     return manager
 
 
+def recycle(manager: Any) -> bool:
+    """Make a kernel that ran a notebook fit for the next one (:func:`fresh_session`); False, and the
+    kernel shut down, when it is not."""
+    client = manager.blocking_client()
+    try:
+        client.start_channels()
+        reply = client.execute_interactive(RECYCLE_CODE, silent=True, store_history=False, timeout=START_TIMEOUT)
+        if reply["content"]["status"] == "ok":
+            return True
+        log.debug("kernel not reused: %s", reply["content"].get("evalue"))
+    except Exception:  # noqa: BLE001 - a kernel that cannot say is not reused
+        log.debug("kernel not reused", exc_info=True)
+    finally:
+        client.stop_channels()
+    shutdown(manager)
+    return False
+
+
 def shutdown(manager: Any) -> None:
     """Stop a kernel at once; never raises."""
     from jupyter_client.utils import run_sync
@@ -96,7 +172,8 @@ def shutdown(manager: Any) -> None:
 
 
 class KernelPool:
-    """At most one kernel warming in the background, for the next notebook expected to run.
+    """At most one kernel warming in the background, or kept from the last notebook, for the next
+    notebook expected to run.
 
     ``expected`` lists ``(kernel_name, cwd)`` of the notebooks the build will run, in order.
     """
@@ -108,12 +185,14 @@ class KernelPool:
         self.modules = tuple(modules)
         self.lock = threading.Lock()
         self.warming: tuple[tuple[str, str], threading.Thread, dict] | None = None
+        self.running: list[tuple[str, str]] = []  # kernels handed out, to be given back
         self.closed = False
 
     def start_next(self) -> None:
-        """Start warming a kernel for the next expected notebook, if any and none is warming."""
+        """Start warming a kernel for the next expected notebook, if any and none is warming or running
+        for the same kernel and folder (that one is reused: :meth:`give_back`)."""
         with self.lock:
-            if self.closed or self.warming is not None or not self.expected:
+            if self.closed or self.warming is not None or not self.expected or self.expected[0] in self.running:
                 return
             key = self.expected[0]
             box: dict = {}
@@ -144,8 +223,29 @@ class KernelPool:
                 manager = None
             elif "error" in box:
                 log.warning("warm kernel unavailable (%s); starting a new one", box["error"])
+        if manager is not None:
+            with self.lock:
+                self.running.append((kernel_name, cwd))
         self.start_next()
         return manager
+
+    def give_back(self, manager: Any, kernel_name: str, cwd: str, reusable: bool) -> None:
+        """A kernel :meth:`take` handed out has run its notebook: keep it for the next notebook when that
+        one runs in the same kernel and folder and ``reusable`` (the notebook ran without error) and
+        the kernel can be made fresh (:func:`recycle`); else shut it down and warm another."""
+        key = (kernel_name, cwd)
+        with self.lock:
+            self.running.remove(key)
+            keep = reusable and not self.closed and self.warming is None and self.expected[:1] == [key]
+        if keep and recycle(manager):
+            thread = threading.Thread(target=lambda: None, name="nbprod-kernel-kept", daemon=True)
+            thread.start()
+            with self.lock:
+                if not self.closed and self.warming is None:
+                    self.warming, manager = (key, thread, {"manager": manager}), None
+        if manager is not None:
+            shutdown(manager)
+        self.start_next()
 
     def close(self) -> None:
         """Stop warming and shut down a kernel nobody took."""
@@ -170,17 +270,20 @@ def _engine_class() -> type:
 
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, *args, **kwargs):
-            pool, start = _ACTIVE, time.perf_counter()
-            manager = pool.take(kernel_name, os.path.realpath(os.getcwd())) if pool is not None else None
+            pool, start, cwd = _ACTIVE, time.perf_counter(), os.path.realpath(os.getcwd())
+            manager = pool.take(kernel_name, cwd) if pool is not None else None
             waited = time.perf_counter()
             try:
                 if manager is None:  # a cold start: the kernel's start counts as execution
                     return super().execute_managed_notebook(nb_man, kernel_name, *args,
                                                             kernel_manager_class=kernel_manager_class(), **kwargs)
+                reusable = False
                 try:  # papermill's client takes an existing kernel as ``km`` and leaves it running
-                    return super().execute_managed_notebook(nb_man, kernel_name, *args, km=manager, **kwargs)
+                    result = super().execute_managed_notebook(nb_man, kernel_name, *args, km=manager, **kwargs)
+                    reusable = not nb_man.nb.metadata.get("papermill", {}).get("exception")
+                    return result
                 finally:
-                    shutdown(manager)
+                    pool.give_back(manager, kernel_name, cwd, reusable)
             finally:
                 if pool is not None and pool.phases is not None:
                     pool.phases.add("kernel_wait", waited - start)

@@ -6,6 +6,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.inspection import permutation_importance
 
 from nbprod.model import evaluation
 from nbprod.model.features import FeatureBuilder
@@ -81,6 +82,19 @@ def test_importance_regression_and_more_rows_than_the_holdout():
     model = make_model(Candidate("ridge", "linear"), "regression", FeatureBuilder(), seed=0).fit(X, y)
     result = evaluation.importance(model, X, y, "regression", rows=1000, repeats=2, seed=0)
     assert result.index[0] == "x" and result["x"] > 0
+
+
+def test_importance_of_boosted_trees_on_one_thread_equals_sklearns_own_run():
+    frame = tiny_frame(80)
+    X, y = frame.drop(columns="y"), frame["y"]
+    candidate = Candidate("hgb", "hist_gradient_boosting", {"max_iter": 20})
+    model = make_model(candidate, "classification", FeatureBuilder(), seed=0).fit(X, y)
+    result = evaluation.importance(model, X, y, "classification", rows=60, repeats=2, seed=0)
+    sample = X.sample(n=60, random_state=0)
+    direct = permutation_importance(model, sample, y.loc[sample.index], scoring="roc_auc", n_repeats=2,
+                                    random_state=0, n_jobs=1)  # at the machine's own OpenMP thread count
+    assert result.to_dict() == pd.Series(direct.importances_mean, index=X.columns).to_dict()
+    assert result["x"] > 0
 
 
 def test_load_candidates(tmp_path):

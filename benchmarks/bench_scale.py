@@ -533,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loaded-machine", action="store_true",
                         help="mark the figures as measured while other work ran on the machine")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks" / "scale.json")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="score, monitor and grid on this already built project (instead of the 1x build)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--table", type=Path, default=None, metavar="SCALE_JSON",
                         help="print the README's Markdown table of a scale.json and stop")
@@ -560,8 +562,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"scale benchmark{' (quick)' if args.quick else ''}: {', '.join(parts)}; temporary folder {folder}")
     try:
         sources = write_sources(folder / "data", factors, fraction, seed)
-        project = folder / "build-1x"
-        if "builds" in parts:
+        project = args.project.resolve() if args.project else folder / "build-1x"
+        if args.project:
+            figures["project"] = "an already built project (--project)"
+        elif "builds" in parts:
             figures["builds"] = bench_builds(folder, sources, env)
             write(args.out, figures)
         else:

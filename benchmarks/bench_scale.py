@@ -31,7 +31,12 @@ Writes ``reports/benchmarks/scale.json``. Measured, one after the other on this 
 
 ``--quick`` validates the script at small scale (a 5 % sample of the flights as 1x; logs and datasets of
 20k and 100k rows). Every figure records the load average at its start and end: on a shared machine the
-timings are inflated (``loaded_machine`` in the JSON). The full run takes about 35 minutes on 2 cores.
+timings are inflated (``loaded_machine`` in the JSON).
+
+The full run is estimated at 25-30 minutes on a quiet 2-core machine with 16 GB free (not yet measured at full
+scale: builds ~11 min -- 1x ~1.5, 3x ~2.5, 10x ~7.5 with ``train`` the largest --, score ~4, monitor ~6, grid ~4,
+data, log and clusters ~2); the local monitor reads the whole 10M-row log into memory (several GB).
+``--only`` splits it into parts.
 """
 
 from __future__ import annotations
@@ -105,7 +110,7 @@ def write_sources(folder: Path, factors: list[int], fraction: float, seed: int) 
         scaled(base, factor, seed).to_parquet(path, index=False)
         frame = pd.read_parquet(path)  # the size as get reads it
         sources[factor] = {"path": path, "rows": len(frame),
-                           "data_memory_mb": round(frame.memory_usage(deep=True).sum() / 2**20, 1),
+                           "data_memory_mb": round(float(frame.memory_usage(deep=True).sum()) / 2**20, 1),
                            "file_mb": round(path.stat().st_size / 2**20, 1)}
         del frame
         say(f"raw table {factor}x: {sources[factor]['rows']:,} rows, {sources[factor]['data_memory_mb']} MB in memory")
@@ -142,6 +147,33 @@ def build_targets(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if tasks:
             summary["largest_task_at_10x"] = max(tasks, key=tasks.get)
     return summary
+
+
+def ensure_champion(project: Path) -> dict[str, Any]:
+    """The model version the score, monitor and grid runs use: the build's champion or, when its gate did not
+    promote one (on a loaded machine the latency budget can fail), the latest registered version, the alias set
+    here and said so in the figures."""
+    from mlflow import MlflowClient
+
+    from nbprod.project import Project
+
+    catalog = Project.load(project)
+    uri = catalog.tracking_uri({})  # the project's own store, as its build used
+    client = MlflowClient(uri, uri)
+    try:
+        return {"version": client.get_model_version_by_alias(catalog.model_name, catalog.alias).version,
+                "promoted_by_the_build": True}
+    except Exception:  # noqa: BLE001 - MLflow's "alias not found" has no type of its own
+        versions = client.search_model_versions(f"name='{catalog.model_name}'")
+    if not versions:
+        raise RuntimeError(f"the 1x build registered no version of {catalog.model_name}")
+    latest = max(versions, key=lambda version: int(version.version))
+    client.set_registered_model_alias(catalog.model_name, catalog.alias, latest.version)
+    evidence = catalog.reports / "promotion.json"
+    gate = json.loads(evidence.read_text()) if evidence.is_file() else {}
+    say(f"the 1x build's gate did not promote: alias {catalog.alias} set to version {latest.version}")
+    return {"version": latest.version, "promoted_by_the_build": False,
+            "gate": {key: gate[key] for key in ("decision", "summary", "reasons") if key in gate}}
 
 
 # -- a Dask cluster of separate processes -----------------------------------------------------------
@@ -289,12 +321,16 @@ def seed_log(project: Path, folder: Path, env: dict[str, str], batch: int = 1000
     catalog = Project.load(project)
     names = FeatureContract.from_dict(json.loads(catalog.contract.read_text())).names
     rows = pd.read_parquet(catalog.split("new"), columns=list(names))
-    port = free_port()
-    server = subprocess.Popen([*NBPROD, "serve", "--project", str(project), "--port", str(port), "--log-level",
-                               "warning", "--set", f"serve.prediction_log={folder}"], env=env, cwd=project,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    port, output = free_port(), folder.parent / "seed-serve.log"
+    with open(output, "wb") as log:
+        server = subprocess.Popen([*NBPROD, "serve", "--project", str(project), "--port", str(port), "--log-level",
+                                   "warning", "--set", f"serve.prediction_log={folder}"], env=env, cwd=project,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/ready", server)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ready", server, timeout=600)
+        except (TimeoutError, RuntimeError) as error:
+            raise RuntimeError(f"nbprod serve not ready ({error!r}):\n{output.read_text()[-3000:]}") from None
         for start in range(0, len(rows), batch):
             request = urllib.request.Request(f"http://127.0.0.1:{port}/predict",
                                              records_json(rows.iloc[start:start + batch]),
@@ -359,7 +395,8 @@ def bench_monitor(folder: Path, project: Path, env: dict[str, str], sizes: tuple
             return figures
 
         if dask:
-            results[f"{rows}_rows"] = engines(folder, env, measure)
+            results[f"{rows}_rows"] = both = engines(folder, env, measure)
+            both["same_windows_and_decisions"] = both["local"]["windows"] == both["dask_2_workers"]["windows"]
         else:
             results[f"{rows}_rows"] = {"local": measure(None), "dask_2_workers": {
                 "measured": False, "reason": "this nbprod's `nbprod monitor` has no --engine option yet"}}
@@ -367,16 +404,15 @@ def bench_monitor(folder: Path, project: Path, env: dict[str, str], sizes: tuple
     return results
 
 
-def checked_windows(reports: Path) -> int | None:
-    """The number of windows the monitoring pass recorded in its drift history."""
+def checked_windows(reports: Path) -> list[dict[str, Any]]:
+    """Each window the monitoring pass recorded in its drift history: its start, rows and drift decision."""
     from nbprod.project import HISTORY_FILE
 
     path = reports / HISTORY_FILE
-    if not path.is_file():
-        return None
-    history = json.loads(path.read_text())
-    windows = history.get("windows", history) if isinstance(history, dict) else history
-    return len(windows)
+    windows = json.loads(path.read_text())["windows"] if path.is_file() else []
+    return [{"start": window["start"], "rows": window["rows"],
+             "drifted": (window.get("drift") or {}).get("drifted"),
+             "drifted_columns": (window.get("drift") or {}).get("n_drifted")} for window in windows]
 
 
 # -- grid -----------------------------------------------------------------------------------------
@@ -446,10 +482,12 @@ def table(figures: dict[str, Any]) -> str:
         lines.append(f"| build time 10x / 1x (target <= 10) | {builds['time_10x_over_1x']} |")
     for command in ("score", "monitor"):
         for size, engines in figures.get(command, {}).items():
-            if not size.endswith("_rows"):
+            if not (size.endswith("_rows") and size[:-5].isdigit()):
                 continue
             cells = []
             for engine, run in engines.items():
+                if not isinstance(run, dict):
+                    continue
                 if not run.get("measured", True):
                     cells.append(f"{engine}: not measured ({run['reason']})")
                     continue
@@ -464,6 +502,19 @@ def table(figures: dict[str, Any]) -> str:
                      f"{grid['local']['seconds']} s; Dask 2 workers {grid['dask_2_workers']['seconds']} s; "
                      f"identical scores: {grid['identical_scores']} |")
     return "\n".join(lines)
+
+
+def write(out: Path, figures: dict[str, Any]) -> None:
+    """Write the figures so far (after each part: a failure later loses nothing measured)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"complete": False, **figures}, indent=2, default=plain) + "\n")
+
+
+def plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value JSON takes."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -482,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loaded-machine", action="store_true",
                         help="mark the figures as measured while other work ran on the machine")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks" / "scale.json")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="score, monitor and grid on this already built project (instead of the 1x build)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--table", type=Path, default=None, metavar="SCALE_JSON",
                         help="print the README's Markdown table of a scale.json and stop")
@@ -509,21 +562,29 @@ def main(argv: list[str] | None = None) -> int:
     say(f"scale benchmark{' (quick)' if args.quick else ''}: {', '.join(parts)}; temporary folder {folder}")
     try:
         sources = write_sources(folder / "data", factors, fraction, seed)
-        project = folder / "build-1x"
-        if "builds" in parts:
+        project = args.project.resolve() if args.project else folder / "build-1x"
+        if args.project:
+            figures["project"] = "an already built project (--project)"
+        elif "builds" in parts:
             figures["builds"] = bench_builds(folder, sources, env)
+            write(args.out, figures)
         else:
             figures["builds_skipped"] = True
             project = project_copy(project)
             say("build 1x (for score, monitor and grid)")
             timed([*NBPROD, "build", "--project", str(project), "--set", f"data.source={sources[1]['path']}"],
                   project, env)
+        if {"score", "monitor", "grid"} & set(parts):
+            figures["champion"] = ensure_champion(project)
         if "score" in parts:
             figures["score"] = bench_score(folder, project, env, sizes, block_rows)
+            write(args.out, figures)
         if "monitor" in parts:
             figures["monitor"] = bench_monitor(folder, project, env, sizes, block_rows)
+            write(args.out, figures)
         if "grid" in parts:
             figures["grid"] = bench_grid(folder, project, env)
+            write(args.out, figures)
     finally:
         if args.keep:
             say(f"kept {folder}")
@@ -534,8 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["total_minutes"] = round((time.perf_counter() - STARTED) / 60, 1)
     figures["note"] = ("wall seconds on a 2-core machine; loaded_machine: other work shared the CPUs (load average"
                        " above 0.5 at the start, or stated), so timings are inflated, memory much less so")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    figures["complete"] = True
+    write(args.out, figures)
     say(f"written {args.out} in {figures['total_minutes']} min")
     return 0
 

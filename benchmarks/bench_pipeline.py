@@ -73,8 +73,25 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+#: 1-minute load averages seen at the start and end of each measured command (:func:`loaded_machine`).
+LOADS: list[float] = []
+
+#: Load average above which the machine counts as loaded: the cores, plus what the benchmark itself
+#: runs at once (a build, a kernel warming, the candidates fitted two at a time).
+LOADED_ABOVE = (os.cpu_count() or 1) + 2
+
+
+def loaded_machine() -> dict[str, object]:
+    """Whether other work shared the machine during the run (then wall seconds are inflated: compare CPU
+    seconds and shares), with the 1-minute load averages seen."""
+    return {"loaded_machine": bool(LOADS) and max(LOADS) > LOADED_ABOVE,
+            "load_average": {"min": min(LOADS, default=None), "max": max(LOADS, default=None),
+                             "loaded_above": LOADED_ABOVE}}
+
+
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
     """Run ``command``; return wall seconds, CPU seconds and the peak RSS of its process tree (MB)."""
+    LOADS.append(round(os.getloadavg()[0], 1))
     started, cpu = time.perf_counter(), children_cpu()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     watched, peak = psutil.Process(process.pid), [0]
@@ -91,6 +108,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float
     sampler.start()
     _, stderr = process.communicate()
     sampler.join()
+    LOADS.append(round(os.getloadavg()[0], 1))
     if process.returncode:
         raise RuntimeError(f"{command} failed:\n{stderr.decode()[-3000:]}")
     return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(children_cpu() - cpu, 2),
@@ -148,6 +166,7 @@ def main() -> None:
                        *([] if args.sample_frac is None else [str(args.sample_frac)])], project, env)
     figures = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **loaded_machine(),
         **({} if args.sample_frac is None else {"sample_frac": args.sample_frac}),
         "full_build": full,
         "no_change_rebuild": {"seconds": [run["seconds"] for run in nochange],

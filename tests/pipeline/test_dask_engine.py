@@ -1,9 +1,13 @@
-"""``nbprod build --engine dask`` on a real cluster: a scheduler and two one-thread workers, separate processes.
+"""``nbprod build --engine dask`` on a real cluster against the team tracking server.
 
-One build on the cluster (the suite's sample settings, without the two reporting tasks), during which
-the worker running ``train`` is killed with SIGKILL, is compared with the suite's shared local sample
-build: identical products, one MLflow child run per task, the champion alias set, no kernel left. Then
-the faults: a bad notebook, a task whose workers keep dying, a scheduler nobody answers at.
+The cluster is a scheduler and two one-thread workers, separate processes; the team server
+(``nbprod team-server``: PostgreSQL, an S3-compatible server and MLflow, on loopback) is started once
+for the module. One build on the cluster (the suite's sample settings, without the two reporting
+tasks) tracked on that server, during which the worker running ``train`` is killed with SIGKILL, is
+compared with the suite's shared local sample build: identical products, one MLflow child run per
+task, the champion alias set (a row in PostgreSQL), the artifacts objects in the bucket, no kernel
+left. Then ``nbprod score`` and ``nbprod monitor`` on the cluster against their local runs, and the
+faults: a bad notebook, a task whose workers keep dying, a scheduler nobody answers at.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 import pandas as pd
 import pytest
+import team_stack
 from dask_cluster import Cluster, start
 from project_copy import REPORTING_TASKS, SAMPLE, copy_project, load_settings
 
@@ -31,6 +36,20 @@ ALLOWED_FAILURES = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
 SAME_BYTES = ("data/raw.parquet", "data/train.parquet", "data/valid.parquet", "data/test.parquet",
               "data/new.parquet", "data/contract.json", "data/target.json")
 TASKS = ("get", "validate", "eda", "prepare", "train", "evaluate", "promote")
+
+
+@pytest.fixture(scope="module")
+def team():
+    """The team tracking server (:class:`team_stack.Team`), stopped after the module."""
+    with team_stack.team_folder() as folder, team_stack.running(folder) as running:
+        yield running
+
+
+@pytest.fixture
+def on_team(team, monkeypatch: pytest.MonkeyPatch):
+    """Commands run in this test track on the team server (``MLFLOW_TRACKING_URI``)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", team.url)
+    return team
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +85,14 @@ def kernel_children(cluster: Cluster, pid: int) -> list:
 
 
 @pytest.fixture(scope="module")
-def dask_build(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory):
-    """The sample build on the cluster, its ``train`` worker killed with SIGKILL while the notebook runs:
-    (project, settings, result, killed: {address, pid, kernels})."""
+def dask_build(cluster: Cluster, team: team_stack.Team, tmp_path_factory: pytest.TempPathFactory):
+    """The sample build on the cluster, tracked on the team server, its ``train`` worker killed with SIGKILL
+    while the notebook runs: (project, settings, result, killed: {address, pid, kernels})."""
     from nbprod.pipeline.build import build
 
     project = copy_project(tmp_path_factory.mktemp("dask-build") / "project", drop_tasks=REPORTING_TASKS)
-    settings = load_settings(project, [*SAMPLE, *BUDGET, "engine.kind=dask", f"engine.scheduler={cluster.address}"])
+    settings = load_settings(project, [*SAMPLE, *BUDGET, "engine.kind=dask", f"engine.scheduler={cluster.address}",
+                                       f"tracking.uri={team.url}"])
     outcome: dict = {}
     heard = Heard()
     thread = threading.Thread(target=lambda: outcome.update(result=capture(build, settings, project, False, heard)))
@@ -123,7 +143,8 @@ def test_products_are_the_bytes_of_a_local_build(dask_build, sample_build):
     project, settings, _, _ = dask_build
     local, local_settings, local_result = sample_build
     assert local_result.ok
-    assert {**local_settings, "engine": None, "registry": None} == {**settings, "engine": None, "registry": None}
+    assert {**local_settings, "engine": None, "registry": None, "tracking": None} == \
+        {**settings, "engine": None, "registry": None, "tracking": None}
     from nbprod.pipeline.dask_engine import file_digest
 
     for name in SAME_BYTES:
@@ -158,14 +179,15 @@ def test_candidates_are_fitted_on_the_other_workers_as_they_would_be_here(cluste
     assert any(prefix.startswith("nbprod-fit") for prefix in prefixes), prefixes
 
 
-def test_one_child_run_per_task_and_the_notebooks_logged(dask_build):
+def test_one_child_run_per_task_and_the_notebooks_logged_on_the_team_server(dask_build, team):
     from mlflow.entities import ViewType
 
     from nbprod import tracking
     from nbprod.tracking import tags as names
 
     project, settings, result, _ = dask_build
-    client = tracking.client_for(tracking.tracking_uri(settings, project, environ={}))
+    assert tracking.tracking_uri(settings, project, environ={}) == team.url
+    client = tracking.client_for(team.url)
     experiment = client.get_experiment_by_name(settings["tracking"]["experiment"]).experiment_id
     runs = client.search_runs([experiment], names.equals(names.PARENT, result.parent_run_id))
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == result.parent_run_id]
@@ -189,15 +211,25 @@ def test_independent_tasks_ran_at_the_same_time_and_the_others_in_order(dask_bui
         assert when["finished", before] <= when["started", after], (before, after)
 
 
-def test_the_champion_alias_is_set(dask_build):
+def test_the_champion_alias_is_set_in_postgres(dask_build, team):
     from nbprod import tracking
 
     project, settings, _, _ = dask_build
-    client = tracking.client_for(tracking.tracking_uri(settings, project, environ={}))
+    client = tracking.client_for(team.url)
     evidence = json.loads((project / settings["reports"] / "promotion.json").read_text())
     assert evidence["decision"] == "promoted", evidence
-    version = client.get_model_version_by_alias(settings["registry"]["model_name"], settings["registry"]["alias"])
+    name, alias = settings["registry"]["model_name"], settings["registry"]["alias"]
+    version = client.get_model_version_by_alias(name, alias)
     assert int(evidence["candidate"]["version"]) == int(version.version)
+    assert (name, alias, int(version.version)) in team_stack.alias_rows(team.data)
+
+
+def test_the_artifacts_are_objects_in_the_bucket_and_none_in_the_project(dask_build, team):
+    project, _, _, _ = dask_build
+    names = [path.name for path in team_stack.bucket_files(team.data)]
+    assert {"MLmodel", "train.ipynb", "train.html", "evaluate.ipynb"} <= set(names), sorted(set(names))
+    assert names.count("train.ipynb") == 1  # the killed attempt's run and its artifacts were deleted
+    assert not (project / "mlartifacts").exists() and not (project / "mlflow.db").exists()
 
 
 def test_an_executed_notebook_is_complete(dask_build):
@@ -217,8 +249,8 @@ def test_no_kernel_is_left_on_the_workers(dask_build, cluster):
     assert killed["kernels"]
 
 
-def test_a_folder_of_parquet_files_is_scored_file_by_file_on_the_workers_as_locally(dask_build, cluster, tmp_path,
-                                                                                  capsys):
+def test_a_folder_of_parquet_files_is_scored_file_by_file_on_the_workers_as_locally(dask_build, cluster, on_team,
+                                                                                  tmp_path, capsys):
     from nbprod import cli
 
     project, settings, _, _ = dask_build
@@ -242,7 +274,67 @@ def test_a_folder_of_parquet_files_is_scored_file_by_file_on_the_workers_as_loca
     assert len(scored) > 0 and scored["probability"].between(0, 1).all()
 
 
-def test_a_bad_notebook_stops_the_build_naming_the_task(dask_build, capsys):
+def drifting_rows(project, settings) -> pd.DataFrame:
+    """The build's later rows (its ``new`` split), six columns changed in their later half: windows of both kinds."""
+    rows = pd.read_parquet(project / settings["products"] / "data" / "new.parquet")
+    times = rows[settings["data"]["time_column"]]
+    later = times >= times.quantile(0.5)
+    for column in ("distance", "sched_dep_time", "sched_arr_time"):
+        rows.loc[later, column] = rows.loc[later, column] * 3
+    for column in ("carrier", "origin", "dest"):
+        rows.loc[later, column] = "ZZ"
+    return rows
+
+
+def test_monitor_on_the_cluster_gives_the_windows_and_decisions_of_a_local_pass(dask_build, cluster, on_team,
+                                                                                 tmp_path, capsys):
+    from nbprod import cli
+
+    project, settings, _, _ = dask_build
+    rows = drifting_rows(project, settings)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for index in range(3):  # every window has rows in every file
+        rows.iloc[index::3].to_parquet(parts / f"part-{index}.parquet")
+    common = ["--project", str(project), "--no-retrain", "--no-snapshot", "--set", "monitor.min_rows=20",
+              "--set", "monitor.drift_share=0.45"]
+    histories = {}
+    for engine, data, extra in (("local", tmp_path / "rows.parquet", []),
+                                ("dask", parts, ["--engine", "dask", "--scheduler", cluster.address])):
+        reports = f"reports/monitoring-{engine}"
+        assert cli.main(["monitor", "--data", str(data), *common, "--set", f"monitor.reports={reports}", *extra]) == 0
+        histories[engine] = json.loads((project / reports / "drift_history.json").read_text())
+    out = capsys.readouterr().out
+    local, dask = histories["local"], histories["dask"]
+    assert [(w["start"], w["end"], w["rows"]) for w in dask["windows"]] == \
+        [(w["start"], w["end"], w["rows"]) for w in local["windows"]]
+    decisions = {engine: [(w["drift"]["drifted"], [(c["column"], c["drifted"], c["statistic"], c.get("p_value"))
+                                                   for c in w["drift"]["columns"]])
+                          for w in history["windows"]] for engine, history in histories.items()}
+    assert decisions["dask"] == decisions["local"]
+    assert {w["drift"]["drifted"] for w in local["windows"]} == {True, False}
+    assert [w["performance"] for w in dask["windows"]] == [w["performance"] for w in local["windows"]]
+    assert [(e["kind"], e["reason"]) for e in dask["events"]] == [(e["kind"], e["reason"]) for e in local["events"]]
+    assert out.count("Decision: retrain due (record only: monitor.retrain is false)") == 2
+    with cluster.client() as client:
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert {"nbprod-monitor-read", "nbprod-monitor-check"} <= {prefix.rsplit("-", 2)[0] for prefix in prefixes}
+
+
+def test_monitor_on_the_cluster_refuses_windows_in_file_order(dask_build, cluster, on_team, tmp_path, capsys):
+    from nbprod import cli
+
+    project, settings, _, _ = dask_build
+    rows = drifting_rows(project, settings).drop(columns=[settings["data"]["time_column"]])
+    rows.to_parquet(tmp_path / "rows.parquet")
+    code = cli.main(["monitor", "--data", str(tmp_path / "rows.parquet"), "--project", str(project), "--no-retrain",
+                     "--no-snapshot", "--scheduler", cluster.address])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("nbprod monitor: the dask engine places rows in windows by time")
+
+
+def test_a_bad_notebook_stops_the_build_naming_the_task(dask_build, on_team, capsys):
     from nbprod import cli
 
     project, settings, _, _ = dask_build

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -109,3 +110,24 @@ def test_a_run_that_is_not_a_build_is_a_one_line_error(built):
     assert done.returncode == 2
     assert done.stderr.strip() == (f"nbprod reproduce: run {child.info.run_id} is not a build's parent run "
                                    f"(its build is {run_id})")
+
+
+def test_a_tampered_recorded_model_is_refused_before_anything_is_rebuilt(built, tmp_path):
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    from nbprod.pipeline.reproduce import best_model_run
+    from nbprod.registry.digest import run_model_location
+
+    project, settings, run_id, _ = built
+    client = client_for(tracking_uri(settings, project, environ={}))
+    folder = Path(local_file_uri_to_path(run_model_location(client, best_model_run(client, run_id), "model")))
+    (model_file,) = [path for path in folder.rglob("model.*") if path.suffix in (".pkl", ".skops")]
+    original = model_file.read_bytes()
+    try:
+        model_file.write_bytes(original + b"\n")  # e.g. a pickle with a payload appended
+        done = reproduce(project, run_id, "--keep", str(tmp_path / "repro"))
+    finally:
+        model_file.write_bytes(original)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused: its files do not match the digest" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "repro" / "mlflow.db").exists()  # nothing was rebuilt

@@ -33,23 +33,28 @@ class Logged:
     metrics: dict
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def store(tmp_path_factory: pytest.TempPathFactory):
-    """A fresh MLflow SQLite store and experiment; MLFLOW_TRACKING_URI/EXPERIMENT_ID point at it."""
+    """A fresh MLflow SQLite store and experiment; MLFLOW_TRACKING_URI/EXPERIMENT_ID point at it (and MLflow's
+    tracking and registry URIs) for the registry tests only: all is put back after the last of them."""
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
     folder = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID",
-                                                  "NBPROD_PARENT_RUN")}
+    saved = {key: os.environ.get(key)
+             for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "NBPROD_PARENT_RUN")}
+    saved_uris = tracking_utils._tracking_uri, registry_utils._registry_uri
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.pop("NBPROD_PARENT_RUN", None)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)  # not a registry another test of the session pointed MLflow at
+    mlflow.set_registry_uri(uri)
     experiment_id = mlflow.create_experiment("registry-tests", artifact_location=(folder / "artifacts").as_uri())
     os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     yield {"uri": uri, "folder": folder, "experiment_id": experiment_id}
+    tracking_utils._tracking_uri, registry_utils._registry_uri = saved_uris  # not set_*_uri: they export
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -57,7 +62,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):
             os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def frames():
     """(train, holdout) raw frames with the target column."""
     from sklearn.datasets import load_breast_cancer
@@ -74,7 +79,7 @@ def frames():
     return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(drop=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def holdout_path(frames, tmp_path_factory) -> Path:
     """The holdout as Parquet (raw columns + target)."""
     path = tmp_path_factory.mktemp("data") / "holdout.parquet"
@@ -102,26 +107,26 @@ def _fit_and_log(store, frames, name: str, kind: str, params: dict, columns: lis
     return Logged(name, model, run.info.run_id, info.model_uri, metrics)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def all_columns(frames) -> list[str]:
     """Every raw column but the target and ``extra``."""
     return [c for c in frames[0].columns if c not in (TARGET, "extra")]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def good(store, frames, all_columns) -> Logged:
     """A decent gradient-boosting model on every column but ``extra``."""
     return _fit_and_log(store, frames, "hgb", "hist_gradient_boosting", {"max_iter": 30}, all_columns)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def weak(store, frames) -> Logged:
     """A worse, schema-compatible model: a heavily regularised linear model on two weak columns."""
     return _fit_and_log(store, frames, "weak", "linear", {"C": 1e-4},
                         ["mean_fractal_dimension", "mean_symmetry"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def needs_extra(store, frames, all_columns) -> Logged:
     """A model requiring ``extra``, a column the champion's contract lacks."""
     return _fit_and_log(store, frames, "extra", "hist_gradient_boosting", {"max_iter": 30},
@@ -162,7 +167,7 @@ def write_evaluation(tmp_path, holdout_path, frames):
     return write
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def measured(good, tmp_path_factory, frames):
     """The budget figures of ``good``, measured once (one subprocess) and reused."""
     import mlflow.artifacts

@@ -57,6 +57,7 @@ def test_rejects_each_budget_limit_separately(measured, check, field, figure):
     failed = decision.failed[0]
     assert failed.measured == value and failed.limit == value * 0.5
     assert "> limit" in failed.detail
+    assert (gate.LESSON in failed.detail) == (check == "size")  # the seed's lesson, said by the one gate
 
 
 def test_unmeasured_figures_fail():
@@ -141,10 +142,10 @@ def test_reasons_tag_stays_valid_json():
     import json
 
     from nbprod.registry.client import MAX_TAG_CHARS
-    from nbprod.registry.task import _reasons_tag
+    from nbprod.registry.promotion import reasons_tag
 
     reasons = [gate.Reason(check, False, "x" * 4000) for check in gate.CHECKS]
-    text = _reasons_tag(reasons)
+    text = reasons_tag(reasons)
     assert len(text) <= MAX_TAG_CHARS
     assert [r["check"] for r in json.loads(text)] == list(gate.CHECKS)
 

@@ -1,5 +1,5 @@
-"""The recommender's gate (:mod:`nbprod.recommender.promote`): the decision alone, and a model over the size
-budget in the real MLflow store of this folder's ``store`` fixture."""
+"""The one gate with the recommender's evidence (:mod:`nbprod.recommender.promote`): the decision alone, and a
+model over the size budget in the real MLflow store of this folder's ``store`` fixture."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nbprod.recommender import evaluation, promote, split, training
+from nbprod.recommender import evaluation, probe, promote, split, training
 from nbprod.recommender.estimator import Recommender
 from nbprod.recommender.models import Candidate
-from nbprod.registry import gate
+from nbprod.registry import budget, gate
 
 LIMITS = gate.Limits(max_size_mb=8.0, max_memory_mb=1024.0, max_p99_ms=100.0)
 
@@ -31,13 +31,15 @@ def catalogue_interactions(users: int = 300, items: int = 1600, per_user: int = 
 def test_a_failed_size_check_carries_the_lesson_and_every_check_must_pass():
     passed = gate.Reason("metric", True, "ndcg@10 better")
     fits = gate.BudgetFigures(1.0, 10.0, 1.0)
-    assert promote.decide(passed, fits, LIMITS).promoted
-    too_big = gate.BudgetFigures(4096.0, None, None, error=promote.NOT_LOADED)
-    decision = promote.decide(passed, too_big, LIMITS)
+    assert gate.decide(passed, fits, LIMITS, None, advice=promote.ADVICE).promoted
+    too_big = gate.BudgetFigures(4096.0, None, None, error=budget.NOT_LOADED)
+    decision = gate.decide(passed, too_big, LIMITS, None, advice=promote.ADVICE)
     assert not decision.promoted
+    assert [reason.check for reason in decision.reasons] == ["metric", "size", "memory", "latency"]
     size = next(reason for reason in decision.reasons if reason.check == "size")
     assert "4 GB where production allowed 200 MB" in size.detail and "4096 MB > limit 8 MB" in size.detail
-    assert not promote.decide(gate.Reason("metric", False, "worse"), fits, LIMITS).promoted
+    assert promote.ADVICE in size.detail
+    assert not gate.decide(gate.Reason("metric", False, "worse"), fits, LIMITS, None).promoted
 
 
 def test_a_dense_item_item_matrix_on_the_full_catalogue_is_rejected_for_size_without_being_loaded(store, tmp_path):
@@ -71,16 +73,16 @@ def test_a_dense_item_item_matrix_on_the_full_catalogue_is_rejected_for_size_wit
     assert evidence["decision"] == gate.REJECTED
     size = next(reason for reason in evidence["reasons"] if reason["check"] == "size")
     assert not size["passed"] and size["measured"] > LIMITS.max_size_mb
-    assert promote.LESSON in size["detail"]
-    assert evidence["budget"]["error"] == promote.NOT_LOADED and evidence["budget"]["memory_mb"]["measured"] is None
+    assert gate.LESSON in size["detail"] and promote.ADVICE in size["detail"]
+    assert evidence["budget"]["error"] == budget.NOT_LOADED and evidence["budget"]["memory_mb"]["measured"] is None
     assert Registry("dense-recommender").alias_version("champion") is None
     assert "4 GB where production allowed 200 MB" in (tmp_path / "promotion.html").read_text()
     registry = Registry("dense-recommender")
     with tempfile.TemporaryDirectory() as folder:
         sparse = registry.download(registry.register(index["sparse"]["model_uri"], index["sparse"]["run_id"], {}),
                                    Path(folder))
-        assert promote.size_figures(sparse, LIMITS) is None  # the sparse neighbours fit the same budget
-        figures = promote.measure(sparse, promote.probe_users(parts["test"], None), 10, LIMITS, calls=60)
+        figures = budget.measure(sparse, promote.probe_users(parts["test"], None), probe.task(10), calls=60,
+                                 skip_over_mb=LIMITS.max_size_mb)  # the sparse neighbours fit the same budget
     assert figures.error is None and figures.size_mb <= LIMITS.max_size_mb
     assert figures.memory_mb is not None and figures.memory_mb >= 0 and not figures.memory_at_least
     assert figures.p99_ms is not None and figures.details["k"] == 10 and figures.details["latency_calls"] == 60

@@ -65,16 +65,33 @@ class BodyCase:
 
 
 @dataclass(frozen=True)
+class Served:
+    """How the service answers a CSV body (``Content-Type: text/csv`` on ``/predict`` and ``/invocations``):
+    the status, the error kind and a part of its message; ``where`` the (record, column) its first detail
+    names (record None: the header)."""
+
+    status: int
+    kind: str = ""
+    text: str = ""
+    where: tuple[int | None, str | None] | None = None
+
+
+OK = Served(200)
+
+
+@dataclass(frozen=True)
 class CsvFileCase:
     """A file for ``nbprod score``: ``outcome`` is ``"refused"`` (the whole file, exit 2, message holds
-    ``text``), ``"rejected"`` (row ``row`` goes to the rejects, reason holds ``text``) or ``"scored"``
-    (every row scored)."""
+    ``text``), ``"rejected"`` (the rows ``rows`` go to the rejects, reason holds ``text``) or ``"scored"``
+    (every row scored). ``rows``: the rows rejected. ``served``: the service's answer to the same text sent as a CSV body (a file
+    refused is a 400, a row rejected a 422 naming it, as ``record N``)."""
 
     name: str
     text: Callable[[list[dict]], bytes]
     outcome: str
     text_part: str = ""
-    row: int | None = None
+    rows: tuple[int, ...] = ()
+    served: Served = OK
 
 
 LONG = "x" * (MAX_TEXT_CHARS + 1)
@@ -341,30 +358,45 @@ def _csv(rows: list[dict]) -> bytes:
 
 
 CSV_FILE_CASES: list[CsvFileCase] = [
-    CsvFileCase("empty file", lambda g: b"", "refused", "cannot read"),
-    CsvFileCase("header only", lambda g: _csv(g[:1]).split(b"\n")[0] + b"\n", "scored"),
+    CsvFileCase("empty file", lambda g: b"", "refused", "cannot read",
+                served=Served(400, "malformed_csv", "the CSV body is empty")),
+    CsvFileCase("header only", lambda g: _csv(g[:1]).split(b"\n")[0] + b"\n", "scored",
+                served=Served(422, "empty_input", "the list is empty")),
     CsvFileCase("missing header (data on the first line)", lambda g: b"\n".join(_csv(g[:3]).split(b"\n")[1:]),
-                "refused", "missing required column(s)"),
+                "refused", "missing required column(s)",
+                served=Served(422, "missing_column", "record 0: required column 'carrier' is missing")),
     CsvFileCase("required column missing from the header",
                 lambda g: _csv([{k: v for k, v in r.items() if k != "origin"} for r in g[:3]]), "refused",
-                "missing required column(s) ['origin']"),
+                "missing required column(s) ['origin']",
+                served=Served(422, "missing_column", "required column 'origin' is missing", (0, "origin"))),
     CsvFileCase("column twice in the header",
                 lambda g: _csv([{**r, "dup": r["distance"]} for r in g[:3]]).replace(b",dup", b",distance", 1),
-                "refused", "more than once in the header: ['distance']"),
-    CsvFileCase("ragged row: a field too many", lambda g: _add_field(_csv(g[:3]), 2), "refused", "Expected 6 fields"),
+                "refused", "more than once in the header: ['distance']",
+                served=Served(400, "malformed_csv", "more than once in the header: ['distance']",
+                              (None, "distance"))),
+    CsvFileCase("ragged row: a field too many", lambda g: _add_field(_csv(g[:3]), 2), "refused", "Expected 6 fields",
+                served=Served(400, "malformed_csv", "more fields than the header (7, the header 6)", (1, None))),
     CsvFileCase("first row with a field too many (pandas would shift the columns)", lambda g: _add_field(_csv(g[:3]), 1),
-                "refused", "more fields than the header"),
+                "refused", "more fields than the header",
+                served=Served(400, "malformed_csv", "more fields than the header (7, the header 6)", (0, None))),
     CsvFileCase("trailing separator on every data row", lambda g: b"\n".join(
         line + b"," if number and line else line for number, line in enumerate(_csv(g[:3]).split(b"\n"))),
-        "refused", "more fields than the header"),
+        "refused", "more fields than the header",
+        served=Served(400, "malformed_csv", "a field after the last column 'time_hour'", (0, None))),
     CsvFileCase("ragged row: a field missing", lambda g: _drop_last_field(_csv(g[:3]), 2), "rejected",
-                "the row has 5 field(s), the header 6", row=1),
+                "the row has 5 field(s), the header 6: none from column 'time_hour' on", rows=(1,),
+                served=Served(422, "short_row", "the row has 5 field(s), the header 6", (1, "time_hour"))),
     CsvFileCase("ragged row: all but one field missing", lambda g: _csv(g[:3]).replace(b"\n", b"\nUA\n", 2)
-                .replace(b"\nUA\n", b"\n", 1), "rejected", "the row has 1 field(s), the header 6", row=1),
+                .replace(b"\nUA\n", b"\n", 1), "rejected", "the row has 1 field(s), the header 6", rows=(1,),
+                served=Served(422, "short_row", "none from column 'origin' on", (1, "origin"))),
+    CsvFileCase("short rows in two places (each named)",
+                lambda g: _drop_last_field(_drop_last_field(_csv(g[:4]), 2), 4), "rejected",
+                "the row has 5 field(s), the header 6", rows=(1, 3),
+                served=Served(422, "short_row", "(and 1 more problem(s), see details)", (1, "time_hour"))),
     CsvFileCase("blank and whitespace-only lines between rows", lambda g: _csv(g[:3]).replace(b"\n", b"\n\n   \n"),
                 "scored"),
     CsvFileCase("not UTF-8 (Latin-1 byte)", lambda g: _csv(g[:3]).replace(b"\n", b"\n\xc1", 1), "refused",
-                "cannot read"),
+                "cannot read", served=Served(400, "malformed_csv", "not UTF-8")),
     CsvFileCase("UTF-8 byte-order mark", lambda g: b"\xef\xbb\xbf" + _csv(g[:3]), "scored"),
     CsvFileCase("quoted newline inside a category", lambda g: _csv([g[0], {**g[1], "dest": "NEW\nYORK"}, g[2]]),
                 "scored"),

@@ -34,6 +34,7 @@ class InProcess:
     service: PredictionService
     port: int
     log_folder: object
+    server: object = None  # the uvicorn.Server
 
     def request(self, method: str, path: str, body=None, headers=None, timeout: float = 10.0):
         """``(status, headers, parsed JSON body or text)``; JSON content type unless ``headers`` say otherwise."""
@@ -72,7 +73,7 @@ def served(project, tmp_path_factory):
                                            access_log=False, **uvicorn_options(guard)))
     thread = threading.Thread(target=server.run, name="guarded-server", daemon=True)
     thread.start()
-    running = InProcess(service, port, folder / "predictions")
+    running = InProcess(service, port, folder / "predictions", server)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -178,6 +179,26 @@ def test_half_open_connections_are_closed_and_health_answers_meanwhile(served):
             sock.close()
 
 
+def test_beyond_max_connections_the_503_says_when_to_retry(served):
+    config = served.server.config
+    config.limit_concurrency = 3  # serve.max_connections, read by each new connection
+    sockets = []
+    try:
+        for _ in range(2):
+            sockets.append(socket.create_connection(("127.0.0.1", served.port)))
+            sockets[-1].sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # kept alive
+            assert sockets[-1].recv(4096).startswith(b"HTTP/1.1 200")
+        status, headers, body = served.request("GET", "/health")  # the third connection: at the limit
+    finally:
+        config.limit_concurrency = served.service.config.guard.max_connections
+        for sock in sockets:
+            sock.close()
+    assert status == 503 and int(headers["retry-after"]) >= 1, (status, headers, body)
+    assert body["error"]["kind"] == "overloaded" and "serve.max_connections" in body["error"]["message"]
+    time.sleep(0.2)
+    assert served.request("GET", "/health")[0] == 200
+
+
 def test_a_body_that_trickles_gets_408(served):
     with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
         sock.sendall(f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\nContent-Type: application/json\r\n"
@@ -220,8 +241,8 @@ def test_overload_and_a_hung_model_are_answered_not_waited_for(served, good_reco
         for waiting in [first, queued, *more]:
             status, _, body = waiting.result(10)
             assert status == 504 and body["error"]["kind"] == "deadline_exceeded"
-        status, _, body = served.request("GET", "/ready")
-        assert status == 503 and body["status"] == "stalled"
+        status, headers, body = served.request("GET", "/ready")
+        assert status == 503 and body["status"] == "stalled" and int(headers["retry-after"]) >= 1
         status, headers, body = served.request("POST", "/predict", good_records[0])
         assert status == 503 and body["error"]["kind"] == "model_stalled" and "retry-after" in headers
         metrics = served.request("GET", "/metrics")[2]

@@ -51,13 +51,12 @@ class SettingsOnly:
 
 def asgi_post(model, path: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
     """POST ``body`` to the prediction service (the ASGI application, in process) serving ``model``."""
-    from nbprod.serving.app import MicroBatcher, PredictionService, ServeConfig
+    from nbprod.serving.app import PredictionService, ServeConfig
 
     async def run() -> tuple[int, dict]:
         service = PredictionService(ServeConfig.from_project(SettingsOnly(model.name)))
         service.token, service.model = None, model
-        service.batcher = MicroBatcher(service.metrics, 100)
-        service.batcher.start()
+        service.batcher.start()  # the service's own batcher; no registry watcher
         sent: list[dict] = []
         messages = [{"type": "http.request", "body": body, "more_body": False}]
 

@@ -95,13 +95,19 @@ def test_predict_on_a_recommender_points_at_recommend(service):
 
 
 def test_every_request_is_logged_with_the_items_shown_and_their_path(service):
-    _, body = call(service, {"user": "u2", "k": 2})
+    _, body = call(service, {"user": "u2", "k": 12})
+    _, other = call(service, {"user": "newcomer", "k": 2, "segment": "north"})
     service.log.flush()
     logged = pd.concat(pd.read_parquet(path) for path in sorted(service.config.log_folder.glob("*.parquet")))
-    rows = logged[logged["request_id"] == body["request_id"]].sort_values("rank")
-    assert rows["item"].tolist() == body["items"] and set(rows["path"]) == {"collaborative"}
-    assert rows["prediction"].tolist() == pytest.approx(body["scores"])
-    assert set(rows["model_version"]) == {"3"}
+    rows = logged[logged["request_id"] == body["request_id"]].sort_values("row")
+    assert len(body["items"]) == 12 and rows["item"].tolist() == body["items"]
+    assert rows["rank"].tolist() == [str(rank) for rank in range(1, 13)]  # text, as every logged input column
+    assert set(rows["path"]) == {"collaborative"} and set(rows["user"]) == {"u2"}
+    assert rows["prediction"].tolist() == body["scores"] and rows["segment"].isna().all()
+    assert set(rows["model_version"]) == {"3"} and set(rows["model_name"]) == {"movies"}
+    rows = logged[logged["request_id"] == other["request_id"]].sort_values("row")
+    assert rows["item"].tolist() == other["items"] and set(rows["segment"]) == {"north"}
+    assert set(rows["path"]) == {"fallback:segment"} and rows["client_request_id"].isna().all()
 
 
 def test_parse_keeps_the_defaults():

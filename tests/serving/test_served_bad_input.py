@@ -157,12 +157,33 @@ def test_score_refuses_or_reads_right_odd_files(champion, good_records, case, tm
         return
     summary, rejects = score(champion, tmp_path, data)
     if case.outcome == "rejected":
-        assert rejects["input_row"].tolist() == [str(case.row)]
-        assert case.text_part in rejects["reject_reason"].iloc[0]
+        assert rejects["input_row"].tolist() == [str(row) for row in case.rows]
+        assert all(case.text_part in reason for reason in rejects["reject_reason"])
     else:
         assert summary.rows_rejected == 0 and summary.rows_scored == summary.rows_read
         scored = pd.read_csv(tmp_path / "out.csv")
         assert scored["probability"].between(0, 1).all() and len(scored) == summary.rows_read
+
+
+@pytest.mark.parametrize("path", ["/predict", "/invocations"])
+@pytest.mark.parametrize("case", CSV_FILE_CASES, ids=[case.name for case in CSV_FILE_CASES])
+def test_a_csv_body_is_checked_as_score_checks_a_file(server, good_records, case, path):
+    status, _, body = http("POST", server.url + path, case.text(good_records), {"Content-Type": "text/csv"})
+    expected = case.served
+    if expected.status == 200:
+        assert status == 200 and len(body["predictions"]) >= 2, body
+        assert case.outcome == "scored"
+        return
+    assert case.outcome != "scored" or expected.kind == "empty_input"  # a refused file, a rejected row: 4xx
+    error = assert_one_line_error(status, body, expected.status, expected.kind, expected.text)
+    if expected.where is not None:
+        record, column = expected.where
+        detail = error["details"][0]
+        assert (detail["record"], detail.get("column")) == (record, column), detail
+        assert f"record {record}" in error["message"] if record is not None else "header" in error["message"]
+        assert column is None or repr(column) in error["message"], error["message"]
+    if case.outcome == "rejected":
+        assert [detail["record"] for detail in error["details"]] == list(case.rows)
 
 
 def test_serve_and_score_agree_on_odd_values_they_both_take(server, champion, good_records, tmp_path):
@@ -202,6 +223,6 @@ def test_score_finds_a_short_row_in_a_later_chunk(champion, good_records, tmp_pa
     summary = score_file(champion, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=4)
     rejects = pd.read_csv(tmp_path / "out.rejects.csv", dtype=str)
     reasons = dict(zip(rejects["input_row"].astype(int), rejects["reject_reason"]))
-    assert reasons.pop(14) == "the row has 5 field(s), the header 6"
+    assert reasons.pop(14) == "the row has 5 field(s), the header 6: none from column 'time_hour' on"
     assert reasons == ({} if empty_row is None else {2: "column 'time_hour': missing value not allowed"})
     assert summary.rows_scored == len(good_records) - 1 - (empty_row is not None)

@@ -145,6 +145,15 @@ def test_bearer_token_when_configured(start_server, good_records):
     assert predict(server, good_records[0], {"Authorization": "Bearer s3cret"})[0] == 200
     assert predict(server, good_records[0], {"Authorization": "bearer s3cret"})[0] == 200  # scheme: any case
     assert http("GET", server.url + "/health")[0] == 200 and http("GET", server.url + "/ready")[0] == 200
+    for path in ("/openapi.json", "/docs"):  # the contract (columns, categories seen in training) is guarded too
+        status, headers, body = http("GET", server.url + path)
+        assert status == 401 and body["error"]["kind"] == "unauthorized" and "www-authenticate" in {
+            name.lower() for name in headers}, (path, body)
+        status, _, body = http("GET", server.url + path, headers={"Authorization": "Bearer s3cret"})
+        assert status == 200 and "distance" in (body if isinstance(body, str) else json.dumps(body)), path
+    document = http("GET", server.url + "/openapi.json", headers={"Authorization": "Bearer s3cret"})[2]
+    assert document["paths"]["/openapi.json"]["get"]["security"] == [{"bearer": []}]
+    assert "security" not in document["paths"]["/health"]["get"]
 
 
 def test_no_token_needed_by_default(server, good_records):

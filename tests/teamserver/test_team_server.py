@@ -9,88 +9,33 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+import team_stack
 
 from nbprod.teamserver import stack
 
 pytestmark = pytest.mark.slow
 
-CLIENT_ENV = {name: value for name, value in os.environ.items()
-              if not name.startswith(("MLFLOW_", "AWS_"))}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(data: Path, port: int, log: Path) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "nbprod.cli", "team-server", "--data", str(data),
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=CLIENT_ENV)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path, seconds: float = 90.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"team-server exited: {log.read_text()[-2000:]}"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"no /health within {seconds} s: {log.read_text()[-2000:]}")
-
-
-def _stop(process: subprocess.Popen, log: Path) -> list[psutil.Process]:
-    """SIGTERM the command; return the servers it had started that are still alive afterwards."""
-    assert process.poll() is None, f"team-server had exited: {log.read_text()[-2000:]}"
-    children = psutil.Process(process.pid).children(recursive=True)
-    process.send_signal(signal.SIGTERM)
-    process.wait(60)
-    gone, alive = psutil.wait_procs(children, timeout=5)
-    return alive
-
 
 @pytest.fixture(scope="module")
 def team_folder():
-    """A folder PostgreSQL can reach (pytest's own are mode 700; as root, PostgreSQL runs as 'postgres')."""
-    folder = Path(tempfile.mkdtemp(prefix="nbprod-team-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    """A folder PostgreSQL can reach."""
+    with team_stack.team_folder() as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")
 def team(team_folder: Path):
     """A running team server: (url, data folder, process, log)."""
-    data = team_folder / "data"
-    log = data.parent / "team-server.log"
-    port = _free_port()
-    process = _start(data, port, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
-        yield url, data, process, log
-    finally:
-        if process.poll() is None:
-            for leftover in _stop(process, log):
-                leftover.kill()
+    with team_stack.running(team_folder) as running:
+        yield running.url, running.data, running.process, running.log
 
 
 @pytest.fixture(scope="module")
@@ -110,28 +55,16 @@ with mlflow.start_run():
 mlflow.MlflowClient().set_registered_model_alias("team-model", "champion", info.registered_model_version)
 print(json.dumps({{"version": info.registered_model_version, "rows": X[:5].tolist()}}))
 """
-    done = subprocess.run([sys.executable, "-c", script], env=CLIENT_ENV, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script], env=team_stack.CLIENT_ENV, capture_output=True, text=True,
                           timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     return "team-model", str(answer["version"]), answer["rows"]
 
 
-def _alias_rows(data: Path) -> list[tuple]:
-    """The registry's alias rows, read from PostgreSQL directly (the stack's own credentials)."""
-    import psycopg
-
-    log = (data / "logs" / "postgres.log").read_text()
-    port = int(log.rsplit("listening on IPv4 address \"127.0.0.1\", port ", 1)[1].split()[0])
-    secret = stack.credentials(stack.Layout(data))
-    with psycopg.connect(host="127.0.0.1", port=port, user=stack.DB_USER, dbname=stack.DATABASE,
-                         password=secret["postgres_password"], connect_timeout=5) as connection:
-        return connection.execute("SELECT name, alias, version FROM registered_model_aliases").fetchall()
-
-
 def test_the_alias_moved_through_the_server_is_a_row_in_postgres(team, registered):
     name, version, _ = registered
-    assert (name, "champion", int(version)) in _alias_rows(team[1])
+    assert (name, "champion", int(version)) in team_stack.alias_rows(team[1])
 
 
 def test_the_model_files_are_objects_in_the_bucket_not_on_the_client(team, registered):
@@ -151,33 +84,33 @@ def test_secrets_are_readable_by_their_owner_only_and_never_on_a_command_line(te
 def test_a_restart_keeps_the_registry_and_artifacts_and_sigterm_stops_every_server(team, registered):
     url, data, process, log = team
     name, version, rows = registered
-    assert _stop(process, log) == []
+    assert team_stack.stop(process, log) == []
     assert process.returncode == 0, log.read_text()[-2000:]
     port = int(url.rsplit(":", 1)[1])
-    again = _start(data, port, log)
+    again = team_stack.start(data, port, log)
     try:
-        _wait_healthy(url, again, log)
+        team_stack.wait_healthy(url, again, log)
         script = f"""
 import json, mlflow
 mlflow.set_tracking_uri({url!r})
 model = mlflow.pyfunc.load_model("models:/{name}@champion")
 print(json.dumps([int(v) for v in model.predict(__import__("numpy").array({rows!r}))]))
 """
-        done = subprocess.run([sys.executable, "-c", script], env=CLIENT_ENV, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-c", script], env=team_stack.CLIENT_ENV, capture_output=True, text=True,
                               timeout=180)
         assert done.returncode == 0, done.stderr[-3000:]
         predictions = json.loads(done.stdout.strip().splitlines()[-1])
         assert len(predictions) == len(rows) and set(predictions) <= {0, 1}
-        assert (name, "champion", int(version)) in _alias_rows(data)
+        assert (name, "champion", int(version)) in team_stack.alias_rows(data)
     finally:
-        assert _stop(again, log) == []
+        assert team_stack.stop(again, log) == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
 def test_as_root_a_data_folder_postgres_cannot_reach_is_a_clear_error(tmp_path):
     tmp_path.chmod(0o700)
     done = subprocess.run([sys.executable, "-m", "nbprod.cli", "team-server", "--data", str(tmp_path / "d"),
-                           "--port", str(_free_port())], env=CLIENT_ENV, capture_output=True, text=True, timeout=60)
+                           "--port", str(team_stack.free_port())], env=team_stack.CLIENT_ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "cannot enter" in done.stderr and "--data" in done.stderr, done.stderr
 
@@ -188,7 +121,7 @@ def test_a_port_in_use_is_a_clear_error_and_starts_nothing(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         done = subprocess.run([sys.executable, "-m", "nbprod.cli", "team-server", "--data", str(tmp_path / "d"),
-                               "--port", str(port)], env=CLIENT_ENV, capture_output=True, text=True, timeout=60)
+                               "--port", str(port)], env=team_stack.CLIENT_ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"port {port} is in use" in done.stderr
     assert not (tmp_path / "d" / "postgres").exists()

@@ -56,8 +56,11 @@ def monitored_columns(columns: Sequence[str], settings: Mapping[str, Any]) -> li
 
 def load_reference(project: Project, path: Path | None = None) -> Reference:
     """The train split of :class:`nbprod.project.Project` ``project``'s build (or ``path``) as the reference."""
-    settings = project.settings
-    path = Path(path) if path else project.split("train")
+    return read_reference(Path(path) if path else project.split("train"), project.settings)
+
+
+def read_reference(path: Path, settings: Mapping[str, Any]) -> Reference:
+    """The reference at ``path``: its monitored columns under ``settings``."""
     if not path.is_file():
         raise MonitorError(f"no reference data: {path} does not exist (build the pipeline first: nbprod build)")
     frame = pd.read_parquet(path)

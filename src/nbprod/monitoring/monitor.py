@@ -173,7 +173,44 @@ def champion_reference(project: Project, metric: str, version: str | None) -> fl
     return check.reference_metric(project, metric)
 
 
-def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
+class LocalRows:
+    """Rows held in this process, cut into windows and checked here: what a pass monitors by default.
+
+    Another engine gives a pass an object with the same members (``len``, :attr:`columns`, :meth:`labelled`,
+    :meth:`slice`, :meth:`check`) whose windows are read and checked elsewhere (the Dask engine:
+    :class:`nbprod.monitoring.cluster.ClusterRows`)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return int(len(self.frame))
+
+    @property
+    def columns(self) -> list[str]:
+        """The rows' columns."""
+        return list(self.frame.columns)
+
+    def labelled(self, target: str) -> bool:
+        """Whether some row has a value of ``target``."""
+        return target in self.frame.columns and bool(self.frame[target].notna().any())
+
+    def logged_scores(self) -> bool:
+        """Whether the rows carry the model's logged output (``probability`` or ``prediction``)."""
+        return "probability" in self.frame.columns or "prediction" in self.frame.columns
+
+    def slice(self, settings: Mapping[str, Any], reference_columns: Sequence[str], notes: list[str],
+              now: Any = None) -> tuple[str | None, list[windows_module.Window], int]:
+        """The window column, the windows, the rows without a time (see :func:`_slice_rows`)."""
+        return _slice_rows(self.frame, settings, reference_columns, notes, now)
+
+    def check(self, slices: Sequence[Any], reference: Any, settings: Mapping[str, Any], **options: Any
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """History entries of ``slices``: :func:`nbprod.monitoring.check.check_windows`."""
+        return check.check_windows(slices, reference, settings, **options)
+
+
+def run_pass(project: Project, rows: pd.DataFrame | LocalRows, source: str, *,
              retrain_overrides: Sequence[str] = (), track: bool = True, log=print,
              on_decision: Callable[[Report], None] | None = None) -> Report:
     """Monitor ``rows`` of :class:`~nbprod.project.Project` ``project``: check new windows, decide, maybe
@@ -185,8 +222,10 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
     the first's ``retrain`` event. The retraining build itself runs after the lock is released.
 
     ``on_decision`` is called with the report once the decision is recorded, before a
-    retraining build starts (the replay demo narrates the week there).
+    retraining build starts (the replay demo narrates the week there). ``rows``: a frame, or an object
+    like :class:`LocalRows` whose windows are checked elsewhere.
     """
+    rows = LocalRows(rows) if isinstance(rows, pd.DataFrame) else rows
     notes: list[str] = []
     base, version = project, None
     if track:
@@ -196,34 +235,64 @@ def run_pass(project: Project, rows: pd.DataFrame, source: str, *,
         version = _champion_version(project, notes)
         project = builds.for_champion(project, version)
     reference = check.load_reference(project)
+    merged: dict = {}
+
+    def decide() -> tuple[Report, dict[str, Any]]:
+        report, found, first = _check_and_decide(project, rows, source, reference, version, notes, track)
+        merged.update(found)
+        return report, first
+
+    def retrain(report: Report, first: dict[str, Any]) -> None:
+        window = report.decision.window
+        end = merged.get(next((key for key in merged if key[0] == window), None), {}).get("end")
+        _retrain(base, report, first, end, retrain_overrides, log)
+
+    return decided_pass(project, decide, retrain, on_decision)
+
+
+def decided_pass(project: Project, decide: Callable[[], tuple[Any, dict[str, Any]]],
+                 retrain: Callable[[Any, dict[str, Any]], None],
+                 on_decision: Callable[[Any], None] | None = None) -> Any:
+    """The skeleton of a monitoring pass, for every kind of project.
+
+    ``decide()`` reads the drift history, checks the new windows, decides with the k-of-n rule and
+    records the decision, returning the report (``source``, ``decision``, ``retrain_enabled``,
+    ``monitor_run_id``, ``outcome``, ``events``) and the decision's history event. It runs holding
+    the project's monitor lock (:attr:`~nbprod.project.Project.monitor_lock`, waiting up to
+    :data:`MONITOR_LOCK_WAIT` seconds for another pass): two passes at once start at most one
+    retraining. The decision is alerted (:func:`nbprod.alerts.decision_events`) before the lock is
+    released; then ``on_decision(report)``; then, when retraining is due and allowed,
+    ``retrain(report, event)`` outside the lock and its outcome alerted
+    (:func:`nbprod.alerts.retrain_events`); last the pass's MLflow run is finished (:func:`finish_run`).
+    """
     with locks.hold(project.monitor_lock, "nbprod monitor", wait=MONITOR_LOCK_WAIT):
-        report, merged, first = _check_and_decide(project, rows, source, reference, version, notes, track)
+        report, first = decide()
+        alerts.send_all(project.settings, alerts.decision_events(report.decision, report.retrain_enabled,
+                                                                 report.source, report.monitor_run_id))
     if on_decision is not None:
         on_decision(report)
     if report.decision.retrain and report.retrain_enabled:
-        decision = report.decision
-        end = merged.get(next((key for key in merged if key[0] == decision.window), None), {}).get("end")
-        _retrain(base, report, first, end, retrain_overrides, log)
+        retrain(report, first)
         alerts.send_all(project.settings, alerts.retrain_events(report.outcome))
-    _finish_mlflow_run(project, report.monitor_run_id, report)
+    finish_run(project, report.monitor_run_id, report)
     return report
 
 
-def _check_and_decide(project: Project, rows: pd.DataFrame, source: str, reference: Any, version: str | None,
+def _check_and_decide(project: Project, rows: LocalRows, source: str, reference: Any, version: str | None,
                       notes: list[str], track: bool) -> tuple[Report, dict, dict[str, Any]]:
     """Read the drift history, check the new windows, decide and record the decision (under the monitor lock:
     a concurrent pass reads the history only after this decision, a retraining included, is in it)."""
     settings = project.settings
     path = project.drift_history
     state = history.read(path)
-    column, slices, without_time = _slice_rows(rows, settings, reference.columns, notes, file_order_start(state))
+    column, slices, without_time = rows.slice(settings, reference.columns, notes, file_order_start(state))
     scorer, metric_reference = _champion_scoring(project, rows, version, notes) if track else (None, None)
     predicted_reference = _predicted_reference(project, reference, version, scorer) if track else None
     recorded = history.recorded(state)
-    checked, entries = check.check_windows(slices, reference, settings, recorded=recorded, scorer=scorer,
-                                           reference_value=metric_reference,
-                                           model_version=None if "model_version" in rows.columns else version,
-                                           predicted_reference=predicted_reference)
+    checked, entries = rows.check(slices, reference, settings, recorded=recorded, scorer=scorer,
+                                  reference_value=metric_reference,
+                                  model_version=None if "model_version" in rows.columns else version,
+                                  predicted_reference=predicted_reference)
     notes.extend(replaced_window_notes(recorded, checked))
     merged, decision = _decide(settings, state, rows, source, column, slices, checked)
     monitor = settings["monitor"]
@@ -231,7 +300,7 @@ def _check_and_decide(project: Project, rows: pd.DataFrame, source: str, referen
                     window_column=column, rows_without_time=without_time, retrain_enabled=bool(monitor["retrain"]),
                     history_path=path, notes=notes)
     report.monitor_run_id = _start_mlflow_run(project, report, merged) if track else None
-    first = _decision_event(report)
+    first = decision_event(report)
     report.events.append(first)
 
     def record(data: dict[str, Any]) -> None:
@@ -240,7 +309,6 @@ def _check_and_decide(project: Project, rows: pd.DataFrame, source: str, referen
         data["events"].append(first)
 
     history.update(path, record)
-    alerts.send_all(settings, alerts.decision_events(decision, report.retrain_enabled, source, report.monitor_run_id))
     return report, merged, first
 
 
@@ -281,16 +349,22 @@ def _slice_rows(rows: pd.DataFrame, settings: Mapping[str, Any], reference_colum
     column = windows_module.resolve_column(monitor["window_column"], settings["data"]["time_column"], rows.columns)
     slices, without_time = windows_module.slice_windows(rows, column, monitor["window"], settings["split"]["new_start"],
                                                         now=now)
-    if without_time:
-        notes.append(f"{without_time} row(s) without a {column} were left out")
+    notes.extend(slice_notes(column, len(slices), without_time, rows.columns, reference_columns, monitor))
+    return column, slices, without_time
+
+
+def slice_notes(column: str | None, windows: int, without_time: int, columns: Sequence[str],
+                reference_columns: Sequence[str], monitor: Mapping[str, Any]) -> list[str]:
+    """The notes on how rows were cut: rows without a time, windows in file order, monitored columns absent."""
+    notes = [f"{without_time} row(s) without a {column} were left out"] if without_time else []
     if column is None:
         notes.append(f"no time places the rows (monitor.window_column {monitor['window_column']}, monitor.window "
-                     f"{monitor['window']}): {len(slices)} window(s) of rows in file order, recorded at this "
+                     f"{monitor['window']}): {windows} window(s) of rows in file order, recorded at this "
                      "pass's time")
-    absent = [c for c in reference_columns if c not in rows.columns]
+    absent = [c for c in reference_columns if c not in columns]
     if absent:
         notes.append(f"column(s) missing from the rows (count as drifted): {', '.join(absent)}")
-    return column, slices, without_time
+    return notes
 
 
 def _champion_version(project: Project, notes: list[str]) -> str | None:
@@ -325,20 +399,19 @@ def _predicted_reference(project: Project, reference: check.Reference, version: 
     return check.reference_predictions(reference.path, scorer)
 
 
-def _champion_scoring(project: Project, rows: pd.DataFrame, version: str | None,
+def _champion_scoring(project: Project, rows: LocalRows, version: str | None,
                       notes: list[str]) -> tuple[Any, float | None]:
     """For labelled rows: a scorer when the rows carry no logged scores, and the champion's expected metric."""
-    target = project.target
-    if not len(rows) or target not in rows.columns or not rows[target].notna().any():
+    if not len(rows) or not rows.labelled(project.target):
         return None, None
     scorer = None
-    if "probability" not in rows.columns and "prediction" not in rows.columns and version is not None:
+    if not rows.logged_scores() and version is not None:
         scorer, note = champion_scorer(project, version)
         notes.append(note)
     return scorer, champion_reference(project, check.window_metric_name(project.settings), version)
 
 
-def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: pd.DataFrame, source: str,
+def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: LocalRows, source: str,
             column: str | None, slices: Sequence[Any], checked: Sequence[Mapping[str, Any]]
             ) -> tuple[dict[tuple, Mapping[str, Any]], trigger.Decision]:
     """Every window (recorded in ``state`` and checked now) by ``(start, end)``, and the k-of-n decision."""
@@ -354,7 +427,7 @@ def _decide(settings: Mapping[str, Any], state: Mapping[str, Any], rows: pd.Data
     return merged, decision
 
 
-def _decision_event(report: Report) -> dict[str, Any]:
+def decision_event(report: Any) -> dict[str, Any]:
     """The history event of the decision: retrain, or no action (with why)."""
     decision, run_id = report.decision, report.monitor_run_id
     if decision.retrain and not report.retrain_enabled:
@@ -392,7 +465,14 @@ def _retrain(project: Project, report: Report, first: dict[str, Any], end: Any,
     first["run_id"] = outcome.parent_run_id
     first["reason"] = f"{decision.reason}; retraining build " + (
         f"with {', '.join(overrides)}" if overrides else "with the current settings")
-    second = _gate_event(outcome, decision.window)
+    record_retraining(report, first, outcome)
+
+
+def record_retraining(report: Any, first: dict[str, Any], outcome: Any) -> None:
+    """The retraining build's ``outcome`` in the drift history: the ``retrain`` event ``first`` (updated with the
+    build's run) and the gate's verdict as a second event (:func:`gate_event`); a build without one adds
+    its reason to ``first``."""
+    second = gate_event(outcome, report.decision.window)
     if second is None:
         first["reason"] += f" ({outcome.reason})"
     else:
@@ -406,10 +486,10 @@ def _retrain(project: Project, report: Report, first: dict[str, Any], end: Any,
         if second:
             data["events"].append(second)
 
-    history.update(path, record_outcome)
+    history.update(report.history_path, record_outcome)
 
 
-def _gate_event(outcome: Any, window: str | None) -> dict[str, Any] | None:
+def gate_event(outcome: Any, window: str | None) -> dict[str, Any] | None:
     """The gate's verdict on a retraining build as an event (None when the build ran without one)."""
     if outcome.decision in ("promoted", "rejected"):
         return history.event(outcome.decision, f"promotion gate: {outcome.reason}", window,
@@ -422,6 +502,26 @@ def _gate_event(outcome: Any, window: str | None) -> dict[str, Any] | None:
 
 def _start_mlflow_run(project: Project, report: Report, windows: Mapping[tuple, Mapping]) -> str | None:
     """A run tagged ``nbprod.task=monitor``: drift share per window, drifted windows, the decision."""
+    from mlflow.entities import Metric
+
+    now_ms = int(time.time() * 1000)
+    metrics = []
+    for step, (_, window) in enumerate(sorted(windows.items())):
+        drift = window.get("drift") or {}
+        stamp = metric_time(window["start"], now_ms)
+        if drift.get("share") is not None:
+            metrics.append(Metric("drift_share", float(drift["share"]), stamp, step))
+        metrics.append(Metric("window_rows", float(window.get("rows") or 0), stamp, step))
+        value = (window.get("performance") or {}).get("value")
+        if value is not None:
+            metrics.append(Metric(f"window_{window['performance']['metric']}", float(value), stamp, step))
+    return start_run(project, report, metrics, {"windows": len(windows), "rows": report.rows})
+
+
+def start_run(project: Project, report: Any, window_metrics: Sequence[Any], totals: Mapping[str, float]) -> str:
+    """A pass's MLflow run, for every kind of project: tagged ``nbprod.task=monitor`` with the decision, its
+    ``window_metrics`` (MLflow ``Metric``s stepped by window), ``totals`` and the decision's counts as
+    metrics, the ``monitor`` settings as params."""
     from mlflow.entities import Metric, Param
 
     from nbprod import tracking
@@ -436,28 +536,13 @@ def _start_mlflow_run(project: Project, report: Report, windows: Mapping[tuple, 
             MONITOR_TRIGGER: decision.trigger or "", MONITOR_SOURCE: report.source[:5000]}
     run = client.create_run(experiment_id, run_name=f"monitor {time.strftime('%Y-%m-%d %H:%M:%S')}", tags=tags)
     now_ms = int(time.time() * 1000)
-    metrics = []
-    for step, (_, window) in enumerate(sorted(windows.items())):
-        drift = window.get("drift") or {}
-        stamp = metric_time(window["start"], now_ms)
-        if drift.get("share") is not None:
-            metrics.append(Metric("drift_share", float(drift["share"]), stamp, step))
-        metrics.append(Metric("window_rows", float(window.get("rows") or 0), stamp, step))
-        value = (window.get("performance") or {}).get("value")
-        if value is not None:
-            metrics.append(Metric(f"window_{window['performance']['metric']}", float(value), stamp, step))
-    metrics += [Metric("windows", float(len(windows)), now_ms, 0),
-                Metric("windows_checked", float(len(report.checked)), now_ms, 0),
-                Metric("voting_windows", float(len(decision.voting)), now_ms, 0),
-                Metric("drifted_windows", float(len(decision.drifted)), now_ms, 0),
-                Metric("retrain", float(decision.retrain), now_ms, 0),
-                Metric("rows", float(report.rows), now_ms, 0)]
+    counts = {**totals, "windows_checked": len(report.checked), "voting_windows": len(decision.voting),
+              "drifted_windows": len(decision.drifted), "retrain": decision.retrain}
+    metrics = [*window_metrics, *(Metric(name, float(value), now_ms, 0) for name, value in counts.items())]
     params = [Param(f"monitor.{key}", str(value)[:6000]) for key, value in settings["monitor"].items()]
     for start in range(0, len(metrics), 900):
         client.log_batch(run.info.run_id, metrics=metrics[start:start + 900],
                          params=params if start == 0 else [], tags=[])
-    if not metrics:
-        client.log_batch(run.info.run_id, params=params)
     return run.info.run_id
 
 
@@ -470,7 +555,9 @@ def metric_time(start: Any, now_ms: int) -> int:
     return milliseconds if milliseconds >= 0 else now_ms
 
 
-def _finish_mlflow_run(project: Project, run_id: str | None, report: Report) -> None:
+def finish_run(project: Project, run_id: str | None, report: Any) -> None:
+    """A pass's MLflow run ``run_id`` finished: the retraining's tags (and on the build's run, a link back), the
+    events; nothing when the pass was not tracked (None)."""
     if run_id is None:
         return
     from nbprod.tracking import client_for

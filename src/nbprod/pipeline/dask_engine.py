@@ -49,9 +49,10 @@ class EngineError(RuntimeError):
 
 
 @contextmanager
-def connected(scheduler: str | None, store: str = "") -> Iterator[Any]:
+def connected(scheduler: str | None, store: str = "", preload: bool = True) -> Iterator[Any]:
     """A Dask client on the scheduler at ``scheduler``, or on a cluster of local processes (one thread
-    per worker) when it is None; closed (and the local cluster stopped) on exit.
+    per worker) when it is None; closed (and the local cluster stopped) on exit. ``preload``: the workers
+    import the build's modules first (:func:`preload_plugin`; work that runs no task of a build skips it).
 
     Raises :class:`EngineError` when Dask is not installed, the scheduler does not answer within
     :data:`CONNECT_SECONDS`, or a worker on another machine would share the SQLite ``store``.
@@ -71,7 +72,8 @@ def connected(scheduler: str | None, store: str = "") -> Iterator[Any]:
         refused = remote_sqlite(store, client.scheduler_info()["workers"])
         if refused:
             raise EngineError(refused)
-        client.register_plugin(preload_plugin(), name="nbprod-preload")
+        if preload:
+            client.register_plugin(preload_plugin(), name="nbprod-preload")
         yield client
     finally:
         client.close()
@@ -262,6 +264,8 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str)
     starts and ends."""
     from distributed import get_worker
 
+    from nbprod.pipeline.build import release_cached_memory
+
     worker = get_worker()
     worker.log_event(topic, {"task": name})
     started = time.perf_counter()
@@ -273,6 +277,7 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str)
             result.update(status=build_one(dag, name), products=digests(dag_module.product_paths(dag[name].product)))
         except dag_module.BuildFailed as failure:
             result.update(status="Errored", details=failure_details(failure))
+    release_cached_memory()  # the worker lives on: what a function task freed goes back to the system
     result["seconds"] = time.perf_counter() - started
     worker.log_event(topic, {"task": name, "status": result["status"], "seconds": result["seconds"]})
     return result

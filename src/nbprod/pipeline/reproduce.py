@@ -5,6 +5,8 @@ A build's MLflow parent run holds what it takes: the git commit (``nbprod.git_co
 checks the commit out into a temporary git worktree, verifies the data's digest, rebuilds there with the
 recorded settings (own products and own MLflow store in a temporary folder: the project's store is only
 read), then compares every metric of the build's child runs and the best model's predictions on the holdout.
+Both best models are loaded from copies checked against the digest their runs recorded
+(:mod:`nbprod.registry.digest`): a recorded model whose files changed is refused before anything is rebuilt.
 
 Not compared: figures measured on the machine (the gate's size, memory and latency budget) and the gate's
 comparison with the champion of the time (the fresh store has none); they are listed in the result.
@@ -203,8 +205,8 @@ def child_metrics(client: Any, parent_run_id: str) -> dict[str, dict[str, float]
     return {run_key(run.data.tags, run.info.run_name): dict(run.data.metrics) for run in runs}
 
 
-def best_model_uri(client: Any, parent_run_id: str) -> str:
-    """The model URI of the candidate the build's evaluate task named best."""
+def best_model_run(client: Any, parent_run_id: str) -> str:
+    """The run id of the candidate the build's evaluate task named best (one that logged a model)."""
     experiment = client.get_run(parent_run_id).info.experiment_id
     query = f"{tags.equals(tags.PARENT, parent_run_id)} and {tags.equals(tags.TASK, 'evaluate')}"
     (evaluate,) = client.search_runs([experiment], query, max_results=1) or [None]
@@ -212,31 +214,36 @@ def best_model_uri(client: Any, parent_run_id: str) -> str:
     query = f"{tags.equals(tags.PARENT, parent_run_id)} and {tags.equals(tags.CANDIDATE, str(best))}"
     for run in client.search_runs([experiment], query, max_results=10):
         if run.outputs and run.outputs.model_outputs:
-            return f"models:/{run.outputs.model_outputs[0].model_id}"
+            return run.info.run_id
     raise ReproduceError(f"build {parent_run_id} has no logged model for its best candidate {best!r}")
 
 
-def predictions(uri: str, tracking_uri: str, frame: Any) -> Any:
-    """The predictions (probabilities for a classifier) of the model at ``uri`` in the store ``tracking_uri``."""
-    import mlflow.sklearn
+def load_best_model(client: Any, parent_run_id: str) -> Any:
+    """The best candidate's model of a build, loaded as the dashboards load a candidate: from a copy checked
+    against the digest its run recorded (:func:`nbprod.registry.digest.load_run_model`); a model whose files
+    changed is a :class:`ReproduceError`, never loaded."""
+    from nbprod.registry.digest import ArtifactRefused, load_run_model
 
-    from nbprod import tracking
+    try:
+        return load_run_model(client, best_model_run(client, parent_run_id))
+    except ArtifactRefused as error:
+        raise ReproduceError(str(error)) from None
 
-    tracking.point_at(tracking_uri)
-    model = mlflow.sklearn.load_model(uri)
+
+def predictions(model: Any, frame: Any) -> Any:
+    """The predictions (probabilities for a classifier) of ``model`` on ``frame``'s contract columns."""
     from nbprod.model.features import feature_contract
 
     X = frame[feature_contract(model).names]
     return model.predict_proba(X) if hasattr(model, "predict_proba") else model.predict(X)
 
 
-def compare_predictions(recorded_uri: str, recorded_store: str, reproduced_uri: str, reproduced_store: str,
-                        holdout: Any) -> list[str]:
+def compare_predictions(recorded: Any, reproduced: Any, holdout: Any) -> list[str]:
     """A difference when the two models predict differently on the holdout rows (none: identical)."""
     import numpy as np
 
-    before = predictions(recorded_uri, recorded_store, holdout)
-    after = predictions(reproduced_uri, reproduced_store, holdout)
+    before = predictions(recorded, holdout)
+    after = predictions(reproduced, holdout)
     if before.shape == after.shape and np.array_equal(before, after):
         return []
     gap = float(np.max(np.abs(before - after))) if before.shape == after.shape else float("nan")
@@ -254,6 +261,7 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
         raise ReproduceError(f"no MLflow store at {missing} (tracking.uri): nothing was built here yet")
     client = tracking.client_for(project.tracking_uri())
     run, commit, digest = build_record(client, run_id)
+    recorded_model = load_best_model(client, run_id)  # checked before a rebuild is spent on it
     settings = recorded_settings(run.data.params)
     result = Result(run_id, commit, digest)
     with tempfile.TemporaryDirectory(prefix="nbprod-reproduce-") as temp:
@@ -280,8 +288,7 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
         evaluation = json.loads((folder / "products" / "evaluation.json").read_text()) \
             if (folder / "products" / "evaluation.json").is_file() else None
         holdout = _holdout(folder, evaluation)
-        result.differences += compare_predictions(best_model_uri(client, run_id), project.tracking_uri(),
-                                                  best_model_uri(ours, result.reproduced_run_id), store,
+        result.differences += compare_predictions(recorded_model, load_best_model(ours, result.reproduced_run_id),
                                                   pd.read_parquet(holdout).drop(columns=[data["target"]]))
     return result
 

@@ -13,7 +13,7 @@ a ranked list of items per user out. Small pure functions, one job per module:
   recommendation naming its path;
 - :mod:`~nbprod.recommender.evaluation`: ranking metrics for known and cold-start users;
 - :mod:`~nbprod.recommender.pyfunc`: the estimator as an MLflow pyfunc model;
-- :mod:`~nbprod.recommender.promote`: the promotion gate for recommenders (NDCG@k and the budget).
+- :mod:`~nbprod.recommender.promote`: the recommender's evidence for the one gate (NDCG@k and the budget).
 
 Nothing happens at import time; ``implicit`` is imported only when a factorisation model is fitted.
 """

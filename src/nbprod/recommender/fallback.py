@@ -48,6 +48,7 @@ class SegmentPopularity:
         eligible = users_per_item.index[users_per_item >= self.min_item_interactions]
         self.global_ = ranked_items(frame, eligible, frame["user"].nunique(), self.keep)
         self.segments_: dict[str, pd.Series] = {}
+        self.__dict__.pop("_cache", None)
         if self.segment and self.segment in frame.columns:
             rows = frame.dropna(subset=[self.segment])
             for value, part in rows.groupby(rows[self.segment].astype(str)):
@@ -65,10 +66,24 @@ class SegmentPopularity:
         items: list[str] = []
         scores: list[float] = []
         for ranked in lists:
-            for item, score in ranked.items():
+            for item, text, score in self._entries(ranked):
                 if len(items) == k:
                     break
-                if item not in excluded and item not in items:
-                    items.append(str(item))
-                    scores.append(float(score))
+                if item not in excluded and text not in items:
+                    items.append(text)
+                    scores.append(score)
         return items, scores, SEGMENT if key in self.segments_ else GLOBAL
+
+    def _entries(self, ranked: pd.Series) -> list[tuple[Any, str, float]]:
+        """``(item, item as text, score)`` of a fitted list, made once (a request walks a Python list, not
+        a Series)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        entries = cache.get(id(ranked))
+        if entries is None:
+            entries = cache[id(ranked)] = [(item, str(item), float(score)) for item, score in ranked.items()]
+        return entries
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_cache", None)  # rebuilt from the fitted lists
+        return state

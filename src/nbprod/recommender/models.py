@@ -176,6 +176,17 @@ class Factorization:
         return [self.user_factors_, self.item_factors_]
 
 
+def user_scores(model: Any, seen: sparse.csr_matrix, row: int) -> np.ndarray:
+    """The scores of every item for user ``row`` of the history ``seen`` (one row of ``model.scores``).
+
+    A factorisation multiplies the item factors by the user's (a matrix-vector product on the
+    contiguous factors, the same numbers as ``scores`` gives); the others score the history's row.
+    """
+    if isinstance(model, Factorization):
+        return model.item_factors_ @ model.user_factors_[row]
+    return model.scores(seen[row], np.array([row]))[0]
+
+
 def make_model(kind: str, params: Mapping[str, Any], threads: int = 1, seed: int = 0) -> Any:
     """A model of ``kind`` (one of :data:`KINDS`) with ``params``; a bad kind or parameter is a
     :class:`CandidateError` naming it."""

@@ -22,9 +22,12 @@ A window *drifted* when one of these is past its limit (``monitor.popularity_dri
 tabular monitor's own (:func:`nbprod.monitoring.trigger.decide`: k drifted of the last n voting
 windows, or the hit rate below ``monitor.performance_floor``); retraining is a build of the
 project (:func:`nbprod.monitoring.retrain.run`) on the interactions and the labels together, in
-its own folders, whose ``promote`` task is the recommender gate (:mod:`nbprod.recommender.promote`).
-Windows and decisions go to ``{monitor.reports}/drift_history.json`` (the shape of
-:mod:`nbprod.monitoring.history`) and an MLflow run tagged ``nbprod.task = monitor``.
+its own folders, whose ``promote`` task is the one gate with the recommender's evidence
+(:mod:`nbprod.recommender.promote`). The pass is the tabular monitor's skeleton
+(:func:`nbprod.monitoring.monitor.decided_pass`: the monitor lock, the alerts through
+:mod:`nbprod.alerts`, the history events, the MLflow run tagged ``nbprod.task = monitor``), and the
+command is ``nbprod monitor``'s own (:mod:`nbprod.monitoring.command`); windows and decisions go to
+``{monitor.reports}/drift_history.json`` (the shape of :mod:`nbprod.monitoring.history`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
+
+from nbprod.monitoring.check import MonitorError
 
 #: Where fixed-length windows are counted from (a Monday, so ``7D`` windows are calendar weeks).
 WINDOW_ORIGIN = "2000-01-03"
@@ -47,7 +52,7 @@ CHECKS = (("popularity_js", "popularity_drift"), ("new_item_share", "new_item_sh
 METRIC = "hit_rate"
 
 
-class RecommenderMonitorError(ValueError):
+class RecommenderMonitorError(MonitorError, ValueError):
     """Cannot monitor: no build yet, or the log or labels lack what is needed (the message says what)."""
 
 
@@ -245,10 +250,9 @@ def run_pass(project: Any, log: pd.DataFrame, labels: pd.DataFrame | None, sourc
              labels_source: str | None = None, retrain_overrides: Sequence[str] = (),
              say: Callable[[str], None] = print, track: bool = True) -> Report:
     """Measure the windows, decide, record, and retrain when the rule fires (see the module docstring)."""
-    from nbprod.monitoring import history, trigger
+    from nbprod.monitoring.monitor import decided_pass
 
     settings = project.settings
-    monitor = settings["monitor"]
     notes: list[str] = []
     requests = requests_from_log(log)
     interactions = (interactions_from_labels(labels, settings["data"]) if labels is not None
@@ -258,6 +262,26 @@ def run_pass(project: Any, log: pd.DataFrame, labels: pd.DataFrame | None, sourc
     reference = reference_popularity(pd.read_parquet(reference_path, columns=["item"]))
     if labels is None:
         notes.append("no --labels: hit rate, popularity drift and new-item share are not measured")
+    source += f" with interactions from {labels_source}" if labels_source else ""
+
+    def decide() -> tuple[Report, dict[str, Any]]:
+        return decide_and_record(project, requests, interactions, reference, reference_path, source, notes, track)
+
+    def retraining(report: Report, first: dict[str, Any]) -> None:
+        retrain(project, report, first, labels, retrain_overrides, say)
+
+    return decided_pass(project, decide, retraining)
+
+
+def decide_and_record(project: Any, requests: pd.DataFrame, interactions: pd.DataFrame, reference: pd.Series,
+                      reference_path: Path, source: str, notes: list[str], track: bool
+                      ) -> tuple[Report, dict[str, Any]]:
+    """Check the new windows, decide with the k-of-n rule and record the decision (history, MLflow run); the
+    report and the decision's event. Run under the monitor lock (:func:`run_pass`)."""
+    from nbprod.monitoring import history, trigger
+    from nbprod.monitoring.monitor import decision_event
+
+    monitor = project.settings["monitor"]
     checked = window_entries(requests, interactions, reference, monitor)
     path = project.drift_history
     state = history.read(path)
@@ -269,8 +293,7 @@ def run_pass(project: Any, log: pd.DataFrame, labels: pd.DataFrame | None, sourc
     decision = trigger.decide(votes, rules, since=history.last_retrain_window(state))
     if not len(requests) and not len(interactions):
         decision = trigger.Decision(False, f"no data: {source} has no /recommend answers", None)
-    report = Report(source + (f" with interactions from {labels_source}" if labels_source else ""),
-                    int(len(requests)), [w for _, w in sorted(merged.items())], checked, decision,
+    report = Report(source, int(len(requests)), [w for _, w in sorted(merged.items())], checked, decision,
                     bool(monitor["retrain"]), path, notes)
     report.monitor_run_id = start_run(project, report) if track else None
     first = decision_event(report)
@@ -282,23 +305,7 @@ def run_pass(project: Any, log: pd.DataFrame, labels: pd.DataFrame | None, sourc
         data["events"].append(first)
 
     history.update(path, record)
-    if decision.retrain and monitor["retrain"]:
-        retrain(project, report, first, labels, retrain_overrides, say)
-    finish_run(project, report)
-    return report
-
-
-def decision_event(report: Report) -> dict[str, Any]:
-    """The history event of the decision (as the tabular monitor words it)."""
-    from nbprod.monitoring import history
-
-    decision = report.decision
-    if decision.retrain and not report.retrain_enabled:
-        return history.event("no_action", f"retraining is due ({decision.reason}) but monitor.retrain is false: "
-                                          "recorded only", decision.window, report.monitor_run_id)
-    if decision.retrain:
-        return history.event("retrain", f"{decision.reason}; retraining started", decision.window, None)
-    return history.event("no_action", decision.reason, decision.window, report.monitor_run_id)
+    return report, first
 
 
 def refreshed_source(project: Any, labels: pd.DataFrame | None, folder: Path) -> tuple[list[str], str]:
@@ -329,8 +336,9 @@ def refreshed_source(project: Any, labels: pd.DataFrame | None, folder: Path) ->
 def retrain(project: Any, report: Report, first: dict[str, Any], labels: pd.DataFrame | None,
             extra: Sequence[str], say: Callable[[str], None]) -> None:
     """A build on the refreshed interactions in its own folders; its promote task is the recommender gate."""
-    from nbprod.monitoring import builds, history
+    from nbprod.monitoring import builds
     from nbprod.monitoring import retrain as retraining
+    from nbprod.monitoring.monitor import record_retraining
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     folders = builds.retrain_folders(project.settings, stamp)
@@ -350,93 +358,37 @@ def retrain(project: Any, report: Report, first: dict[str, Any], labels: pd.Data
     report.notes.append(f"retraining build output: {build_log}")
     first["run_id"] = outcome.parent_run_id
     first["reason"] = f"{report.decision.reason}; retraining build with {', '.join(overrides)}"
-    second = None
-    if outcome.decision in ("promoted", "rejected"):
-        second = history.event(outcome.decision, f"recommender gate: {outcome.reason}", report.decision.window,
-                               outcome.parent_run_id, outcome.model_version)
-    elif not outcome.ok:
-        second = history.event("rejected", f"no new model: {outcome.reason}; the champion is unchanged",
-                               report.decision.window, outcome.parent_run_id, None)
-    else:
-        first["reason"] += f" ({outcome.reason})"
-    if second is not None:
-        report.events.append(second)
-
-    def record(data: dict[str, Any]) -> None:
-        for item in reversed(data["events"]):
-            if item["time"] == first["time"] and item["kind"] == "retrain" and item["window"] == first["window"]:
-                item.update(first)
-                break
-        if second is not None:
-            data["events"].append(second)
-
-    history.update(report.history_path, record)
+    record_retraining(report, first, outcome)
 
 
 # -- MLflow ------------------------------------------------------------------------------------------
 
 def start_run(project: Any, report: Report) -> str:
-    """A run tagged ``nbprod.task=monitor`` (the tabular monitor's tags) with each window's figures as metrics
+    """The pass's MLflow run (:func:`nbprod.monitoring.monitor.start_run`) with each window's figures as metrics
     stepped by window."""
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric
 
-    from nbprod import tracking
-    from nbprod.monitoring.monitor import metric_time
-    from nbprod.tracking import tags
+    from nbprod.monitoring import monitor
 
-    experiment_id = tracking.configure(project.settings, project.root)
-    client = tracking.client_for(project.tracking_uri())
-    decision = report.decision
-    run = client.create_run(experiment_id, run_name=f"monitor {time.strftime('%Y-%m-%d %H:%M:%S')}", tags={
-        tags.TASK: "monitor", tags.MONITOR_DECISION: decision.kind,
-        tags.MONITOR_RETRAIN_DUE: str(decision.retrain).lower(), tags.MONITOR_REASON: decision.reason[:5000],
-        tags.MONITOR_WINDOW: decision.window or "", tags.MONITOR_TRIGGER: decision.trigger or "",
-        tags.MONITOR_SOURCE: report.source[:5000]})
     now_ms = int(time.time() * 1000)
     metrics = []
     for step, window in enumerate(report.windows):
-        stamp = metric_time(window["start"], now_ms)
+        stamp = monitor.metric_time(window["start"], now_ms)
         figures = window.get("recommender") or {}
         for name in ("requests", "hit_rate", "cold_start_share", "popularity_js", "new_item_share"):
             if figures.get(name) is not None:
                 metrics.append(Metric(f"window_{name}", float(figures[name]), stamp, step))
-    metrics += [Metric("windows", float(len(report.windows)), now_ms, 0),
-                Metric("windows_checked", float(len(report.checked)), now_ms, 0),
-                Metric("voting_windows", float(len(decision.voting)), now_ms, 0),
-                Metric("drifted_windows", float(len(decision.drifted)), now_ms, 0),
-                Metric("retrain", float(decision.retrain), now_ms, 0),
-                Metric("requests", float(report.requests), now_ms, 0)]
-    params = [Param(f"monitor.{key}", str(value)[:6000]) for key, value in project.settings["monitor"].items()]
-    for begin in range(0, len(metrics), 900):
-        client.log_batch(run.info.run_id, metrics=metrics[begin:begin + 900], params=params if begin == 0 else [])
-    return run.info.run_id
+    return monitor.start_run(project, report, metrics, {"windows": len(report.windows), "requests": report.requests})
 
 
-def finish_run(project: Any, report: Report) -> None:
-    """The retraining's tags and the events on the monitor run; the run finished."""
-    if report.monitor_run_id is None:
-        return
-    from nbprod.tracking import client_for, tags
+# -- the command (nbprod.monitoring.command runs it) -----------------------------------------------------
 
-    client = client_for(project.tracking_uri())
-    run_id, outcome = report.monitor_run_id, report.outcome
-    if outcome is not None:
-        client.set_tag(run_id, tags.MONITOR_RETRAIN_OVERRIDES, "; ".join(outcome.overrides)[:5000])
-        client.set_tag(run_id, tags.MONITOR_BUILD_OK, str(outcome.ok).lower())
-        client.set_tag(run_id, tags.MONITOR_GATE, outcome.decision or "not run")
-        if outcome.parent_run_id:
-            client.set_tag(run_id, tags.MONITOR_RETRAIN_RUN, outcome.parent_run_id)
-        if outcome.model_version:
-            client.set_tag(run_id, tags.MONITOR_MODEL_VERSION, outcome.model_version)
-        client.log_metric(run_id, "promoted", float(outcome.decision == "promoted"))
-    client.set_tag(run_id, tags.MONITOR_EVENTS, "; ".join(f"{e['kind']}: {e['reason']}" for e in report.events)[:5000])
-    client.set_terminated(run_id, "FINISHED")
+def describe(report: Report, quiet: bool = False) -> list[str]:
+    """The pass in plain lines (``quiet``: the decision only)."""
+    from nbprod.monitoring.command import decision_lines
 
-
-# -- the command ---------------------------------------------------------------------------------------
-
-def describe(report: Report) -> list[str]:
-    """The pass in plain lines."""
+    if quiet:
+        return decision_lines(report)
     lines = [f"Monitored {report.requests} /recommend answer(s) from {report.source}."]
     lines += [f"  note: {note}" for note in report.notes]
     for window in report.windows:
@@ -447,50 +399,23 @@ def describe(report: Report) -> list[str]:
                      f"hit rate {_shown(figures.get('hit_rate'))}  cold start {_shown(figures.get('cold_start_share'))}"
                      f"  popularity JS {_shown(figures.get('popularity_js'))}  new items "
                      f"{_shown(figures.get('new_item_share'))}  {flag}")
-    decision = report.decision
-    verb = "RETRAIN" if decision.retrain else "no action"
-    if decision.retrain and not report.retrain_enabled:
-        verb = "retrain due (record only: monitor.retrain is false)"
-    lines.append(f"Decision: {verb} -- {decision.reason}.")
-    if report.outcome is not None:
-        outcome = report.outcome
-        lines.append(f"Retraining build {outcome.parent_run_id} ({outcome.seconds:.0f} s): "
-                     + (f"gate {outcome.decision.upper()} v{outcome.model_version} -- " if outcome.decision else "")
-                     + outcome.reason)
-    lines.append(f"Recorded in {report.history_path} and MLflow run {report.monitor_run_id}.")
-    return lines
+    return lines + decision_lines(report) + [f"Recorded in {report.history_path} and MLflow run {report.monitor_run_id}."]
 
 
 def _shown(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def run_command(args: Any) -> int:
-    """``nbprod monitor`` on a recommender project (called by :mod:`nbprod.monitoring.command`)."""
-    import sys
-
-    from nbprod.monitoring.check import MonitorError
+def monitor_pass(args: Any, project: Any) -> Report:
+    """``nbprod monitor``'s pass on a recommender project: its prediction log joined to ``--labels``."""
     from nbprod.monitoring.monitor import read_rows
-    from nbprod.monitoring.windows import WindowError
     from nbprod.serving.prediction_log import read_prediction_log
 
-    project = args.catalog.with_overrides(["monitor.retrain=false"]) if args.no_retrain else args.catalog
-    try:
-        if args.data or args.label_key:
-            raise RecommenderMonitorError("--data and --label-key are for tabular projects: a recommender is "
-                                          "monitored on its prediction log, joined to --labels on user and time")
-        log = read_prediction_log(project.prediction_log, args.since, args.until)
-        labels = read_rows(project.path(args.labels)) if args.labels else None
-        report = run_pass(project, log, labels, f"the prediction log {project.shown(project.prediction_log)}",
-                          labels_source=args.labels, retrain_overrides=args.retrain_set,
-                          say=lambda text: print(text, flush=True))
-    except (RecommenderMonitorError, MonitorError, WindowError) as error:
-        print(f"nbprod monitor: {error}", file=sys.stderr)
-        return 2
-    lines = describe(report)
-    print("\n".join(lines[-2:] if args.quiet else lines), flush=True)
-    if not args.no_snapshot:
-        from nbprod.monitoring.command import refresh_snapshots
-
-        print(refresh_snapshots(args), flush=True)
-    return report.exit_code
+    if args.data or args.label_key:
+        raise RecommenderMonitorError("--data and --label-key are for tabular projects: a recommender is "
+                                      "monitored on its prediction log, joined to --labels on user and time")
+    log = read_prediction_log(project.prediction_log, args.since, args.until)
+    labels = read_rows(project.path(args.labels)) if args.labels else None
+    return run_pass(project, log, labels, f"the prediction log {project.shown(project.prediction_log)}",
+                    labels_source=args.labels, retrain_overrides=args.retrain_set,
+                    say=lambda text: print(text, flush=True))

@@ -1,59 +1,47 @@
-"""Measure a recommender's memory and latency in a fresh process (run by :func:`nbprod.registry.budget.run_probe`).
+"""A recommender's workload for the budget probe (:mod:`nbprod.registry.probe`, task ``recommendation@K``).
 
-Usage: ``python -m nbprod.recommender.probe MODEL_DIR USERS.parquet K CALLS OUT.json``
-
-The method of :mod:`nbprod.registry.probe` (its helpers), for one user's top-k instead of one row's
-score: the runtime (numpy, pandas, scipy, ``mlflow.pyfunc``) imported and the baseline RSS recorded,
-then the model loaded with ``mlflow.pyfunc.load_model`` (as the service does) and every user of
-USERS.parquet (``user``, optional ``segment``) recommended once for the memory figure; then 20
-warm-up and CALLS timed single-user ``recommend`` calls, the p99 of the best of the rounds.
+The model is loaded with ``mlflow.pyfunc.load_model`` (as the service does); the batch recommends once
+for every user of the probe's rows (``user``, optional ``segment``), a single call is one user's top-k.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from pathlib import Path
+from typing import Any
 
-from nbprod.registry.probe import WARMUP_CALLS, latency_figures, memory_figures, start_memory
+import pandas as pd
+
+from nbprod.registry.probe import WARMUP_CALLS, Workload
+
+#: The probe's task of a recommender: ``recommendation@K``.
+TASK = "recommendation"
 
 
-def measure(model_dir: str, users_path: str, k: int, calls: int, out: str) -> dict:
-    """Run the measurement and write the figures to ``out`` as JSON."""
+def task(k: int) -> str:
+    """The probe's task for one user's top-``k``."""
+    return f"{TASK}@{int(k)}"
+
+
+def load(model_dir: str) -> Any:
+    """The recommender inside the MLflow model in ``model_dir``."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(model_dir).unwrap_python_model().recommender
+
+
+def workload(name: str, users: pd.DataFrame, calls: int) -> Workload:
+    """The :class:`~nbprod.registry.probe.Workload` of ``recommendation@K`` on ``users``."""
     import importlib
 
-    import mlflow.pyfunc
-    import pandas as pd
-
     importlib.import_module("scipy.sparse")  # part of the runtime, not of the model
-    users = pd.read_parquet(users_path)
+    importlib.import_module("mlflow.pyfunc")
+    k = int(name.partition("@")[2])
     segments = users["segment"].tolist() if "segment" in users.columns else [None] * len(users)
-    requests = [(users["user"].iloc[i % len(users)], segments[i % len(users)])
-                for i in range(max(calls, 1) + WARMUP_CALLS)]
-    use_proc, baseline_kb = start_memory(out)
+    pairs = list(zip(users["user"], segments))
+    requests = [pairs[i % len(pairs)] for i in range(max(calls, 1) + WARMUP_CALLS)]
 
-    started = time.perf_counter()
-    model = mlflow.pyfunc.load_model(model_dir).unwrap_python_model().recommender
-    load_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    for user, segment in zip(users["user"], segments):
-        model.recommend(user, k=k, segment=segment)
-    batch_seconds = time.perf_counter() - started
-    memory = memory_figures(use_proc, baseline_kb)
+    def batch(model: Any) -> None:
+        for user, segment in pairs:
+            model.recommend(user, k=k, segment=segment)
 
-    figures = {
-        **memory,
-        "load_seconds": load_seconds,
-        "batch_users": int(len(users)),
-        "batch_seconds": batch_seconds,
-        "k": int(k),
-        **latency_figures(lambda request: model.recommend(request[0], k=k, segment=request[1]), requests),
-    }
-    Path(out).write_text(json.dumps(figures))
-    return figures
-
-
-if __name__ == "__main__":
-    model_dir, users_path, k, calls, out = sys.argv[1:6]
-    measure(model_dir, users_path, int(k), int(calls), out)
+    return Workload(load, batch, lambda model, request: model.recommend(request[0], k=k, segment=request[1]),
+                    requests, {"batch_users": int(len(users)), "k": k})

@@ -34,6 +34,9 @@ from typing import Any
 from nbprod.registry.gate import BudgetFigures
 
 MB = 1024.0 * 1024.0
+#: Why a model over the size budget has no memory or latency figure (:func:`measure` with ``skip_over_mb``).
+NOT_LOADED = "not loaded: the model is over the size budget, so its memory and latency were not measured"
+SIZE_METHOD = "sum of the files in the MLflow model artifact folder"
 MODEL_FILES = ("model.pkl", "model.skops", "model.cloudpickle")
 #: Environment variables that size the native thread pools of the measuring process.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -64,13 +67,11 @@ def run_probe(
     cap_mb: float | None = None,
     threads: int | None = 1,
     poll_s: float = 0.05,
-    module: str = "nbprod.registry.probe",
 ) -> dict[str, Any]:
-    """Run :mod:`nbprod.registry.probe` on ``rows`` (a raw-column DataFrame); return its figures.
+    """Run :mod:`nbprod.registry.probe` on ``rows``; return its figures.
 
-    ``module`` is the probe to run (``python -m module MODEL_DIR ROWS.parquet TASK CALLS OUT.json``):
-    another kind of model brings its own, e.g. :mod:`nbprod.recommender.probe` (its rows are
-    users, its TASK the k of a top-k).
+    ``task`` names the probe's workload (:data:`nbprod.registry.probe.WORKLOADS`): ``rows`` are a
+    tabular model's raw columns, or a recommender's users for ``recommendation@K``.
 
     The process is killed after ``timeout_s`` seconds, or as soon as its resident
     memory exceeds its baseline (the runtime, before loading the model) by more
@@ -86,7 +87,7 @@ def run_probe(
         baseline_file = Path(str(out) + ".baseline")
         stderr_path = Path(folder) / "stderr.txt"
         rows.to_parquet(rows_path)
-        command = [sys.executable, "-m", module, str(model_dir), str(rows_path),
+        command = [sys.executable, "-m", "nbprod.registry.probe", str(model_dir), str(rows_path),
                    task, str(int(calls)), str(out)]
         baseline_mb: float | None = None
         peak_mb = 0.0
@@ -138,22 +139,26 @@ def measure(
     timeout_s: float = 300.0,
     cap_mb: float | None = None,
     threads: int | None = 1,
+    skip_over_mb: float | None = None,
 ) -> BudgetFigures:
-    """Size, peak memory and single-row p99 latency of the model saved in ``model_dir``.
+    """Size, peak memory and single-call p99 latency of the model saved in ``model_dir``.
 
-    ``rows`` (raw columns, no target) is the batch predicted for the memory
-    figure and the pool of single rows for the latency figure. ``threads``: see
-    the module docstring.
+    ``rows`` is the batch run for the memory figure and the pool of single calls for the latency
+    figure (see :func:`run_probe`). ``threads``: see the module docstring. ``skip_over_mb``: a model
+    whose folder is larger is not loaded at all (:data:`NOT_LOADED`: no memory, no latency), so a
+    4 GB model cannot take the measuring machine down.
     """
     size = folder_size_bytes(model_dir)
     file_bytes = model_file_bytes(model_dir)
-    probe = run_probe(model_dir, rows, task, calls, timeout_s, cap_mb, threads)
     details = {
         "size_bytes": size,
         "model_file_mb": None if file_bytes is None else file_bytes / MB,
-        "size_method": "sum of the files in the MLflow model artifact folder",
-        **{key: value for key, value in probe.items() if key not in ("memory_mb", "p99_ms", "error")},
+        "size_method": SIZE_METHOD,
     }
+    if skip_over_mb is not None and size / MB > skip_over_mb:
+        return BudgetFigures(size / MB, None, None, error=NOT_LOADED, details=details)
+    probe = run_probe(model_dir, rows, task, calls, timeout_s, cap_mb, threads)
+    details.update({key: value for key, value in probe.items() if key not in ("memory_mb", "p99_ms", "error")})
     return BudgetFigures(
         size_mb=size / MB,
         memory_mb=probe.get("memory_mb"),

@@ -1,6 +1,6 @@
 """The gate's evidence: ``promotion.json`` and a self-contained ``promotion.html``.
 
-The JSON document is assembled by :mod:`nbprod.registry.task`; this module
+The JSON document is assembled by :mod:`nbprod.registry.promotion`; this module
 writes it and renders the HTML page (inline CSS, no scripts, no external
 assets) from it, so the two can never disagree.
 """

@@ -1,7 +1,8 @@
 """The promotion gate: pure decision logic over measured figures.
 
-Nothing here touches MLflow, files or subprocesses; :mod:`nbprod.registry.task`
-collects the evidence, this module decides, the task publishes. Every check yields a
+Nothing here touches MLflow, files or subprocesses; a project kind's collector
+(:mod:`nbprod.registry.task`, :mod:`nbprod.recommender.promote`) collects the evidence, this module
+decides, :mod:`nbprod.registry.promotion` publishes. Every check yields a
 :class:`Reason` (pass/fail with a readable detail), and a candidate is promoted only
 when every reason passes.
 
@@ -46,6 +47,9 @@ KNOWN_KINDS = frozenset(get_args(Kind))
 CHECKS = ("metric", "size", "memory", "latency", "schema")
 #: The compare-and-set check, added to a decision only when the alias moved while the gate ran.
 ALIAS_CHECK = "alias"
+#: Why the size budget matters, said in every rejection for size: the case this project was born from.
+LESSON = ("the lesson this project was born from: a model that was perfect in evaluation needed 4 GB where "
+          "production allowed 200 MB")
 
 
 @dataclass(frozen=True)
@@ -217,8 +221,9 @@ def metric_reason(
     return Reason("metric", passed, detail, candidate, reference)
 
 
-def budget_reasons(figures: BudgetFigures, limits: Limits) -> list[Reason]:
-    """One reason per budget limit; an unmeasured figure fails."""
+def budget_reasons(figures: BudgetFigures, limits: Limits, advice: str | None = None) -> list[Reason]:
+    """One reason per budget limit; an unmeasured figure fails; a failed size check carries :data:`LESSON`
+    and, when given, the kind of model's ``advice`` (how to make it smaller)."""
     checks = (
         ("size", figures.size_mb, limits.max_size_mb, "MB", "serialized size"),
         ("memory", figures.memory_mb, limits.max_memory_mb, "MB", "peak memory (load + batch predict)"),
@@ -234,6 +239,8 @@ def budget_reasons(figures: BudgetFigures, limits: Limits) -> list[Reason]:
         passed = measured <= limit and not at_least
         shown = f"{'>= ' if at_least else ''}{measured:.4g} {unit}"
         detail = f"{label} {shown} {'<=' if passed else '>'} limit {limit:g} {unit}"
+        if check == "size" and not passed:
+            detail += "; " + "; ".join(text for text in (LESSON, advice) if text)
         reasons.append(Reason(check, passed, detail, measured, limit))
     return reasons
 
@@ -262,9 +269,11 @@ def alias_reason(alias: str, started: str | None, current: str | None, candidate
                   "to compare it with the new champion")
 
 
-def decide(metric: Reason, figures: BudgetFigures, limits: Limits, schema: SchemaCheck,
-           alias: Reason | None = None) -> Decision:
+def decide(metric: Reason, figures: BudgetFigures, limits: Limits, schema: SchemaCheck | None,
+           alias: Reason | None = None, advice: str | None = None) -> Decision:
     """The gate: promote only when the metric, every budget limit and the schema pass, and the alias has not
-    moved since the gate started (``alias``: :func:`alias_reason`)."""
-    reasons = (metric, *budget_reasons(figures, limits), schema_reason(schema))
+    moved since the gate started (``alias``: :func:`alias_reason`). ``schema`` None: the kind of model has no
+    feature contract (a recommender's request is a user id), so no schema check. ``advice``: see
+    :func:`budget_reasons`."""
+    reasons = (metric, *budget_reasons(figures, limits, advice), *(() if schema is None else (schema_reason(schema),)))
     return Decision(reasons + ((alias,) if alias is not None else ()))

@@ -2,19 +2,22 @@
 
 Usage: ``python -m nbprod.registry.probe MODEL_DIR ROWS.parquet TASK CALLS OUT.json``
 
-1. Import the serving runtime (numpy, pandas, scikit-learn, ``mlflow.sklearn``)
-   and read the sample rows, then reset the kernel's peak-RSS counter
-   (``/proc/self/clear_refs`` = 5) and record the current RSS as the baseline;
-   the baseline is written to ``OUT.json.baseline`` at once so that the parent
-   can report a lower bound if it has to stop this process.
-2. Load the model with ``mlflow.sklearn.load_model`` (as the service does) and
-   predict the whole sample as one batch.
+One method for every kind of model; what is loaded and called is the TASK's :class:`Workload`
+(:data:`WORKLOADS`: a tabular model's rows, a recommender's users with ``recommendation@K``):
+
+1. Import the serving runtime (numpy, pandas, the model's libraries) and read the sample
+   rows, then reset the kernel's peak-RSS counter (``/proc/self/clear_refs`` = 5) and record
+   the current RSS as the baseline; the baseline is written to ``OUT.json.baseline`` at once so
+   that the parent can report a lower bound if it has to stop this process.
+2. Load the model as the service does (``mlflow.sklearn.load_model``; a recommender through
+   ``mlflow.pyfunc``) and run the whole sample as one batch (predict every row; recommend for
+   every user).
 3. Memory = peak RSS (``VmHWM`` from ``/proc/self/status``) minus the baseline.
    ``VmHWM`` belongs to this process's own address space; ``ru_maxrss`` is not
    used on Linux because after fork/vfork + exec it can carry the *parent's*
    peak. Where ``/proc`` is missing (macOS) ``ru_maxrss`` is the fallback.
-4. Latency: 20 warm-up then CALLS single-row ``predict_proba``/``predict``
-   calls (rows pre-sliced, so only the model is timed), in ``LATENCY_ROUNDS``
+4. Latency: 20 warm-up then CALLS single calls (one row's ``predict_proba``/``predict``, one
+   user's top-k; inputs pre-sliced, so only the model is timed), in ``LATENCY_ROUNDS``
    consecutive rounds; p50/p95/p99/max in ms of the round with the lowest p99.
    Other processes on a busy machine only ever add latency, so the best round is
    the model's own cost; every round's p99 is reported too.
@@ -26,6 +29,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 WARMUP_CALLS = 20
@@ -104,31 +108,73 @@ def latency_figures(call: Callable[[Any], Any], inputs: Sequence[Any]) -> dict:
     }
 
 
-def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> dict:
-    """Run the measurement and write the figures to ``out`` as JSON."""
-    import mlflow.sklearn  # noqa: F401  (the serving runtime is part of the baseline)
-    import pandas as pd
+@dataclass(frozen=True)
+class Workload:
+    """What the probe does with one kind of model: load it, run the batch, time single calls.
+
+    ``inputs``: the single-call inputs, prepared before the baseline; ``details``: figures describing the
+    batch (e.g. ``batch_rows``), added to the result.
+    """
+
+    load: Callable[[str], Any]
+    batch: Callable[[Any], Any]
+    call: Callable[[Any, Any], Any]
+    inputs: Sequence[Any]
+    details: dict = field(default_factory=dict)
+
+
+#: The workload of each task (``module:function(task, rows, calls) -> Workload``; the function imports the
+#: model's runtime, which is part of the baseline). A TASK ``name@arg`` is found by its ``name``.
+WORKLOADS = {
+    "classification": "nbprod.registry.probe:tabular_workload",
+    "regression": "nbprod.registry.probe:tabular_workload",
+    "recommendation": "nbprod.recommender.probe:workload",
+}
+
+
+def workload_for(task: str, rows: Any, calls: int) -> Workload:
+    """The :class:`Workload` of ``task`` (see :data:`WORKLOADS`) on ``rows``."""
+    import importlib
+
+    name = task.partition("@")[0]
+    if name not in WORKLOADS:
+        raise ValueError(f"the probe has no workload for the task {task!r}: one of {sorted(WORKLOADS)}")
+    module, function = WORKLOADS[name].split(":")
+    return getattr(importlib.import_module(module), function)(task, rows, calls)
+
+
+def tabular_workload(task: str, rows: Any, calls: int) -> Workload:
+    """A tabular model: loaded with ``mlflow.sklearn``; the batch predicts every row, a call one row."""
+    import mlflow.sklearn
 
     from nbprod.model.models import predict_scores
 
-    rows = pd.read_parquet(rows_path)
     single = [rows.iloc[[i % len(rows)]] for i in range(max(calls, 1) + WARMUP_CALLS)]
+    return Workload(mlflow.sklearn.load_model, lambda model: predict_scores(model, rows, task),
+                    lambda model, row: predict_scores(model, row, task), single, {"batch_rows": int(len(rows))})
+
+
+def measure(model_dir: str, rows_path: str, task: str, calls: int, out: str) -> dict:
+    """Run the measurement of ``task``'s workload and write the figures to ``out`` as JSON."""
+    import pandas as pd
+
+    work = workload_for(task, pd.read_parquet(rows_path), calls)
     use_proc, baseline_kb = start_memory(out)
 
     started = time.perf_counter()
-    model = mlflow.sklearn.load_model(model_dir)
+    model = work.load(model_dir)
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    predict_scores(model, rows, task)
+    work.batch(model)
     batch_seconds = time.perf_counter() - started
     memory = memory_figures(use_proc, baseline_kb)
 
     figures = {
         **memory,
         "load_seconds": load_seconds,
-        "batch_rows": int(len(rows)),
+        **work.details,
         "batch_seconds": batch_seconds,
-        **latency_figures(lambda row: predict_scores(model, row, task), single),
+        **latency_figures(lambda value: work.call(model, value), work.inputs),
     }
     Path(out).write_text(json.dumps(figures))
     return figures

@@ -15,27 +15,24 @@ Wire it in ``pipeline.yaml`` after ``evaluate``::
         max_memory_mb: "{{registry.budget.max_memory_mb}}"
         max_p99_ms: "{{registry.budget.max_p99_ms}}"
 
-A rejection is a normal outcome (the task succeeds, the champion is untouched);
-the task fails only when the evidence cannot be produced (e.g. the candidate
-does not load).
+This module is the tabular project's evidence collector (:func:`collect`: the metric on the
+holdout, the feature contract, the budget); deciding and publishing are the gate's own, shared by
+every kind of project (:mod:`nbprod.registry.promotion`). A rejection is a normal outcome (the task
+succeeds, the champion is untouched); the task fails only when the evidence cannot be produced
+(e.g. the candidate does not load).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from nbprod import alerts
-from nbprod.registry import gate
+from nbprod.registry import gate, promotion
 from nbprod.tracking.tags import (
-    BUDGET_MEMORY_MB, BUDGET_P99_MS, BUDGET_SIZE_MB, CANDIDATE, DATA_DIGEST, GATE_AT, GATE_DECISION, GATE_MODEL_NAME,
-    GATE_PREVIOUS_CHAMPION, GATE_REASONS, GATE_RUN_ID, GATE_VERSION, GIT_COMMIT, METRIC, MODEL_URI,
-    PARENT, POSITIVE_CLASS, RUN_ID, TARGET, TASK, THRESHOLD, gate_check, metric as tag_metric,
+    CANDIDATE, DATA_DIGEST, GATE_DECISION, GATE_REASONS, GIT_COMMIT, METRIC, MODEL_URI, PARENT, POSITIVE_CLASS,
+    RUN_ID, TARGET, TASK, THRESHOLD, metric as tag_metric,
 )
 
 #: The gate's tags on a version (names from :mod:`nbprod.tracking.tags`).
@@ -53,10 +50,6 @@ def _holdout_path(evaluation: Mapping[str, Any], evaluation_path: Path) -> Path:
     if path.is_absolute() or path.exists():
         return path
     return evaluation_path.parent / path
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _git_commit(run_id: str | None) -> str | None:
@@ -91,16 +84,6 @@ def _lineage() -> dict[str, str]:
     except Exception:  # noqa: BLE001 - a missing digest only leaves the tag out
         digest = None
     return {PARENT: parent, **({DATA_DIGEST: digest} if digest else {})}
-
-
-def _reasons_tag(reasons: Any) -> str:
-    """The reasons as a JSON list that fits in a tag (long details shortened, JSON kept valid)."""
-    from nbprod.registry.client import MAX_TAG_CHARS
-
-    budget = max(80, (MAX_TAG_CHARS - 100 * len(reasons)) // max(len(reasons), 1))
-    return json.dumps([{"check": r.check, "passed": r.passed,
-                        "detail": r.detail if len(r.detail) <= budget else r.detail[: budget - 3] + "..."}
-                       for r in reasons])
 
 
 def _score(model: Any, X: Any, y: Any, task: str, threshold: float, positive_class: Any = None) -> dict[str, float]:
@@ -177,34 +160,6 @@ def promote(
     )
 
 
-@dataclass
-class Collected:
-    """The gate's evidence: what was read, registered, scored and measured -- nothing decided yet."""
-
-    evaluation_path: Path
-    evaluation: dict[str, Any]
-    chosen: dict[str, Any]               # the best candidate's entry of evaluation.json
-    threshold: float
-    multiclass: bool
-    holdout_path: Path
-    holdout_rows: int
-    version: str                         # the candidate as registered
-    previous: str | None                 # where the alias pointed when the gate started
-    commit: str | None
-    candidate_metrics: dict[str, float]
-    contract: Any
-    champion_contract: Any
-    reference: dict[str, Any]
-    metric_check: gate.Reason
-    schema: gate.SchemaCheck
-    figures: gate.BudgetFigures
-
-    @property
-    def already(self) -> bool:
-        """The candidate already held the alias when the gate started."""
-        return self.previous == self.version
-
-
 def run_gate(
     evaluation_path: Path,
     json_path: Path,
@@ -222,28 +177,21 @@ def run_gate(
 ) -> dict[str, Any]:
     """Register, gate and (maybe) promote the best candidate; write the evidence; return it.
 
-    Three steps: :func:`collect` the evidence, decide (:func:`nbprod.registry.gate.decide`, pure,
-    with the alias read again right before: compare-and-set), :func:`publish` (move the alias,
-    write the evidence, tag). ``figures`` skips the budget measurement (tests reuse one measurement).
+    The gate's run (:func:`nbprod.registry.promotion.run`) with this project kind's collector,
+    :func:`collect`. ``figures`` skips the budget measurement (tests reuse one measurement).
     """
-    from nbprod import tracking
-    from nbprod.registry.client import Registry
+    def collector(registry: Any) -> promotion.Evidence:
+        return collect(registry, Path(evaluation_path), alias=alias, margin=margin, limits=limits,
+                       batch_rows=batch_rows, latency_calls=latency_calls, timeout_s=timeout_s,
+                       threads=threads, figures=figures)
 
-    with tracking.task_run("promote") as run:
-        registry = Registry(model_name)
-        collected = collect(registry, Path(evaluation_path), alias=alias, margin=margin, limits=limits,
-                            batch_rows=batch_rows, latency_calls=latency_calls, timeout_s=timeout_s,
-                            threads=threads, figures=figures)
-        current = registry.alias_version(alias)  # compare-and-set: where the alias points right before moving it
-        decision = gate.decide(collected.metric_check, collected.figures, limits, collected.schema,
-                               gate.alias_reason(alias, collected.previous, current, collected.version))
-        return publish(registry, collected, decision, current, run.info.run_id, Path(json_path), Path(html_path),
-                       alias=alias, margin=margin, limits=limits)
+    return promotion.run(collector, Path(json_path), Path(html_path), model_name=model_name, alias=alias,
+                         margin=margin, limits=limits)
 
 
 def collect(registry: Any, evaluation_path: Path, *, alias: str, margin: float, limits: gate.Limits,
             batch_rows: int, latency_calls: int, timeout_s: float, threads: int,
-            figures: gate.BudgetFigures | None) -> Collected:
+            figures: gate.BudgetFigures | None) -> promotion.Evidence:
     """Register the best candidate of ``evaluation_path``; score it and the champion (or the naive baseline)
     on the holdout; check its contract; measure its budget (unless ``figures`` are given)."""
     import pandas as pd
@@ -251,7 +199,6 @@ def collect(registry: Any, evaluation_path: Path, *, alias: str, margin: float, 
     from nbprod.model.evaluation import baseline_result
     from nbprod.model.features import feature_contract
     from nbprod.model.metrics import DEFAULT_THRESHOLD, GREATER_IS_BETTER, class_tags
-    from nbprod.registry import budget
 
     evaluation = json.loads(evaluation_path.read_text())
     task, metric = evaluation["task"], evaluation["metric"]
@@ -334,111 +281,32 @@ def collect(registry: Any, evaluation_path: Path, *, alias: str, margin: float, 
         schema = gate.SchemaCheck("champion", problems=(schema_error,))
 
     if figures is None:
-        with tempfile.TemporaryDirectory(prefix="nbprod-model-") as folder:
-            model_dir = registry.download(version, Path(folder))
-            figures = budget.measure(
-                model_dir, X.head(max(int(batch_rows), 1)), task, latency_calls, timeout_s,
-                cap_mb=max(2 * limits.max_memory_mb, limits.max_memory_mb + 256),
-                threads=threads or None,
-            )
+        figures = promotion.measure_version(registry, version, X.head(max(int(batch_rows), 1)), task, limits,
+                                            calls=latency_calls, timeout_s=timeout_s, threads=threads)
 
-    return Collected(evaluation_path, evaluation, chosen, threshold, multiclass, holdout_path, int(len(holdout)),
-                     version, previous, commit, candidate_metrics, contract, champion_contract, reference,
-                     metric_check, schema, figures)
-
-
-def publish(registry: Any, collected: Collected, decision: gate.Decision, current: str | None, run_id: str,
-            json_path: Path, html_path: Path, *, alias: str, margin: float, limits: gate.Limits) -> dict[str, Any]:
-    """Move the alias when ``decision`` promotes; write the evidence (JSON, HTML), alert, tag the version and
-    log the run ``run_id``. ``current``: where the alias pointed right before (the compare-and-set read)."""
-    import mlflow
-
-    from nbprod.model.metrics import GREATER_IS_BETTER
-    from nbprod.registry import evidence
-
-    c = collected
-    evaluation, chosen, version, previous = c.evaluation, c.chosen, c.version, c.previous
-    metric, figures, schema, reference, metric_check = (evaluation["metric"], c.figures, c.schema, c.reference,
-                                                        c.metric_check)
-    greater = bool(evaluation.get("greater_is_better", GREATER_IS_BETTER[metric]))
-    model_name, best, multiclass, candidate_metrics = registry.name, evaluation["best"], c.multiclass, c.candidate_metrics
-    if decision.promoted and not c.already:
-        registry.set_alias(alias, version)
-    champion_after = version if decision.promoted else current
-    decided_at = _now()
-
-    by_check = {reason.check: reason for reason in decision.reasons}
-    record = {
-        "decision": decision.decision,
-        "summary": decision.summary(),
-        "model_name": model_name,
-        "alias": alias,
-        "previous_champion": previous,
-        "champion_before_decision": current,
-        "champion_after": champion_after,
-        "decided_at": decided_at,
-        "git_commit": c.commit,
-        "mlflow_run_id": run_id,
-        "evaluation": str(c.evaluation_path),
-        "holdout": {"path": str(c.holdout_path), "rows": c.holdout_rows, "target": evaluation["target"]},
-        "candidate": {
-            "name": best, "version": version, "run_id": chosen.get("run_id"),
-            "model_uri": chosen["model_uri"], "threshold": None if multiclass else c.threshold,
-            "classes": evaluation.get("classes"), "positive_class": evaluation.get("positive_class"),
-            "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
+    return promotion.Evidence(
+        version, previous, best, metric_check, figures, schema,
+        document={
+            "git_commit": commit,
+            "evaluation": str(evaluation_path),
+            "holdout": {"path": str(holdout_path), "rows": int(len(holdout)), "target": target},
+            "candidate": {
+                "name": best, "version": version, "run_id": chosen.get("run_id"),
+                "model_uri": chosen["model_uri"], "threshold": None if multiclass else threshold,
+                "classes": classes, "positive_class": positive,
+                "metrics": candidate_metrics, "recorded_metrics": chosen.get("metrics", {}),
+            },
+            "reference": reference,
+            "metric": {
+                "name": metric, "greater_is_better": greater, "margin": margin,
+                "candidate": candidate_metrics.get(metric), "reference": reference["metrics"].get(metric),
+                "improvement": (None if metric_check.measured is None or metric_check.limit is None
+                                else gate.improvement(metric_check.measured, metric_check.limit, greater)),
+                "passed": metric_check.passed,
+            },
+            "schema": {**schema.to_dict(), "candidate_columns": contract.names,
+                       "champion_columns": champion_contract.names if champion_contract else None},
         },
-        "reference": reference,
-        "metric": {
-            "name": metric, "greater_is_better": greater, "margin": margin,
-            "candidate": candidate_metrics.get(metric), "reference": reference["metrics"].get(metric),
-            "improvement": (None if metric_check.measured is None or metric_check.limit is None
-                            else gate.improvement(metric_check.measured, metric_check.limit, greater)),
-            "passed": metric_check.passed,
-        },
-        "budget": {
-            "size_mb": {"measured": figures.size_mb, "limit": limits.max_size_mb,
-                        "passed": by_check["size"].passed},
-            "memory_mb": {"measured": figures.memory_mb, "limit": limits.max_memory_mb,
-                          "passed": by_check["memory"].passed, "at_least": figures.memory_at_least},
-            "p99_ms": {"measured": figures.p99_ms, "limit": limits.max_p99_ms,
-                       "passed": by_check["latency"].passed},
-            "error": figures.error,
-            "details": dict(figures.details),
-        },
-        "schema": {**schema.to_dict(), "candidate_columns": c.contract.names,
-                   "champion_columns": c.champion_contract.names if c.champion_contract else None},
-        "reasons": [reason.to_dict() for reason in decision.reasons],
-    }
-    evidence.write_json(record, json_path)
-    evidence.write_html(record, html_path)
-    alerts.notify_gate(record, json_path, html_path)
-
-    registry.set_tags(version, {
-        TAG_DECISION: decision.decision,
-        TAG_REASONS: _reasons_tag(decision.reasons),
-        **{gate_check(r.check): "pass" if r.passed else "fail" for r in decision.reasons},
-        GATE_AT: decided_at,
-        GATE_PREVIOUS_CHAMPION: previous or "none",
-        GATE_RUN_ID: run_id,
-        BUDGET_SIZE_MB: figures.size_mb,
-        BUDGET_MEMORY_MB: figures.memory_mb,
-        BUDGET_P99_MS: figures.p99_ms,
-    })
-
-    mlflow.set_tags({TAG_DECISION: decision.decision, GATE_VERSION: version,
-                     GATE_MODEL_NAME: model_name})
-    mlflow.log_params({"model_name": model_name, "alias": alias, "margin": margin,
-                       "candidate": best, "version": version, "previous_champion": previous or "none",
-                       **{f"budget.{k}": v for k, v in vars(limits).items()}})
-    numbers = {
-        "gate.promoted": float(decision.promoted),
-        **{f"gate.{r.check}_passed": float(r.passed) for r in decision.reasons},
-        "budget.size_mb": figures.size_mb, "budget.memory_mb": figures.memory_mb,
-        "budget.p99_ms": figures.p99_ms,
-        **{f"candidate.{k}": v for k, v in candidate_metrics.items()},
-        **{f"{reference['kind']}.{k}": v for k, v in reference["metrics"].items()},
-    }
-    mlflow.log_metrics({k: float(v) for k, v in numbers.items() if isinstance(v, (int, float))})
-    mlflow.log_artifact(str(json_path), artifact_path="promotion")
-    mlflow.log_artifact(str(html_path), artifact_path="promotion")
-    return record
+        metrics={**{f"candidate.{k}": v for k, v in candidate_metrics.items()},
+                 **{f"{reference['kind']}.{k}": v for k, v in reference["metrics"].items()}},
+    )

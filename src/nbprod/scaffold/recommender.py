@@ -2,7 +2,8 @@
 
 The template (``nbprod/recommender/template``: ``pipeline.yaml``, ``env.yaml``, ``notebooks/``; in a
 checkout a symlink to the repository's ``templates/recommender``) is copied as it is, with the
-project's names in ``env.yaml`` (``tracking.experiment``, ``registry.model_name``) and, for a table
+project's tests (the tabular project's own, ``nbprod/scaffold/files/tests``, filled in for a
+recommender: see :mod:`nbprod.scaffold.projecttests`), the project's names in ``env.yaml`` (``tracking.experiment``, ``registry.model_name``) and, for a table
 of one's own (``--data``), its file and columns in ``data.*``. Without ``--data`` the project
 builds on the embedded MovieLens ratings.
 """
@@ -19,8 +20,10 @@ from nbprod.scaffold.origin import Origin
 from nbprod.scaffold.plan import project_name
 
 #: Files and folders of the template copied unchanged.
-COPIED = ("pipeline.yaml", "notebooks", "tests")
-#: The files of ``nbprod/scaffold/files`` a recommender project gets too (its own tests are the template's).
+COPIED = ("pipeline.yaml", "notebooks")
+#: The project's tests, from ``nbprod/scaffold/files`` (one set for every kind of project).
+TEST_FILES = ("tests/conftest.py", "tests/test_project.py")
+#: The files of ``nbprod/scaffold/files`` a recommender project gets with the deployment kit.
 SCAFFOLD_FILES = ("Makefile", "pytest.ini", "tests/test_deploy.py")
 #: The extras of nbprod a recommender project installs.
 EXTRAS = "recommender"
@@ -79,6 +82,14 @@ def write_kit(folder: Path, name: str, origin: Origin) -> None:
             (folder / child / "README.md").write_text(text)
 
 
+def write_tests(folder: Path) -> None:
+    """The project's tests: the generated projects' one set, filled in for a recommender."""
+    from nbprod.scaffold import projecttests, write
+
+    write.copy_scaffold_files(folder, {"KIND": "recommender", "SAMPLE_FRAC": str(projecttests.RECOMMENDER_SAMPLE_FRAC)},
+                              TEST_FILES)
+
+
 def write_project(folder: Path, data_file: Path | None = None, columns: Mapping[str, str | None] | None = None,
                   force: bool = False, origin: Origin | None = None) -> None:
     """Write a recommender project into ``folder`` (see the module docstring)."""
@@ -104,6 +115,7 @@ def write_project(folder: Path, data_file: Path | None = None, columns: Mapping[
     env = render_env((template / settings.ENV_FILE).read_text(), name, source_setting, columns or {})
     (folder / settings.ENV_FILE).write_text(env)
     (folder / ".gitignore").write_text(GITIGNORE)
+    write_tests(folder)
     (folder / "README.md").write_text(readme(name, source_setting or "the embedded MovieLens ratings"))
     if origin is not None:
         write_kit(folder, name, origin)

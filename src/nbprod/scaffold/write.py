@@ -36,6 +36,7 @@ def sample_fraction(rows: int) -> float:
 def placeholders(plan: Plan, origin: Origin) -> dict[str, str]:
     """The values of the ``@@KEY@@`` placeholders of the scaffold's files."""
     return {
+        "KIND": "tabular",
         "NAME": plan.name,
         "NBPROD": origin.requirement(),
         "NBPROD_TEST": origin.requirement("test"),

@@ -35,7 +35,8 @@ HTTP API
     ``not_ready`` (no model loaded yet), ``log_full`` (the prediction log holds
     ``serve.log_max_rows`` unwritten rows, e.g. a full disk, and ``serve.log_policy`` is
     ``refuse``), ``overloaded`` (``serve.max_in_flight``/``max_queue_rows``),
-    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``), both with ``Retry-After``;
+    ``model_stalled`` (a model call over ``serve.request_timeout_seconds``); every 503 (these, ``/ready``'s,
+    and beyond ``serve.max_connections``) carries ``Retry-After``;
     504 ``deadline_exceeded`` (no prediction within ``serve.request_timeout_seconds``). Any endpoint:
     400 ``host_not_allowed`` (``Host`` not in ``serve.allowed_hosts``; not checked on ``/health`` and ``/ready``;
     see :mod:`nbprod.serving.guards`).
@@ -64,9 +65,10 @@ Request ids: the service makes its own ``request_id`` for every request (in the 
 key that labels are joined on). A client's ``X-Request-ID`` is kept as ``client_request_id``: echoed in the
 ``X-Request-ID`` response header (the service's id when the client sent none), in the body and in the log,
 never used as a join key. CORS headers only for ``serve.cors_origins``.
-When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``
-and ``/v2/models/{name}/infer`` require ``Authorization: Bearer <its value>``; the other endpoints
-stay open.
+When the environment variable named by ``serve.token_env`` is set, ``/predict``, ``/invocations``,
+``/v2/models/{name}/infer``, ``/openapi.json`` and ``/docs`` (the contract: columns and the categories seen
+in training) require ``Authorization: Bearer <its value>``; the probes (``/health``, ``/ready``, ``/ping``,
+``/v2/health/*``), ``/metrics`` and the Open Inference Protocol's metadata stay open.
 
 Performance: requests are validated on the event loop without pandas, then queued;
 a single model thread takes everything queued (up to ``max_batch_rows``) and makes one
@@ -187,6 +189,8 @@ class MicroBatcher:
         self.task = asyncio.get_running_loop().create_task(self.run())
 
     async def predict(self, model: Any, validated: Validated) -> tuple[Any, Any]:
+        if self.task is None:  # nothing would ever answer: a service used without its lifespan
+            raise RuntimeError("the micro-batcher is not started (the service's startup starts it)")
         future = asyncio.get_running_loop().create_future()
         self.pending.append((model, validated, future))
         self.queued_rows += validated.rows
@@ -308,7 +312,8 @@ class PredictionService:
         self.model = None
         self.metrics = Metrics(config.model_name)
         self.log = None
-        self.batcher: MicroBatcher | None = None
+        # the service's own: requests queue here from construction; startup() starts its model loop
+        self.batcher = MicroBatcher(self.metrics, config.max_batch_rows, config.batch_wait_ms / 1000)
         self.watcher = None
         self.alerts = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -333,7 +338,6 @@ class PredictionService:
             self.log = PredictionLogWriter(self.config.log_folder, self.config.log_flush_rows,
                                            self.config.log_flush_seconds, self.config.log_max_rows,
                                            self.config.log_policy)
-        self.batcher = MicroBatcher(self.metrics, self.config.max_batch_rows, self.config.batch_wait_ms / 1000)
         self.batcher.start()
         self.parser = ThreadPoolExecutor(2, thread_name_prefix="nbprod-parse")
         wanted = self.config.alerts is not None and self.config.alerts.webhooks
@@ -350,8 +354,7 @@ class PredictionService:
             self.watcher.stop()
         if self.alerts is not None:
             self.alerts.close()
-        if self.batcher is not None:
-            await self.batcher.stop()
+        await self.batcher.stop()
         if self.parser is not None:
             self.parser.shutdown(wait=False)
         if self.log is not None:
@@ -385,7 +388,7 @@ class PredictionService:
     def _guard_metrics(self) -> dict[str, float]:
         failures = self.watcher.load_failures if self.watcher is not None else 0
         return {"nbprod_in_flight_requests": self.admission.in_flight,
-                "nbprod_queued_rows": self.batcher.queued_rows if self.batcher is not None else 0,
+                "nbprod_queued_rows": self.batcher.queued_rows,
                 "nbprod_model_load_failures_total": failures}
 
     def _log_metrics(self) -> dict[str, float]:
@@ -488,7 +491,7 @@ class PredictionService:
         echoed = (client_id or request_id).encode("latin-1", "replace")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-                                (b"x-request-id", echoed), *extra]})
+                                (b"x-request-id", echoed), *guards.unavailable_headers(status, extra)]})
         await send({"type": "http.response.body", "body": body})
         self.metrics.observe_request(path if path in ENDPOINTS else self.router.label(path) or "other", status,
                                      time.perf_counter() - started)
@@ -499,7 +502,7 @@ class PredictionService:
             error = self.watcher.last_error if self.watcher is not None else None
             return 503, _json({"status": "loading", "model": {"name": self.config.model_name,
                                                               "alias": self.config.alias}, "error": error})
-        busy = self.batcher.busy_seconds() if self.batcher is not None else None
+        busy = self.batcher.busy_seconds()
         if busy is not None and busy > self.config.guard.request_timeout_seconds:
             return 503, _json({"status": "stalled", "model": {"name": model.name, "version": model.version},
                                "error": f"the model call in progress has run for {busy:.0f} s "
@@ -535,19 +538,23 @@ class PredictionService:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
-                      client_id: str | None = None, protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
-        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
+    def authorize(self, headers: dict) -> None:
+        """Raise 401 ``unauthorized`` when a token is configured and the request does not carry it."""
         if self.token is not None:
             given = headers.get(b"authorization", b"")
             if not (given[:7].lower() == b"bearer " and hmac.compare_digest(given[7:].strip(), self.token)):
                 raise RequestError(401, "unauthorized", "missing or wrong bearer token "
                                                         "(send 'Authorization: Bearer <token>')")
+
+    async def predict(self, headers: dict, receive: Any, request_id: str, arrived: float,
+                      client_id: str | None = None, protocol: protocols.Protocol = protocols.NBPROD) -> bytes:
+        """Read, validate, predict, log and answer one request in ``protocol``'s shapes."""
+        self.authorize(headers)
         model = self.model
         if model is None:
             raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
         guard = self.config.guard
-        busy = self.batcher.busy_seconds() if self.batcher is not None else None  # None: not started (tests)
+        busy = self.batcher.busy_seconds()
         guards.check_stalled(busy, guard.request_timeout_seconds)
         body = await self.read_body(headers, receive)
         read = time.monotonic()  # the deadline counts the service's work, not the client's upload

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from nbprod.serving.validation import RequestError, validate_frame
+from nbprod.serving.validation import RequestError, cut, excerpt, validate_frame
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -40,6 +40,8 @@ REASON = "reject_reason"
 #: ``DataFrame.attrs`` key of a CSV chunk's rows with fewer fields than the header: position -> reason.
 SHORT_ROWS = "short_rows"
 ROW = "input_row"
+#: Why a CSV is refused when the two readers that check it disagree (never seen; a guard against a quirk).
+ROWS_DISAGREE = "pandas and Python's csv module read a different number of rows"
 
 
 class ScoreError(Exception):
@@ -115,24 +117,25 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
         else:
             separator = "\t" if path.name.lower().endswith(".tsv") else ","
             check_header(pd.read_csv(path, header=None, nrows=1, dtype=str, sep=separator), path)
-            counts, width, rows = None, 0, 0
+            counts, rows = None, 0
             with read_csv(path, chunksize=chunk_rows, sep=separator) as reader:
                 for chunk in reader:
                     if not isinstance(chunk.index, pd.RangeIndex):
-                        raise ScoreError(f"{path}: the first data row has more fields than the header; "
-                                         "pandas would shift every column by one (a trailing separator?)")
+                        fields = len(chunk.columns) + chunk.index.nlevels
+                        header = [str(name) for name in chunk.columns]
+                        raise ScoreError(f"{path}: data row 0: {long_row_problem(fields, header)}; pandas "
+                                         "would shift every column (a trailing separator?)")
                     if counts is None and len(chunk.columns) > 1 and chunk.iloc[:, -1].isna().any():
                         # a short row ends in a missing value: only then are the fields counted (from the start)
                         counts = field_counts(path, separator)
-                        width = next(counts)
+                        next(counts)  # the header's
                         skipped = sum(1 for _ in itertools.islice(counts, rows))
                         if skipped != rows:
-                            raise ScoreError(f"{path}: pandas and Python's csv module read a different "
-                                             "number of rows")
+                            raise ScoreError(f"{path}: {ROWS_DISAGREE}")
                     rows += len(chunk)
-                    yield chunk if counts is None else mark_short_rows(chunk, counts, width, path)
+                    yield chunk if counts is None else mark_short_rows(chunk, counts, path)
             if counts is not None and next(counts, None) is not None:
-                raise ScoreError(f"{path}: pandas and Python's csv module read a different number of rows")
+                raise ScoreError(f"{path}: {ROWS_DISAGREE}")
     except ScoreError:
         raise
     except (pa.ArrowException, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
@@ -141,13 +144,20 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Any]:
 
 
 def field_counts(path: Path, separator: str) -> Iterator[int]:
-    """The number of fields of the header, then of each data row of a CSV file, blank lines skipped as
-    pandas skips them (``pandas.read_csv`` fills a short row with missing values without a word)."""
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # pandas has no bound on a field
+    """The number of fields of the header, then of each data row of a CSV file (see :func:`csv_rows`)."""
     with open_text(path) as handle:
-        for row in csv.reader(handle, delimiter=separator):
-            if row and (len(row) > 1 or row[0].strip()):
-                yield len(row)
+        for row in csv_rows(handle, separator):
+            yield len(row)
+
+
+def csv_rows(handle: Any, separator: str = ",") -> Iterator[list[str]]:
+    """The rows of CSV text (the header, then the data rows) as Python's csv module reads them, blank
+    lines skipped as pandas skips them: what counts the fields of each row (``pandas.read_csv`` fills a
+    short row with missing values without a word, and shifts the columns of a long first row)."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # pandas has no bound on a field
+    for row in csv.reader(handle, delimiter=separator):
+        if row and (len(row) > 1 or row[0].strip()):
+            yield row
 
 
 def open_text(path: Path) -> Any:
@@ -169,7 +179,7 @@ def open_text(path: Path) -> Any:
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def mark_short_rows(chunk: Any, counts: Iterator[int], width: int, path: Path) -> Any:
+def mark_short_rows(chunk: Any, counts: Iterator[int], path: Path) -> Any:
     """``chunk`` with ``attrs[SHORT_ROWS]``: the reject reason of each row (by position) that has fewer
     fields than the header (``counts``: :func:`field_counts` after the header)."""
     import numpy as np
@@ -177,19 +187,47 @@ def mark_short_rows(chunk: Any, counts: Iterator[int], width: int, path: Path) -
     try:
         fields = np.fromiter(counts, dtype=np.int64, count=len(chunk))
     except ValueError:
-        raise ScoreError(f"{path}: pandas and Python's csv module read a different number of rows") from None
-    chunk.attrs[SHORT_ROWS] = {int(position): f"the row has {fields[position]} field(s), the header {width}"
-                               for position in np.flatnonzero(fields < width)}
+        raise ScoreError(f"{path}: {ROWS_DISAGREE}") from None
+    header = [str(name) for name in chunk.columns]
+    chunk.attrs[SHORT_ROWS] = {int(position): short_row_reason(int(fields[position]), header)
+                               for position in np.flatnonzero(fields < len(header))}
     return chunk
 
 
+def short_row_reason(fields: int, header: list[str]) -> str:
+    """Why a row with ``fields`` fields, fewer than the ``header`` names, is not scored: it names the first
+    column without a field (``nbprod score`` rejects the row; the service answers 422 ``short_row``)."""
+    return (f"the row has {fields} field(s), the header {len(header)}: none from column "
+            f"{excerpt(header[fields])} on")
+
+
+def long_row_problem(fields: int, header: list[str]) -> str:
+    """Why a CSV with a data row of more ``fields`` than the ``header`` names is refused (``nbprod score``
+    refuses the file, the service the request, 400)."""
+    return (f"the row has more fields than the header ({fields}, the header {len(header)}): a field after the "
+            f"last column {excerpt(header[-1])}")
+
+
+def repeated_names(names: list[str]) -> list[str]:
+    """The names ``names`` holds more than once, sorted."""
+    import collections
+
+    return sorted(name for name, count in collections.Counter(names).items() if count > 1)
+
+
+def header_problem(names: list[str]) -> str | None:
+    """Why a CSV header naming a column twice is refused (pandas would rename the second ``name.1``, and the
+    model would silently take the first), or None."""
+    twice = repeated_names(names)
+    return f"column(s) more than once in the header: {[cut(name) for name in twice]}" if twice else None
+
+
 def check_header(first_line: Any, path: Path) -> None:
-    """Refuse a CSV header naming a column twice (pandas would rename the second ``name.1``, and the
-    model would silently take the first); ``first_line``: the first line read as data."""
-    names = [str(name) for name in first_line.iloc[0].tolist()] if len(first_line) else []
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ScoreError(f"{path}: column(s) more than once in the header: {twice}")
+    """Refuse a CSV header naming a column twice (:func:`header_problem`); ``first_line``: the first line
+    read as data."""
+    problem = header_problem([str(name) for name in first_line.iloc[0].tolist()] if len(first_line) else [])
+    if problem:
+        raise ScoreError(f"{path}: {problem}")
 
 
 class _Sink:

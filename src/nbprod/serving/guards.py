@@ -21,7 +21,8 @@ Overload (the service answers, quickly, whatever the clients do):
   at once, until the model thread is back;
 - a client must send a request's headers within ``serve.header_timeout_seconds`` (from connecting or
   from the previous response; at most :data:`MAX_HEADER_BYTES`) and its body within
-  ``serve.body_timeout_seconds`` (408); at most ``serve.max_connections`` connections are served;
+  ``serve.body_timeout_seconds`` (408); at most ``serve.max_connections`` connections are served
+  (beyond, uvicorn's 503, here with ``Retry-After``: every 503 of the service carries one);
 - bodies over ``serve.parse_in_thread_kb`` are parsed and validated in a thread, not on the event loop.
 """
 
@@ -44,6 +45,11 @@ CORS_METHODS = b"GET, POST, OPTIONS"
 CORS_HEADERS = b"authorization, content-type, x-request-id"
 CORS_MAX_AGE = b"600"
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
+#: ``Retry-After`` (seconds) of a 503 that has no better estimate, such as uvicorn's own at ``serve.max_connections``.
+RETRY_AFTER_SECONDS = 1
+#: The answer beyond ``serve.max_connections`` (in place of uvicorn's text/plain one, which has no Retry-After).
+CONNECTIONS_FULL = (b'{"error":{"kind":"overloaded","message":"too many open connections (serve.max_connections); '
+                    b'retry later"}}')
 #: Endpoints answered whatever the Host (liveness and readiness probes address the pod's IP; they reveal nothing
 #: a rebinding page could use).
 PROBES = ("/health", "/ready")
@@ -90,6 +96,14 @@ def error_headers(error: RequestError) -> list[tuple[bytes, bytes]]:
     """Response headers an error asks for (``Retry-After``)."""
     retry_after = getattr(error, "retry_after", None)
     return [(b"retry-after", str(retry_after).encode())] if retry_after else []
+
+
+def unavailable_headers(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Retry-After`` (:data:`RETRY_AFTER_SECONDS`) when ``status`` is 503 and they have none:
+    every 503 the service gives tells the client when to try again (loading, stalled, log full...)."""
+    if status != 503 or any(name == b"retry-after" for name, _ in headers):
+        return headers
+    return [*headers, (b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
 
 
 # -- abuse ---------------------------------------------------------------------------------------
@@ -244,6 +258,7 @@ def header_timeout_protocol(seconds: float, max_header_bytes: int = MAX_HEADER_B
     ``seconds`` of connecting or of the previous response (uvicorn's keep-alive timer is reset by any
     byte, so one byte every few seconds would hold a connection for ever), or sends over
     ``max_header_bytes`` of them (431)."""
+    from uvicorn.protocols.http.flow_control import service_unavailable
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class HeaderTimeoutProtocol(HttpToolsProtocol):
@@ -293,7 +308,20 @@ def header_timeout_protocol(seconds: float, max_header_bytes: int = MAX_HEADER_B
             self._headers_in()
             super().connection_lost(exc)
 
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            # uvicorn answers beyond limit_concurrency (serve.max_connections) with its own app
+            super()._start_asgi_task(cycle, connections_full if app is service_unavailable else app)
+
     return HeaderTimeoutProtocol
+
+
+async def connections_full(scope: dict, receive: Any, send: Any) -> None:
+    """The 503 beyond ``serve.max_connections``: uvicorn's, with ``Retry-After`` and a JSON error."""
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(CONNECTIONS_FULL)).encode()),
+                            (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": CONNECTIONS_FULL, "more_body": False})
 
 
 def uvicorn_options(guard: GuardConfig) -> dict[str, Any]:

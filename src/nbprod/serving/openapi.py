@@ -7,6 +7,7 @@ missing and reported), the training range of numbers (``x-training-range``, info
 examples built from the contract. ``GET /docs`` renders the same document as one self-contained HTML page:
 no script, no stylesheet or font from elsewhere (its Content-Security-Policy forbids loading anything).
 Both are made when a version is loaded, so they follow the alias to a version with another contract.
+When a token is set (``serve.token_env``) both require it, as predictions do.
 """
 
 from __future__ import annotations
@@ -203,8 +204,8 @@ def document(model: Any, model_name: str, token: bool) -> dict[str, Any]:
         "/v2/health/ready": _get("Open Inference Protocol: ready (503 before a model is loaded)"),
         v2: _get("Open Inference Protocol: model metadata (inputs from the contract)"),
         f"{v2}/ready": _get("Open Inference Protocol: model ready"),
-        "/openapi.json": _get("this document"),
-        "/docs": _get("this document as a page"),
+        "/openapi.json": {"get": {**_get("this document")["get"], **secured}},
+        "/docs": {"get": {**_get("this document as a page")["get"], **secured}},
     }
     components: dict[str, Any] = {"schemas": schemas(model)}
     if token:

@@ -6,8 +6,10 @@ always did; answers are shaped per protocol. Endpoints (see also :mod:`nbprod.se
 
 ``POST /predict`` (nbprod)
     One record ``{"column": value, ...}``, a list of records, ``{"records": [...]}``, any of MLflow's
-    JSON wrappers below, or CSV (``Content-Type: text/csv``, a header line, then rows). The answer is
-    nbprod's (see :mod:`nbprod.serving.app`).
+    JSON wrappers below, or CSV (``Content-Type: text/csv``, a header line, then rows, checked as ``nbprod
+    score`` checks a file: a header naming a column twice or a row longer than the header is a 400
+    ``malformed_csv``, shorter rows a 422 ``short_row`` naming each). The answer is nbprod's (see
+    :mod:`nbprod.serving.app`).
 ``POST /invocations`` (MLflow's scoring protocol, as ``mlflow models serve`` speaks it)
     ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}`` (what MLflow writes to every
     model's ``serving_input_example.json``), ``{"dataframe_records": [{...}, ...]}``,
@@ -30,17 +32,18 @@ Open Inference Protocol (KServe v2; KServe, Seldon MLServer and Triton clients),
 
 A wrapper key the service does not know (an object holding no contract column and a list or object
 value) is a 400 ``bad_shape`` naming the accepted ones. The token (``serve.token_env``), when set,
-guards ``/invocations`` and ``.../infer`` as it guards ``/predict``.
+guards ``/invocations``, ``.../infer``, ``/openapi.json`` and ``/docs`` as it guards ``/predict``.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nbprod.serving.validation import RequestError, Validated, loads
+from nbprod.serving.validation import MAX_PROBLEMS, Problems, RequestError, Validated, cut, excerpt, loads
 
 #: MLflow's JSON wrappers (``mlflow.pyfunc.scoring_server.SUPPORTED_FORMATS``) and nbprod's own.
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -125,19 +128,23 @@ def checked(records: list, max_rows: int) -> list:
 def csv_records(body: bytes, contract: Any) -> list[dict]:
     """CSV rows as records, read as ``nbprod score`` reads a CSV file (:func:`nbprod.serving.batch.read_csv`:
     text, the same missing-value markers): contract numbers that parse become floats, missing cells None;
-    anything else stays text for the validator to judge."""
+    anything else stays text for the validator to judge. Rows are checked first as ``score`` checks them
+    (:func:`check_csv_shape`)."""
     import io
 
     import pandas as pd
 
-    from nbprod.serving.batch import read_csv
+    from nbprod.serving.batch import ROWS_DISAGREE, read_csv
 
+    rows = check_csv_shape(body)
     try:
         frame = read_csv(io.BytesIO(body))
     except pd.errors.EmptyDataError:
         raise RequestError(400, "malformed_csv", "the CSV body is empty: send a header line, then rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise RequestError(400, "malformed_csv", f"body is not valid CSV: {str(error).strip()[:200]}") from None
+    if len(frame) != rows:
+        raise RequestError(400, "malformed_csv", f"body is not valid CSV: {ROWS_DISAGREE}")
     numeric = {spec.name for spec in contract.columns if spec.kind == "numeric"}
     columns = [str(name) for name in frame.columns]
     records = []
@@ -152,6 +159,50 @@ def csv_records(body: bytes, contract: Any) -> list[dict]:
                 record[name] = value
         records.append(record)
     return records
+
+
+def check_csv_shape(body: bytes) -> int:
+    """The number of data rows of a CSV body whose rows have the header's fields, checked with the code
+    ``nbprod score`` checks a file with (:mod:`nbprod.serving.batch`): a header naming a column twice, or a
+    data row with more fields than the header (pandas would shift its columns), is a 400 ``malformed_csv``;
+    rows with fewer (pandas would fill them with missing values) a 422 ``short_row`` naming each row (as
+    ``record N``, its position among the data rows) and the first column it has no field for."""
+    import io
+
+    from nbprod.serving.batch import csv_rows, header_problem, long_row_problem, repeated_names, short_row_reason
+
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RequestError(400, "malformed_csv", f"body is not valid CSV: not UTF-8 text: {error}") from None
+    rows = csv_rows(io.StringIO(text, newline=""))
+    try:
+        header = next(rows)
+        problem = header_problem(header)
+        if problem:
+            raise RequestError(400, "malformed_csv", f"CSV header: {problem}",
+                               [{"record": None, "column": cut(name), "problem": "duplicate_column",
+                                 "message": f"the header names column {excerpt(name)} more than once"}
+                                for name in repeated_names(header)[:MAX_PROBLEMS]])
+        problems = Problems()
+        count = 0
+        for count, row in enumerate(rows, start=1):
+            fields, index = len(row), count - 1
+            if fields > len(header):
+                message = f"record {index}: {long_row_problem(fields, header)}"
+                raise RequestError(400, "malformed_csv", message, [{"record": index, "column": None,
+                                                                    "problem": "long_row", "message": message}])
+            if fields < len(header):
+                problems.append({"record": index, "column": cut(header[fields]), "problem": "short_row",
+                                 "message": f"record {index}: {short_row_reason(fields, header)}"})
+    except StopIteration:
+        return 0  # no header: pandas says so
+    except csv.Error as error:
+        raise RequestError(400, "malformed_csv", f"body is not valid CSV: {str(error)[:200]}") from None
+    if problems:
+        more = f" (and {problems.total - 1} more problem(s), see details)" if problems.total > 1 else ""
+        raise RequestError(422, "short_row", problems[0]["message"] + more, list(problems))
+    return count
 
 
 def _number(text: str) -> Any:
@@ -440,6 +491,7 @@ class Router:
                 if service.model is None:
                     raise RequestError(503, "not_ready", "no model loaded yet; see GET /ready")
                 return 200, b"\n", b"text/plain; charset=utf-8", []
+            service.authorize(headers)  # the contract (columns, training categories): as guarded as predictions
             return self.document(service.model, path)
         return None
 

@@ -125,11 +125,16 @@ def response(loaded: LoadedRecommender, request: RecommendRequest, found: Any, r
             "user": request.user, "items": found.items, "scores": found.scores, "path": found.path}
 
 
+#: The ranks as the prediction log stores them (text, as every logged input column), made once.
+RANKS = tuple(str(rank) for rank in range(1, MAX_K + 1))
+
+
 def log_entry(request: RecommendRequest, found: Any) -> tuple[dict[str, list], list[float]]:
-    """``(columns, scores)``: the prediction log's rows of one answer, one per item shown."""
+    """``(columns, scores)``: the prediction log's rows of one answer, one per item shown (the ranks
+    already text: the log's writing thread converts whole columns, not row by row)."""
     shown = len(found.items)
-    return ({"user": [request.user] * shown, "item": list(found.items), "rank": list(range(1, shown + 1)),
-             "path": [found.path] * shown, "segment": [request.segment] * shown}, list(found.scores))
+    return ({"user": [request.user] * shown, "item": found.items, "rank": RANKS[:shown],
+             "path": [found.path] * shown, "segment": [request.segment] * shown}, found.scores)
 
 
 def check_token(token: bytes | None, headers: Mapping[bytes, bytes]) -> None:

@@ -55,3 +55,69 @@ def test_the_pyfunc_model_answers_requests_with_items_and_their_path(interaction
     assert set(by_user["other"]["path"]) == {fallback.GLOBAL}
     assert pyfunc.load_recommender(str(tmp_path / "model")).recommend("u0", k=3).items == \
         by_user["u0"]["item"].tolist()
+
+
+def reference_top_k(scores, k: int):
+    """The ``k`` highest finite scores by a full sort (equal scores: the lower position first)."""
+    import numpy as np
+
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    return order[np.isfinite(scores[order])][:k]
+
+
+def test_top_k_is_a_full_sort_cut_at_k_with_ties_in_position_order():
+    import numpy as np
+
+    random = np.random.default_rng(7)
+    for size, k in [(5, 10), (300, 1), (2000, 10), (2000, 3), (9000, 10), (9000, 500), (700, 50)]:
+        scores = np.round(random.normal(size=size), 1).astype(np.float32)  # rounded: many ties
+        scores[random.choice(size, size // 3, replace=False)] = -np.inf
+        assert top_k(scores, k).tolist() == reference_top_k(scores, k).tolist(), (size, k)
+    assert top_k(np.full(1000, -np.inf, dtype=np.float32), 3).tolist() == []
+
+
+def wide_interactions(users: int = 120, items: int = 3000, per_user: int = 25):
+    """Random interactions over a long-tailed catalogue (about 1,000 items seen: :func:`top_k` cuts it in
+    blocks for k = 3, sorts it whole for k = 10)."""
+    import numpy as np
+
+    random = np.random.default_rng(3)
+    weights = 1 / np.arange(1, items + 1)  # a long tail
+    rows = [(f"u{user}", f"i{item}") for user in range(users)
+            for item in random.choice(items, per_user, replace=False, p=weights / weights.sum())]
+    return pd.DataFrame(rows, columns=["user", "item"]).assign(weight=1.0)
+
+
+def test_each_answer_is_the_top_of_the_whole_catalogue_scored_at_once():
+    """The serving path (lookups, one user's scores, blocks) answers exactly as scoring every item of the
+    user's row with the model's batch ``scores`` and sorting the whole catalogue."""
+    import numpy as np
+
+    frame = wide_interactions()
+    for kind, params in [("als", {"factors": 8, "iterations": 3}), ("bpr", {"factors": 8, "iterations": 3}),
+                         ("item_knn", {"neighbours": 20})]:
+        model = Recommender(kind, params).fit(frame)
+        for row, user in enumerate(model.users_[:40]):
+            history = model.seen_[row]
+            scores = model.model_.scores(history, np.array([row]))[0] + model.tie_break_
+            for k, exclude in [(10, True), (3, True), (3, False)]:
+                expected = scores.copy()
+                if exclude:
+                    expected[history.indices] = -np.inf
+                chosen = reference_top_k(expected, k)
+                found = model.recommend(user, k=k, exclude_seen=exclude)
+                assert found.items == [str(item) for item in model.items_[chosen]], (kind, user)
+                assert found.scores == [float(value) for value in expected[chosen]], (kind, user)
+
+
+def test_a_pickled_recommender_ships_no_lookup_and_answers_the_same(interactions):
+    import pickle
+
+    model = Recommender("als", {"factors": 4, "iterations": 3}, segment="country", min_segment_users=5)
+    model.fit(interactions)
+    before = [model.recommend(user, k=5) for user in ("u0", "u3", "stranger")]
+    assert "_lookup" in model.__dict__ and "_cache" in model.fallback_.__dict__
+    copy = pickle.loads(pickle.dumps(model))
+    assert "_lookup" not in copy.__dict__ and "_cache" not in copy.fallback_.__dict__
+    assert [copy.recommend(user, k=5) for user in ("u0", "u3", "stranger")] == before
+    assert copy.recommend("stranger", segment="south", k=4) == model.recommend("stranger", segment="south", k=4)

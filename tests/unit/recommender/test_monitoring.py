@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from alert_receiver import Receiver
 
 from nbprod import cli
 from nbprod.monitoring import trigger
@@ -115,8 +116,13 @@ def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and
                            "timestamp": [int((week + pd.Timedelta(hours=n + 1) - pd.Timestamp("1970-01-01"))
                                              .total_seconds()) for week in (WEEK1, WEEK2) for n in range(6)]})
     labels.to_csv(project / "later.csv", index=False)
-    assert cli.main(["monitor", "--labels", "later.csv", "--no-retrain", "--no-snapshot",
-                     "--set", "monitor.min_rows=3", "--set", "monitor.trigger_k=1"]) == 0
+    with Receiver() as hook:  # the team's webhook, alerted through nbprod.alerts as the tabular monitor does
+        monkeypatch.setenv("TEST_RECOMMENDER_ALERT_URL", hook.url)
+        assert cli.main(["monitor", "--labels", "later.csv", "--no-retrain", "--no-snapshot",
+                         "--set", "monitor.min_rows=3", "--set", "monitor.trigger_k=1",
+                         "--set", "alerts.webhooks=[{url_env: TEST_RECOMMENDER_ALERT_URL, format: slack}]"]) == 0
+    (alert,) = hook.bodies  # retraining is off: no "retraining started"
+    assert alert["text"].startswith("*Dataset drift*: the data drifted in 1 of the last") and "runs:/" in alert["text"]
     out = capsys.readouterr().out
     assert "Monitored 12 /recommend answer(s)" in out and "retrain due (record only" in out
     data = json.loads((project / "reports" / "monitoring" / "drift_history.json").read_text())
@@ -161,7 +167,7 @@ def test_nbprod_monitor_labels_records_each_week_and_the_decision_in_history_and
     retrained, promoted = data["events"][-2:]
     assert (retrained["kind"], retrained["run_id"]) == ("retrain", "parent123")
     assert (promoted["kind"], promoted["model_version"]) == ("promoted", "2")
-    assert "recommender gate" in promoted["reason"]
+    assert "promotion gate" in promoted["reason"]
     champion = json.loads((project / "reports" / "monitoring" / "champion_build.json").read_text())
     assert champion["version"] == "2" and champion["products"].startswith("build/retrain/")
     latest = client.search_runs([run.info.experiment_id], tags.equals(tags.TASK, "monitor"),

@@ -126,12 +126,11 @@ async def call(service, method: str, path: str, body: bytes = b"", headers: dict
 
 def serve(token: str | None, scenario) -> None:
     """Run ``scenario(service)`` against a service with the micro-batcher started and no model yet."""
-    from nbprod.serving.app import MicroBatcher, PredictionService
+    from nbprod.serving.app import PredictionService
 
     async def run() -> None:
         service = PredictionService(config(token))
-        service.batcher = MicroBatcher(service.metrics, 100)
-        service.batcher.start()
+        service.batcher.start()  # the service's own batcher; no registry watcher
         try:
             await scenario(service)
         finally:
@@ -159,9 +158,9 @@ def test_the_token_guards_every_predicting_endpoint_in_each_protocols_error_shap
         assert status == 200 and json.loads(body)["predictions"][0] in ("Yes", "No")
         status, _, body = await call(service, "POST", "/v2/models/shapes/infer", infer, token)
         assert status == 200 and json.loads(body)["outputs"][0]["datatype"] == "BYTES"
-        document = json.loads((await call(service, "GET", "/openapi.json"))[2])
+        document = json.loads((await call(service, "GET", "/openapi.json", b"", token))[2])
         assert document["paths"]["/invocations"]["post"]["security"] == [{"bearer": []}]
-        assert "Authorization: Bearer" in (await call(service, "GET", "/docs"))[2].decode()
+        assert "Authorization: Bearer" in (await call(service, "GET", "/docs", b"", token))[2].decode()
         metrics = (await call(service, "GET", "/metrics"))[2].decode()
         assert 'endpoint="/v2/models/{name}/infer",status="200"' in metrics
         assert 'endpoint="/invocations",status="401"' in metrics
@@ -223,3 +222,20 @@ def test_a_regressor_answers_numbers_in_every_protocol():
         assert metadata["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
 
     serve(None, scenario)
+
+
+def test_a_service_owns_its_batcher_and_a_request_before_its_startup_is_refused_not_left_waiting(yes_no):
+    from nbprod.serving.app import PredictionService
+
+    async def run() -> tuple[int, bytes, str]:
+        service = PredictionService(config(None))
+        service.model = yes_no
+        metrics = service.metrics.render()
+        status, _, body = await asyncio.wait_for(call(service, "POST", "/predict", json.dumps(
+            {"inputs": [{"x": 0.1, "z": 0.2, "c": "a"}]}).encode()), 5)
+        await service.shutdown()  # stopping a batcher that never started is fine
+        return status, body, metrics
+
+    status, body, metrics = asyncio.run(run())
+    assert "nbprod_queued_rows 0" in metrics
+    assert status == 500 and json.loads(body)["error"]["kind"] == "internal"

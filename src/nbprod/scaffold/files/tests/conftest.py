@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from nbprod.scaffold import projecttests
+
 PROJECT = Path(__file__).resolve().parents[1]
 #: What a build reads; the copy builds in its own folder, with its own MLflow store.
 PROJECT_FILES = ("pipeline.yaml", "env.yaml", "notebooks", "schemas", "data")
-#: A quick build: a sample of the rows and a smaller grid; the pipeline itself is unchanged.
-QUICK = (
-    "sample_frac=@@SAMPLE_FRAC@@",
-    "train.n_jobs=1",
-    "train.candidates=[{name: linear, kind: linear, params: {C: [1.0]}},"
-    " {name: hgb, kind: hist_gradient_boosting, params: {max_iter: [50]}}]",
-    "evaluate.permutation_rows=400",
-    "evaluate.permutation_repeats=1",
-)
+#: This project's kind (``kind`` in env.yaml).
+KIND = "@@KIND@@"
+#: A quick build: a sample of the data and a smaller grid (add your own ``--set`` overrides here).
+QUICK = ("sample_frac=@@SAMPLE_FRAC@@", *projecttests.QUICK[KIND])
 
 
 def nbprod(*args: str, cwd: Path) -> subprocess.CompletedProcess:

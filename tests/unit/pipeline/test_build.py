@@ -1,0 +1,38 @@
+"""The build's own process: what a finished task leaves in it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+#: Reads a 160 MB table, drops it, then ends a task as the build does; prints the RSS (MB) at each step.
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np, pandas as pd, psutil
+    from nbprod.pipeline.build import ExportingProgress
+
+    def rss():
+        return psutil.Process().memory_info().rss / 2**20
+
+    path = sys.argv[1]
+    pd.DataFrame({f"c{i}": np.arange(1_000_000, dtype=float) for i in range(20)}).to_parquet(path)
+    before = rss()
+    frame = pd.read_parquet(path)
+    read = rss()
+    del frame
+    dropped = rss()
+    ExportingProgress(exports=None).finished("get", "Skipped", 0.1)
+    print(json.dumps({"before": before, "read": read, "dropped": dropped, "finished": rss()}))
+""")
+
+
+def test_a_finished_task_gives_back_the_memory_pyarrow_kept_cached(tmp_path):
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "table.parquet")], capture_output=True,
+                          text=True, check=True)
+    rss = json.loads(done.stdout.strip().splitlines()[-1])
+    held = rss["dropped"] - rss["before"]
+    assert rss["read"] - rss["before"] > 150, rss  # the table was read (160 MB of float64)
+    assert held > 100, rss  # dropped, but still held by the allocator: what the build process kept
+    assert rss["finished"] - rss["before"] < held / 4, rss  # given back once the task ended

@@ -83,6 +83,20 @@ def project_copy(folder: Path, drop_tasks: tuple[str, ...] = ()) -> Path:
     return folder
 
 
+#: 1-minute load average above which the machine counts as loaded: the cores, plus what the benchmark
+#: itself runs at once (a build, a warming kernel, the candidates fitted two at a time).
+LOADED_ABOVE = (os.cpu_count() or 1) + 2
+
+
+def loaded_machine(runs: list[dict]) -> dict[str, object]:
+    """Whether other work shared the machine during ``runs`` (then wall seconds are inflated: compare CPU
+    seconds and shares), with the largest 1-minute load average seen at a run's start or end."""
+    loads = [run[key][0] for run in runs for key in ("load_average_start", "load_average_end") if key in run]
+    highest = max(loads, default=None)
+    return {"loaded_machine": highest is not None and highest > LOADED_ABOVE,
+            "load_average_max": highest, "loaded_above": LOADED_ABOVE}
+
+
 def main() -> None:
     """Measure and write the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -103,6 +117,7 @@ def main() -> None:
                        *([] if args.sample_frac is None else [str(args.sample_frac)])], project, env)
     figures = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **loaded_machine([run for run in (full, *nochange, core, plain) if run]),
         **({} if args.sample_frac is None else {"sample_frac": args.sample_frac}),
         "full_build": full,
         "no_change_rebuild": {"seconds": [run["seconds"] for run in nochange],

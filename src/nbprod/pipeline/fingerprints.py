@@ -10,6 +10,7 @@ after its last successful run is built again, and so is everything downstream.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -47,15 +48,17 @@ def absolute_module(node: ast.ImportFrom, package: str | None) -> str | None:
     return ".".join(base + ([node.module] if node.module else [])) if base else None
 
 
-def imported_modules(code: str, package: str | None = None) -> set[str]:
+@functools.lru_cache(maxsize=1024)
+def imported_modules(code: str, package: str | None = None) -> frozenset[str]:
     """Names of the ``nbprod`` modules that ``code`` imports (``from nbprod import x`` counts x).
 
-    ``package`` is the package the code belongs to, for relative imports.
+    ``package`` is the package the code belongs to, for relative imports. Remembered by the code's
+    text: a build fingerprints each task's closure, and the tasks share most of their modules.
     """
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return set()
+        return frozenset()
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -65,7 +68,7 @@ def imported_modules(code: str, package: str | None = None) -> set[str]:
             if module and module.split(".")[0] == PACKAGE:
                 names.add(module)
                 names.update(f"{module}.{alias.name}" for alias in node.names)
-    return names
+    return frozenset(names)
 
 
 def module_closure(code: str, folder: Path) -> list[Path]:

@@ -57,8 +57,7 @@ def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float],
     import mlflow
     from mlflow.models import infer_signature
 
-    from nbprod.registry.digest import logged_model_location, uri_digest
-    from nbprod.tracking.tags import ARTIFACT_DIGEST
+    from nbprod.registry.digest import tag_logged_model
 
     tags = {KIND: candidate.kind, **class_tags(model, positive_class)}
     with tracking.candidate_run(candidate.name, **tags) as run:
@@ -70,8 +69,7 @@ def log_candidate(model: Any, candidate: Candidate, result: Mapping[str, float],
         info = mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,
                                         pip_requirements=pip_requirements(),
                                         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
-        client = mlflow.MlflowClient()  # checked before the dashboards load it
-        mlflow.set_tag(ARTIFACT_DIGEST, uri_digest(logged_model_location(client, info.model_id), client.tracking_uri))
+        tag_logged_model(info.model_id)  # checked before the dashboards load it
     return {"run_id": run.info.run_id, "model_uri": info.model_uri}
 
 

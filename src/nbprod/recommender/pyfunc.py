@@ -89,13 +89,17 @@ def save_model(recommender: Any, path: Path) -> Path:
 
 
 def log_model(recommender: Any, name: str = "model") -> str:
-    """Log the fitted estimator to the active run; return the model's URI."""
+    """Log the fitted estimator to the active run, its files' digest as the run's tag (checked before
+    ``nbprod reproduce`` or the dashboards load it); return the model's URI."""
     import mlflow.pyfunc
+
+    from nbprod.registry.digest import tag_logged_model
 
     with tempfile.TemporaryDirectory(prefix="nbprod-recommender-") as folder:
         info = mlflow.pyfunc.log_model(name=name, python_model=_python_model_class()(),
                                        artifacts={ARTIFACT: str(pickled(recommender, Path(folder)))},
                                        pip_requirements=requirements())
+    tag_logged_model(info.model_id)
     return info.model_uri
 
 

@@ -73,6 +73,19 @@ def record_digest(client: Any, name: str, version: str | int) -> str:
     return digest
 
 
+def tag_logged_model(model_id: str) -> str:
+    """Tag the active run with the digest of the model it has just logged (``model_id``); return it. Whatever
+    loads the run's model later checks its files against it (:func:`load_run_model`)."""
+    import mlflow
+
+    from nbprod.tracking.tags import ARTIFACT_DIGEST
+
+    client = mlflow.MlflowClient()
+    digest = uri_digest(logged_model_location(client, model_id), client.tracking_uri)
+    mlflow.set_tag(ARTIFACT_DIGEST, digest)
+    return digest
+
+
 def check(folder: Path, recorded: str | None, what: str) -> None:
     """Raise :class:`ArtifactRefused` unless ``folder`` matches ``recorded`` (None: warn, not checked).
 

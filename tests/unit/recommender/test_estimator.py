@@ -121,3 +121,25 @@ def test_a_pickled_recommender_ships_no_lookup_and_answers_the_same(interactions
     assert "_lookup" not in copy.__dict__ and "_cache" not in copy.fallback_.__dict__
     assert [copy.recommend(user, k=5) for user in ("u0", "u3", "stranger")] == before
     assert copy.recommend("stranger", segment="south", k=4) == model.recommend("stranger", segment="south", k=4)
+
+
+def test_a_logged_recommender_carries_its_digest_and_a_tampered_copy_is_refused(interactions, tmp_path):
+    import pytest
+
+    from nbprod.pipeline.reproduce import load_run_recommender
+    from nbprod.registry.digest import ArtifactRefused
+    from nbprod.tracking.tags import ARTIFACT_DIGEST
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = mlflow.create_experiment("recommender", artifact_location=(tmp_path / "artifacts").as_uri())
+    model = Recommender("popularity", {}).fit(interactions)
+    with mlflow.start_run(experiment_id=experiment) as run:
+        pyfunc.log_model(model)
+    client = mlflow.MlflowClient()
+    assert client.get_run(run.info.run_id).data.tags[ARTIFACT_DIGEST].startswith("sha256:")
+    assert load_run_recommender(client, run.info.run_id).recommend("u0", k=3).items == model.recommend("u0", k=3).items
+    pickle = next(path for path in (tmp_path / "artifacts").rglob("*") if path.is_file() and path.name != "MLmodel"
+                  and "artifacts" in path.parent.name)
+    pickle.write_bytes(pickle.read_bytes() + b"\0")
+    with pytest.raises(ArtifactRefused, match="do not match the digest"):
+        load_run_recommender(client, run.info.run_id)

@@ -21,8 +21,6 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
-from project_copy import QUICK
-
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,20 +31,6 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: int = 1800)
     completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert completed.returncode == 0, f"{command} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
     return completed
-
-
-def run_together(*commands: list, env: dict[str, str], timeout: int = 1800) -> list[subprocess.CompletedProcess]:
-    """Run each ``[command, cwd]`` at the same time; fail with the end of the output of any that fails."""
-    started = [(command, subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True)) for command, cwd in commands]
-    done = []
-    for command, process in started:
-        stdout, stderr = process.communicate(timeout=timeout)
-        done.append(subprocess.CompletedProcess(command, process.returncode, stdout, stderr))
-    for completed in done:
-        assert completed.returncode == 0, \
-            f"{completed.args} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
-    return done
 
 
 def copy_sources(target: Path) -> Path:
@@ -84,9 +68,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     venv = work / "venv"
     run([sys.executable, "-m", "venv", str(venv)], cwd=work, env=dict(os.environ))
     env = clean_environment(venv)
-    # --no-compile: the modules a command imports are compiled when it first imports them, not all at install
-    run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-compile", f"nbprod[test] @ {wheel.as_uri()}"],
-        cwd=work, env=env)
+    run([str(venv / "bin" / "pip"), "install", "--quiet", f"nbprod[test] @ {wheel.as_uri()}"], cwd=work, env=env)
     return {"wheel": wheel, "venv": venv, "env": env, "work": work}
 
 
@@ -152,13 +134,11 @@ def test_yes_no_table_without_time_column_runs_with_make_and_tests_in_a_fresh_cl
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "nbprod new"]):
         run([*git, *command], cwd=project, env=installed["env"])
     make = ["make", f"VENV={installed['venv']}"]
+    run([*make, "run"], cwd=project, env=installed["env"])
+    assert promotion(project)["decision"] == "promoted"
     clone = project.parent / "cancer-clone"
     run(["git", "clone", "-q", str(project), str(clone)], cwd=project.parent, env=installed["env"])
-    # the clone holds only what git tracks, nothing `make run` writes: the two run at the same time, once the
-    # venv is up to date for both Makefiles (so that neither installs while the other builds)
-    run([*make, "install-test"], cwd=clone, env=installed["env"])
-    tested = run_together([[*make, "run"], project], [[*make, "test"], clone], env=installed["env"])[1]
-    assert promotion(project)["decision"] == "promoted"
+    tested = run([*make, "test"], cwd=clone, env=installed["env"])
     # every test of the project ran and passed: its settings, the sample build, nbval, and its deployment
     # files (tests/test_deploy.py: hadolint, kustomize + kubernetes-validate, Argo, actionlint, promtool)
     count = sum(path.read_text().count("\ndef test_") for path in (clone / "tests").glob("test_*.py"))
@@ -166,42 +146,13 @@ def test_yes_no_table_without_time_column_runs_with_make_and_tests_in_a_fresh_cl
     assert f" {count} passed" in tested.stdout and " failed" not in tested.stdout, tested.stdout[-3000:]
 
 
-#: The tables built with ``nbprod build``: {table: target}.
-BUILT = {"iris": "species", "diabetes": "target"}
-#: The gate's p99 limit for builds that run beside another (env.yaml's is for a machine to itself).
-LOADED_P99_MS = 1000
-
-
-def start_build(installed: dict, project: Path) -> subprocess.Popen:
-    """``nbprod build`` of ``project`` in the venv, started in the background, on a small grid (the cases
-    prove that a table of their shape builds to a champion; the grid's size proves nothing more). The
-    latency budget is loose: the gate measures p99 while the other build shares the cores."""
-    sets = [item for text in (*QUICK, f"registry.budget.max_p99_ms={LOADED_P99_MS}") for item in ("--set", text)]
-    return subprocess.Popen([str(installed["venv"] / "bin" / "nbprod"), "build", *sets], cwd=project,
-                            env=installed["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-@pytest.fixture(scope="module")
-def built(installed, tables) -> dict[str, tuple[Path, str]]:
-    """The projects ``nbprod new`` wrote for the tables of ``BUILT``, built at the same time (each build
-    waits on its notebooks' kernels most of the time): {table: (project, what nbprod new printed)}."""
-    written = {table: new_project(installed, table, tables[table], target) for table, target in BUILT.items()}
-    builds = {table: start_build(installed, project) for table, (project, _) in written.items()}
-    for table, process in builds.items():
-        stdout, stderr = process.communicate(timeout=1800)
-        if process.returncode != 0 and "Address already in use" in stderr:  # a kernel lost a port race: again
-            process = start_build(installed, written[table][0])
-            stdout, stderr = process.communicate(timeout=1800)
-        assert process.returncode == 0, f"{table} build failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
-    return written
-
-
-@pytest.mark.parametrize(("table", "inferred", "task"), [
-    ("iris", "multiclass classification", "classification"),
-    ("diabetes", "time column: visit_date (text)", "regression"),
+@pytest.mark.parametrize(("table", "target", "inferred", "task"), [
+    ("iris", "species", "multiclass classification", "classification"),
+    ("diabetes", "target", "time column: visit_date (text)", "regression"),
 ], ids=["multiclass", "regression-with-dates-as-text"])
-def test_table_builds_to_a_champion_with_nbprod_build(built, table, inferred, task):
-    project, printed = built[table]
+def test_table_builds_to_a_champion_with_nbprod_build(installed, tables, table, target, inferred, task):
+    project, printed = new_project(installed, table, tables[table], target)
     assert inferred in printed
+    run([str(installed["venv"] / "bin" / "nbprod"), "build"], cwd=project, env=installed["env"])
     assert promotion(project)["decision"] == "promoted"
     assert json.loads((project / "build" / "evaluation.json").read_text())["task"] == task

@@ -165,7 +165,7 @@ def test_with_auth_a_viewer_cannot_move_the_alias_and_the_admin_can(tmp_path):
     folder = project(tmp_path / "p")
     (folder / "store").mkdir()
     store = f"sqlite:///{folder / 'store' / 'mlflow.db'}"
-    client = MlflowClient(store)
+    client = MlflowClient(store, registry_uri=store)  # MLflow's registry URI, when set, would win over the store
     client.create_registered_model("nbprod-model")
     for version in (1, 2):
         client.create_model_version("nbprod-model", source=str(tmp_path / f"model-{version}"))

@@ -110,3 +110,13 @@ def test_clear_errors(project, table, champion, tmp_path):
     assert done.returncode == 1 and "scored 0 of 2 rows" in done.stdout and "no row of" in done.stderr
     done = run_score(project, str(no_column), str(tmp_path / "v.csv"), "--version", "99")
     assert done.returncode == 2 and "cannot load models:/nbprod-test-model/99 from" in done.stderr
+
+
+def test_a_first_line_of_data_with_empty_cells_is_not_called_a_repeated_header(tmp_path):
+    from nbprod.serving.batch import ScoreError, check_header, header_problem
+
+    first_line = pd.DataFrame([["UA", np.nan, "EWR", np.nan, "1400"]])  # data where the header should be
+    check_header(first_line, tmp_path / "in.csv")  # no "column(s) more than once: ['nan']"
+    assert header_problem(["a", "", "b", ""]) is None
+    with pytest.raises(ScoreError, match=r"more than once in the header: \['a'\]"):
+        check_header(pd.DataFrame([["a", "b", "a"]]), tmp_path / "in.csv")

@@ -209,10 +209,11 @@ def long_row_problem(fields: int, header: list[str]) -> str:
 
 
 def repeated_names(names: list[str]) -> list[str]:
-    """The names ``names`` holds more than once, sorted."""
+    """The names ``names`` holds more than once, sorted; empty names do not count (pandas names each
+    ``Unnamed: N``, and a first line of data has them: the missing columns are what to say then)."""
     import collections
 
-    return sorted(name for name, count in collections.Counter(names).items() if count > 1)
+    return sorted(name for name, count in collections.Counter(names).items() if count > 1 and name.strip())
 
 
 def header_problem(names: list[str]) -> str | None:
@@ -225,7 +226,8 @@ def header_problem(names: list[str]) -> str | None:
 def check_header(first_line: Any, path: Path) -> None:
     """Refuse a CSV header naming a column twice (:func:`header_problem`); ``first_line``: the first line
     read as data."""
-    problem = header_problem([str(name) for name in first_line.iloc[0].tolist()] if len(first_line) else [])
+    names = first_line.iloc[0].tolist() if len(first_line) else []
+    problem = header_problem(["" if name is None or name != name else str(name) for name in names])  # NaN: empty
     if problem:
         raise ScoreError(f"{path}: {problem}")
 

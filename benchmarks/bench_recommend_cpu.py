@@ -32,21 +32,15 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "templates" / "recommender" / "env.yaml"
 CANDIDATES = {"popularity": ("popularity", {}), "item_knn": ("item_knn", {"neighbours": 100}),
               "als": ("als", {"factors": 48, "iterations": 15, "regularization": 0.05})}
 
 
 def history() -> pd.DataFrame:
     """The default build's train + validation interactions of the embedded MovieLens ratings."""
-    from nbprod.recommender import data, split
+    from bench_recommender import default_split
 
-    env = yaml.safe_load(TEMPLATE.read_text())
-    settings = env["data"]
-    frame = data.standardize(data.read_movielens(), settings["user"], settings["item"], settings["time"],
-                             settings["weight"], [], [])
-    at = split.cuts(frame, None, None, env["split"]["valid_quantile"], env["split"]["test_quantile"])
-    parts = split.split_frame(frame, at)
+    _, _, parts = default_split()
     return pd.concat([parts["train"], parts["valid"]], ignore_index=True)
 
 

@@ -55,17 +55,24 @@ def latency_ms(model, users, k: int = 10, calls: int = 300) -> dict[str, float]:
     return {"p50_ms": float(np.percentile(timings, 50)), "p99_ms": float(np.percentile(timings, 99))}
 
 
-def candidates() -> dict:
-    """Section 1 and 2 (see the module docstring)."""
-    from nbprod.recommender import data, evaluation, models, split, training
-    from nbprod.recommender.estimator import Recommender
+def default_split() -> tuple[dict, object, dict]:
+    """The template's settings, the default build's cut dates and its split of the embedded MovieLens ratings."""
+    from nbprod.recommender import data, split
 
     env = yaml.safe_load(TEMPLATE.read_text())
     settings = env["data"]
     frame = data.standardize(data.read_movielens(), settings["user"], settings["item"], settings["time"],
                              settings["weight"], [], [])
     at = split.cuts(frame, None, None, env["split"]["valid_quantile"], env["split"]["test_quantile"])
-    parts = split.split_frame(frame, at)
+    return env, at, split.split_frame(frame, at)
+
+
+def candidates() -> dict:
+    """Section 1 and 2 (see the module docstring)."""
+    from nbprod.recommender import evaluation, models, split, training
+    from nbprod.recommender.estimator import Recommender
+
+    env, at, parts = default_split()
     history = pd.concat([parts["train"], parts["valid"]], ignore_index=True)
     k, fallback = env["evaluate"]["k"], env["fallback"]
     grid = models.expand_grid(env["train"]["candidates"])

@@ -223,6 +223,9 @@ def test_overload_and_a_hung_model_are_answered_not_waited_for(served, good_reco
         release.wait(30)
         return type(model).predict_columns(model, columns)
 
+    # a model that runs in the model thread (the compiled trees run on the event loop: bounded, they cannot hang)
+    encoded, model.encoded = model.encoded, None
+    assert model.inline_rows == 0 and encoded is not None and encoded.compiled
     model.predict_columns = hang
     pool = ThreadPoolExecutor(4)
     try:
@@ -250,6 +253,7 @@ def test_overload_and_a_hung_model_are_answered_not_waited_for(served, good_reco
     finally:
         release.set()
         del model.predict_columns
+        model.encoded = encoded
         pool.shutdown(wait=True)
     deadline = time.monotonic() + 10
     while served.request("GET", "/ready")[0] != 200 and time.monotonic() < deadline:

@@ -71,3 +71,41 @@ def test_other_models_have_no_codes_path():
     X, y = flights(300)
     linear = make_model(Candidate("lin", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, y)
     assert encoded_predictor(linear, "classification") is None
+    assert LoadedModel("m", "1", linear, "classification", 0.5, linear[0].contract_).inline_rows == 0
+
+
+def test_only_the_compiled_trees_run_on_the_event_loop_and_only_small_batches(champion, good_records):
+    """The champion's trees, compiled, answer up to COMPILED_MAX_ROWS rows on the event loop (no thread
+    hand-over); the same boosting without its compiled walk, or a larger batch, goes to the model thread."""
+    import asyncio
+
+    from nbprod.serving.app import MicroBatcher
+    from nbprod.serving.metrics import Metrics
+    from nbprod.serving.model_source import COMPILED_MAX_ROWS
+
+    assert champion.encoded.compiled and champion.inline_rows == COMPILED_MAX_ROWS
+    threads = []
+    predict_columns = type(champion).predict_columns
+
+    def record(columns):
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return predict_columns(champion, columns)
+
+    async def serve(records):
+        batcher = MicroBatcher(Metrics("m"), max_rows=10_000)
+        batcher.start()
+        try:
+            return await batcher.predict(champion, champion.validator.check(records))
+        finally:
+            await batcher.stop()
+
+    champion.predict_columns = record
+    try:
+        small = asyncio.run(serve(good_records[:3]))
+        large = asyncio.run(serve(good_records[:2] * COMPILED_MAX_ROWS))
+    finally:
+        del champion.predict_columns
+    assert threads == ["MainThread", threads[1]] and threads[1].startswith("nbprod-model")
+    assert len(small[0]) == 3 and len(large[0]) == 2 * COMPILED_MAX_ROWS

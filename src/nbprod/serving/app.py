@@ -163,7 +163,8 @@ class ServeConfig:
 
 
 class MicroBatcher:
-    """Gather concurrent requests into one model call, run off the event loop."""
+    """Gather concurrent requests into one model call, run off the event loop (in the model thread) unless
+    the model says a call of that many rows is short and bounded (``inline_rows``: the compiled trees)."""
 
     def __init__(self, metrics: Metrics, max_rows: int, wait_seconds: float = BATCH_WAIT_MS / 1000) -> None:
         self.metrics = metrics
@@ -237,8 +238,11 @@ class MicroBatcher:
                         continue
                 self.busy_since = time.monotonic()
                 try:
-                    results = await loop.run_in_executor(self.executor, predict_batch, model,
-                                                         [validated for validated, _ in batch])
+                    requests = [validated for validated, _ in batch]
+                    if rows <= getattr(model, "inline_rows", 0):  # no hand-over to the model thread and back
+                        results = predict_batch(model, requests)
+                    else:
+                        results = await loop.run_in_executor(self.executor, predict_batch, model, requests)
                 except BaseException as error:  # noqa: BLE001 - handed to the waiting requests
                     results = [error] * len(batch)
                 finally:

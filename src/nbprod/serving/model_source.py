@@ -56,6 +56,13 @@ class LoadedModel:
         return is_classification(self.task)
 
     @property
+    def inline_rows(self) -> int:
+        """Up to this many rows a call may run on the service's event loop (0: never): the compiled trees'
+        walk, numpy steps of a time bounded by the rows (about 4 ms for 64 rows on the default champion),
+        that cannot hang; any other model runs in the model thread, watched by the stall guard."""
+        return COMPILED_MAX_ROWS if self.encoded is not None and getattr(self.encoded, "compiled", False) else 0
+
+    @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
 
@@ -108,6 +115,7 @@ def encoded_predictor(model: Any, task: str) -> Callable[[Mapping[str, list]], A
         features = builder.encode_columns(columns)
         return (fast if features.shape[0] <= COMPILED_MAX_ROWS else batched)(features)
 
+    predict.compiled = compiled is not estimator  # type: ignore[attr-defined]
     return predict
 
 

@@ -77,7 +77,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 log = logging.getLogger("nbprod.serving")
 
@@ -88,17 +89,62 @@ QUARANTINE = "quarantine"
 #: First wait before a failed write is retried; doubled after each failure up to :data:`MAX_RETRY_SECONDS`.
 RETRY_SECONDS = 0.05
 MAX_RETRY_SECONDS = 2.0
-#: requests converted to Arrow at a time by the writing thread, which then sleeps YIELD_SECONDS: converting a
-#: whole flush at once held the interpreter lock for tens of milliseconds, a stall every request then waited
-#: out (the service's p99 under load)
-CONVERT_ENTRIES = 100
-YIELD_SECONDS = 0.001
+#: Values converted to Arrow at a time by the writing thread, which then lets the service's threads run
+#: (``time.sleep(0)``): converting a whole flush at once held the interpreter lock for tens of milliseconds,
+#: a stall every request then waited out (the service's p99 under load)
+CONVERT_VALUES = 2000
 #: What the writer does with a request's rows when ``max_rows`` are held (``serve.log_policy``).
 POLICIES = ("refuse", "serve")
 
+#: Values kept once per request (the rest are per row).
+REQUEST_META = ("rows", "time", "request_id", "client_request_id", "model_name", "model_version")
 #: Columns of every prediction log, besides the model's input columns.
 META_COLUMNS = ("time", "request_id", "client_request_id", "row", "model_name", "model_version", "prediction",
                 "probability", "classes", "positive_class", "probabilities")
+
+
+@dataclass
+class Run:
+    """Consecutive requests answered by one model (the same labels): their predictions and, for a
+    classifier, their class probabilities (one array per request)."""
+
+    labels: Any
+    predictions: list = field(default_factory=list)
+    scores: list | None = None
+
+
+class Pending:
+    """The rows of one contract waiting to be written, column by column: one list per input column and
+    per meta value, extended by each request, so that the writing thread hands whole columns to Arrow."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.columns: dict[str, list] = {name: [] for name in names}
+        #: one value per request: its rows, arrival time, ids and model
+        self.meta: dict[str, list] = {name: [] for name in REQUEST_META}
+        self.runs: list[Run] = []
+        self.rows = 0
+
+    def add(self, columns: Mapping[str, Sequence], predictions: Sequence, probabilities: Sequence | None,
+            labels: Any, request: Mapping[str, Any]) -> None:
+        """One request's rows: its validated ``columns``, its answer, and ``request``: its
+        :data:`REQUEST_META` values but ``rows``."""
+        for name, values in self.columns.items():
+            values.extend(columns[name])
+        rows = len(predictions)
+        self.meta["rows"].append(rows)
+        for name in REQUEST_META[1:]:
+            self.meta[name].append(request[name])
+        if probabilities is not None and labels is None:
+            labels = _default_labels(int(probabilities.shape[1]))
+        run = self.runs[-1] if self.runs else None
+        if run is None or run.labels is not labels or (run.scores is None) != (probabilities is None):
+            run = Run(labels, scores=None if probabilities is None else [])
+            self.runs.append(run)
+        run.predictions.append(predictions)
+        if probabilities is not None:
+            run.scores.append(probabilities)
+        self.rows += rows
 
 
 class PredictionLogWriter:
@@ -120,7 +166,7 @@ class PredictionLogWriter:
         self.policy = policy
         # a batch is written once flush_rows rows wait, or half the bound: the bound is not reached by waiting
         self._flush_at = self.flush_rows if self.max_rows is None else max(1, min(self.flush_rows, self.max_rows // 2))
-        self._buffer: list[tuple] = []
+        self._buffer: dict[tuple[str, ...], Pending] = {}  # per contract, in arrival order
         self._rows = 0
         self._held = 0                      # rows not yet on disk: buffered + being written + failed
         self._failed: collections.deque = collections.deque()  # (rows, Arrow table) to retry, oldest first
@@ -154,7 +200,7 @@ class PredictionLogWriter:
     def append(self, contract_names: Sequence[str], columns: dict[str, list], predictions: Sequence,
                probabilities: Sequence | None, model_name: str, model_version: str,
                request_id: str, arrived: float, labels: Any = None, client_request_id: str | None = None) -> bool:
-        """Queue the rows of one request (cheap: a tuple per column, nothing converted).
+        """Queue the rows of one request (cheap: its values extend the buffer's columns, nothing converted).
 
         ``labels``: the model's :class:`~nbprod.model.labels.ClassLabels` (classification;
         without it the classes are taken to be ``0 .. k-1``, the positive one the last).
@@ -163,9 +209,6 @@ class PredictionLogWriter:
         ``client_request_id``: the client's ``X-Request-ID``, logged beside the service's ``request_id``.
         """
         rows = len(predictions)
-        # tuples of plain values leave the garbage collector's view at its next pass; lists stay in it,
-        # and thousands of buffered lists made every full collection a 50-100 ms pause under load
-        columns = {name: tuple(values) for name, values in columns.items()}
         with self._condition:
             if self._closed:
                 raise RuntimeError("prediction log is closed")
@@ -175,8 +218,13 @@ class PredictionLogWriter:
                     return False
                 self.rows_unlogged += rows
                 return True
-            self._buffer.append((tuple(contract_names), columns, predictions, probabilities,
-                                 model_name, model_version, request_id, arrived, labels, client_request_id))
+            names = tuple(contract_names)
+            pending = self._buffer.get(names)
+            if pending is None:
+                pending = self._buffer[names] = Pending(names)
+            pending.add(columns, predictions, probabilities, labels,
+                        {"time": arrived, "request_id": request_id, "client_request_id": client_request_id,
+                         "model_name": model_name, "model_version": model_version})
             self._rows += rows
             self._held += rows
             if self._oldest is None:  # the thread sleeps until the first row: wake it to start the clock
@@ -186,9 +234,9 @@ class PredictionLogWriter:
                 self._condition.notify()
         return True
 
-    def _take(self) -> list[tuple]:
-        entries, self._buffer, self._rows, self._oldest = self._buffer, [], 0, None
-        return entries
+    def _take(self) -> list[Pending]:
+        pending, self._buffer, self._rows, self._oldest = list(self._buffer.values()), {}, 0, None
+        return pending
 
     def _due(self) -> float | None:
         """Seconds until the thread has work (0: now; None: wait for a row). Holds the condition."""
@@ -210,8 +258,8 @@ class PredictionLogWriter:
                         break
                     self._condition.wait(wait)
                 closed = self._closed
-                entries = self._take()
-            self._write(entries)
+                pending = self._take()
+            self._write(pending)
             if closed and (not self._failed or self._gave_up()):
                 return
 
@@ -230,8 +278,8 @@ class PredictionLogWriter:
     def flush(self) -> None:
         """Write what is buffered now (and retry failed writes), from the calling thread."""
         with self._condition:
-            entries = self._take()
-        self._write(entries)
+            pending = self._take()
+        self._write(pending)
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop the thread after it has written everything held (graceful shutdown).
@@ -247,10 +295,10 @@ class PredictionLogWriter:
         if not self._thread.is_alive():
             self.flush()  # rows appended between the thread's last take and its exit (none once closed)
 
-    def _write(self, entries: list[tuple]) -> None:
-        """Convert ``entries`` and write them after the earlier failed batches; keep what fails."""
+    def _write(self, pending: list[Pending]) -> None:
+        """Convert ``pending`` and write it after the earlier failed batches; keep what fails."""
         with self._write_lock:
-            for table in self._tables(entries):
+            for table in self._tables(pending):
                 self._failed.append(table)
             while self._failed:
                 rows, table = self._failed[0]
@@ -275,23 +323,20 @@ class PredictionLogWriter:
                 self.rows_written += rows
                 self.files_written += 1
 
-    def _tables(self, entries: list[tuple]) -> list[tuple[int, Any]]:
-        """One ``(rows, Arrow table)`` per contract among ``entries`` (a batch that cannot be converted is
+    def _tables(self, pending: list[Pending]) -> list[tuple[int, Any]]:
+        """One ``(rows, Arrow table)`` per contract among ``pending`` (a batch that cannot be converted is
         a bug, not a disk problem: it is logged, counted lost, and not retried)."""
-        by_contract: dict[tuple, list[tuple]] = {}
-        for entry in entries:
-            by_contract.setdefault(entry[0], []).append(entry)
         tables = []
-        for names, group in by_contract.items():
+        for part in pending:
             try:
-                table = _table_in_steps(names, group)
+                table = _table(part)
             except Exception:  # never let logging take the service down; count and report
-                rows = sum(len(entry[2]) for entry in group)
                 self.write_errors += 1
                 with self._condition:
-                    self._held -= rows
-                    self.rows_lost += rows
-                log.exception("prediction log: %d entries could not be converted; %d rows lost", len(group), rows)
+                    self._held -= part.rows
+                    self.rows_lost += part.rows
+                log.exception("prediction log: %d requests could not be converted; %d rows lost",
+                              len(part.meta["rows"]), part.rows)
                 continue
             tables.append((table.num_rows, table))
         return tables
@@ -329,75 +374,67 @@ def fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _table_in_steps(names: tuple[str, ...], entries: list[tuple]):
-    """:func:`_table` of ``entries``, converted :data:`CONVERT_ENTRIES` at a time with a pause between (the
-    service's threads run meanwhile); at once when the steps' column types disagree (a column missing in
-    one step and numbers in another)."""
-    import pyarrow as pa
-
-    if len(entries) <= CONVERT_ENTRIES:
-        return _table(names, entries)
-    parts = []
-    for start in range(0, len(entries), CONVERT_ENTRIES):
-        if start:
-            time.sleep(YIELD_SECONDS)
-        parts.append(_table(names, entries[start:start + CONVERT_ENTRIES]))
-    try:
-        return pa.concat_tables(parts)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return _table(names, entries)
-
-
-def _table(names: tuple[str, ...], entries: list[tuple]):
-    """One Arrow table of many requests' rows, built column-wise (numpy concatenation, no per-row Python
-    where avoidable: this runs in a background thread but holds the GIL while it works)."""
+def _table(pending: Pending):
+    """One Arrow table of many requests' rows: their meta values, their answers and their input columns
+    (whole, converted :data:`CONVERT_VALUES` at a time, the service's threads let in between: this runs in a
+    background thread but holds the interpreter lock while it works)."""
     import numpy as np
     import pyarrow as pa
 
-    counts = np.fromiter((len(entry[2]) for entry in entries), dtype=np.int64, count=len(entries))
+    meta = pending.meta
+    counts = np.asarray(meta["rows"], dtype=np.int64)
     total = int(counts.sum())
-    arrived = np.fromiter((entry[7] for entry in entries), dtype=np.float64, count=len(entries))
-    micros = np.repeat((arrived * 1e6).astype(np.int64), counts)
+    micros = np.repeat((np.asarray(meta["time"], dtype=np.float64) * 1e6).astype(np.int64), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     rows = (np.arange(total, dtype=np.int64) - starts).astype(np.int32)
-    classification = all(entry[3] is not None for entry in entries)
-    if classification:
-        outcome = _class_columns(entries)
-    else:
-        predictions = np.concatenate([np.asarray(entry[2]) for entry in entries])
-        outcome = {"prediction": pa.array(predictions.astype(np.float64)),
-                   "probability": pa.nulls(total, pa.float64()), "classes": pa.nulls(total, pa.string()),
-                   "positive_class": pa.nulls(total, pa.string()),
-                   "probabilities": pa.nulls(total, pa.list_(pa.float64()))}
+    owner = pa.array(np.repeat(np.arange(counts.size), counts))  # the request of each row
 
-    owner = pa.array(np.repeat(np.arange(len(entries)), counts))  # the entry of each row
+    def repeated(name: str):  # one value per request, repeated by Arrow (not per row in Python)
+        return pa.array(meta[name], pa.string()).take(owner)
 
-    def repeated(index: int):  # one value per entry, repeated by Arrow (not per row in Python)
-        return pa.array([entry[index] if len(entry) > index else None for entry in entries], pa.string()).take(owner)
-
-    meta = {
-        "time": pa.array(micros, pa.timestamp("us", tz="UTC")),
-        "request_id": repeated(6),
-        "client_request_id": repeated(9),
-        "row": pa.array(rows, pa.int32()),
-        "model_name": repeated(4),
-        "model_version": repeated(5),
-        **outcome,
-    }
-    features = {}
-    for name in names:
-        if name in meta:
-            continue
-        features[name] = _feature_array(list(itertools.chain.from_iterable(entry[1][name] for entry in entries)))
-    return pa.table({**meta, **features})
+    columns = {"time": pa.array(micros, pa.timestamp("us", tz="UTC")), "request_id": repeated("request_id"),
+               "client_request_id": repeated("client_request_id"), "row": pa.array(rows, pa.int32()),
+               "model_name": repeated("model_name"), "model_version": repeated("model_version")}
+    time.sleep(0)
+    columns.update(_outcome_columns(pending.runs, total))
+    for name in pending.names:
+        if name not in columns:
+            time.sleep(0)
+            columns[name] = _column_array(pending.columns[name])
+    return pa.table(columns)
 
 
-def _entry_labels(entry: tuple) -> Any:
-    """The labels an entry was logged with; without them the classes ``0 .. k-1``."""
+def _outcome_columns(runs: list[Run], total: int) -> dict[str, Any]:
+    """``prediction``, ``probability``, ``classes``, ``positive_class`` and ``probabilities`` of ``total``
+    rows (see :func:`_class_columns`; regression: the values, and nulls)."""
     import numpy as np
+    import pyarrow as pa
 
-    labels = entry[8] if len(entry) > 8 else None
-    return labels if labels is not None else _default_labels(int(np.shape(entry[3])[1]))
+    if all(run.scores is not None for run in runs):
+        return _class_columns(runs)
+    predictions = np.concatenate([np.asarray(values) for run in runs for values in run.predictions])
+    return {"prediction": pa.array(predictions.astype(np.float64)),
+            "probability": pa.nulls(total, pa.float64()), "classes": pa.nulls(total, pa.string()),
+            "positive_class": pa.nulls(total, pa.string()),
+            "probabilities": pa.nulls(total, pa.list_(pa.float64()))}
+
+
+def _column_array(values: list):
+    """:func:`_feature_array` of a whole column, :data:`CONVERT_VALUES` at a time, the other threads let in
+    between (one Arrow array)."""
+    import pyarrow as pa
+
+    if len(values) <= CONVERT_VALUES:
+        return _feature_array(values)
+    kind = _value_kind(values)
+    parts = []
+    for start in range(0, len(values), CONVERT_VALUES):
+        time.sleep(0)
+        parts.append(_feature_array(values[start:start + CONVERT_VALUES], kind))
+    try:
+        return pa.concat_arrays(parts)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a text column whose chunks fell back differently
+        return _feature_array(values, kind)
 
 
 @functools.lru_cache(maxsize=8)
@@ -419,22 +456,20 @@ def predictions_text(predictions: Any) -> Any:
     return labels_text(values)
 
 
-def _class_columns(entries: list[tuple]) -> dict[str, Any]:
+def _class_columns(runs: list[Run]) -> dict[str, Any]:
     """``prediction`` (text), ``probability``, ``classes``, ``positive_class`` and ``probabilities`` of
-    classification entries, computed once per run of entries from the same model (same labels)."""
+    classification rows, computed once per run of requests answered by the same model (same labels)."""
     import numpy as np
     import pyarrow as pa
 
     from nbprod.model.labels import label_text
 
     texts, probability, flat, widths, classes, positives = [], [], [], [], [], []
-    for _, run in itertools.groupby(((entry, _entry_labels(entry)) for entry in entries),
-                                    key=lambda pair: id(pair[1])):
-        run = list(run)
-        labels = run[0][1]
-        scores = np.concatenate([np.asarray(entry[3], dtype=np.float64) for entry, _ in run])
+    for run in runs:
+        labels = run.labels
+        scores = np.concatenate([np.asarray(values, dtype=np.float64) for values in run.scores])
         rows = len(scores)
-        texts.append(predictions_text(np.concatenate([np.asarray(entry[2]) for entry, _ in run])))
+        texts.append(predictions_text(np.concatenate([np.asarray(values) for values in run.predictions])))
         probability.append(labels.positive_scores(scores) if labels.binary else scores.max(axis=1))
         flat.append(scores.ravel())
         widths.append(np.full(rows, scores.shape[1], dtype=np.int32))
@@ -467,19 +502,26 @@ def decode_predictions(frame: Any) -> Any:
     return frame.assign(prediction=pd.Series(decoded.tolist(), index=frame.index).infer_objects())
 
 
-def _feature_array(values: list):
+def _value_kind(values: list) -> type | None:
+    """The type of a column's first value that is not None (None: all are)."""
+    return type(next((value for value in values if value is not None), None))
+
+
+def _feature_array(values: list, kind: type | None = None):
+    """One input column as an Arrow array: numbers as float64 (NaN as null), date-times as UTC timestamps,
+    anything else as text; ``kind``: the column's :func:`_value_kind` when ``values`` are a part of it."""
     import numpy as np
     import pyarrow as pa
 
-    sample = next((value for value in values if value is not None), None)
-    if isinstance(sample, float):
+    kind = _value_kind(values) if kind is None else kind
+    if issubclass(kind, float):
         return pa.array(np.asarray(values, dtype=np.float64), pa.float64(), from_pandas=True)  # NaN -> null
-    if isinstance(sample, datetime):  # aware: converted to UTC; naive: taken as UTC; None -> NaT -> null
+    if issubclass(kind, datetime):  # aware: converted to UTC; naive: taken as UTC; None -> NaT -> null
         import pandas as pd  # (numpy converts datetime objects one by one: 10 ms per 5,000, the GIL held)
 
         stamps = pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_localize(None).as_unit("us")
         return pa.array(stamps.to_numpy(), pa.timestamp("us"))
-    if sample is None:
+    if kind is type(None):
         return pa.nulls(len(values), pa.string())
     try:
         return pa.array(values, pa.string())

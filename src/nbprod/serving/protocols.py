@@ -52,6 +52,9 @@ WRAPPER_KEYS = (*MLFLOW_KEYS, *NBPROD_KEYS)
 #: Keys allowed beside a wrapper (MLflow's inference parameters; nothing to pass to a scikit-learn model).
 PARAMS_KEY = "params"
 CSV_TYPE = "text/csv"
+#: A CSV header may name this many columns, or twice the model's if more (the others are not read): pandas
+#: takes seconds over a 20,000-column header.
+MAX_CSV_COLUMNS = 1000
 ACCEPTED = ("a JSON object (one record of the model's columns, or an object with exactly one of the keys "
             f"{', '.join(repr(key) for key in WRAPPER_KEYS)}) or a list of records")
 #: Open Inference Protocol datatypes of a tabular input, and those of the outputs.
@@ -136,7 +139,7 @@ def csv_records(body: bytes, contract: Any) -> list[dict]:
 
     from nbprod.serving.batch import ROWS_DISAGREE, read_csv
 
-    rows = check_csv_shape(body)
+    rows = check_csv_shape(body, max(MAX_CSV_COLUMNS, 2 * len(contract.columns)))
     try:
         frame = read_csv(io.BytesIO(body))
     except pd.errors.EmptyDataError:
@@ -161,10 +164,11 @@ def csv_records(body: bytes, contract: Any) -> list[dict]:
     return records
 
 
-def check_csv_shape(body: bytes) -> int:
+def check_csv_shape(body: bytes, max_columns: int | None = None) -> int:
     """The number of data rows of a CSV body whose rows have the header's fields, checked with the code
-    ``nbprod score`` checks a file with (:mod:`nbprod.serving.batch`): a header naming a column twice, or a
-    data row with more fields than the header (pandas would shift its columns), is a 400 ``malformed_csv``;
+    ``nbprod score`` checks a file with (:mod:`nbprod.serving.batch`): a header naming a column twice or more
+    than ``max_columns``, or a data row with more fields than the header (pandas would shift its columns), is
+    a 400 ``malformed_csv``;
     rows with fewer (pandas would fill them with missing values) a 422 ``short_row`` naming each row (as
     ``record N``, its position among the data rows) and the first column it has no field for."""
     import io
@@ -178,6 +182,9 @@ def check_csv_shape(body: bytes) -> int:
     rows = csv_rows(io.StringIO(text, newline=""))
     try:
         header = next(rows)
+        if max_columns is not None and len(header) > max_columns:
+            raise RequestError(400, "malformed_csv", f"CSV header: {len(header)} columns, more than the {max_columns} "
+                                                     "read (the model takes its own and ignores the others)")
         problem = header_problem(header)
         if problem:
             raise RequestError(400, "malformed_csv", f"CSV header: {problem}",

@@ -16,23 +16,33 @@ def test_date_times_are_stored_in_utc_aware_converted_naive_taken_as_utc_none_mi
                                   datetime(2999, 12, 31, 23, 59, 59, 999999)]
 
 
-def entries(count: int, missing_until: int = 0) -> tuple[tuple[str, ...], list[tuple]]:
-    """``count`` one-row requests as the service buffers them; ``x`` missing in the first ``missing_until``."""
+def pending(count: int, missing_until: int = 0):
+    """``count`` one-row requests buffered as the service buffers them; ``x`` missing in the first
+    ``missing_until``."""
     import numpy as np
 
     from nbprod.model.labels import ClassLabels
+    from nbprod.serving.prediction_log import Pending
 
-    names, labels = ("carrier", "x"), ClassLabels.of([0, 1])
-    return names, [(names, {"carrier": (f"c{n % 3}",), "x": (None if n < missing_until else float(n),)},
-                    np.array([n % 2]), np.array([[0.4, 0.6]]), "m", "1", f"r{n}", 1.7e9 + n, labels, None)
-                   for n in range(count)]
+    names, labels = ("carrier", "x", "when"), ClassLabels.of([0, 1])
+    buffered = Pending(names)
+    for n in range(count):
+        buffered.add({"carrier": [f"c{n % 3}"], "x": [None if n < missing_until else float(n)],
+                      "when": [datetime(2024, 1, 1) + timedelta(minutes=n)]}, np.array([n % 2]),
+                     np.array([[0.4, 0.6]]), labels, {"time": 1.7e9 + n, "request_id": f"r{n}",
+                                                      "client_request_id": None, "model_name": "m",
+                                                      "model_version": "1"})
+    return buffered
 
 
-def test_a_flush_converted_in_steps_is_the_table_converted_at_once():
-    from nbprod.serving.prediction_log import CONVERT_ENTRIES, _table, _table_in_steps
+def test_a_column_converted_in_parts_is_the_column_converted_at_once(monkeypatch):
+    import nbprod.serving.prediction_log as prediction_log
 
-    names, many = entries(3 * CONVERT_ENTRIES + 7)
-    assert _table_in_steps(names, many).equals(_table(names, many))
-    names, odd = entries(2 * CONVERT_ENTRIES, missing_until=CONVERT_ENTRIES)  # one step without x at all
-    table = _table_in_steps(names, odd)
-    assert table.equals(_table(names, odd)) and str(table.schema.field("x").type) == "double"
+    buffered = pending(3 * prediction_log.CONVERT_VALUES + 7, missing_until=prediction_log.CONVERT_VALUES + 1)
+    whole = prediction_log._table(buffered)
+    monkeypatch.setattr(prediction_log, "CONVERT_VALUES", 1000)  # the first part of x: no value at all
+    parts = prediction_log._table(buffered)
+    assert parts.equals(whole) and whole.num_rows == buffered.rows == 3 * 2000 + 7
+    assert {name: str(whole.schema.field(name).type) for name in buffered.names} == {
+        "carrier": "string", "x": "double", "when": "timestamp[us]"}
+    assert whole.column("x").null_count == 2001 and whole.column("row").to_pylist()[:2] == [0, 0]

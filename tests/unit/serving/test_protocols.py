@@ -239,3 +239,20 @@ def test_a_service_owns_its_batcher_and_a_request_before_its_startup_is_refused_
     status, body, metrics = asyncio.run(run())
     assert "nbprod_queued_rows 0" in metrics
     assert status == 500 and json.loads(body)["error"]["kind"] == "internal"
+
+
+def test_a_csv_header_wider_than_the_bound_is_a_400_naming_its_width(yes_no, monkeypatch):
+    """A 20,000-column header is refused before pandas reads it (seconds of work otherwise); a header of
+    the model's columns and a few more is read."""
+    import nbprod.serving.protocols as protocols
+    from nbprod.serving.validation import RequestError
+
+    wide = ",".join(["x", "z", "c", *(f"extra{n}" for n in range(20_000))]) + "\n" + "1,2,a" + ",0" * 20_000 + "\n"
+    with pytest.raises(RequestError) as refused:
+        protocols.csv_records(wide.encode(), yes_no.contract)
+    assert refused.value.status == 400 and "20003 columns, more than the 1000 read" in refused.value.message
+    monkeypatch.setattr(protocols, "MAX_CSV_COLUMNS", 2)  # the bound is at least twice the model's columns
+    assert protocols.csv_records(b"x,z,c,note\n1,2,a,n\n", yes_no.contract) == [
+        {"x": 1.0, "z": 2.0, "c": "a", "note": "n"}]
+    with pytest.raises(RequestError, match="7 columns, more than the 6 read"):
+        protocols.csv_records(b"x,z,c,a,b,d,e\n1,2,a,1,1,1,1\n", yes_no.contract)

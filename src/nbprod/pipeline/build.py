@@ -53,6 +53,13 @@ def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, st
     return changed
 
 
+def needs_reload(dag: Any, forced: list[str]) -> bool:
+    """Whether the DAG must be loaded again after :func:`mark_changed` forgot ``forced``: only when Ploomber
+    had found one of them up to date (its status then changes). On a first build every task is outdated
+    already, and a second load (about 2 s) would change nothing."""
+    return bool(set(forced) - set(dag_module.outdated_tasks(dag)))
+
+
 @contextmanager
 def tracked_environment(settings: Mapping[str, Any], project: Path, title: str = "build") -> Iterator[str]:
     """Open the build's parent run (named ``title`` and the time) and expose it (and the store) to the
@@ -248,7 +255,7 @@ def build_outdated(settings: Mapping[str, Any], project: Path, force: bool, prog
     with phases.timed("fingerprints"):
         current = current_fingerprints(dag, project, settings)
         forced = mark_changed(dag, products, current, force)
-    if forced:
+    if needs_reload(dag, forced):
         with phases.timed("dag_load"):
             dag = dag_module.load_dag(project, settings)
     result = BuildResult(forced=forced, products=dag_module.products(dag))

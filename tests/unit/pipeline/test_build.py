@@ -36,3 +36,20 @@ def test_a_finished_task_gives_back_the_memory_pyarrow_kept_cached(tmp_path):
     assert rss["read"] - rss["before"] > 150, rss  # the table was read (160 MB of float64)
     assert held > 100, rss  # dropped, but still held by the allocator: what the build process kept
     assert rss["finished"] - rss["before"] < held / 4, rss  # given back once the task ended
+
+
+def test_the_dag_is_loaded_again_only_when_a_forgotten_task_was_up_to_date():
+    """A first build forgets every task, all outdated already: no second load (about 2 s). A task whose code
+    changed but whose products Ploomber found up to date makes its status change: the DAG is loaded again."""
+    from types import SimpleNamespace
+
+    from ploomber.constants import TaskStatus
+
+    from nbprod.pipeline.build import needs_reload
+
+    first = {"get": SimpleNamespace(exec_status=TaskStatus.WaitingExecution),
+             "train": SimpleNamespace(exec_status=TaskStatus.WaitingUpstream)}
+    assert not needs_reload(first, ["get", "train"]) and not needs_reload(first, [])
+    later = {"get": SimpleNamespace(exec_status=TaskStatus.Skipped),
+             "train": SimpleNamespace(exec_status=TaskStatus.Skipped)}
+    assert needs_reload(later, ["train"]) and not needs_reload(later, [])

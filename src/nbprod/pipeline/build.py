@@ -56,7 +56,7 @@ def mark_changed(dag: Any, products: Path, current: Mapping[str, Mapping[str, st
 def needs_reload(dag: Any, forced: list[str]) -> bool:
     """Whether the DAG must be loaded again after :func:`mark_changed` forgot ``forced``: only when Ploomber
     had found one of them up to date (its status then changes). On a first build every task is outdated
-    already, and a second load (about 2 s) would change nothing."""
+    already, and a second load (about 0.5 s; the first, imports included, 3.7 s) would change nothing."""
     return bool(set(forced) - set(dag_module.outdated_tasks(dag)))
 
 

@@ -39,7 +39,7 @@ def test_a_finished_task_gives_back_the_memory_pyarrow_kept_cached(tmp_path):
 
 
 def test_the_dag_is_loaded_again_only_when_a_forgotten_task_was_up_to_date():
-    """A first build forgets every task, all outdated already: no second load (about 2 s). A task whose code
+    """A first build forgets every task, all outdated already: no second load (about 0.5 s). A task whose code
     changed but whose products Ploomber found up to date makes its status change: the DAG is loaded again."""
     from types import SimpleNamespace
 

@@ -77,8 +77,18 @@ def test_secrets_are_readable_by_their_owner_only_and_never_on_a_command_line(te
     credentials = team[1] / "credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     secret = json.loads(credentials.read_text())
-    command_lines = [" ".join(child.cmdline()) for child in psutil.Process(team[2].pid).children(recursive=True)]
+    command_lines = [line for line in map(command_line, psutil.Process(team[2].pid).children(recursive=True))
+                     if line is not None]
     assert command_lines and not any(value in line for value in secret.values() for line in command_lines)
+
+
+def command_line(process: psutil.Process) -> str | None:
+    """A process's command line; None for one that ended meanwhile (gone, or a zombie not yet reaped: it has
+    no command line left to show a secret in)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return None
 
 
 def test_a_restart_keeps_the_registry_and_artifacts_and_sigterm_stops_every_server(team, registered):

@@ -75,9 +75,9 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 log = logging.getLogger("nbprod.serving")
@@ -426,15 +426,13 @@ def _column_array(values: list):
 
     if len(values) <= CONVERT_VALUES:
         return _feature_array(values)
-    kind = _value_kind(values)
+    kind = _value_kind(values)  # one kind for every part: their Arrow types agree
     parts = []
     for start in range(0, len(values), CONVERT_VALUES):
-        time.sleep(0)
+        if start:
+            time.sleep(0)
         parts.append(_feature_array(values[start:start + CONVERT_VALUES], kind))
-    try:
-        return pa.concat_arrays(parts)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a text column whose chunks fell back differently
-        return _feature_array(values, kind)
+    return pa.concat_arrays(parts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -502,8 +500,8 @@ def decode_predictions(frame: Any) -> Any:
     return frame.assign(prediction=pd.Series(decoded.tolist(), index=frame.index).infer_objects())
 
 
-def _value_kind(values: list) -> type | None:
-    """The type of a column's first value that is not None (None: all are)."""
+def _value_kind(values: list) -> type:
+    """The type of a column's first value that is not None (``NoneType``: all are)."""
     return type(next((value for value in values if value is not None), None))
 
 

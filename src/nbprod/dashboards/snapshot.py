@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -22,6 +23,8 @@ from nbprod.notebook import ENV_FILE_ENV, PROJECT_ENV, SET_ENV
 from nbprod.notebook.templates import with_jupyter_path
 
 TITLES = {"model_report": "Model report", "drift_report": "Drift report"}
+#: Dashboards executed at once: a kernel's start and imports are one core's work, and a build waits for them.
+SNAPSHOT_WORKERS = 2
 
 
 class SnapshotError(RuntimeError):
@@ -119,14 +122,16 @@ def snapshot(source: Path, target: Path, env: Mapping[str, str], timeout: int = 
 
 def write_snapshots(folder: Path, targets: Mapping[str, Path] | Path, env: Mapping[str, str],
                     names: Iterable[str] = DASHBOARDS, timeout: int = 600) -> dict[str, Path]:
-    """Snapshot each dashboard ``folder/<name>.ipynb``.
+    """Snapshot each dashboard ``folder/<name>.ipynb``, up to :data:`SNAPSHOT_WORKERS` at once (each in its own kernel).
 
     ``targets``: a folder (files ``<name>.html`` in it) or a mapping name -> file.
     ``env`` is made static (:data:`nbprod.dashboards.context.STATIC_ENV`) here.
     """
     env = {**env, STATIC_ENV: "1"}
-    written = {}
-    for name in names:
-        target = Path(targets) / f"{name}.html" if not isinstance(targets, Mapping) else Path(targets[name])
-        written[name] = snapshot(Path(folder) / f"{name}.ipynb", target, env, timeout)
-    return written
+    names = list(names)
+    files = {name: Path(targets) / f"{name}.html" if not isinstance(targets, Mapping) else Path(targets[name])
+             for name in names}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(names), SNAPSHOT_WORKERS))) as pool:
+        futures = {name: pool.submit(snapshot, Path(folder) / f"{name}.ipynb", files[name], env, timeout)
+                   for name in names}
+        return {name: future.result() for name, future in futures.items()}

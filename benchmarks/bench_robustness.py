@@ -13,13 +13,18 @@ log, guards), then, with the benchmarks' load generator (``benchmarks/loadgen.py
    keep-alive connections as it takes, up to 1,000) offering 2x that capacity for
    ``--overload-seconds`` -> share of 503s, p99 of the answered others (from their scheduled start:
    waiting for a connection counts), server RSS before/after;
-3. soak: the same generator at 70% of capacity for ``--soak-seconds`` -> errors, RSS growth;
+3. soak: 70% of capacity for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
+   (``benchmarks/open_loop.lua``: the same fixed schedule over 256 connections, twice the in-flight bound)
+   when Debian's ``wrk`` is installed; then the Python open loop at that rate for ``--soak-check-seconds``,
+   side by side (key ``soak_python_generator``). On two cores shared with the service, the Python loop
+   falls behind and sends the overdue requests at once, hundreds of them; wrk, in C, keeps the schedule
+   (its send lag is reported);
 4. slow clients: ``--half-open`` connections that send part of a request's headers and stop,
    then ``GET /health`` 50 times: latencies, and whether the service closed them after
    ``serve.header_timeout_seconds``.
 
 ``--quick`` runs every phase briefly (a 10 s soak; its figures say QUICK RUN): a check that the script
-works. Figures go under the keys ``overload``, ``soak`` and ``slow_clients`` of ``--out`` (read, updated,
+works. Figures go under the keys ``overload``, ``soak``, ``soak_python_generator`` and ``slow_clients`` of ``--out`` (read, updated,
 written back: other benchmarks own the other keys). The machine is shared: the load average
 before each phase is recorded next to its figures.
 """
@@ -47,7 +52,8 @@ import loadgen  # noqa: E402 - the closed and open loops (shared with bench_serv
 
 REPO = champion.REPO
 #: ``--quick``: a short run of every phase (a check that the script works, not figures to keep).
-QUICK = {"overload_seconds": 5.0, "soak_seconds": 10.0, "half_open": 200, "capacity_seconds": 3.0}
+QUICK = {"overload_seconds": 5.0, "soak_seconds": 10.0, "soak_check_seconds": 5.0, "half_open": 200,
+         "capacity_seconds": 3.0}
 
 
 # -- phases ---------------------------------------------------------------------------------------------
@@ -80,30 +86,50 @@ def open_loop_phase(base, pid, body_file, rate, seconds) -> dict:
     return result
 
 
-def soak_phase(base, pid, body_file, rate, seconds, sample_every=30.0) -> dict:
-    """The open loop at ``rate`` in slices of ``sample_every`` seconds, RSS sampled between slices."""
+def open_loop_generators() -> dict:
+    """The soak's open loops by name: wrk's (when installed) and the Python one."""
+    found = {"python": loadgen.run_open}
+    if shutil.which("wrk"):
+        found["wrk"] = loadgen.run_open_wrk
+    return found
+
+
+def soak_phase(base, pid, body_file, rate, seconds, sample_every=30.0, generator: str = "python") -> dict:
+    """The open loop ``generator`` at ``rate`` in slices of ``sample_every`` seconds, RSS sampled between slices."""
+    run = open_loop_generators()[generator]
     load = champion.load_average()
     start_rss = rss_mb(pid)
     samples, slices = [start_rss], []
     remaining = seconds
     while remaining > 0:
         length = min(sample_every, remaining)
-        slices.append(loadgen.run_open(base + "/predict", body_file, rate, length, warmup=0.0))
+        slices.append(run(base + "/predict", body_file, rate, length, warmup=0.0))
         samples.append(rss_mb(pid))
         remaining -= length
+    result = {"generator": slices[0].get("generator", "python (loadgen.py)"), "offered_rps": round(rate, 1),
+              "seconds": seconds, **slice_figures(slices), "rss_mb_start": start_rss, "rss_mb_end": samples[-1],
+              "rss_mb_samples": samples, "rss_growth_share": round((samples[-1] - start_rss) / start_rss, 4),
+              "load_average_before": load}
+    print(f"   soak ({generator}): {result['statuses']}, RSS {start_rss} -> {samples[-1]} MB", flush=True)
+    return result
+
+
+def slice_figures(slices: list[dict]) -> dict:
+    """Statuses summed over the soak's slices; the worst and median slice p99 (from the send for wrk, from
+    the scheduled start for the Python loop) and, for wrk, the worst slice's p99 send lag."""
     statuses: dict[str, int] = {}
     for part in slices:
         for key, count in part["statuses"].items():
             statuses[key] = statuses.get(key, 0) + count
-    p99s = [part["latency_200_ms"]["p99"] for part in slices if part["latency_200_ms"]["p99"] is not None]
-    result = {"offered_rps": round(rate, 1), "seconds": seconds, "requests": sum(statuses.values()),
-              "statuses": statuses, "errors": sum(count for key, count in statuses.items() if key != "200"),
-              "p99_ms_per_slice_max": max(p99s) if p99s else None,
-              "p99_ms_per_slice_median": statistics.median(p99s) if p99s else None,
-              "rss_mb_start": start_rss, "rss_mb_end": samples[-1], "rss_mb_samples": samples,
-              "rss_growth_share": round((samples[-1] - start_rss) / start_rss, 4), "load_average_before": load}
-    print(f"   soak: {statuses}, RSS {start_rss} -> {samples[-1]} MB", flush=True)
-    return result
+    p99s = [(part.get("latency_200_ms") or part.get("latency_from_send_ms"))["p99"] for part in slices]
+    p99s = [value for value in p99s if value is not None]
+    figures = {"requests": sum(statuses.values()), "statuses": statuses,
+               "errors": sum(count for key, count in statuses.items() if key != "200"),
+               "p99_ms_per_slice_max": max(p99s) if p99s else None,
+               "p99_ms_per_slice_median": statistics.median(p99s) if p99s else None}
+    if all("send_lag_ms" in part for part in slices):
+        figures["send_lag_p99_ms_per_slice_max"] = max(part["send_lag_ms"]["p99"] for part in slices)
+    return figures
 
 
 def slow_clients_phase(port: int, count: int, header_timeout: float) -> dict:
@@ -156,6 +182,8 @@ def main(argv=None) -> int:
                         help="serve this built project's champion (default: build a copy, as the serve benchmark)")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     parser.add_argument("--soak-seconds", type=float, default=600.0, help="the soak's length (shorter: a short soak)")
+    parser.add_argument("--soak-check-seconds", type=float, default=120.0,
+                        help="after a soak with wrk, the same load from the Python open loop for this long (0: not)")
     parser.add_argument("--half-open", type=int, default=3000)
     parser.add_argument("--capacity-seconds", type=float, default=10.0, help="the closed-loop capacity run")
     parser.add_argument("--quick", action="store_true",
@@ -208,13 +236,24 @@ def main(argv=None) -> int:
         overload["server_overloaded_total"] = server_metric(base, 'nbprod_errors_total{kind="overloaded"}')
         figures = {"overload": overload}
         write_figures(args.out, figures)
-        print(f"== soak: 70% of capacity for {args.soak_seconds:g} s", flush=True)
+        generators = open_loop_generators()
+        generator = "wrk" if "wrk" in generators else "python"
+        print(f"== soak: 70% of capacity for {args.soak_seconds:g} s ({generator})", flush=True)
         figures["soak"] = soak_phase(base, process.pid, body_file, 0.7 * rate, args.soak_seconds,
-                                     min(30.0, args.soak_seconds))
+                                     min(30.0, args.soak_seconds), generator)
         figures["soak"].update(context, capacity_rps=rate,
                                what=f"open loop at 70% of the closed-loop capacity for {args.soak_seconds:g} s"
                                     + (" (shortened from the 10 minutes asked)" if args.soak_seconds < 600 else ""))
         write_figures(args.out, figures)
+        if generator == "wrk" and args.soak_check_seconds > 0:
+            print(f"== soak, the Python open loop side by side: {args.soak_check_seconds:g} s", flush=True)
+            figures["soak_python_generator"] = soak_phase(base, process.pid, body_file, 0.7 * rate,
+                                                          args.soak_check_seconds,
+                                                          min(30.0, args.soak_check_seconds), "python")
+            figures["soak_python_generator"].update(
+                context, capacity_rps=rate, what="the soak's load from the Python open loop (loadgen.py), "
+                "which sends the requests it fell behind on at once, on up to 1,000 connections")
+            write_figures(args.out, figures)
         print(f"== slow clients: {args.half_open} half-open connections", flush=True)
         figures["slow_clients"] = slow_clients_phase(port, args.half_open, float(serve["header_timeout_seconds"]))
         figures["slow_clients"].update(context)

@@ -16,6 +16,10 @@ and print one JSON line of figures:
 
 The benchmarks call :func:`run_closed` and :func:`run_open`, which start this file as a subprocess: the load
 generator never shares a Python process (and its GIL) with the benchmark or the server.
+
+:func:`run_open_wrk` is the open loop in wrk (C, ``open_loop.lua``) over a fixed set of connections, for
+the soak: at 70% of capacity on two shared cores, the Python open loop falls behind its schedule and sends
+the overdue requests in bursts (hundreds at once), which the service's in-flight bound answers with 503.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -226,6 +232,56 @@ def run_open(url: str, body_file: Path, rate: float, seconds: float, warmup: flo
     """The open loop's figures (a subprocess)."""
     return _run(["open", url, str(body_file), "--rate", str(rate), "--seconds", str(seconds),
                  "--warmup", str(warmup)], seconds + warmup + 180)
+
+
+# -- the open loop in wrk -------------------------------------------------------------------------------
+
+#: wrk's open-loop script (a fixed schedule over wrk's fixed connections; see its header).
+WRK_OPEN_LOOP = Path(__file__).resolve().parent / "open_loop.lua"
+#: Connections of the wrk open loop: twice the service's default in-flight bound, so that the bound can
+#: still shed load (a stall of the service queues up to this many requests), while a stall of the
+#: generator cannot send more than this many at once.
+WRK_CONNECTIONS = 256
+
+
+def wrk_open_figures(output: str, rate: float, seconds: float, connections: int) -> dict:
+    """The figures of ``open_loop.lua``'s JSON line in wrk's ``output``, in :func:`open_summary`'s shape."""
+    line = next((line for line in output.splitlines() if line.startswith('{"open_loop"')), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no open-loop figures:\n{output[-2000:]}")
+    found = json.loads(line)
+    statuses = dict(found["statuses"])
+    broken = sum(found["socket_errors"].values())
+    if broken:
+        statuses["broken"] = broken
+    total = sum(statuses.values())
+    return {"generator": "wrk (open_loop.lua)", "offered_rps": round(rate, 1), "seconds": seconds,
+            "requests": total, "sent_rps": round(found["sent"] / seconds, 1), "statuses": statuses,
+            "share_503": round(statuses.get("503", 0) / total, 4) if total else None,
+            "answered_200_rps": round(statuses.get("200", 0) / seconds, 1),
+            "latency_from_send_ms": found["latency_from_send_ms"], "send_lag_ms": found["send_lag_ms"],
+            "connections": connections}
+
+
+def run_open_wrk(url: str, body_file: Path, rate: float, seconds: float, warmup: float = 2.0,
+                 connections: int = WRK_CONNECTIONS) -> dict:
+    """The open loop's figures from wrk (Debian's ``wrk``, one thread) with :data:`WRK_OPEN_LOOP`.
+
+    wrk, in C, keeps a schedule that this file's Python loop, sharing the cores with the service, falls
+    behind of and catches up on in bursts. Answers and send lag count after ``warmup``; wrk's latency
+    (from the send, not from the slot: the send lag is the rest) covers the whole run.
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (make benchmarks installs it: scripts/install-wrk.sh)")
+    total = seconds + warmup
+    done = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{total:g}s", "--timeout", "30s", "-s",
+                           str(WRK_OPEN_LOOP), url], capture_output=True, text=True, timeout=total + 120,
+                          env={**os.environ, "NBPROD_BODY": str(body_file), "NBPROD_RATE": str(rate),
+                               "NBPROD_WARMUP": str(warmup), "NBPROD_SECONDS": str(seconds)})
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr[-2000:]}")
+    return wrk_open_figures(done.stdout, rate, seconds, connections)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ def add_project_options(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nbprod`` script."""
+    from nbprod.pipeline.imports import defer_iri_grammar
+
+    defer_iri_grammar()  # every command that reaches nbformat (build, monitor, dashboards, new) starts faster
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((word for word in argv if not word.startswith("-")), None)
     args = parser(command).parse_args(argv)

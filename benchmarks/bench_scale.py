@@ -1,7 +1,8 @@
 """Scale benchmark: the default build at 1x, 3x and 10x the rows; scoring, monitoring and a 16-candidate grid on the
 local engine and on Dask; side by side in one run.
 
-    .venv/bin/python benchmarks/bench_scale.py [--quick] [--only builds,score,monitor,grid] [--out FILE]
+    .venv/bin/python benchmarks/bench_scale.py [--quick] [--only builds,score,monitor,grid] [--engines local,dask]
+                                               [--project BUILT_PROJECT] [--out FILE]
 
 Writes ``reports/benchmarks/scale.json``. Measured, one after the other on this machine:
 
@@ -23,7 +24,8 @@ Writes ``reports/benchmarks/scale.json``. Measured, one after the other on this 
 - **monitor**: ``nbprod monitor --no-retrain --no-snapshot`` on a prediction log of 2M and 10M rows, local vs
   ``--engine dask`` (when the installed nbprod has the option; else recorded as not measured). The log is made
   by the service itself: ``nbprod serve`` on the 1x build answers the new split's rows, then its files are
-  repeated (fresh request ids, times moved by a second per copy) up to the size.
+  repeated (fresh request ids, times moved by a second per copy) up to the size. Both engines hold one window's
+  rows at a time, so their peaks grow with the largest window (here the same 14 weeks at every size).
 - **grid**: 16 candidates (8 linear, 8 gradient boosting) fitted on the 1x build's train split, locally with
   ``n_jobs=2`` (:func:`nbprod.model.models.fit_candidates`) and on the 2 Dask workers
   (:func:`nbprod.pipeline.dask_engine.fit_on_cluster`, what the ``train`` task uses in a build on a cluster);
@@ -35,8 +37,9 @@ timings are inflated (``loaded_machine`` in the JSON).
 
 The full run is estimated at 25-30 minutes on a quiet 2-core machine with 16 GB free (not yet measured at full
 scale: builds ~11 min -- 1x ~1.5, 3x ~2.5, 10x ~7.5 with ``train`` the largest --, score ~4, monitor ~6, grid ~4,
-data, log and clusters ~2); the local monitor reads the whole 10M-row log into memory (several GB).
-``--only`` splits it into parts.
+data, log and clusters ~2). ``--only`` splits it into parts, ``--engines local`` leaves the Dask runs out, and
+``--project`` runs score, monitor and grid on a project already built (no 1x build): ``--only monitor --engines
+local --project DIR`` measures the local monitor in a few minutes.
 """
 
 from __future__ import annotations
@@ -244,12 +247,20 @@ def timed_on(command: list[str], cwd: Path, env: dict[str, str], where: Cluster 
     return figures
 
 
-def engines(folder: Path, env: dict[str, str], measure: Callable[[Cluster | None], dict[str, Any]]) -> dict[str, Any]:
-    """``measure`` on the local engine, then on a fresh 2-worker cluster."""
-    local = measure(None)
-    with cluster(folder / "cluster", env) as where:
-        on_dask = measure(where)
-    return {"local": local, "dask_2_workers": on_dask}
+#: The engines ``--engines`` may name.
+ENGINES = ("local", "dask")
+
+
+def engines(folder: Path, env: dict[str, str], measure: Callable[[Cluster | None], dict[str, Any]],
+            which: tuple[str, ...] = ENGINES) -> dict[str, Any]:
+    """``measure`` on the local engine, then on a fresh 2-worker cluster (those of ``which``)."""
+    figures: dict[str, Any] = {}
+    if "local" in which:
+        figures["local"] = measure(None)
+    if "dask" in which:
+        with cluster(folder / "cluster", env) as where:
+            figures["dask_2_workers"] = measure(where)
+    return figures
 
 
 # -- score ----------------------------------------------------------------------------------------
@@ -266,7 +277,7 @@ def write_dataset(folder: Path, block: Any, rows: int) -> Path:
 
 
 def bench_score(folder: Path, project: Path, env: dict[str, str], sizes: tuple[int, ...],
-                block_rows: int) -> dict[str, Any]:
+                block_rows: int, which: tuple[str, ...] = ENGINES) -> dict[str, Any]:
     """``nbprod score`` of partitioned datasets of ``sizes`` rows, local and on Dask."""
     from champion import test_rows
 
@@ -291,7 +302,7 @@ def bench_score(folder: Path, project: Path, env: dict[str, str], sizes: tuple[i
                 f"peak {figures['peak_rss_mb']} MB")
             return figures
 
-        results[f"{rows}_rows"] = engines(folder, env, measure)
+        results[f"{rows}_rows"] = engines(folder, env, measure, which)
         shutil.rmtree(dataset, ignore_errors=True)
         shutil.rmtree(output, ignore_errors=True)
     return results
@@ -372,11 +383,11 @@ def monitor_has_engine(env: dict[str, str]) -> bool:
 
 
 def bench_monitor(folder: Path, project: Path, env: dict[str, str], sizes: tuple[int, ...],
-                  block_rows: int) -> dict[str, Any]:
+                  block_rows: int, which: tuple[str, ...] = ENGINES) -> dict[str, Any]:
     """``nbprod monitor`` on prediction logs of ``sizes`` rows, local and on Dask (when it has the option)."""
     say("seeding the prediction log with nbprod serve")
     seed = seed_log(project, folder / "seed-log", env)
-    dask = monitor_has_engine(env)
+    dask = "dask" in which and monitor_has_engine(env)
     results: dict[str, Any] = {"seed_rows": seed.num_rows, "block_rows": block_rows}
     for rows in sizes:
         log = write_log(folder / f"log-{rows}", seed, rows, block_rows)
@@ -394,12 +405,12 @@ def bench_monitor(folder: Path, project: Path, env: dict[str, str], sizes: tuple
                 f"peak {figures['peak_rss_mb']} MB")
             return figures
 
-        if dask:
-            results[f"{rows}_rows"] = both = engines(folder, env, measure)
+        results[f"{rows}_rows"] = both = engines(folder, env, measure, tuple(e for e in which if e != "dask" or dask))
+        if "dask" in which and not dask:
+            both["dask_2_workers"] = {"measured": False,
+                                      "reason": "this nbprod's `nbprod monitor` has no --engine option yet"}
+        elif {"local", "dask_2_workers"} <= both.keys():
             both["same_windows_and_decisions"] = both["local"]["windows"] == both["dask_2_workers"]["windows"]
-        else:
-            results[f"{rows}_rows"] = {"local": measure(None), "dask_2_workers": {
-                "measured": False, "reason": "this nbprod's `nbprod monitor` has no --engine option yet"}}
         shutil.rmtree(log, ignore_errors=True)
     return results
 
@@ -528,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="validate at small scale: 5 %% of the flights as 1x, logs and datasets of 20k/100k rows")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts to run ({','.join(PARTS)})")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help=f"comma-separated engines score and monitor run on ({','.join(ENGINES)})")
     parser.add_argument("--factors", default=",".join(map(str, FACTORS)),
                         help="row factors of the builds (1 is always made: score, monitor and grid use its build)")
     parser.add_argument("--loaded-machine", action="store_true",
@@ -546,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"--only: unknown parts {unknown}; known: {', '.join(PARTS)}")
+    which = tuple(engine for engine in ENGINES if engine in args.engines.split(","))
+    if not which or set(args.engines.split(",")) - set(ENGINES):
+        parser.error(f"--engines: {args.engines!r}; known: {', '.join(ENGINES)}")
     factors = sorted({1, *(int(factor) for factor in args.factors.split(",") if factor)})
     fraction, seed = (0.05, 42) if args.quick else (1.0, 42)
     sizes = (20_000, 100_000) if args.quick else (2_000_000, 10_000_000)
@@ -577,10 +593,10 @@ def main(argv: list[str] | None = None) -> int:
         if {"score", "monitor", "grid"} & set(parts):
             figures["champion"] = ensure_champion(project)
         if "score" in parts:
-            figures["score"] = bench_score(folder, project, env, sizes, block_rows)
+            figures["score"] = bench_score(folder, project, env, sizes, block_rows, which)
             write(args.out, figures)
         if "monitor" in parts:
-            figures["monitor"] = bench_monitor(folder, project, env, sizes, block_rows)
+            figures["monitor"] = bench_monitor(folder, project, env, sizes, block_rows, which)
             write(args.out, figures)
         if "grid" in parts:
             figures["grid"] = bench_grid(folder, project, env)

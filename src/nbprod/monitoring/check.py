@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -268,13 +268,14 @@ def window_entry(window: Any, detector: Any, *, model_version: str | None = None
             **({"prediction_drift": dict(prediction)} if prediction is not None else {})}
 
 
-def check_windows(windows: Sequence[Any], reference: Reference, settings: Mapping[str, Any], *,
+def check_windows(windows: Iterable[Any], reference: Reference, settings: Mapping[str, Any], *,
                   recorded: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
                   scorer: Callable[[pd.DataFrame], np.ndarray | None] | None = None,
                   reference_value: float | None = None, model_version: str | None = None,
                   detector: Any = None, predicted_reference: Any = None
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """History entries for ``windows``: ``(changed, all)``.
+    """History entries for ``windows`` (a sequence, or an iterator reading each when its turn comes): ``(changed,
+    all)``.
 
     A window already ``recorded`` with the same rows, the same ``drift_share`` and (when
     the rows now have labels) a performance is kept as it was: a re-run does not
@@ -286,27 +287,35 @@ def check_windows(windows: Sequence[Any], reference: Reference, settings: Mappin
     distribution (``prediction_drift``).
     """
     recorded = recorded or {}
-    target, task = settings["data"]["target"], settings["data"]["task"]
-    metric = window_metric_name(settings)
     changed, entries = [], []
     for window in windows:
         known = recorded.get(window.key)
         if known is not None and _still_valid(known, window, settings):
             entries.append(dict(known))
-            continue
-        if detector is None:
-            detector = detector_for(reference, settings["monitor"]["drift_share"])
-        scores = scorer(window.frame) if scorer is not None and target in window.frame.columns else None
-        performance = window_performance(window.frame, target, task, metric, reference_value, scores,
-                                         getattr(scorer, "labels", None) if scores is not None else None,
-                                         getattr(scorer, "threshold", None) if scores is not None else None)
-        prediction = (prediction_distribution_drift(predicted_reference, window_predictions(window.frame, scorer))
-                      if predicted_reference is not None else None)
-        entry = window_entry(window, detector, model_version=model_version, performance=performance,
-                             prediction=prediction)
-        changed.append(entry)
-        entries.append(entry)
+        else:
+            if detector is None:
+                detector = detector_for(reference, settings["monitor"]["drift_share"])
+            entry = _checked_entry(window, detector, settings, scorer=scorer, reference_value=reference_value,
+                                   model_version=model_version, predicted_reference=predicted_reference)
+            changed.append(entry)
+            entries.append(entry)
+        del window  # windows read one at a time (an iterator): this one's rows go before the next is read
     return changed, entries
+
+
+def _checked_entry(window: Any, detector: Any, settings: Mapping[str, Any], *, scorer: Any, reference_value: Any,
+                   model_version: str | None, predicted_reference: Any) -> dict[str, Any]:
+    """The history entry of ``window`` checked now (see :func:`check_windows`)."""
+    target, task = settings["data"]["target"], settings["data"]["task"]
+    metric = window_metric_name(settings)
+    scores = scorer(window.frame) if scorer is not None and target in window.frame.columns else None
+    performance = window_performance(window.frame, target, task, metric, reference_value, scores,
+                                     getattr(scorer, "labels", None) if scores is not None else None,
+                                     getattr(scorer, "threshold", None) if scores is not None else None)
+    prediction = (prediction_distribution_drift(predicted_reference, window_predictions(window.frame, scorer))
+                  if predicted_reference is not None else None)
+    return window_entry(window, detector, model_version=model_version, performance=performance,
+                        prediction=prediction)
 
 
 def _still_valid(known: Mapping[str, Any], window: Any, settings: Mapping[str, Any]) -> bool:

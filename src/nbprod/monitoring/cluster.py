@@ -66,9 +66,67 @@ class Reader:
 
         return read_log_file(Path(path), self.since, self.until, self.quarantine)
 
+    def table(self, path: str) -> Any:
+        """The file's rows as an Arrow table, a log's predictions not yet decoded (None: an unreadable log file,
+        moved into the quarantine)."""
+        if self.kind == PARQUET:
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        from nbprod.serving.prediction_log import read_log_table
+
+        return read_log_table(Path(path), self.since, self.until, self.quarantine)
+
+    def columns(self, schema: Sequence[str]) -> list[str]:
+        """The columns of rows of files holding ``schema``'s: a log's laid out as
+        :func:`~nbprod.serving.prediction_log.read_prediction_log` lays them out."""
+        if self.kind == PARQUET:
+            return list(schema)
+        from nbprod.serving.prediction_log import META_COLUMNS
+
+        return [*META_COLUMNS, *(name for name in schema if name not in META_COLUMNS)]
+
+    def frame(self, tables: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+        """A window's rows from its parts' Arrow ``tables`` (in file order), with each of ``columns``: a log's laid
+        out as :func:`~nbprod.serving.prediction_log.read_prediction_log` lays out the whole log."""
+        import pyarrow as pa
+
+        runs: list[list[Any]] = []
+        for table in tables:  # parts of the same schema converted together
+            if runs and runs[-1][0].schema == table.schema:
+                runs[-1].append(table)
+            else:
+                runs.append([table])
+        frames = [pa.concat_tables(run).to_pandas() for run in runs]
+        if self.kind == PARQUET:
+            return with_columns(pd.concat(frames, ignore_index=True), columns)
+        from nbprod.serving.prediction_log import decode_predictions, log_frame
+
+        return log_frame([decode_predictions(frame) for frame in frames], columns)
+
+
+class FileRows:
+    """What a pass asks of rows kept in files, known once they are cut: their number (``counted``), whether some
+    have a label (``has_labels``) and the files' columns (``schema``)."""
+
+    counted: int
+    has_labels: bool
+    schema: list[str]
+
+    def __len__(self) -> int:
+        return self.counted
+
+    def labelled(self, target: str) -> bool:
+        """Whether some row has a value of ``target`` (known once the rows are cut)."""
+        return self.has_labels
+
+    def logged_scores(self) -> bool:
+        """Whether the rows carry the model's logged output (``probability`` or ``prediction``)."""
+        return "probability" in self.schema or "prediction" in self.schema
+
 
 @dataclass
-class ClusterRows:
+class ClusterRows(FileRows):
     """Rows in ``files``, cut into windows and checked on the cluster of ``client`` (see the module's text);
     what :func:`nbprod.monitoring.monitor.run_pass` takes in place of a frame."""
 
@@ -83,21 +141,10 @@ class ClusterRows:
     def __post_init__(self) -> None:
         self.schema = file_columns(self.files)
 
-    def __len__(self) -> int:
-        return self.counted
-
     @property
     def columns(self) -> list[str]:
         """The union of the files' columns, in the order they appear."""
         return self.schema
-
-    def labelled(self, target: str) -> bool:
-        """Whether some row has a value of ``target`` (known once the rows are cut)."""
-        return self.has_labels
-
-    def logged_scores(self) -> bool:
-        """Whether the rows carry the model's logged output."""
-        return "probability" in self.schema or "prediction" in self.schema
 
     def slice(self, settings: Mapping[str, Any], reference_columns: Sequence[str], notes: list[str],
               now: Any = None) -> tuple[str | None, list[Part], int]:
@@ -207,10 +254,14 @@ def window_rows(part: Part, reader: Reader, column: str, window: str, origin: An
         cut, _ = windows_module.slice_windows(frame, column, window, origin)
         pieces += [piece.frame for piece in cut if piece.key == part.key]
     frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+    return windows_module.Window(part.start, part.end, with_columns(frame, columns))
+
+
+def with_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` (absent ones added, with no value: as a concatenation of all files has
+    them)."""
     missing = [name for name in columns if name not in frame.columns]
-    if missing:  # as a local pass's concatenation of all files has them: no value here
-        frame = frame.reindex(columns=[*frame.columns, *missing])
-    return windows_module.Window(part.start, part.end, frame)
+    return frame.reindex(columns=[*frame.columns, *missing]) if missing else frame
 
 
 def check_part(part: Part, reader: Reader, column: str, columns: Sequence[str], reference_path: str,

@@ -35,7 +35,9 @@ no build yet, unreadable input).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from typing import Iterator
 
 from nbprod.arguments import timestamp
 
@@ -104,7 +106,7 @@ def cluster_input(args: argparse.Namespace, project) -> tuple[list[str], object,
     """The files the dask engine monitors (the prediction log's, or ``--data``: a Parquet file or a folder of
     them), how a worker reads them (:class:`~nbprod.monitoring.cluster.Reader`) and where they came from."""
     from nbprod.monitoring.check import MonitorError
-    from nbprod.monitoring.cluster import LOG, PARQUET, Reader
+    from nbprod.monitoring.cluster import PARQUET, Reader
 
     if args.data:
         path = project.path(args.data)
@@ -114,6 +116,13 @@ def cluster_input(args: argparse.Namespace, project) -> tuple[list[str], object,
             raise MonitorError(f"--data {args.data}: the dask engine reads a Parquet file or a folder of them "
                                f"(*.parquet); {path} is neither")
         return files, Reader(PARQUET), f"data {'folder' if path.is_dir() else 'file'} {path}"
+    return log_input(args, project)
+
+
+def log_input(args: argparse.Namespace, project) -> tuple[list[str], object, str]:
+    """The prediction log's files (from ``--since``), how they are read (``--since``/``--until``, the quarantine:
+    a :class:`~nbprod.monitoring.cluster.Reader`) and where they came from."""
+    from nbprod.monitoring.cluster import LOG, Reader
     from nbprod.serving.prediction_log import log_files
 
     folder = project.prediction_log
@@ -228,14 +237,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def local_pass(args: argparse.Namespace, project):
-    """A monitoring pass on rows read into this process (labels joined when given)."""
-    from nbprod.monitoring.monitor import attach_labels, read_rows, run_pass
+    """A monitoring pass in this process, on :func:`local_rows`."""
+    from nbprod.monitoring.monitor import run_pass
 
+    with local_rows(args, project) as (rows, source):
+        return run_pass(project, rows, source, retrain_overrides=args.retrain_set,
+                        log=lambda text: print(text, flush=True))
+
+
+@contextlib.contextmanager
+def local_rows(args: argparse.Namespace, project) -> Iterator[tuple[object, str]]:
+    """The rows a local pass monitors and where they came from: the prediction log cut and checked one window at
+    a time (:mod:`nbprod.monitoring.spool`); ``--data``, or the log with ``--labels`` joined, read whole."""
+    from nbprod.monitoring.monitor import attach_labels, read_rows
+
+    if not args.data and not args.labels:
+        from nbprod.monitoring.spool import spooled
+
+        files, reader, source = log_input(args, project)
+        with spooled(files, reader) as rows:
+            yield rows, source
+        return
     rows, source = load_rows(args, project)
     if args.labels:
         labels = read_rows(project.path(args.labels))
         key = [c.strip() for c in args.label_key.split(",")] if args.label_key else None
         rows, used = attach_labels(rows, labels, project.target, key)
         source += f" with labels from {args.labels} (joined on {', '.join(used)})"
-    return run_pass(project, rows, source, retrain_overrides=args.retrain_set,
-                    log=lambda text: print(text, flush=True))
+    yield rows, source

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from nbprod.data.times import TimeColumnError, cut_stamp, index_start, naive_utc, period_index, read_times
@@ -92,6 +93,16 @@ def row_count(window: str) -> int | None:
     count = int(match.group(1))
     if count < 1:
         raise WindowError(f"monitor.window {window!r} must be at least 1row")
+    return count
+
+
+def rows_per_window(window: str, column: str | None) -> int | None:
+    """:func:`row_count` of ``monitor.window``; a :class:`WindowError` when it cuts rows in file order but
+    ``column`` places them in time."""
+    count = row_count(window)
+    if count is not None and column is not None:
+        raise WindowError(f"monitor.window {window!r} cuts rows in file order, but {column!r} places these rows in "
+                          f"time: use a time window (7D, MS...) or monitor.window_column: {FILE_ORDER}")
     return count
 
 
@@ -181,40 +192,58 @@ def slice_windows(frame: pd.DataFrame, column: str | None, window: str, origin: 
     ``now`` (default: this moment, to the second). A ``<N>rows`` window with a column
     that places the rows, and a column that holds no times, are :class:`WindowError`\ s.
     """
-    count = row_count(window)
-    if count is not None and column is not None:
-        raise WindowError(f"monitor.window {window!r} cuts rows in file order, but {column!r} places these rows in "
-                          f"time: use a time window (7D, MS...) or monitor.window_column: {FILE_ORDER}")
+    count = rows_per_window(window, column)
     if frame.empty:
         return [], 0
     if column is None:
         return row_windows(frame, count or len(frame), now), 0
+    known, starts, ends = place(frame[column], column, window, origin)
+    missing = int((~known).sum())
+    rows = frame[known].reset_index(drop=True)
+    windows = [Window(start, end, rows.iloc[positions]) for (start, end), positions in groups(starts, ends).items()]
+    return windows, missing
+
+
+def place(values: pd.Series, column: str, window: str, origin: Any) -> tuple[np.ndarray, pd.Series, pd.Series]:
+    """Which of ``values`` (the column ``column``) hold a time (a boolean array), and the start and end of the
+    window of each of those (:func:`slice_windows`'s placing of rows, for a frame or one file's part of it)."""
     try:
-        times = read_times(frame[column], column)
+        times = read_times(values, column)
     except TimeColumnError as error:
         raise WindowError(f"monitor.window_column: {error}") from None
-    stamps = times.stamps.set_axis(frame.index)
-    known = stamps.notna()
-    missing = int((~known).sum())
-    if not known.any():
-        return [], missing
-    rows = frame[known.to_numpy()].reset_index(drop=True)
+    stamps = times.stamps.set_axis(values.index)
+    known = stamps.notna().to_numpy()
     stamps = stamps[known].reset_index(drop=True)
+    if not known.any():
+        return known, stamps, stamps
     if times.period is not None:
-        starts, ends = period_bounds(stamps, times.period, window, origin)
-    else:
-        starts, ends = bounds(stamps, window, origin)
+        return (known, *period_bounds(stamps, times.period, window, origin))
+    return (known, *bounds(stamps, window, origin))
+
+
+def groups(starts: pd.Series, ends: pd.Series) -> dict[tuple[pd.Timestamp, pd.Timestamp], np.ndarray]:
+    """The positions of each window's rows (in row order), by ``(start, end)`` in time order."""
     keys = pd.DataFrame({"start": starts.to_numpy(), "end": ends.to_numpy()})
-    windows = []
-    for (start, end), positions in sorted(keys.groupby(["start", "end"], sort=True).indices.items()):
-        windows.append(Window(pd.Timestamp(start), pd.Timestamp(end), rows.iloc[positions]))
-    return windows, missing
+    if keys.empty:
+        return {}
+    return {(pd.Timestamp(start), pd.Timestamp(end)): positions
+            for (start, end), positions in sorted(keys.groupby(["start", "end"], sort=True).indices.items())}
 
 
 def row_windows(frame: pd.DataFrame, size: int, now: Any = None) -> list[Window]:
     """``frame`` cut into windows of ``size`` rows in file order, keyed one second apart from ``now``."""
-    base = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else naive_utc([now]).iloc[0]
-    base = base.floor("s")
-    second = pd.Timedelta(seconds=1)
-    return [Window(base + number * second, base + (number + 1) * second, frame.iloc[first:first + size])
+    base = file_order_base(now)
+    return [Window(*row_window_bounds(base, number), frame.iloc[first:first + size])
             for number, first in enumerate(range(0, len(frame), size))]
+
+
+def file_order_base(now: Any = None) -> pd.Timestamp:
+    """Where windows in file order are keyed: ``now`` (default: this moment) as naive UTC, to the second."""
+    base = pd.Timestamp.now(tz="UTC").tz_localize(None) if now is None else naive_utc([now]).iloc[0]
+    return base.floor("s")
+
+
+def row_window_bounds(base: pd.Timestamp, number: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The start and end of the ``number``-th window in file order: one second each from ``base``."""
+    second = pd.Timedelta(seconds=1)
+    return base + number * second, base + (number + 1) * second

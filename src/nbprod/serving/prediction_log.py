@@ -613,11 +613,30 @@ def read_log_file(file: Path, since: Any = None, until: Any = None, quarantine: 
     if table is None:
         return None
     frame = decode_predictions(table.to_pandas())
+    return frame[in_time_range(frame["time"], since, until)] if since is not None or until is not None else frame
+
+
+def in_time_range(times: Any, since: Any = None, until: Any = None) -> Any:
+    """Which request ``times`` (a Series) are ``since <= time < until`` (a boolean array; None: no bound)."""
+    import numpy as np
+
+    keep = np.ones(len(times), dtype=bool)
     if since is not None:
-        frame = frame[frame["time"] >= _as_utc(since)]
+        keep &= (times >= _as_utc(since)).to_numpy()
     if until is not None:
-        frame = frame[frame["time"] < _as_utc(until)]
-    return frame
+        keep &= (times < _as_utc(until)).to_numpy()
+    return keep
+
+
+def read_log_table(file: Path, since: Any = None, until: Any = None, quarantine: str | os.PathLike | None = None):
+    """:func:`read_log_file`'s rows as an Arrow table, their predictions not yet decoded (:func:`log_frame` does
+    it); None when the file is unreadable (moved into ``quarantine``) or gone."""
+    import pyarrow as pa
+
+    table = _read_file(file, None if quarantine is None else Path(quarantine))
+    if table is None or (since is None and until is None):
+        return table
+    return table.filter(pa.array(in_time_range(table.column("time").to_pandas(), since, until)))
 
 
 def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any = None,
@@ -633,13 +652,20 @@ def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any
     ``<folder>/quarantine``, see :meth:`nbprod.project.Project.prediction_log_quarantine`)
     with a warning, and the others are read.
     """
-    import pandas as pd
-
     frames = []
     for file in log_files(folder, since):
         frame = read_log_file(file, since, until, quarantine)
         if frame is not None and len(frame):
             frames.append(frame)
+    return log_frame(frames)
+
+
+def log_frame(frames: list, columns: Sequence[str] | None = None):
+    """Log files' decoded rows (``frames``, in file order) as one frame: :data:`META_COLUMNS` first (None where
+    older files lack one), then the others, each ``columns`` among them (absent ones as missing values);
+    no rows: :func:`empty_log_frame`."""
+    import pandas as pd
+
     if not frames:
         return empty_log_frame()
     result = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
@@ -649,4 +675,5 @@ def read_prediction_log(folder: str | os.PathLike, since: Any = None, until: Any
         if name not in result.columns:
             result[name] = None
     features = [name for name in result.columns if name not in META_COLUMNS]
-    return result[[*META_COLUMNS, *features]]
+    features += [name for name in columns or () if name not in result.columns]
+    return result.reindex(columns=[*META_COLUMNS, *features]) if columns else result[[*META_COLUMNS, *features]]

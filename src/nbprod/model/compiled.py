@@ -23,6 +23,8 @@ import numpy as np
 
 #: Words of a category bitset (scikit-learn: 8 x 32 bits, categories 0..255).
 BITSET_WORDS = 8
+#: A categorical node's ways (:attr:`CompiledBoosting.ways`).
+RIGHT, LEFT, MISSING = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class CompiledBoosting:
         The raw prediction before any tree.
     estimator
         The scikit-learn estimator (its loss turns raw predictions into probabilities or values).
+    children
+        Each node's ``(right, left)`` child (a leaf: itself twice), so that a step is one lookup.
+    ways, way_row
+        Each categorical node's way for each category code 0..255 (:data:`RIGHT`, :data:`LEFT` or
+        :data:`MISSING`: a category unknown to training), and each node's row in ``ways`` (0 when numeric).
     """
 
     nodes: Nodes
@@ -80,6 +87,9 @@ class CompiledBoosting:
     categories: tuple[np.ndarray, ...]
     baseline: np.ndarray
     estimator: Any
+    children: np.ndarray
+    ways: np.ndarray
+    way_row: np.ndarray
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, as ``estimator.predict_proba(X)``."""
@@ -110,13 +120,16 @@ class CompiledBoosting:
         return features
 
     def _walk(self, features: np.ndarray) -> np.ndarray:
-        """The leaf each (row, tree) pair ends in."""
+        """The leaf each (row, tree) pair ends in (the walk stops once every pair is at a leaf: a single row
+        rarely goes as deep as the deepest leaf, and each step costs its numpy calls whatever the rows)."""
         nodes = self.nodes
         rows = np.arange(features.shape[0])[:, None]
         at = np.broadcast_to(self.roots, (features.shape[0], self.roots.size)).copy()
         for _ in range(self.depth):
+            if nodes.leaf[at].all():
+                break
             value = features[rows, nodes.feature[at]]
-            at = np.where(self._goes_left(at, value), nodes.left[at], nodes.right[at])  # a leaf links to itself
+            at = self.children[at, self._goes_left(at, value).view(np.int8)]  # a leaf links to itself
         return at
 
     def _goes_left(self, at: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -127,13 +140,10 @@ class CompiledBoosting:
         with np.errstate(invalid="ignore"):
             left = value <= nodes.threshold[at]
         if categorical.any():
-            code = np.where(categorical & ~missing & (value >= 0), value, 0).astype(np.int64) & 0xFF
-            # a numeric node's bitset index is its tree's offset, past the last set when no later tree
-            # splits on a category: read row 0 there (the answer is not used)
-            in_left = _in_set(self.left_sets, np.where(categorical, nodes.bitset[at], 0), code)
-            known = _in_set(self.known_sets, self.known_row[nodes.feature[at]], code)
-            missing = missing | (categorical & ((value < 0) | ~(in_left | known)))
-            left = np.where(categorical, in_left, left)
+            usable = categorical & ~missing & (value >= 0)
+            way = self.ways[self.way_row[at], np.where(usable, value, 0).astype(np.int64) & 0xFF]
+            missing = missing | (categorical & (~usable | (way == MISSING)))
+            left = np.where(categorical, way == LEFT, left)
         return np.where(missing, nodes.missing_left[at], left)
 
 
@@ -153,11 +163,27 @@ def compile_boosting(estimator: Any) -> CompiledBoosting | None:
     nodes, roots, outputs, left_sets, depth = _flatten(estimator._predictors)
     known_sets, known_row = estimator._bin_mapper.make_known_categories_bitsets()
     order, categories = _input_encoding(estimator)
+    known_sets = np.asarray(known_sets, dtype=np.uint32).reshape(-1, BITSET_WORDS)
+    known_row = np.asarray(known_row, dtype=np.int64)
+    ways, way_row = _ways(nodes, left_sets, known_sets, known_row)
     return CompiledBoosting(nodes=nodes, roots=roots, outputs=outputs, depth=depth, left_sets=left_sets,
-                            known_sets=np.asarray(known_sets, dtype=np.uint32).reshape(-1, BITSET_WORDS),
-                            known_row=np.asarray(known_row, dtype=np.int64), order=order,
-                            categories=categories, baseline=np.asarray(estimator._baseline_prediction).ravel(),
-                            estimator=estimator)
+                            known_sets=known_sets, known_row=known_row, order=order, categories=categories,
+                            baseline=np.asarray(estimator._baseline_prediction).ravel(), estimator=estimator,
+                            children=np.stack([nodes.right, nodes.left], axis=1), ways=ways, way_row=way_row)
+
+
+def _ways(nodes: Nodes, left_sets: np.ndarray, known_sets: np.ndarray, known_row: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Each categorical node's way for every category code (scikit-learn's decision: left when the code is
+    in the node's left set, else right when training saw it, else missing), and each node's row in it."""
+    categorical = np.flatnonzero(nodes.categorical)
+    codes = np.arange(256)
+    in_left = _in_set(left_sets, nodes.bitset[categorical][:, None], codes[None, :])
+    known = _in_set(known_sets, known_row[nodes.feature[categorical]][:, None], codes[None, :])
+    ways = np.where(in_left, LEFT, np.where(known, RIGHT, MISSING)).astype(np.int8)
+    way_row = np.zeros(nodes.feature.size, dtype=np.int64)
+    way_row[categorical] = np.arange(categorical.size)
+    return (ways if categorical.size else np.full((1, 256), MISSING, dtype=np.int8)), way_row
 
 
 def _flatten(predictors: list) -> tuple[Nodes, np.ndarray, np.ndarray, np.ndarray, int]:

@@ -13,8 +13,7 @@ log, guards), then, with the benchmarks' load generator (``benchmarks/loadgen.py
    keep-alive connections as it takes, up to 1,000) offering 2x that capacity for
    ``--overload-seconds`` -> share of 503s, p99 of the answered others (from their scheduled start:
    waiting for a connection counts), server RSS before/after;
-3. soak: 70% of the open-loop capacity (the 200s per second of the overload phase; see
-   :data:`CAPACITY_NOTE`) for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
+3. soak: 70% of that capacity for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
    (``benchmarks/open_loop.lua``: the same fixed schedule over 256 connections, twice the in-flight bound)
    when Debian's ``wrk`` is installed; then the Python open loop at that rate for ``--soak-check-seconds``,
    side by side (key ``soak_python_generator``). On two cores shared with the service, the Python loop
@@ -52,15 +51,6 @@ import champion  # noqa: E402 - the champion, its rows, the server process (shar
 import loadgen  # noqa: E402 - the closed and open loops (shared with bench_serve.py)
 
 REPO = champion.REPO
-#: What the soak's capacity is, and why it is not the closed loop's (kept with the figures).
-CAPACITY_NOTE = (
-    "capacity for the soak = the 200s per second the service answered in the overload phase (open loop at 2x the "
-    "closed-loop figure): what it sustains when requests arrive on a schedule, one per connection at a time. The "
-    "closed loop's 8 clients send their next requests together as soon as answered, so the service answers them "
-    "in shared model calls and reaches more (capacity_rps); at 70% of that figure the open loop is near the "
-    "service's limit for spread arrivals (1,200 req/s: p50 3.7 ms; 2,000 req/s: p99 90 ms, measured with no "
-    "in-flight bound), its queue crosses the in-flight bound whenever the event loop pauses, and 0.2-3% of "
-    "requests are answered 503")
 #: ``--quick``: a short run of every phase (a check that the script works, not figures to keep).
 QUICK = {"overload_seconds": 5.0, "soak_seconds": 10.0, "soak_check_seconds": 5.0, "half_open": 200,
          "capacity_seconds": 3.0}
@@ -248,16 +238,13 @@ def main(argv=None) -> int:
         write_figures(args.out, figures)
         generators = open_loop_generators()
         generator = "wrk" if "wrk" in generators else "python"
-        open_capacity = overload["answered_200_rps"]
-        soak_rate = 0.7 * open_capacity
-        print(f"== soak: 70% of the open-loop capacity ({open_capacity} req/s) for {args.soak_seconds:g} s "
-              f"({generator})", flush=True)
+        soak_rate = 0.7 * rate
+        print(f"== soak: 70% of capacity for {args.soak_seconds:g} s ({generator})", flush=True)
         figures["soak"] = soak_phase(base, process.pid, body_file, soak_rate, args.soak_seconds,
                                      min(30.0, args.soak_seconds), generator)
-        figures["soak"].update(context, capacity_rps=rate, open_loop_capacity_rps=open_capacity,
-                               what=f"open loop at 70% of the open-loop capacity for {args.soak_seconds:g} s"
-                                    + (" (shortened from the 10 minutes asked)" if args.soak_seconds < 600 else ""),
-                               capacity_note=CAPACITY_NOTE)
+        figures["soak"].update(context, capacity_rps=rate,
+                               what=f"open loop at 70% of the closed-loop capacity for {args.soak_seconds:g} s"
+                                    + (" (shortened from the 10 minutes asked)" if args.soak_seconds < 600 else ""))
         write_figures(args.out, figures)
         if generator == "wrk" and args.soak_check_seconds > 0:
             print(f"== soak, the Python open loop side by side: {args.soak_check_seconds:g} s", flush=True)

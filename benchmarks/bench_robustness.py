@@ -14,7 +14,7 @@ log, guards), then, with the benchmarks' load generator (``benchmarks/loadgen.py
    ``--overload-seconds`` -> share of 503s, p99 of the answered others (from their scheduled start:
    waiting for a connection counts), server RSS before/after;
 3. soak: 70% of that capacity for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
-   (``benchmarks/open_loop.lua``: the same fixed schedule over 256 connections, twice the in-flight bound)
+   (``benchmarks/open_loop.lua``: the same fixed schedule over 1,024 connections, twice the in-flight bound)
    when Debian's ``wrk`` is installed; then the Python open loop at that rate for ``--soak-check-seconds``,
    side by side (key ``soak_python_generator``). On two cores shared with the service, the Python loop
    falls behind and sends the overdue requests at once, hundreds of them; wrk, in C, keeps the schedule
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
                            + ("; QUICK RUN (--quick): a check that the script works, not figures" if args.quick
                               else ""),
                    "model": f"{description}; single-row requests",
-                   "guards": {key: serve[key] for key in ("max_in_flight", "max_queue_rows", "request_timeout_seconds",
+                   "guards": {key: serve[key] for key in ("max_in_flight", "max_in_flight_mb", "max_queue_rows", "request_timeout_seconds",
                                                           "header_timeout_seconds", "max_connections")}}
         print(f"== capacity (closed loop, 8 connections, {args.capacity_seconds:g} s)", flush=True)
         capacity = loadgen.run_closed(base + "/predict", body_file, 8, args.capacity_seconds)

@@ -241,7 +241,7 @@ WRK_OPEN_LOOP = Path(__file__).resolve().parent / "open_loop.lua"
 #: Connections of the wrk open loop: twice the service's default in-flight bound, so that the bound can
 #: still shed load (a stall of the service queues up to this many requests), while a stall of the
 #: generator cannot send more than this many at once.
-WRK_CONNECTIONS = 256
+WRK_CONNECTIONS = 1024
 
 
 def wrk_open_figures(output: str, rate: float, seconds: float, connections: int) -> dict:

@@ -326,7 +326,7 @@ class PredictionService:
         self.router = protocols.Router(config.model_name, self.token is not None)  # MLflow, KServe v2, OpenAPI
         self.hosts = guards.allowed_hosts(config.host, config.port, config.guard.allowed_hosts)
         self.cors = guards.Cors(config.guard.cors_origins)
-        self.admission = guards.Admission(config.guard.max_in_flight)
+        self.admission = guards.Admission(config.guard.max_in_flight, config.guard.max_in_flight_bytes)
         self.parser: ThreadPoolExecutor | None = None
         self.reported_error: str | None = None
         self.metrics.collectors.append(self._guard_metrics)
@@ -439,7 +439,7 @@ class PredictionService:
         client_id = client_request_id(headers)
         content_type = JSON
         extra: list = self.cors.response_headers(headers)
-        admitted = False
+        admitted: int | None = None  # once admitted: the body bytes counted in (serve.max_in_flight_mb)
         try:
             if path not in guards.PROBES:  # kubelet probes send the pod's IP as Host
                 guards.check_host(headers, self.hosts)
@@ -451,8 +451,9 @@ class PredictionService:
                 return
             if scope["method"] == "POST":
                 guards.check_content_type(headers)
-                self.admission.enter()
-                admitted = True
+                held = guards.body_bytes(headers, self.config.max_body_bytes)
+                self.admission.enter(held)
+                admitted = held
             if path == "/predict":
                 if scope["method"] != "POST":
                     raise RequestError(405, "method_not_allowed", "use POST /predict")
@@ -490,8 +491,8 @@ class PredictionService:
                                                                        "internal error; see the service log"),
                                         client_id)
         finally:
-            if admitted:
-                self.admission.leave()
+            if admitted is not None:
+                self.admission.leave(admitted)
         echoed = (client_id or request_id).encode("latin-1", "replace")
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),

@@ -62,6 +62,7 @@ class GuardConfig:
     allowed_hosts: tuple[str, ...]
     cors_origins: tuple[str, ...]
     max_in_flight: int
+    max_in_flight_bytes: int
     max_queue_rows: int
     max_connections: int
     request_timeout_seconds: float
@@ -75,7 +76,9 @@ class GuardConfig:
         """The guards of the ``serve`` settings."""
         return cls(allowed_hosts=tuple(str(host) for host in serve["allowed_hosts"]),
                    cors_origins=tuple(str(origin).rstrip("/") for origin in serve["cors_origins"]),
-                   max_in_flight=int(serve["max_in_flight"]), max_queue_rows=int(serve["max_queue_rows"]),
+                   max_in_flight=int(serve["max_in_flight"]),
+                   max_in_flight_bytes=int(float(serve["max_in_flight_mb"]) * 2**20),
+                   max_queue_rows=int(serve["max_queue_rows"]),
                    max_connections=int(serve["max_connections"]),
                    request_timeout_seconds=float(serve["request_timeout_seconds"]),
                    header_timeout_seconds=float(serve["header_timeout_seconds"]),
@@ -192,23 +195,38 @@ class Cors:
 # -- overload ------------------------------------------------------------------------------------
 
 class Admission:
-    """The number of POST requests in the service, bounded."""
+    """The POST requests in the service and the body bytes they may hold, both bounded."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, limit_bytes: int | None = None) -> None:
         self.limit = limit
+        self.limit_bytes = limit_bytes
         self.in_flight = 0
+        self.bytes = 0
         self.refused = 0
 
-    def enter(self) -> None:
-        """Count one more request in, or raise 503 when ``limit`` are in already."""
+    def enter(self, body_bytes: int = 0) -> None:
+        """Count one more request in, holding at most ``body_bytes`` of body, or raise 503 when ``limit``
+        are in already or their bytes would pass ``limit_bytes`` (a request alone always gets in)."""
         if self.in_flight >= self.limit:
             self.refused += 1
             raise Unavailable(503, "overloaded", f"{self.in_flight} requests in progress (serve.max_in_flight); "
                                                  "try again shortly", 1)
+        if self.limit_bytes is not None and self.in_flight and self.bytes + body_bytes > self.limit_bytes:
+            self.refused += 1
+            raise Unavailable(503, "overloaded", f"{self.bytes} bytes of request bodies in progress and "
+                                                 f"{body_bytes} more (serve.max_in_flight_mb); try again shortly", 1)
         self.in_flight += 1
+        self.bytes += body_bytes
 
-    def leave(self) -> None:
+    def leave(self, body_bytes: int = 0) -> None:
         self.in_flight -= 1
+        self.bytes -= body_bytes
+
+
+def body_bytes(headers: Mapping[bytes, bytes], limit: int) -> int:
+    """The most body bytes a request may hold: its ``Content-Length`` (at most ``limit``), else ``limit``."""
+    declared = headers.get(b"content-length", b"")
+    return min(int(declared), limit) if declared.isdigit() else limit
 
 
 def check_queue(queued_rows: int, rows: int, limit: int) -> None:

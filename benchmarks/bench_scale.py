@@ -132,15 +132,18 @@ def bench_builds(folder: Path, sources: dict[int, dict[str, Any]], env: dict[str
         figures = timed([*NBPROD, "build", "--project", str(project), "--set", f"data.source={source['path']}"],
                         project, env, tasks=True, echo=lambda line: say(f"   {line}"))
         runs[f"{factor}x"] = {"rows": source["rows"], "data_memory_mb": source["data_memory_mb"], **figures,
-                              "peak_over_data_memory": round(figures["peak_rss_mb"] / source["data_memory_mb"], 2)}
-        say(f"build {factor}x: {figures['seconds']} s, peak {figures['peak_rss_mb']} MB")
+                              "peak_over_data_memory": round(figures["peak_rss_mb"] / source["data_memory_mb"], 2),
+                              "peak_pss_over_data_memory": round(figures["peak_pss_mb"] / source["data_memory_mb"], 2)}
+        say(f"build {factor}x: {figures['seconds']} s, peak {figures['peak_rss_mb']} MB "
+            f"(PSS {figures['peak_pss_mb']} MB); per task {figures.get('task_peak_rss_mb')}")
     return {"runs": runs, **build_targets(runs)}
 
 
 def build_targets(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Time and memory against the targets (10x rows <= 10x time; peak < 3x the data's in-memory size)."""
     one, ten = runs.get("1x"), runs.get("10x")
-    summary: dict[str, Any] = {"targets": {"time_10x_over_1x_at_most": 10, "peak_over_data_memory_under": 3}}
+    summary: dict[str, Any] = {"targets": {"time_10x_over_1x_at_most": 10, "peak_over_data_memory_under": 3},
+                               "memory_target_checked_on": "peak_rss_mb (the RSS sum; peak_pss_mb is beside it)"}
     if one and ten:
         summary["time_10x_over_1x"] = round(ten["seconds"] / one["seconds"], 2)
         summary["met_time"] = summary["time_10x_over_1x"] <= 10
@@ -488,7 +491,9 @@ def table(figures: dict[str, Any]) -> str:
         top = max(tasks, key=tasks.get) if tasks else None
         lines.append(f"| `nbprod build`, {name} rows ({run['rows']:,}; {run['data_memory_mb']:,} MB in memory) | "
                      f"{run['seconds']:,} s ({run['cpu_seconds']:,} CPU-s); peak {run['peak_rss_mb']:,} MB = "
-                     f"{run['peak_over_data_memory']}x the data" + (f", during `{top}`" if top else "") + " |")
+                     f"{run['peak_over_data_memory']}x the data" + (f", during `{top}`" if top else "")
+                     + (f" (PSS {run['peak_pss_mb']:,} MB = {run['peak_pss_over_data_memory']}x)"
+                        if "peak_pss_mb" in run else "") + " |")
     if "time_10x_over_1x" in builds:
         lines.append(f"| build time 10x / 1x (target <= 10) | {builds['time_10x_over_1x']} |")
     for command in ("score", "monitor"):
@@ -542,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help=f"comma-separated engines score and monitor run on ({','.join(ENGINES)})")
     parser.add_argument("--factors", default=",".join(map(str, FACTORS)),
-                        help="row factors of the builds (1 is always made: score, monitor and grid use its build)")
+                        help="row factors of the builds (1 is made too when score, monitor or grid use its build)")
     parser.add_argument("--loaded-machine", action="store_true",
                         help="mark the figures as measured while other work ran on the machine")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks" / "scale.json")
@@ -562,7 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     which = tuple(engine for engine in ENGINES if engine in args.engines.split(","))
     if not which or set(args.engines.split(",")) - set(ENGINES):
         parser.error(f"--engines: {args.engines!r}; known: {', '.join(ENGINES)}")
-    factors = sorted({1, *(int(factor) for factor in args.factors.split(",") if factor)})
+    factors = {int(factor) for factor in args.factors.split(",") if factor}
+    if {"score", "monitor", "grid"} & set(parts) and not args.project:
+        factors.add(1)  # their project is the 1x build
+    factors = sorted(factors)
     fraction, seed = (0.05, 42) if args.quick else (1.0, 42)
     sizes = (20_000, 100_000) if args.quick else (2_000_000, 10_000_000)
     block_rows = 10_000 if args.quick else 100_000

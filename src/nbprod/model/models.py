@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import joblib
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
@@ -156,10 +158,19 @@ def expand_grid(specs: Sequence[Mapping[str, Any]]) -> list[Candidate]:
     return candidates
 
 
+def estimator(candidate: Candidate, task: str, seed: int) -> Pipeline:
+    """The candidate's steps after the FeatureBuilder: they take its features, not raw rows."""
+    return ESTIMATORS[candidate.kind](task, candidate.params, seed)
+
+
 def make_model(candidate: Candidate, task: str, builder: FeatureBuilder, seed: int) -> Pipeline:
     """The full pipeline: raw rows -> FeatureBuilder -> estimator."""
-    estimator = ESTIMATORS[candidate.kind](task, candidate.params, seed)
-    return Pipeline([("features", clone(builder)), *estimator.steps])
+    return Pipeline([("features", clone(builder)), *estimator(candidate, task, seed).steps])
+
+
+#: Seconds an idle worker process of :func:`fit_candidates` stays: the fit is the only work sent to them, and
+#: each would hold what its last fit left it (hundreds of MB on large data) for the rest of the build.
+WORKER_IDLE_SECONDS = 1
 
 
 def fit_candidates(
@@ -173,15 +184,47 @@ def fit_candidates(
 ) -> dict[str, Pipeline]:
     """Fit every candidate on the same data, ``n_jobs`` at a time.
 
-    In a task of a build on a Dask cluster, the candidates are fitted on the cluster's other workers
-    instead, one future each (:func:`nbprod.pipeline.dask_engine.fit_on_cluster`); the same seeds give
-    the same models.
+    What candidates share is computed once: ``builder`` (a clone) is fitted on ``X`` and transforms it, and
+    candidates whose steps before the model are the same (the two linear ones: the same encoder) have those
+    fitted once on the features (:func:`fit_estimators`). Each returned pipeline holds its own copies of the
+    fitted steps: the models are those of :func:`make_model` fitted on ``X``, ``y``.
     """
-    unfitted = [make_model(candidate, task, builder, seed) for candidate in candidates]
-    models = fit_on_cluster(unfitted, X, y)
-    if models is None:
-        models = Parallel(n_jobs=n_jobs)(delayed(model.fit)(X, y) for model in unfitted)
-    return {candidate.name: model for candidate, model in zip(candidates, models)}
+    fitted_builder = clone(builder).fit(X)
+    features = fitted_builder.transform(X)
+    estimators = fit_estimators([estimator(candidate, task, seed) for candidate in candidates], features, y, n_jobs)
+    return {candidate.name: Pipeline([("features", copy.deepcopy(fitted_builder)), *fitted.steps])
+            for candidate, fitted in zip(candidates, estimators)}
+
+
+def fit_estimators(pipelines: Sequence[Pipeline], X: Any, y: pd.Series, n_jobs: int) -> list[Pipeline]:
+    """Each pipeline fitted on ``X``, ``y``; pipelines with the same steps before their last (the same kinds
+    and parameters) share one fit of those steps, and their last steps are fitted on its output.
+
+    The last steps run ``n_jobs`` at a time in worker processes, which joblib hands the shared input
+    memory-mapped instead of a copy each; in a task of a build on a Dask cluster, on the cluster's other
+    workers instead, one future each (:func:`nbprod.pipeline.dask_engine.fit_on_cluster`). The same seeds
+    give the same models either way.
+    """
+    fitted: dict[int, Pipeline] = {}
+    for group in same_leading_steps(pipelines):
+        leading = Pipeline(pipelines[group[0]].steps[:-1]) if len(pipelines[group[0]].steps) > 1 else None
+        data = leading.fit_transform(X, y) if leading is not None else X
+        lasts = [pipelines[index].steps[-1] for index in group]
+        models = fit_on_cluster([model for _, model in lasts], data, y)
+        if models is None:
+            models = Parallel(n_jobs=n_jobs, idle_worker_timeout=WORKER_IDLE_SECONDS)(
+                delayed(model.fit)(data, y) for _, model in lasts)
+        for index, (name, _), model in zip(group, lasts, models):
+            fitted[index] = Pipeline([*(copy.deepcopy(leading.steps) if leading else []), (name, model)])
+    return [fitted[index] for index in range(len(pipelines))]
+
+
+def same_leading_steps(pipelines: Sequence[Pipeline]) -> list[list[int]]:
+    """The positions of ``pipelines`` grouped by their (unfitted) steps before the last, in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for index, pipeline in enumerate(pipelines):
+        groups.setdefault(joblib.hash(pipeline.steps[:-1]), []).append(index)
+    return list(groups.values())
 
 
 def fit_on_cluster(models: Sequence[Pipeline], X: pd.DataFrame, y: pd.Series) -> list[Pipeline] | None:

@@ -60,6 +60,12 @@ def needs_reload(dag: Any, forced: list[str]) -> bool:
     return bool(set(forced) - set(dag_module.outdated_tasks(dag)))
 
 
+#: The environment a build gives its tasks besides tracking and alerts (a value already set wins): Arrow's
+#: allocator, mimalloc, returns freed memory at once instead of keeping it for reuse, so that a notebook does not
+#: carry what a Parquet read freed (a 0.8 GB frame read left 1.6 GB resident, 1.0 GB with this).
+ALLOCATOR_ENVIRONMENT = {"MIMALLOC_PURGE_DELAY": "0"}
+
+
 @contextmanager
 def tracked_environment(settings: Mapping[str, Any], project: Path, title: str = "build") -> Iterator[str]:
     """Open the build's parent run (named ``title`` and the time) and expose it (and the store) to the
@@ -76,7 +82,8 @@ def tracked_environment(settings: Mapping[str, Any], project: Path, title: str =
     client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in params.items()])
     exported = {tracking.URI_ENV: uri, tracking.REGISTRY_ENV: uri, tracking.EXPERIMENT_ENV: experiment_id,
                 tracking.PARENT_ENV: run.info.run_id, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-                **alerts.export(settings)}
+                **alerts.export(settings),
+                **{name: value for name, value in ALLOCATOR_ENVIRONMENT.items() if name not in os.environ}}
     saved = {key: os.environ.get(key) for key in exported}
     os.environ.update(exported)
     status = "FAILED"
@@ -238,7 +245,7 @@ def engine(settings: Mapping[str, Any], project: Path) -> Iterator[Any]:
 def task_environment(settings: Mapping[str, Any]) -> dict[str, str]:
     """What a task's process needs of a build's environment (inside :func:`tracked_environment`)."""
     names_ = [tracking.URI_ENV, tracking.REGISTRY_ENV, tracking.EXPERIMENT_ENV, tracking.PARENT_ENV,
-              "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", *alerts.export(settings)]
+              "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", *alerts.export(settings), *ALLOCATOR_ENVIRONMENT]
     return {name: os.environ[name] for name in names_ if name in os.environ}
 
 

@@ -168,3 +168,18 @@ def test_predict_scores_of_text_labels_and_of_three_classes():
     model = make_model(Candidate("l", "linear"), "classification", FeatureBuilder(), seed=0).fit(X, three)
     proba = predict_scores(model, X, "classification")
     assert proba.shape == (40, 3) and list(model.classes_) == ["high", "low", "mid"]
+
+
+def test_fit_candidates_in_worker_processes_give_each_pipeline_fitted_alone():
+    # 40,000 rows: the shared features' float block (1.6 MB) is over joblib's 1 MB, so the two worker
+    # processes get it memory-mapped, not copied; each candidate must be the model its whole pipeline gives.
+    frame = tiny_frame(40_000)
+    X, y = frame.drop(columns="y"), frame["y"]
+    candidates = expand_grid(GRID)
+    fitted = fit_candidates(candidates, "classification", FeatureBuilder(), X, y, seed=0, n_jobs=2)
+    for candidate in candidates:
+        alone = make_model(candidate, "classification", FeatureBuilder(), seed=0).fit(X, y)
+        assert [name for name, _ in fitted[candidate.name].steps] == [name for name, _ in alone.steps]
+        assert fitted[candidate.name][0].contract_ == alone[0].contract_
+        np.testing.assert_array_equal(predict_scores(fitted[candidate.name], X, "classification"),
+                                      predict_scores(alone, X, "classification"))

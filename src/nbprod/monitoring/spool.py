@@ -5,7 +5,7 @@ while cutting, one window's rows while checking, and the reference. Two steps:
 
 1. cut: each file is read alone as an Arrow table (:meth:`nbprod.monitoring.cluster.Reader.table`), its rows
    placed in windows as a frame's are (:func:`nbprod.monitoring.windows.place`), and each window's part of it
-   written to a temporary folder (Arrow IPC, uncompressed); the pass keeps each window's bounds, rows and parts.
+   written to a temporary folder (Arrow IPC, lz4-compressed); the pass keeps each window's bounds, rows and parts.
 2. check: the windows in time order, each read back alone (its parts in file order, decoded and laid out as
    :func:`~nbprod.serving.prediction_log.read_prediction_log` lays out the whole log; the parts deleted once
    read) and checked by :func:`nbprod.monitoring.check.check_windows` -- the function, reference and detector
@@ -27,6 +27,18 @@ import pandas as pd
 
 from nbprod.monitoring import check, windows as windows_module
 from nbprod.monitoring.cluster import FileRows, Part, Reader, file_columns
+
+
+#: Compression of the spooled parts. Measured on a 10M-row log (426 MB of Parquet): the temporary folder peaked
+#: at 998 MB with lz4 against 3,029 MB uncompressed (a tmpfs holds it in memory), for 28.6 s against 26.0 s.
+SPOOL_COMPRESSION = "lz4"
+
+
+def spool_options() -> Any:
+    """Arrow IPC options of a spooled part (:data:`SPOOL_COMPRESSION`)."""
+    import pyarrow as pa
+
+    return pa.ipc.IpcWriteOptions(compression=SPOOL_COMPRESSION)
 
 
 @dataclass
@@ -135,7 +147,7 @@ class SpooledRows(FileRows):
 
         self.parts_written += 1
         path = str(self.folder / f"part-{self.parts_written:06d}.arrow")
-        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema, options=spool_options()) as writer:
             writer.write_table(table)
         return path
 

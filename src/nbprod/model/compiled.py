@@ -56,10 +56,6 @@ class CompiledBoosting:
         Each tree's output column (one per class beyond binary; else 0).
     depth
         The deepest leaf's depth: the number of steps of a walk.
-    left_sets
-        Each categorical node's left categories (bitsets, rows indexed by ``nodes.bitset``).
-    known_sets, known_row
-        The training categories of each categorical feature, and each feature's row in ``known_sets``.
     order
         Input column of each model feature (scikit-learn puts categorical features first).
     categories
@@ -80,9 +76,6 @@ class CompiledBoosting:
     roots: np.ndarray
     outputs: np.ndarray
     depth: int
-    left_sets: np.ndarray
-    known_sets: np.ndarray
-    known_row: np.ndarray
     order: np.ndarray
     categories: tuple[np.ndarray, ...]
     baseline: np.ndarray
@@ -166,8 +159,7 @@ def compile_boosting(estimator: Any) -> CompiledBoosting | None:
     known_sets = np.asarray(known_sets, dtype=np.uint32).reshape(-1, BITSET_WORDS)
     known_row = np.asarray(known_row, dtype=np.int64)
     ways, way_row = _ways(nodes, left_sets, known_sets, known_row)
-    return CompiledBoosting(nodes=nodes, roots=roots, outputs=outputs, depth=depth, left_sets=left_sets,
-                            known_sets=known_sets, known_row=known_row, order=order, categories=categories,
+    return CompiledBoosting(nodes=nodes, roots=roots, outputs=outputs, depth=depth, order=order, categories=categories,
                             baseline=np.asarray(estimator._baseline_prediction).ravel(), estimator=estimator,
                             children=np.stack([nodes.right, nodes.left], axis=1), ways=ways, way_row=way_row)
 

@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from nbprod import settings as settings_module
 from nbprod.project import Project
@@ -77,12 +77,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return module.run(args)
     try:
         args.project = (args.project or settings_module.find_project_root()).resolve()
-        args.catalog = Project.load(args.project, args.env, args.set)
+        args.catalog = load_project(args.project, args.env, args.set)
         args.settings = args.catalog.settings
     except settings_module.SettingsError as error:
         print(f"nbprod: {error}", file=sys.stderr)
         return 2
     return module.run(args)
+
+
+def load_project(root: Path, env_file: Path | None, overrides: Sequence[str]) -> Project:
+    """The project, saying on stderr (one line) which settings its ``env.yaml`` lacks and took from nbprod."""
+    used: list[tuple[str, Any]] = []
+    project = Project.load(root, env_file, overrides, defaults_used=used)
+    if used:
+        source = env_file.name if env_file else settings_module.ENV_FILE
+        print(f"nbprod: {settings_module.defaults_notice(used, source)}", file=sys.stderr)
+    return project
 
 
 if __name__ == "__main__":

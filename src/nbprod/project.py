@@ -80,12 +80,13 @@ class Project:
 
     # -- building ----------------------------------------------------------------------------------
     @classmethod
-    def load(cls, root: Path | None = None, env_file: Path | None = None,
-             overrides: Iterable[str] = ()) -> "Project":
-        """The project at ``root`` (default: the nearest folder holding ``pipeline.yaml``)."""
+    def load(cls, root: Path | None = None, env_file: Path | None = None, overrides: Iterable[str] = (),
+             defaults_used: list[tuple[str, Any]] | None = None) -> "Project":
+        """The project at ``root`` (default: the nearest folder holding ``pipeline.yaml``); ``defaults_used``
+        as in :func:`nbprod.settings.load`."""
         root = Path(root or settings_module.find_project_root()).resolve()
         overrides = tuple(overrides)
-        loaded = settings_module.load(root, env_file, overrides)
+        loaded = settings_module.load(root, env_file, overrides, defaults_used)
         return cls(root, loaded, read_products(root / PIPELINE_FILE), env_file, overrides)
 
     def with_settings(self, settings: Mapping[str, Any]) -> "Project":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -107,6 +108,10 @@ SCHEMA: dict[str, Any] = {
         "queue_size": int,
     },
 }
+
+#: The sections of a tabular ``env.yaml`` that an older one may lack: :func:`with_defaults` completes them from
+#: the reference ``env.yaml`` (a recommender's are :data:`nbprod.recommender.settings.SHARED`).
+OPERATIONAL = ("tracking", "registry", "serve", "monitor", "alerts", "engine")
 
 #: ``kind``: what the project makes (absent: tabular). Each kind has its own schema (:func:`schema_for`).
 KINDS = ("tabular", "recommender")
@@ -337,26 +342,99 @@ def _get(settings: Mapping, path: Iterable[str]) -> Any:
     return node
 
 
+@functools.lru_cache(maxsize=1)
+def reference_settings() -> dict[str, Any]:
+    """nbprod's reference ``env.yaml`` (the project template's): the defaults :func:`with_defaults` uses.
+    Read once and shared: never modify it."""
+    from nbprod.scaffold.template import template_folder
+
+    return yaml.safe_load((template_folder() / ENV_FILE).read_text())
+
+
+def with_defaults(settings: Any) -> tuple[Any, list[tuple[str, Any]]]:
+    """``settings`` with its operational sections completed from :func:`reference_settings`, and the
+    (dotted name, value) of each setting so taken from nbprod's defaults.
+
+    An ``env.yaml`` written by an older nbprod lacks the settings added since; those of the operational
+    sections (tabular: :data:`OPERATIONAL`; recommender: its shared sections) take the reference's value,
+    key by key: nested mappings are merged, the project's values always win, a section present but empty
+    (``alerts:``) takes the whole default, and a non-mapping where a mapping is expected is left for
+    :func:`check` to name (as are unknown keys). These sections say where the store is, how the service and
+    the monitor guard themselves, whom to alert and where tasks run: the reference's values suit any project.
+    The other sections (``data``, ``split``, ``train``, ``evaluate``, ``products``, ``reports``,
+    ``sample_frac``, ``seed``) describe the project's own data and question: the reference's (a column of
+    the flights data, dates of 2013) would silently build something else, so a missing one stays an error.
+    A recommender's ``monitor`` is its own, not the tabular one. A recommender's ``serve``, ``alerts`` and
+    ``engine``, which its ``env.yaml`` leaves to nbprod on purpose
+    (:data:`nbprod.recommender.settings.IMPLICIT`), are completed but not listed.
+    """
+    if not isinstance(settings, dict):
+        return settings, []  # left for check to name
+    sections, implicit = OPERATIONAL, ()
+    if settings.get("kind") == "recommender":
+        from nbprod.recommender.settings import IMPLICIT, SHARED
+
+        sections, implicit = SHARED, IMPLICIT
+    reference, used = reference_settings(), []
+    completed = _complete(settings, {name: reference[name] for name in sections}, "", used)
+    return completed, [(name, value) for name, value in used if name.split(".")[0] not in implicit]
+
+
+def _complete(own: Mapping, default: Mapping, prefix: str, used: list[tuple[str, Any]]) -> dict:
+    """``own`` with the keys of ``default`` it lacks (recursively), each recorded in ``used``."""
+    merged = dict(own)
+    for key, value in default.items():
+        mine = own.get(key)
+        if key not in own or mine is None and isinstance(value, Mapping):
+            merged[key] = copy.deepcopy(value)
+            used.append((prefix + key, copy.deepcopy(value)))
+        elif isinstance(mine, Mapping) and isinstance(value, Mapping):
+            merged[key] = _complete(mine, value, f"{prefix}{key}.", used)
+    return merged
+
+
+def defaults_notice(used: list[tuple[str, Any]], source: str = ENV_FILE) -> str:
+    """One line saying which settings ``source`` lacks and the defaults used for them (``used`` of
+    :func:`with_defaults`, not empty)."""
+    if len(used) == 1:
+        name, value = used[0]
+        return f"{source} has no {name}; using nbprod's default {_short(value)} (add it to {source} to choose another)"
+    pairs = ", ".join(f"{name}={_short(value)}" for name, value in used)
+    return (f"{source} lacks {len(used)} settings; using nbprod's defaults {pairs} "
+            f"(add them to {source} to choose others)")
+
+
+def _short(value: Any, width: int = 32) -> str:
+    """``value`` as it would be written in ``env.yaml`` (flow style), cut to ``width`` characters."""
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=float("inf")).splitlines()[0]
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def load(
     project: Path | None = None,
     env_file: Path | None = None,
     overrides: Iterable[str] = (),
+    defaults_used: list[tuple[str, Any]] | None = None,
 ) -> dict:
-    """Load ``env.yaml`` (or ``env_file``), apply ``key=value`` overrides and check the result."""
+    """Load ``env.yaml`` (or ``env_file``), complete its operational sections (:func:`with_defaults`), apply
+    ``key=value`` overrides and check the result. ``defaults_used``, when given, is extended with the
+    (dotted name, value) of each setting taken from nbprod's defaults that no override replaced."""
     root = project or find_project_root()
     path = env_file or root / ENV_FILE
     try:
         settings = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError as error:
         raise SettingsError(f"settings file {path} does not exist") from error
-    settings = copy.deepcopy(settings)
-    if isinstance(settings, dict) and settings.get("kind") == "recommender":
-        from nbprod.recommender.settings import with_shared_defaults
-
-        settings = with_shared_defaults(settings)
+    settings, used = with_defaults(copy.deepcopy(settings))
+    overridden = []
     for text in overrides:
-        apply_override(settings, *parse_override(text))
+        key_path, value = parse_override(text)
+        apply_override(settings, key_path, value)
+        overridden.append(".".join(key_path))
     check(settings)
+    if defaults_used is not None:
+        defaults_used.extend((name, value) for name, value in used
+                             if not any(name == key or name.startswith(key + ".") for key in overridden))
     return settings
 
 

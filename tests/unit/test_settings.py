@@ -305,3 +305,129 @@ def test_every_type_of_the_schema_has_a_name():
     for expected in leaves(settings.SCHEMA):
         kinds = expected if isinstance(expected, tuple) else (expected,)
         assert all(kind in settings.TYPE_NAMES for kind in kinds), expected
+
+
+# -- an env.yaml written by an older nbprod: operational settings take nbprod's defaults --------------------
+
+def write_env(project: Path, edit) -> dict:
+    """The project's env.yaml after ``edit(settings)``; returns the shipped settings, unedited."""
+    shipped = yaml.safe_load((REPO / "env.yaml").read_text())
+    edited = copy.deepcopy(shipped)
+    edit(edited)
+    (project / "env.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+    return shipped
+
+
+def older(settings: dict) -> None:
+    """An env.yaml from before ``serve.max_in_flight_mb`` and the ``alerts`` section."""
+    del settings["serve"]["max_in_flight_mb"]
+    del settings["alerts"]
+
+
+def test_an_older_env_yaml_takes_the_defaults_of_what_it_lacks_and_names_them(project):
+    shipped = write_env(project, older)
+    used: list = []
+    loaded = settings.load(project, defaults_used=used)
+    assert loaded == shipped
+    assert used == [("serve.max_in_flight_mb", 256), ("alerts", shipped["alerts"])]
+    assert settings.load(project) == shipped  # the signature every caller uses still works
+
+
+def test_a_complete_env_yaml_takes_no_default(project):
+    used: list = []
+    settings.load(project, defaults_used=used)
+    assert used == []
+
+
+def test_the_projects_values_are_never_replaced(project):
+    def edit(env: dict) -> None:
+        env["serve"]["port"] = 9999
+        env["registry"]["budget"]["max_p99_ms"] = 50
+        del env["registry"]["budget"]["max_size_mb"]
+        env["monitor"]["performance_floor"] = None
+        del env["monitor"]["window"]
+
+    write_env(project, edit)
+    used: list = []
+    loaded = settings.load(project, defaults_used=used)
+    assert loaded["serve"]["port"] == 9999 and loaded["monitor"]["performance_floor"] is None
+    assert loaded["registry"]["budget"] == {"max_p99_ms": 50, "max_memory_mb": 1024, "max_size_mb": 200}
+    assert used == [("registry.budget.max_size_mb", 200), ("monitor.window", "7D")]
+
+
+@pytest.mark.parametrize("path", [("data", "target"), ("split", "test_start"), ("train",), ("seed",)])
+def test_the_projects_data_settings_are_still_required(project, path):
+    def edit(env: dict) -> None:
+        node = env
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+        older(env)
+
+    write_env(project, edit)
+    with pytest.raises(SettingsError, match=f"missing setting '{'.'.join(path)}'"):
+        settings.load(project)
+
+
+def test_an_unknown_key_in_a_completed_section_is_still_an_error(project):
+    def edit(env: dict) -> None:
+        older(env)
+        env["serve"]["max_inflight"] = env["serve"].pop("max_in_flight")
+
+    write_env(project, edit)
+    with pytest.raises(SettingsError, match=r"unknown setting 'serve.max_inflight'; did you mean"):
+        settings.load(project)
+
+
+def test_an_empty_section_takes_the_defaults_and_a_single_value_is_named(project):
+    write_env(project, lambda env: env.update(alerts=None))
+    used: list = []
+    assert settings.load(project, defaults_used=used)["alerts"]["retries"] == 2
+    assert [name for name, _ in used] == ["alerts"]
+    write_env(project, lambda env: env.update(serve=8080))
+    with pytest.raises(SettingsError, match="setting 'serve' must be a mapping"):
+        settings.load(project)
+
+
+def test_overrides_win_over_the_defaults_and_are_not_reported(project):
+    write_env(project, older)
+    used: list = []
+    loaded = settings.load(project, overrides=["serve.max_in_flight_mb=100", "alerts.retries=5"], defaults_used=used)
+    assert loaded["serve"]["max_in_flight_mb"] == 100 and loaded["alerts"]["retries"] == 5
+    assert [name for name, _ in used] == ["alerts"]  # its other keys are still nbprod's
+
+
+def test_the_defaults_are_copies(project):
+    write_env(project, older)
+    settings.load(project)["alerts"]["webhooks"].append({"url_env": "X"})
+    assert settings.load(project)["alerts"]["webhooks"] == []
+
+
+def test_every_operational_section_has_a_default_and_a_schema():
+    reference = settings.reference_settings()
+    assert reference == yaml.safe_load((REPO / "env.yaml").read_text())
+    assert all(isinstance(reference[name], dict) and isinstance(settings.SCHEMA[name], dict)
+               for name in settings.OPERATIONAL)
+
+
+def test_the_notice_is_one_line_naming_each_default():
+    assert settings.defaults_notice([("serve.max_in_flight_mb", 256)]) == (
+        "env.yaml has no serve.max_in_flight_mb; using nbprod's default 256 (add it to env.yaml to choose another)")
+    alerts = yaml.safe_load((REPO / "env.yaml").read_text())["alerts"]
+    notice = settings.defaults_notice([("serve.max_in_flight_mb", 256), ("engine.scheduler", None),
+                                       ("alerts", alerts)], "mine.yaml")
+    assert notice == ("mine.yaml lacks 3 settings; using nbprod's defaults serve.max_in_flight_mb=256, "
+                      "engine.scheduler=null, alerts={webhooks: [], timeout_second... "
+                      "(add them to mine.yaml to choose others)")
+
+
+def test_the_command_line_says_which_defaults_it_used(project, monkeypatch, capsys):
+    from nbprod import cli
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # mlflow-ui only names a server's address
+    assert cli.main(["mlflow-ui", "--project", str(project)]) == 0
+    assert capsys.readouterr().err == ""
+    write_env(project, lambda env: env["serve"].pop("max_in_flight_mb"))
+    assert cli.main(["mlflow-ui", "--project", str(project)]) == 0
+    assert capsys.readouterr().err == ("nbprod: env.yaml has no serve.max_in_flight_mb; using nbprod's default 256 "
+                                       "(add it to env.yaml to choose another)\n")

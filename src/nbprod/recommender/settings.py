@@ -1,11 +1,11 @@
 """The settings of a recommender project (``kind: recommender`` in ``env.yaml``).
 
 Its own ``data``, ``split``, ``train``, ``evaluate`` and ``fallback`` sections; the sections
-every project shares (``tracking``, ``registry``, ``serve``, ``alerts``) are the tabular
+every project shares (``tracking``, ``registry``, ``serve``, ``alerts``, ``engine``) are the tabular
 project's own entries of :data:`nbprod.settings.SCHEMA`, not copies. The recommender's own values and
 defaults live in the recommender template's ``env.yaml``; the shared sections' defaults are the reference
 (tabular) ``env.yaml``'s, so a recommender ``env.yaml`` lists only what it changes there
-(:func:`with_shared_defaults`).
+(:func:`nbprod.settings.with_defaults`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ OWN_SCHEMA: dict[str, Any] = {
 }
 #: The sections shared with the tabular project.
 SHARED = ("tracking", "registry", "serve", "alerts", "engine")
+#: The shared sections the template's ``env.yaml`` leaves out on purpose: their defaults are used without a notice.
+IMPLICIT = ("serve", "alerts", "engine")
 
 CHOICES = {("evaluate", "metric"): ("precision", "recall", "ndcg", "map")}
 
@@ -58,28 +60,6 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("monitor", "trigger_k"): (lambda value: value >= 1, "at least 1"),
     ("monitor", "trigger_n"): (lambda value: value >= 1, "at least 1"),
 }
-
-
-def with_shared_defaults(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` with each shared section completed from the reference ``env.yaml`` (one place for the
-    defaults of ``serve``, ``alerts``, ...): the project's own keys win."""
-    import copy
-
-    import yaml
-
-    from nbprod.scaffold.template import template_folder
-
-    reference = yaml.safe_load((template_folder() / "env.yaml").read_text())
-    completed = dict(settings)
-    for name in SHARED:
-        own = settings.get(name)
-        section = copy.deepcopy(reference[name])
-        if isinstance(own, dict):
-            section.update(own)
-        elif own is not None:
-            section = own  # not a mapping: left for the schema check to name
-        completed[name] = section
-    return completed
 
 
 def schema(shared: dict[str, Any]) -> dict[str, Any]:

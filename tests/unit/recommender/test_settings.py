@@ -3,6 +3,7 @@ import yaml
 
 from nbprod import settings
 from nbprod.project import Project
+from nbprod.recommender.settings import IMPLICIT
 from nbprod.scaffold import recommender as scaffold
 
 
@@ -36,3 +37,20 @@ def test_a_tabular_project_may_say_its_kind_and_an_unknown_kind_is_refused(repo,
     settings.check({**tabular, "kind": "tabular"})
     with pytest.raises(settings.SettingsError, match=r"setting 'kind' must be one of \('tabular', 'recommender'\)"):
         settings.check({**tabular, "kind": "graph"})
+
+
+def test_the_shared_sections_take_the_reference_defaults_and_only_what_the_template_writes_is_reported(project):
+    used: list = []
+    loaded = settings.load(project, defaults_used=used)
+    reference = settings.reference_settings()
+    assert loaded["serve"] == reference["serve"] and loaded["alerts"] == reference["alerts"]
+    assert used == []  # serve, alerts and engine are left to nbprod on purpose
+    env = yaml.safe_load((project / settings.ENV_FILE).read_text())
+    assert not set(env) & set(IMPLICIT) and {"tracking", "registry"} <= set(env)  # IMPLICIT is what it leaves out
+    del env["registry"]["budget"]["max_p99_ms"]
+    env["serve"] = {"port": 8766}
+    (project / settings.ENV_FILE).write_text(yaml.safe_dump(env))
+    loaded = settings.load(project, defaults_used=used)
+    assert loaded["registry"]["budget"]["max_p99_ms"] == 100 and loaded["serve"]["port"] == 8766
+    assert loaded["serve"]["host"] == reference["serve"]["host"]
+    assert used == [("registry.budget.max_p99_ms", 100)]

@@ -15,8 +15,12 @@ help: ## list the targets
 run: install ## install into .venv and build the whole pipeline on the default data
 	$(BIN)/nbprod build
 
+# the suite runs on TEST_WORKERS processes (pytest-xdist), a whole test file at a time on one of them (module
+# fixtures are built once); TEST_WORKERS=0 runs it in this process
+TEST_WORKERS ?= 2
+
 test: install-test browser promtool postgres ## install what the tests need and run the whole suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-test ## pyflakes, hadolint on the Dockerfile, actionlint and GitHub's schema on the workflows (CI's lint job)
 	$(BIN)/python -m pyflakes src tests benchmarks

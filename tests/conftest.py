@@ -11,6 +11,12 @@ import pytest
 from project_copy import REPO, SAMPLE, copy_project, load_settings
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The test files marked ``long`` first: with ``make test``'s workers (a file at a time each), a file of
+    several minutes started last would leave the other worker idle at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     """The repository folder."""

@@ -14,7 +14,7 @@ from nbprod.pipeline.build import build, failed_tasks
 from nbprod.pipeline.dag import BuildFailed
 from project_copy import REPORTING_TASKS, copy_project, load_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SAMPLE = ("sample_frac=0.02",)
 

@@ -58,7 +58,7 @@ class LoadedModel:
     @property
     def inline_rows(self) -> int:
         """Up to this many rows a call may run on the service's event loop (0: never): the compiled trees'
-        walk, numpy steps of a time bounded by the rows (about 4 ms for 64 rows on the default champion),
+        walk, numpy steps of a time bounded by the rows (about 1 ms for 64 rows on the default champion),
         that cannot hang; any other model runs in the model thread, watched by the stall guard."""
         return COMPILED_MAX_ROWS if self.encoded is not None and getattr(self.encoded, "compiled", False) else 0
 

@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from threadpoolctl import threadpool_limits
 
+from nbprod.model import compiled as compiled_module
 from nbprod.model.compiled import compile_boosting
 
 
@@ -87,3 +88,42 @@ def test_a_model_of_another_kind_is_not_compiled():
     X = np.nan_to_num(_table(100, 0))
     assert compile_boosting(LogisticRegression().fit(X, _target(X, 2))) is None
     assert compile_boosting(HistGradientBoostingClassifier()) is None  # not fitted
+
+
+@pytest.fixture(params=["step table", "node by node"])
+def walk(request, monkeypatch) -> str:
+    """Both walks: the step table, and the node-by-node walk kept for models whose table is too large."""
+    if request.param == "node by node":
+        monkeypatch.setattr(compiled_module, "STEP_TABLE_BYTES", 0)
+    return request.param
+
+
+def _extremes(X: np.ndarray) -> np.ndarray:
+    """Rows beyond every threshold and category (scikit-learn refuses infinities, as the service does)."""
+    odd = X[:8].copy()
+    odd[0, 1], odd[1, 3] = 1e308, -1e308
+    odd[2, 1], odd[3, 3] = 5e-324, -5e-324
+    odd[4, 0], odd[5, 2] = 1e300, -1e300    # categories far from any code
+    odd[6, 0], odd[7, 2] = 255.0, 256.0     # codes past the last training category
+    return odd
+
+
+@pytest.mark.parametrize("classes", [0, 2, 3])
+def test_both_walks_equal_scikit_learn_at_the_thresholds(walk, classes):
+    X = _table(2000, 4)
+    kind = HistGradientBoostingRegressor if classes == 0 else HistGradientBoostingClassifier
+    model = kind(max_iter=30, max_leaf_nodes=31, categorical_features=CATEGORICAL, random_state=0)
+    model.fit(X, _target(X, classes))
+    compiled = compile_boosting(model)
+    assert (compiled.step is not None) == (walk == "step table")
+    nodes = np.concatenate([predictor.nodes for iteration in model._predictors for predictor in iteration])
+    split = (nodes["is_leaf"] == 0) & (nodes["is_categorical"] == 0) & np.isfinite(nodes["num_threshold"])
+    thresholds = np.unique(nodes["num_threshold"][split])
+    assert thresholds.size > 20
+    at_split = np.repeat(X[:1], thresholds.size, axis=0)
+    at_split[:, 1] = thresholds              # exactly on a split value: goes left, as in scikit-learn
+    at_split[:, 3] = np.nextafter(thresholds, np.inf)
+    method = "predict" if classes == 0 else "predict_proba"
+    for rows in (_table(700, 5), _table(1, 6), _unseen(X), _extremes(X), at_split):
+        np.testing.assert_allclose(getattr(compiled, method)(rows), getattr(model, method)(rows),
+                                   rtol=1e-12, atol=1e-12)

@@ -41,10 +41,15 @@ def test_model_thread_predicts_with_one_openmp_thread_and_leaves_other_threads_a
     assert not sklearn.get_config()["assume_finite"]  # this thread keeps the defaults
 
 
-def test_boosting_is_served_through_codes_with_the_pipelines_answers(champion, good_records):
+@pytest.mark.parametrize("batch", ["the records", "COMPILED_MAX_ROWS of them"])
+def test_boosting_is_served_through_codes_with_the_pipelines_answers(champion, good_records, batch):
+    from nbprod.serving.model_source import COMPILED_MAX_ROWS
+
     assert champion.encoded is not None  # the warm-up check kept it
     records = json.loads(json.dumps(good_records))
     records[0]["dest"] = "NEW-AIRPORT"  # unseen category
+    if batch != "the records":  # the largest batch the compiled walk takes
+        records = (records * COMPILED_MAX_ROWS)[:COMPILED_MAX_ROWS]
     columns = champion.validator.check(records).columns
     predictions, probabilities = champion.predict_columns(columns)
     expected = champion.predict(frame_from_columns(champion.contract, columns))
@@ -75,15 +80,15 @@ def test_other_models_have_no_codes_path():
 
 
 def test_only_the_compiled_trees_run_on_the_event_loop_and_only_small_batches(champion, good_records):
-    """The champion's trees, compiled, answer up to COMPILED_MAX_ROWS rows on the event loop (no thread
+    """The champion's trees, compiled, answer up to INLINE_MAX_ROWS rows on the event loop (no thread
     hand-over); the same boosting without its compiled walk, or a larger batch, goes to the model thread."""
     import asyncio
 
     from nbprod.serving.app import MicroBatcher
     from nbprod.serving.metrics import Metrics
-    from nbprod.serving.model_source import COMPILED_MAX_ROWS
+    from nbprod.serving.model_source import INLINE_MAX_ROWS
 
-    assert champion.encoded.compiled and champion.inline_rows == COMPILED_MAX_ROWS
+    assert champion.encoded.compiled and champion.inline_rows == INLINE_MAX_ROWS
     threads = []
     predict_columns = type(champion).predict_columns
 
@@ -104,8 +109,8 @@ def test_only_the_compiled_trees_run_on_the_event_loop_and_only_small_batches(ch
     champion.predict_columns = record
     try:
         small = asyncio.run(serve(good_records[:3]))
-        large = asyncio.run(serve(good_records[:2] * COMPILED_MAX_ROWS))
+        large = asyncio.run(serve(good_records[:2] * INLINE_MAX_ROWS))
     finally:
         del champion.predict_columns
     assert threads == ["MainThread", threads[1]] and threads[1].startswith("nbprod-model")
-    assert len(small[0]) == 3 and len(large[0]) == 2 * COMPILED_MAX_ROWS
+    assert len(small[0]) == 3 and len(large[0]) == 2 * INLINE_MAX_ROWS

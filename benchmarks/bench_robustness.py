@@ -13,13 +13,18 @@ log, guards), then, with the benchmarks' load generator (``benchmarks/loadgen.py
    keep-alive connections as it takes, up to 1,000) offering 2x that capacity for
    ``--overload-seconds`` -> share of 503s, p99 of the answered others (from their scheduled start:
    waiting for a connection counts), server RSS before/after;
-3. soak: 70% of that capacity for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
+3. open-loop capacity: wrk's open loop (below) at rising rates, from half the closed-loop capacity in steps
+   of a twentieth of it, ``--capacity-seconds`` each, up to the first rate that has any 503 -> the highest
+   rate answered in full: what the service sustains when single-row requests arrive spread over 1,024
+   connections rather than from 8 clients (whose requests the micro-batcher gathers as they come back
+   together); the soak's yardstick (key ``open_loop_capacity``, with every step);
+4. soak: 70% of the open-loop capacity for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
    (``benchmarks/open_loop.lua``: the same fixed schedule over 1,024 connections, twice the in-flight bound)
    when Debian's ``wrk`` is installed; then the Python open loop at that rate for ``--soak-check-seconds``,
    side by side (key ``soak_python_generator``). On two cores shared with the service, the Python loop
    falls behind and sends the overdue requests at once, hundreds of them; wrk, in C, keeps the schedule
    (its send lag is reported);
-4. slow clients: ``--half-open`` connections that send part of a request's headers and stop,
+5. slow clients: ``--half-open`` connections that send part of a request's headers and stop,
    then ``GET /health`` 50 times: latencies, and whether the service closed them after
    ``serve.header_timeout_seconds``.
 
@@ -92,6 +97,23 @@ def open_loop_generators() -> dict:
     if shutil.which("wrk"):
         found["wrk"] = loadgen.run_open_wrk
     return found
+
+
+def open_loop_capacity(run, base: str, body_file: Path, closed_rate: float, seconds: float) -> dict:
+    """The highest open-loop rate answered without a 503, from half ``closed_rate`` up in steps of 5% of it."""
+    steps, best = [], None
+    for share in [0.5 + 0.05 * step for step in range(11)]:
+        result = run(base + "/predict", body_file, share * closed_rate, seconds)
+        steps.append({"offered_rps": result["offered_rps"], "statuses": result["statuses"]})
+        print(f"   {result['offered_rps']} req/s offered: {result['statuses']}", flush=True)
+        if set(result["statuses"]) - {"200"}:
+            break
+        best = result["offered_rps"]
+    if best is None:
+        raise RuntimeError(f"the service shed at half its closed-loop capacity: {steps[0]}")
+    return {"open_loop_capacity_rps": best, "closed_loop_capacity_rps": closed_rate, "seconds_per_step": seconds,
+            "steps": steps, "what": "the highest open-loop rate answered without a 503 or error: the soak's "
+                                    "yardstick"}
 
 
 def soak_phase(base, pid, body_file, rate, seconds, sample_every=30.0, generator: str = "python") -> dict:
@@ -238,12 +260,17 @@ def main(argv=None) -> int:
         write_figures(args.out, figures)
         generators = open_loop_generators()
         generator = "wrk" if "wrk" in generators else "python"
-        soak_rate = 0.7 * rate
-        print(f"== soak: 70% of capacity for {args.soak_seconds:g} s ({generator})", flush=True)
+        print(f"== open-loop capacity: {generator}, rising rates, {args.capacity_seconds:g} s each", flush=True)
+        figures["open_loop_capacity"] = open_loop_capacity(generators[generator], base, body_file, rate,
+                                                           args.capacity_seconds)
+        open_rate = figures["open_loop_capacity"]["open_loop_capacity_rps"]
+        figures["open_loop_capacity"].update(context)
+        soak_rate = 0.7 * open_rate
+        print(f"== soak: 70% of the open-loop capacity for {args.soak_seconds:g} s ({generator})", flush=True)
         figures["soak"] = soak_phase(base, process.pid, body_file, soak_rate, args.soak_seconds,
                                      min(30.0, args.soak_seconds), generator)
-        figures["soak"].update(context, capacity_rps=rate,
-                               what=f"open loop at 70% of the closed-loop capacity for {args.soak_seconds:g} s"
+        figures["soak"].update(context, capacity_rps=rate, open_loop_capacity_rps=open_rate,
+                               what=f"open loop at 70% of the open-loop capacity for {args.soak_seconds:g} s"
                                     + (" (shortened from the 10 minutes asked)" if args.soak_seconds < 600 else ""))
         write_figures(args.out, figures)
         if generator == "wrk" and args.soak_check_seconds > 0:
@@ -252,7 +279,7 @@ def main(argv=None) -> int:
                                                           args.soak_check_seconds,
                                                           min(30.0, args.soak_check_seconds), "python")
             figures["soak_python_generator"].update(
-                context, capacity_rps=rate, what="the soak's load from the Python open loop (loadgen.py), "
+                context, capacity_rps=rate, open_loop_capacity_rps=open_rate, what="the soak's load from the Python open loop (loadgen.py), "
                 "which sends the requests it fell behind on at once, on up to 1,000 connections")
             write_figures(args.out, figures)
         print(f"== slow clients: {args.half_open} half-open connections", flush=True)

@@ -90,6 +90,12 @@ def recorded_settings(params: Mapping[str, str]) -> dict[str, Any]:
     return result
 
 
+def build_settings(params: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The settings to rebuild with: :func:`recorded_settings`, with the operational settings the build's nbprod
+    did not have yet taken from this nbprod's defaults (:func:`nbprod.settings.with_defaults`), and those."""
+    return settings_module.with_defaults(recorded_settings(params))
+
+
 def not_compared(key: str, name: str) -> bool:
     """Whether metric ``name`` of run ``key`` is measured on the machine or relative to the registry's state."""
     return name.startswith(MEASURED) or key == "promote" and name.startswith(REGISTRY_RELATIVE)
@@ -289,7 +295,9 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
         raise ReproduceError(f"no MLflow store at {missing} (tracking.uri): nothing was built here yet")
     client = tracking.client_for(project.tracking_uri())
     run, commit, digest = build_record(client, run_id)
-    settings = recorded_settings(run.data.params)
+    settings, defaults = build_settings(run.data.params)
+    if defaults:
+        log(settings_module.defaults_notice(defaults, f"build {run_id}"))
     recorded_model = load_best_model(client, run_id,  # checked before a rebuild is spent on it
                                      recommender=settings.get("kind") == "recommender")
     result = Result(run_id, commit, digest)

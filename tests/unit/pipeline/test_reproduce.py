@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from project_copy import REPO
 
 from nbprod import settings as settings_module, tracking
-from nbprod.pipeline.reproduce import compare_metrics, parse_param, recorded_settings, run_key
+from nbprod.pipeline.reproduce import build_settings, compare_metrics, parse_param, recorded_settings, run_key
 
 
 def test_the_settings_read_back_from_a_builds_params_are_the_settings():
@@ -14,6 +15,26 @@ def test_the_settings_read_back_from_a_builds_params_are_the_settings():
     params = {key: str(value) for key, value in tracking.flatten(settings).items()}  # as a build logs them
     assert recorded_settings(params) == settings
     settings_module.check(recorded_settings(params))
+
+
+def test_a_build_recorded_before_a_newer_setting_is_rebuilt_with_its_default():
+    settings = settings_module.load(REPO)
+    params = {key: str(value) for key, value in tracking.flatten(settings).items()
+              if key != "serve.max_in_flight_mb" and not key.startswith("alerts.")}
+    rebuilt, defaults = build_settings(params)
+    settings_module.check(rebuilt)
+    assert rebuilt == settings
+    assert dict(defaults)["serve.max_in_flight_mb"] == settings["serve"]["max_in_flight_mb"]
+    assert {name.split(".")[0] for name, _ in defaults} == {"serve", "alerts"}
+    assert "using nbprod's defaults" in settings_module.defaults_notice(defaults, "build abc")
+
+
+def test_a_build_without_a_data_setting_is_not_completed():
+    params = {key: str(value) for key, value in tracking.flatten(settings_module.load(REPO)).items()
+              if key != "data.target"}
+    rebuilt, _ = build_settings(params)
+    with pytest.raises(settings_module.SettingsError, match="missing setting 'data.target'"):
+        settings_module.check(rebuilt)
 
 
 def test_params_keep_their_settings_type():

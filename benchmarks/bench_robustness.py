@@ -9,15 +9,16 @@ log, guards), then, with the benchmarks' load generator (``benchmarks/loadgen.py
 
 1. capacity: its closed loop, as the serve benchmark's, 8 keep-alive connections, single-row
    requests, ``--capacity-seconds`` (10) -> requests/s;
-2. overload: its open loop (requests started on a fixed schedule whatever the answers, on as many
+2. open-loop capacity (before the overload, on a server that has seen only the closed loop): wrk's open
+   loop (below) at rising rates, from half the closed-loop capacity in steps of a twentieth of it,
+   ``--capacity-seconds`` each, up to the first rate that has any 503 -> the highest rate answered in
+   full: what the service sustains when single-row requests arrive spread over 1,024
+   connections rather than from 8 clients (whose requests the micro-batcher gathers as they come back
+   together); the soak's yardstick (key ``open_loop_capacity``, with every step);
+3. overload: its open loop (requests started on a fixed schedule whatever the answers, on as many
    keep-alive connections as it takes, up to 1,000) offering 2x that capacity for
    ``--overload-seconds`` -> share of 503s, p99 of the answered others (from their scheduled start:
    waiting for a connection counts), server RSS before/after;
-3. open-loop capacity: wrk's open loop (below) at rising rates, from half the closed-loop capacity in steps
-   of a twentieth of it, ``--capacity-seconds`` each, up to the first rate that has any 503 -> the highest
-   rate answered in full: what the service sustains when single-row requests arrive spread over 1,024
-   connections rather than from 8 clients (whose requests the micro-batcher gathers as they come back
-   together); the soak's yardstick (key ``open_loop_capacity``, with every step);
 4. soak: 70% of the open-loop capacity for ``--soak-seconds`` -> errors, RSS growth, from wrk's open loop
    (``benchmarks/open_loop.lua``: the same fixed schedule over 1,024 connections, twice the in-flight bound)
    when Debian's ``wrk`` is installed; then the Python open loop at that rate for ``--soak-check-seconds``,
@@ -251,20 +252,21 @@ def main(argv=None) -> int:
         capacity = loadgen.run_closed(base + "/predict", body_file, 8, args.capacity_seconds)
         rate = capacity["throughput_rps"]
         print(f"   {rate} req/s, p99 {capacity['latency_ms']['p99']} ms", flush=True)
+        generators = open_loop_generators()
+        generator = "wrk" if "wrk" in generators else "python"
+        print(f"== open-loop capacity: {generator}, rising rates, {args.capacity_seconds:g} s each", flush=True)
+        figures = {}
+        figures["open_loop_capacity"] = open_loop_capacity(generators[generator], base, body_file, rate,
+                                                           args.capacity_seconds)
+        open_rate = figures["open_loop_capacity"]["open_loop_capacity_rps"]
+        figures["open_loop_capacity"].update(context)
         print("== overload: 2x capacity, open loop", flush=True)
         overload = open_loop_phase(base, process.pid, body_file, 2 * rate, args.overload_seconds)
         overload.update(context, capacity_rps=rate, capacity_p99_ms=capacity["latency_ms"]["p99"],
                         what=f"open loop at 2x the closed-loop capacity for {args.overload_seconds:g} s")
         overload["server_overloaded_total"] = server_metric(base, 'nbprod_errors_total{kind="overloaded"}')
-        figures = {"overload": overload}
+        figures["overload"] = overload
         write_figures(args.out, figures)
-        generators = open_loop_generators()
-        generator = "wrk" if "wrk" in generators else "python"
-        print(f"== open-loop capacity: {generator}, rising rates, {args.capacity_seconds:g} s each", flush=True)
-        figures["open_loop_capacity"] = open_loop_capacity(generators[generator], base, body_file, rate,
-                                                           args.capacity_seconds)
-        open_rate = figures["open_loop_capacity"]["open_loop_capacity_rps"]
-        figures["open_loop_capacity"].update(context)
         soak_rate = 0.7 * open_rate
         print(f"== soak: 70% of the open-loop capacity for {args.soak_seconds:g} s ({generator})", flush=True)
         figures["soak"] = soak_phase(base, process.pid, body_file, soak_rate, args.soak_seconds,

@@ -255,9 +255,8 @@ def main(argv=None) -> int:
         generators = open_loop_generators()
         generator = "wrk" if "wrk" in generators else "python"
         print(f"== open-loop capacity: {generator}, rising rates, {args.capacity_seconds:g} s each", flush=True)
-        figures = {}
-        figures["open_loop_capacity"] = open_loop_capacity(generators[generator], base, body_file, rate,
-                                                           args.capacity_seconds)
+        figures = {"open_loop_capacity": open_loop_capacity(generators[generator], base, body_file, rate,
+                                                            args.capacity_seconds)}
         open_rate = figures["open_loop_capacity"]["open_loop_capacity_rps"]
         figures["open_loop_capacity"].update(context)
         print("== overload: 2x capacity, open loop", flush=True)

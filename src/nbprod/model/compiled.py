@@ -224,23 +224,18 @@ def _codable(nodes: Nodes, known: int) -> bool:
     return bool(np.all((nodes.feature[split] < known) == nodes.categorical[split]))
 
 
-def _padded(categories: tuple[np.ndarray, ...]) -> np.ndarray:
-    """The categories of each feature as the rows of one array, padded with NaN."""
-    seen = np.full((len(categories), max([1, *(values.size for values in categories)])), np.nan)
-    for row, values in enumerate(categories):
-        seen[row, :values.size] = values
-    return seen
+def _padded(rows: list[np.ndarray] | tuple[np.ndarray, ...], fill: float = np.nan) -> np.ndarray:
+    """``rows`` (1-D arrays of any lengths) as the rows of one array, padded with ``fill``."""
+    padded = np.full((len(rows), max([1, *(values.size for values in rows)])), fill)
+    for row, values in enumerate(rows):
+        padded[row, :values.size] = values
+    return padded
 
 
 def _edges(nodes: Nodes, numeric: np.ndarray) -> np.ndarray:
     """Each numeric feature's distinct split thresholds, ascending, padded with +inf: ``(features, width)``."""
     split = ~nodes.leaf & ~nodes.categorical
-    per_feature = [np.unique(nodes.threshold[split & (nodes.feature == feature)]) for feature in numeric]
-    width = max([1, *(values.size for values in per_feature)])
-    edges = np.full((numeric.size, width), np.inf)
-    for row, values in enumerate(per_feature):
-        edges[row, :values.size] = values
-    return edges
+    return _padded([np.unique(nodes.threshold[split & (nodes.feature == feature)]) for feature in numeric], np.inf)
 
 
 def _step_table(nodes: Nodes, ways: np.ndarray, way_row: np.ndarray, numeric: np.ndarray,

@@ -76,3 +76,12 @@ def test_written_file_follows_the_umask_not_0600(tmp_path):
         os.umask(previous)
     for name in ("shared.txt", "shared.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_read_parquet_gives_the_frame_pandas_reads(tmp_path):
+    frame = pd.DataFrame({"n": [1, 2, 3], "x": [0.5, None, 2.0], "s": ["a", None, "c"],
+                          "t": pd.to_datetime(["2013-01-01", None, "2013-01-03"])})
+    io.write_parquet(frame, tmp_path / "f.parquet")
+    pd.testing.assert_frame_equal(io.read_parquet(tmp_path / "f.parquet"), pd.read_parquet(tmp_path / "f.parquet"))
+    pd.testing.assert_frame_equal(io.read_parquet(tmp_path / "f.parquet", columns=["s"]),
+                                  pd.read_parquet(tmp_path / "f.parquet", columns=["s"]))

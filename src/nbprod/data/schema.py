@@ -222,7 +222,7 @@ def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema, exempt: Iter
     """
     problems = describe_mixed(mixed_type_columns(frame, exempt), frame)
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)  # no copy of the table: the schema coerces nothing
     except SchemaErrors as error:
         problems.insert(0, describe_failures(error.failure_cases, frame))
     if problems:

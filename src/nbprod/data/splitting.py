@@ -7,11 +7,13 @@ positive class are read from the training split (:func:`prepare_target`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from nbprod import io
 from nbprod.data.times import cut_stamp, read_times
 from nbprod.model.classes import class_counts, resolve_positive_class, sorted_labels, to_label
 
@@ -124,6 +126,13 @@ def time_split(
     :func:`nbprod.data.times.read_times`); against periods the cuts may be periods
     too (``2012``, ``"201309"``). Rows without a time are left out.
     """
+    return take_parts(frame, time_positions(frame, time_column, valid_start, test_start, new_start))
+
+
+def time_positions(
+    frame: pd.DataFrame, time_column: str, valid_start: str | int, test_start: str | int, new_start: str | int
+) -> dict[str, np.ndarray]:
+    """The positions of each split's rows in ``frame`` (:func:`time_split`), each split in time order."""
     if time_column not in frame.columns:
         raise ValueError(f"data.time_column {time_column!r} is not a column of the data")
     times = read_times(frame[time_column], time_column)
@@ -136,29 +145,65 @@ def time_split(
     bins = np.searchsorted(np.array(cuts, dtype="datetime64[ns]"), stamps, side="right")
     bins[np.isnat(stamps)] = -1
     order = np.argsort(stamps, kind="stable")
-    ordered, ordered_bins = frame.iloc[order], bins[order]
-    return {name: ordered[ordered_bins == index] for index, name in enumerate(SPLITS)}
+    ordered_bins = bins[order]
+    return {name: order[ordered_bins == index] for index, name in enumerate(SPLITS)}
 
 
 def random_split(frame: pd.DataFrame, valid_frac: float, test_frac: float, seed: int) -> dict[str, pd.DataFrame]:
     """Split at random; there is no "new" data without a time column (it stays empty)."""
+    return take_parts(frame, random_positions(len(frame), valid_frac, test_frac, seed))
+
+
+def random_positions(rows: int, valid_frac: float, test_frac: float, seed: int) -> dict[str, np.ndarray]:
+    """The positions of each split's rows (:func:`random_split`), each split in the rows' order."""
     if not (0 < valid_frac < 1 and 0 < test_frac < 1 and valid_frac + test_frac < 1):
         raise ValueError(f"split fractions must be in (0, 1) and sum below 1: {valid_frac}, {test_frac}")
-    order = np.random.default_rng(seed).permutation(len(frame))
-    n_valid, n_test = int(len(frame) * valid_frac), int(len(frame) * test_frac)
-    parts = np.split(order, [len(frame) - n_valid - n_test, len(frame) - n_test])
-    result = {name: frame.iloc[np.sort(index)] for name, index in zip(SPLITS, parts)}
-    result["new"] = frame.iloc[:0]
-    return result
+    order = np.random.default_rng(seed).permutation(rows)
+    n_valid, n_test = int(rows * valid_frac), int(rows * test_frac)
+    parts = np.split(order, [rows - n_valid - n_test, rows - n_test])
+    return {**{name: np.sort(index) for name, index in zip(SPLITS, parts)}, "new": np.arange(0)}
+
+
+def take_parts(frame: pd.DataFrame, positions: Mapping[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """Each split's rows of ``frame``, by position."""
+    return {name: frame.take(rows) for name, rows in positions.items()}
 
 
 def split_table(
     frame: pd.DataFrame, time_column: str | None, split: Mapping, seed: int
 ) -> dict[str, pd.DataFrame]:
     """Split by time when there is a time column, else at random."""
+    return take_parts(frame, split_positions(frame, time_column, split, seed))
+
+
+def split_positions(frame: pd.DataFrame, time_column: str | None, split: Mapping, seed: int) -> dict[str, np.ndarray]:
+    """Each split's row positions in ``frame`` (by time when there is a time column, else at random)."""
     if time_column:
-        return time_split(frame, time_column, split["valid_start"], split["test_start"], split["new_start"])
-    return random_split(frame, split["valid_frac"], split["test_frac"], seed)
+        return time_positions(frame, time_column, split["valid_start"], split["test_start"], split["new_start"])
+    return random_positions(len(frame), split["valid_frac"], split["test_frac"], seed)
+
+
+def read_split(path: str | Path, drop_columns: Sequence[str], time_column: str | None, split: Mapping,
+               seed: int) -> dict[str, pd.DataFrame]:
+    """:func:`split_table` of a Parquet table without ``drop_columns``, read a column at a time: it holds the
+    splits and one column, never the whole table beside its splits (at 10x the default data, 0.8 GB less)."""
+    names, rows = io.parquet_layout(path)
+    unknown = [name for name in drop_columns if name not in names]
+    if unknown:
+        raise ValueError(f"data.drop_columns names columns the data does not have: {unknown}")
+    kept = [name for name in names if name not in drop_columns]
+    if time_column and time_column not in kept:
+        raise ValueError(f"data.time_column {time_column!r} is not a column of the data")
+    key = io.read_parquet(path, columns=[time_column]) if time_column else pd.DataFrame(index=pd.RangeIndex(rows))
+    positions = split_positions(key, time_column, split, seed)
+    pieces: dict[str, dict[str, Any]] = {name: {} for name in positions}
+    for name in kept:
+        column = io.read_parquet(path, columns=[name])[name].array
+        for split_name, at in positions.items():
+            pieces[split_name][name] = column.take(at)  # values only: an index each would weigh as much
+    # one index per split, the one split_table gives; copy=False: the frame holds the columns as taken
+    return {split_name: pd.DataFrame(columns, index=pd.RangeIndex(rows).take(positions[split_name]), copy=False)
+            for split_name, columns in pieces.items()}
 
 
 def check_not_empty(parts: Mapping[str, pd.DataFrame]) -> None:

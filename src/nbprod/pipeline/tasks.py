@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import pandas as pd
-
 from nbprod import io, tracking
 from nbprod.data import raw, schema
 from nbprod.tracking.tags import VALIDATION
@@ -32,7 +30,7 @@ def validate(
 ) -> None:
     """Check the raw table against the declared schema and the target against the settings
     (:func:`nbprod.data.schema.check_target`); stop the pipeline on any failure."""
-    frame = pd.read_parquet(str(upstream["get"]))
+    frame = io.read_parquet(str(upstream["get"]))
     rules = schema.build_schema(schema.read_declared(schema_file),
                                 schema.settings_columns(target, task, time_column, list(named_columns)))
     with tracking.task_run("validate") as run:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nbprod.data.splitting import (SPLITS, apply_target_rule, as_labels, check_splits, describe_target,
-                                   prepare_target, random_split, split_summary, split_table, time_split)
+                                   prepare_target, random_split, read_split, split_summary, split_table, time_split)
 
 CUTS = ("2013-03-01", "2013-04-01", "2013-05-01")
 
@@ -288,3 +288,30 @@ def test_time_split_names_a_column_or_cut_that_is_not_a_time(values, message):
     frame = pd.DataFrame({"when": values, "y": [0, 1]})
     with pytest.raises(ValueError, match=message):
         time_split(frame, "when", "soon" if values[0] == 2013 else "2013-01-01", "2013-06-01", "2014-01-01")
+
+
+@pytest.mark.parametrize("time_column", ["when", None])
+def test_read_split_equals_split_table_of_the_whole_table(tmp_path, monthly, time_column):
+    from nbprod import io
+
+    table = monthly.assign(note=["a", None, "c", "d", "e", "f", "g", "h"], drop_me=1.5)
+    table.loc[table["id"] == 3, "when"] = pd.NaT  # a row without a time is left out
+    io.write_parquet(table, tmp_path / "raw.parquet")
+    split = {"valid_start": CUTS[0], "test_start": CUTS[1], "new_start": CUTS[2], "valid_frac": 0.25, "test_frac": 0.25}
+    parts = read_split(tmp_path / "raw.parquet", ["drop_me"], time_column, split, seed=3)
+    whole = split_table(io.read_parquet(tmp_path / "raw.parquet").drop(columns=["drop_me"]), time_column, split, 3)
+    assert list(parts) == list(SPLITS)
+    for name in SPLITS:
+        pd.testing.assert_frame_equal(parts[name], whole[name])
+    assert sum(map(len, parts.values())) == (7 if time_column else 8)
+
+
+def test_read_split_names_a_missing_column(tmp_path, monthly):
+    from nbprod import io
+
+    io.write_parquet(monthly, tmp_path / "raw.parquet")
+    split = {"valid_start": CUTS[0], "test_start": CUTS[1], "new_start": CUTS[2]}
+    with pytest.raises(ValueError, match=r"drop_columns names columns the data does not have: \['nope'\]"):
+        read_split(tmp_path / "raw.parquet", ["nope"], "when", split, seed=0)
+    with pytest.raises(ValueError, match="data.time_column 'when' is not a column of the data"):
+        read_split(tmp_path / "raw.parquet", ["when"], "when", split, seed=0)

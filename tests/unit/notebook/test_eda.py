@@ -63,3 +63,15 @@ def test_a_text_target_is_averaged_as_the_share_of_its_rarest_class(table):
 
 def test_a_target_without_values_has_no_mean(table):
     assert np.isnan(eda.overview(table.assign(late=[None] * 5), "late").iloc[0]["target_mean"])
+
+
+def test_correlations_of_a_long_table_come_from_a_seeded_sample():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5_000)
+    long = pd.DataFrame({"x": x, "w": x + rng.normal(size=5_000), "name": ["a"] * 5_000})
+    sampled = eda.numeric_correlations(long, max_rows=1_000)
+    assert list(sampled.columns) == ["x", "w"]
+    assert sampled.equals(eda.numeric_correlations(long, max_rows=1_000))  # the same rows every time
+    full = long[["x", "w"]].corr(method="spearman")
+    assert not sampled.equals(full)
+    assert sampled.loc["x", "w"] == pytest.approx(full.loc["x", "w"], abs=0.05)

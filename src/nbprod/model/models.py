@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -12,15 +13,14 @@ import pandas as pd
 import joblib
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
-from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import available_if
 
+from nbprod.memory import release_memory
 from nbprod.model.classes import classes_of, is_multiclass, positive_scores
+from nbprod.model.encoding import LinearEncoder
 from nbprod.model.features import FeatureBuilder
 
 
@@ -35,14 +35,7 @@ class Candidate:
 
 def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
     """Scaled numerics and one-hot categories into a logistic (classification) or ridge (regression) model."""
-    encode = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-             make_column_selector(dtype_include="number")),
-            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=True),
-             make_column_selector(dtype_include="category")),
-        ]
-    )
+    encode = LinearEncoder(min_frequency=20)
     if task == "classification":
         estimator = LogisticRegression(**{"max_iter": 1000, "random_state": seed, **params})
     else:
@@ -54,16 +47,41 @@ def linear(task: str, params: Mapping[str, Any], seed: int) -> Pipeline:
     return Pipeline([("encode", encode), ("model", estimator)])
 
 
-def category_codes(X: pd.DataFrame) -> np.ndarray:
-    """A frame as a float matrix: categorical columns by their codes, NaN where missing."""
-    matrix = np.empty(X.shape, dtype=float)
+def category_codes(X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """A frame as a float matrix: categorical columns by their codes, NaN where missing (``rows``: only the
+    rows at those positions, in that order, without a copy of the frame's rows first)."""
+    matrix = np.empty((len(X) if rows is None else len(rows), X.shape[1]), dtype=float)
     for index, (_, values) in enumerate(X.items()):
         if isinstance(values.dtype, pd.CategoricalDtype):
             codes = values.cat.codes.to_numpy()
-            matrix[:, index] = np.where(codes < 0, np.nan, codes)
+            column = np.where(codes < 0, np.nan, codes)
         else:
-            matrix[:, index] = values.to_numpy(dtype=float, na_value=np.nan)
+            column = values.to_numpy(dtype=float, na_value=np.nan)
+        matrix[:, index] = column if rows is None else column[rows]
     return matrix
+
+
+def early_stopping_rows(estimator: Any, y: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The row positions a HistGradientBoosting ``estimator`` would split ``y``'s rows into (training, early-
+    stopping validation) when fitted on them, drawn as it draws them; None when it would not split (no early
+    stopping, ``validation_fraction`` None, or a ``random_state`` that is not a number)."""
+    from numbers import Integral
+
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+
+    stops = estimator.early_stopping is True or (estimator.early_stopping == "auto" and len(y) > 10_000)
+    takes_rows = "X_val" in inspect.signature(estimator.fit).parameters  # scikit-learn >= 1.6
+    if (not stops or estimator.validation_fraction is None or not isinstance(estimator.random_state, Integral)
+            or not takes_rows):
+        return None
+    seed = check_random_state(estimator.random_state).randint(np.iinfo(np.uint32).max, dtype="u8")
+    stratify = y if hasattr(estimator, "predict_proba") else None
+    train, valid = train_test_split(np.arange(len(y)), test_size=estimator.validation_fraction,
+                                    stratify=stratify, random_state=seed)
+    if stratify is not None and pd.Series(y).iloc[train].nunique() < pd.Series(y).nunique():
+        return None  # a class only in the validation part: the estimator's own classes come from all rows
+    return train, valid
 
 
 class CategoryCodesBoosting(BaseEstimator):
@@ -96,10 +114,22 @@ class CategoryCodesBoosting(BaseEstimator):
         self.categorical_ = np.asarray([isinstance(dtype, pd.CategoricalDtype) for dtype in X.dtypes])
         categorical = self.categorical_ if self.categorical_.any() else None
         self.estimator_ = clone(self.estimator).set_params(categorical_features=categorical)
-        self.estimator_.fit(category_codes(X), y)
+        split = early_stopping_rows(self.estimator_, y)
+        if split is None:
+            self.estimator_.fit(category_codes(X), y)
+        else:
+            self._fit_split(X, pd.Series(y), *split)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
+
+    def _fit_split(self, X: pd.DataFrame, y: pd.Series, train: np.ndarray, valid: np.ndarray) -> None:
+        """Fit on the rows its own early-stopping split would give, with the validation rows passed in: the same
+        model, without the estimator's copy of the training rows beside the whole matrix (0.3 GB on the 10x
+        build's 2 million rows)."""
+        self.estimator_.set_params(early_stopping=True)  # "auto" would decide on the training part's size
+        self.estimator_.fit(category_codes(X, train), y.iloc[train],
+                            X_val=category_codes(X, valid), y_val=y.iloc[valid])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted class or value."""
@@ -172,6 +202,13 @@ def make_model(candidate: Candidate, task: str, builder: FeatureBuilder, seed: i
 #: each would hold what its last fit left it (hundreds of MB on large data) for the rest of the build.
 WORKER_IDLE_SECONDS = 1
 
+#: Training data (the features, in memory) larger than this is fitted one candidate at a time in this process,
+#: whatever ``n_jobs`` says: each worker process would hold its own working copies of it (the codes, the early-
+#: stopping split, the bins), and gradient boosting uses every core by itself. Measured on the 10x build's
+#: features (2 million rows, 280 MB): the grid of four took 120 s either way, at a peak of 5.2 GB in three
+#: processes against 3.1 GB in one.
+PARALLEL_MAX_BYTES = 128 * 2**20
+
 
 def fit_candidates(
     candidates: Sequence[Candidate],
@@ -182,18 +219,38 @@ def fit_candidates(
     seed: int,
     n_jobs: int = 1,
 ) -> dict[str, Pipeline]:
-    """Fit every candidate on the same data, ``n_jobs`` at a time.
-
-    What candidates share is computed once: ``builder`` (a clone) is fitted on ``X`` and transforms it, and
-    candidates whose steps before the model are the same (the two linear ones: the same encoder) have those
-    fitted once on the features (:func:`fit_estimators`). Each returned pipeline holds its own copies of the
-    fitted steps: the models are those of :func:`make_model` fitted on ``X``, ``y``.
-    """
+    """Fit every candidate on the same data, ``n_jobs`` at a time (:func:`fit_on_features`, after ``builder``,
+    a clone, is fitted on ``X`` and transforms it). The models are those of :func:`make_model` fitted on
+    ``X``, ``y``."""
     fitted_builder = clone(builder).fit(X)
-    features = fitted_builder.transform(X)
-    estimators = fit_estimators([estimator(candidate, task, seed) for candidate in candidates], features, y, n_jobs)
+    return fit_on_features(candidates, task, fitted_builder, fitted_builder.transform(X), y, seed, n_jobs)
+
+
+def fit_on_features(
+    candidates: Sequence[Candidate],
+    task: str,
+    fitted_builder: FeatureBuilder,
+    features: pd.DataFrame,
+    y: pd.Series,
+    seed: int,
+    n_jobs: int = 1,
+) -> dict[str, Pipeline]:
+    """Fit every candidate's estimator on ``features`` (what ``fitted_builder`` made of the raw rows), ``n_jobs``
+    at a time (one at a time above :data:`PARALLEL_MAX_BYTES`); each returned pipeline starts with its own copy
+    of ``fitted_builder``.
+
+    Candidates whose steps before the model are the same (the two linear ones: the same encoder) have those
+    fitted once (:func:`fit_estimators`).
+    """
+    jobs = n_jobs if frame_bytes(features) <= PARALLEL_MAX_BYTES else 1
+    estimators = fit_estimators([estimator(candidate, task, seed) for candidate in candidates], features, y, jobs)
     return {candidate.name: Pipeline([("features", copy.deepcopy(fitted_builder)), *fitted.steps])
             for candidate, fitted in zip(candidates, estimators)}
+
+
+def frame_bytes(frame: pd.DataFrame) -> int:
+    """The bytes a frame's columns hold (categoricals: their codes)."""
+    return int(frame.memory_usage(index=False).sum())
 
 
 def fit_estimators(pipelines: Sequence[Pipeline], X: Any, y: pd.Series, n_jobs: int) -> list[Pipeline]:
@@ -201,22 +258,42 @@ def fit_estimators(pipelines: Sequence[Pipeline], X: Any, y: pd.Series, n_jobs: 
     and parameters) share one fit of those steps, and their last steps are fitted on its output.
 
     The last steps run ``n_jobs`` at a time in worker processes, which joblib hands the shared input
-    memory-mapped instead of a copy each; in a task of a build on a Dask cluster, on the cluster's other
-    workers instead, one future each (:func:`nbprod.pipeline.dask_engine.fit_on_cluster`). The same seeds
-    give the same models either way.
+    memory-mapped instead of a copy each (``n_jobs=1``: in this process); in a task of a build on a Dask cluster,
+    on the cluster's other workers instead, one future each (:func:`nbprod.pipeline.dask_engine.fit_on_cluster`).
+    The same seeds give the same models either way.
     """
     fitted: dict[int, Pipeline] = {}
     for group in same_leading_steps(pipelines):
         leading = Pipeline(pipelines[group[0]].steps[:-1]) if len(pipelines[group[0]].steps) > 1 else None
-        data = leading.fit_transform(X, y) if leading is not None else X
+        data = fit_leading(leading, X, y) if leading is not None else X
         lasts = [pipelines[index].steps[-1] for index in group]
         models = fit_on_cluster([model for _, model in lasts], data, y)
-        if models is None:
+        if models is None and n_jobs == 1:
+            models = fit_one_at_a_time([model for _, model in lasts], data, y)
+        elif models is None:
             models = Parallel(n_jobs=n_jobs, idle_worker_timeout=WORKER_IDLE_SECONDS)(
                 delayed(model.fit)(data, y) for _, model in lasts)
+        del data  # the leading steps' output, before the next group's
         for index, (name, _), model in zip(group, lasts, models):
             fitted[index] = Pipeline([*(copy.deepcopy(leading.steps) if leading else []), (name, model)])
     return [fitted[index] for index in range(len(pipelines))]
+
+
+def fit_leading(leading: Pipeline, X: Any, y: pd.Series) -> Any:
+    """Fit the shared steps and return their output, the memory their fit freed given back in between."""
+    leading.fit(X, y)
+    release_memory()
+    return leading.transform(X)
+
+
+def fit_one_at_a_time(models: Sequence[Any], X: Any, y: pd.Series) -> list[Any]:
+    """Each model fitted here in turn, the memory each fit freed given back before the next (on large data,
+    glibc would keep hundreds of MB of it resident under the next fit's peak)."""
+    fitted = []
+    for model in models:
+        fitted.append(model.fit(X, y))
+        release_memory()
+    return fitted
 
 
 def same_leading_steps(pipelines: Sequence[Pipeline]) -> list[list[int]]:

@@ -181,16 +181,16 @@ class ExportingProgress:
 
 
 def release_cached_memory() -> None:
-    """Return to the system the memory pyarrow's allocator keeps cached once its buffers are freed.
+    """Return to the system the memory the build's process freed (:func:`nbprod.memory.release_memory`).
 
     Function tasks (``get``, ``validate``, ``promote``) run in the build's process, which lives on while every
     later task's kernel runs: at 10x the default rows (3.4 million, 800 MB in memory), the build process
-    held 1.1 GB after ``get`` with no Arrow buffer alive, 280 MB once released
-    (``benchmarks/bench_scale.py``).
+    held 1.1 GB after ``get`` with no Arrow buffer alive, 280 MB once Arrow's pool was released
+    (``benchmarks/bench_scale.py``); glibc's free lists are trimmed too.
     """
-    import pyarrow
+    from nbprod.memory import release_memory
 
-    pyarrow.default_memory_pool().release_unused()
+    release_memory()
 
 
 def publish_notebooks(dag: Any, executed: list[str], parent_run_id: str) -> None:

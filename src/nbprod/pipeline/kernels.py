@@ -31,6 +31,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+from nbprod.memory import release_memory
+
 log = logging.getLogger("nbprod.pipeline")
 
 #: Modules imported in a warm kernel before the notebook runs (what the pipeline notebooks import).
@@ -96,24 +98,6 @@ def fresh_session() -> None:
     if "rc" in _SESSION:
         dict.update(sys.modules["matplotlib"].rcParams, _SESSION["rc"])
     release_memory()
-
-
-def release_memory() -> None:
-    """Give what the last notebook freed back to the system, so the next one does not start on top of it:
-    Python's garbage, Arrow's memory pool (mimalloc keeps the buffers a Parquet read freed: a 0.8 GB frame
-    read and deleted left 1.5 GB resident until released) and glibc's free lists (``malloc_trim``, where the C
-    library is glibc)."""
-    import ctypes
-    import gc
-    import sys
-
-    gc.collect()
-    if "pyarrow" in sys.modules:
-        sys.modules["pyarrow"].default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: its allocator returns memory by itself
 
 
 @functools.cache

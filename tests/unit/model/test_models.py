@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import is_classifier, is_regressor
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 
+from nbprod.model import models
 from nbprod.model.features import FeatureBuilder
 from nbprod.model.models import (CategoryCodesBoosting, Candidate, category_codes, expand_grid, fit_candidates, make_model,
                            predict_scores)
@@ -183,3 +185,48 @@ def test_fit_candidates_in_worker_processes_give_each_pipeline_fitted_alone():
         assert fitted[candidate.name][0].contract_ == alone[0].contract_
         np.testing.assert_array_equal(predict_scores(fitted[candidate.name], X, "classification"),
                                       predict_scores(alone, X, "classification"))
+
+
+def test_large_features_are_fitted_one_candidate_at_a_time_in_this_process(monkeypatch):
+    # Above PARALLEL_MAX_BYTES each worker would hold its own working copies of the features: the grid is
+    # fitted here, one candidate at a time, into the same models.
+    frame = tiny_frame(2_000)
+    X, y = frame.drop(columns="y"), frame["y"]
+    candidates = expand_grid(GRID)
+    jobs = []
+    fit_estimators = models.fit_estimators
+    monkeypatch.setattr(models, "fit_estimators", lambda *args: jobs.append(args[-1]) or fit_estimators(*args))
+    parallel = fit_candidates(candidates, "classification", FeatureBuilder(), X, y, seed=0, n_jobs=2)
+    monkeypatch.setattr(models, "PARALLEL_MAX_BYTES", models.frame_bytes(X) // 10)
+    serial = fit_candidates(candidates, "classification", FeatureBuilder(), X, y, seed=0, n_jobs=2)
+    assert jobs == [2, 1]
+    for candidate in candidates:
+        np.testing.assert_array_equal(predict_scores(serial[candidate.name], X, "classification"),
+                                      predict_scores(parallel[candidate.name], X, "classification"))
+
+
+@pytest.mark.parametrize("rows", [12_000, 10_500])  # 10,500: the training part alone is under "auto"'s 10,000
+@pytest.mark.parametrize("target", ["binary", "text classes", "regression"])
+def test_boosting_fitted_on_its_own_split_rows_is_the_estimators_model(rows, target):
+    frame = tiny_frame(rows)
+    X = FeatureBuilder().fit(frame.drop(columns="y")).transform(frame.drop(columns="y"))
+    y = {"binary": frame["y"], "regression": frame["x"] * 2 + (frame["y"] - 0.5),
+         "text classes": pd.Series(np.array(["low", "mid", "high"])[np.digitize(frame["x"], [-0.5, 0.5])])}[target]
+    kind = HistGradientBoostingRegressor if target == "regression" else HistGradientBoostingClassifier
+    estimator = kind(max_iter=30, random_state=7)
+    ours = CategoryCodesBoosting(estimator).fit(X, y)
+    theirs = clone(estimator).set_params(categorical_features=ours.categorical_).fit(category_codes(X), y)
+    assert models.early_stopping_rows(clone(estimator), y) is not None
+    assert ours.estimator_.n_iter_ == theirs.n_iter_
+    np.testing.assert_array_equal(ours.estimator_.validation_score_, theirs.validation_score_)
+    predict = "predict" if target == "regression" else "predict_proba"
+    np.testing.assert_array_equal(getattr(ours, predict)(X), getattr(theirs, predict)(category_codes(X)))
+
+
+def test_boosting_splits_rows_only_as_the_estimator_would():
+    y = pd.Series(np.tile([0, 1], 6_000))
+    assert models.early_stopping_rows(HistGradientBoostingClassifier(random_state=1), y.head(9_000)) is None
+    assert models.early_stopping_rows(HistGradientBoostingClassifier(random_state=None), y) is None
+    assert models.early_stopping_rows(HistGradientBoostingClassifier(random_state=1, early_stopping=False), y) is None
+    train, valid = models.early_stopping_rows(HistGradientBoostingClassifier(random_state=1), y)
+    assert len(valid) == 1_200 and sorted(np.concatenate([train, valid])) == list(range(12_000))

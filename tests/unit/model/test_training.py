@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from nbprod.model.features import FeatureBuilder
-from nbprod.model.models import expand_grid, fit_candidates
-from nbprod.model.training import features_and_target, results_table, validation_results
+from nbprod.model.models import expand_grid, fit_candidates, fit_on_features
+from nbprod.model.training import features_and_target, read_training_rows, results_table, validation_results
 
 from ..helpers import tiny_frame
 
@@ -32,6 +32,24 @@ def test_features_and_target(frame):
     assert "y" not in X.columns and list(X.columns) == ["x", "z", "c", "flag", "t"]
     assert y.equals(frame["y"])
     assert "y" in frame.columns  # input untouched
+
+
+def test_read_training_rows_keeps_the_features_and_a_few_raw_rows(tmp_path):
+    from nbprod import io
+
+    train = tiny_frame(40, seed=0)
+    io.write_parquet(train, tmp_path / "train.parquet")
+    builder = FeatureBuilder()
+    rows = read_training_rows(tmp_path / "train.parquet", "y", builder)
+    X, y = features_and_target(train, "y")
+    assert not hasattr(builder, "contract_")  # a clone is fitted
+    assert rows.builder.contract_ == FeatureBuilder().fit(X).contract_
+    pd.testing.assert_frame_equal(rows.features, FeatureBuilder().fit(X).transform(X))
+    assert rows.y.tolist() == y.tolist() and rows.example.equals(X.head(5))
+    fitted = fit_on_features(expand_grid([{"name": "lin", "kind": "linear"}]), "classification", rows.builder,
+                             rows.features, rows.y, seed=0)
+    alone = fit_candidates(expand_grid([{"name": "lin", "kind": "linear"}]), "classification", builder, X, y, seed=0)
+    np.testing.assert_array_equal(fitted["lin"].predict_proba(X), alone["lin"].predict_proba(X))
 
 
 def test_validation_results_classification_uses_the_best_threshold():

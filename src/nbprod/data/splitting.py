@@ -198,7 +198,7 @@ def read_split(path: str | Path, drop_columns: Sequence[str], time_column: str |
     positions = split_positions(key, time_column, split, seed)
     pieces: dict[str, dict[str, Any]] = {name: {} for name in positions}
     for name in kept:
-        column = io.read_parquet(path, columns=[name])[name].array
+        column = (key if name == time_column else io.read_parquet(path, columns=[name]))[name].array
         for split_name, at in positions.items():
             pieces[split_name][name] = column.take(at)  # values only: an index each would weigh as much
     # one index per split, the one split_table gives; copy=False: the frame holds the columns as taken

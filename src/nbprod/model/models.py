@@ -76,10 +76,10 @@ def early_stopping_rows(estimator: Any, y: pd.Series) -> tuple[np.ndarray, np.nd
             or not takes_rows):
         return None
     seed = check_random_state(estimator.random_state).randint(np.iinfo(np.uint32).max, dtype="u8")
-    stratify = y if hasattr(estimator, "predict_proba") else None
+    stratify = pd.Series(y) if hasattr(estimator, "predict_proba") else None
     train, valid = train_test_split(np.arange(len(y)), test_size=estimator.validation_fraction,
                                     stratify=stratify, random_state=seed)
-    if stratify is not None and pd.Series(y).iloc[train].nunique() < pd.Series(y).nunique():
+    if stratify is not None and stratify.iloc[train].nunique() < stratify.nunique():
         return None  # a class only in the validation part: the estimator's own classes come from all rows
     return train, valid
 

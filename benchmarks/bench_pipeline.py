@@ -47,8 +47,10 @@ def build(*args, **kwargs):
         open(sys.argv[1], "w").write(json.dumps(result.phases))
     return result
 module.build = build
-from nbprod.cli import main
-sys.exit(main(sys.argv[2:]))
+from nbprod import cli
+if hasattr(cli, "script"):  # the nbprod script exits as the command does
+    cli.script(sys.argv[2:])
+sys.exit(cli.main(sys.argv[2:]))
 """
 
 

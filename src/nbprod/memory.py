@@ -3,6 +3,10 @@ large fit."""
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
+from typing import Iterator
+
 
 def release_memory(collect: bool = True) -> None:
     """Give what was freed back to the system, so the next step does not start on top of it: Python's garbage
@@ -11,7 +15,6 @@ def release_memory(collect: bool = True) -> None:
     resident until released) and glibc's free lists (``malloc_trim``, where the C library is glibc: at 10x the
     default data, the training rows' features read, 0.3 GB of freed heap stayed resident without it)."""
     import ctypes
-    import gc
     import sys
 
     if collect:
@@ -22,3 +25,28 @@ def release_memory(collect: bool = True) -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: its allocator returns memory by itself
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """No cyclic garbage collection within the block, and what is alive at its end frozen (``gc.freeze``) until
+    :func:`thaw`: for a block that makes what the process keeps, importing modules or loading a DAG.
+
+    Each full collection in such a block walks a heap growing to hundreds of thousands of objects and finds
+    almost nothing to free: 0.9 s of a build's start. Frozen, those objects are walked by no later collection
+    either (a build's process spent 1.8 s in collections in all, without).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def thaw() -> None:
+    """Put what :func:`loading` froze back under garbage collection (an in-process caller gets back the process
+    it had)."""
+    gc.unfreeze()

@@ -119,13 +119,45 @@ def test_close_shuts_down_a_kernel_nobody_took(tmp_path):
     assert pool.warming is None  # closed: warms nothing more
 
 
-def test_preload_code_leaves_the_namespace_as_it_found_it():
+def test_preload_code_leaves_the_namespace_as_it_found_it(monkeypatch):
+    remembered = []
+    monkeypatch.setattr(kernels, "remember_session", lambda: remembered.append(True))  # it freezes the heap
     namespace: dict = {}
     exec(kernels.preload_code(["json", "colorsys"]), namespace)
-    assert set(namespace) == {"__builtins__"}
+    assert set(namespace) == {"__builtins__"} and remembered == [True]
 
 
 def _alive(manager) -> bool:
     from jupyter_client.utils import run_sync
 
     return bool(run_sync(manager.is_alive)())
+
+
+#: Prints whether the kernel was preloaded (and the preload frozen out of garbage collection), its NBPROD_PROBE, whether a variable only the early start had is set,
+#: and the kernel's process id.
+ADOPTED = ("import gc, os, sys\nprint('colorsys' in sys.modules and gc.get_freeze_count() > 0,"
+           " os.environ.get('NBPROD_PROBE'), 'NBPROD_EARLY_ONLY' in os.environ, os.getpid())")
+
+
+def test_a_kernel_started_before_the_build_environment_was_final_takes_it_when_its_notebook_comes(
+        tmp_path, monkeypatch):
+    notebook = new_notebook(cells=[new_code_cell(ADOPTED)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "adopt.ipynb")
+    folder = os.path.realpath(tmp_path)
+    monkeypatch.setenv("NBPROD_PROBE", "final")
+    with kernels.KernelPool([], modules=("colorsys",)) as pool:
+        pool.prestart(("python3", folder), {**os.environ, "NBPROD_PROBE": "early", "NBPROD_EARLY_ONLY": "1"})
+        early = pool.warming[2]
+        with kernels.warm_kernels([("python3", folder)] * 2, pool=pool):
+            runs = [run(tmp_path / "adopt.ipynb", tmp_path / f"run{number}.ipynb") for number in range(2)]
+    texts = [text.split() for text, _ in runs]
+    assert [words[:3] for words in texts] == [["True", "final", "False"]] * 2 and [count for _, count in runs] == [1, 1]
+    assert {int(words[3]) for words in texts} == {early["manager"].provisioner.pid}  # the early kernel ran both
+    assert not _alive(early["manager"])
+
+
+def test_prestart_without_a_notebook_warms_nothing():
+    with kernels.KernelPool([], modules=("colorsys",)) as pool:
+        pool.prestart(None, dict(os.environ))
+        assert pool.warming is None

@@ -92,6 +92,19 @@ def test_a_failed_task_says_so_with_its_time_and_what_depends_on_it_never_starts
     assert "no numbers today" in failure.value.details
 
 
+def test_the_kernel_guessed_before_the_dag_loads_is_the_one_the_first_notebook_runs_in(tmp_path, monkeypatch):
+    dag = dag_module.load_dag(tmp_path, tiny_project(tmp_path, False, monkeypatch))
+    assert dag_module.first_notebook_run(tmp_path) == dag_module.notebook_runs(dag)[0]
+
+
+def test_the_reference_projects_first_kernel_is_guessed_right():
+    from nbprod.settings import load
+
+    project = Path(__file__).resolve().parents[2]
+    dag = dag_module.load_dag(project, load(project))
+    assert dag_module.first_notebook_run(project) == dag_module.notebook_runs(dag)[0]
+
+
 def test_the_tasks_are_left_as_ploomber_made_them(tmp_path, monkeypatch):
     dag = dag_module.load_dag(tmp_path, tiny_project(tmp_path, False, monkeypatch))
     dag_module.build(dag, TaskLines())

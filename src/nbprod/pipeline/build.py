@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from nbprod import alerts, tracking
+from nbprod import alerts, memory, tracking
 from nbprod.pipeline import dag as dag_module
 from nbprod.pipeline import fingerprints, imports, kernels, manifest
 from nbprod.pipeline.phases import Phases
@@ -252,19 +252,32 @@ def task_environment(settings: Mapping[str, Any]) -> dict[str, str]:
 def build_outdated(settings: Mapping[str, Any], project: Path, force: bool, progress: dag_module.Progress | None,
                    run_tasks: Any, started: float) -> BuildResult:
     """:func:`build` once the manifest said something may have changed; ``run_tasks`` builds the outdated tasks."""
+    phases = Phases()
+    with kernels.KernelPool([], phases=phases) as pool:
+        if run_tasks is dag_module.build:  # kernels are warmed where the notebooks run: here
+            pool.prestart(dag_module.first_notebook_run(project), {**ALLOCATOR_ENVIRONMENT, **os.environ})
+        try:
+            return build_in_pool(settings, project, force, progress, run_tasks, started, phases, pool)
+        finally:
+            memory.thaw()  # what loading the DAG froze
+
+
+def build_in_pool(settings: Mapping[str, Any], project: Path, force: bool, progress: dag_module.Progress | None,
+                  run_tasks: Any, started: float, phases: Phases, pool: kernels.KernelPool) -> BuildResult:
+    """:func:`build_outdated` once ``pool`` warms the first kernel (a local build's; a Dask build's warms none)."""
     products = resolve_path(project, settings["products"])
     manifest.forget(products)
-    phases = Phases()
     imports.defer_iri_grammar()
     store = warm_store(settings, project)
-    with phases.timed("dag_load"):
-        dag = dag_module.load_dag(project, settings)
-    with phases.timed("fingerprints"):
-        current = current_fingerprints(dag, project, settings)
-        forced = mark_changed(dag, products, current, force)
-    if needs_reload(dag, forced):
+    with memory.loading():
         with phases.timed("dag_load"):
             dag = dag_module.load_dag(project, settings)
+        with phases.timed("fingerprints"):
+            current = current_fingerprints(dag, project, settings)
+            forced = mark_changed(dag, products, current, force)
+        if needs_reload(dag, forced):
+            with phases.timed("dag_load"):
+                dag = dag_module.load_dag(project, settings)
     result = BuildResult(forced=forced, products=dag_module.products(dag))
     if not dag_module.outdated_tasks(dag):
         result.statuses = {name: "Skipped" for name in dag.keys()}
@@ -272,11 +285,11 @@ def build_outdated(settings: Mapping[str, Any], project: Path, force: bool, prog
             record_manifest(dag, project, settings, products)
         result.seconds, result.phases = time.perf_counter() - started, phases.as_dict()
         return result
-    local = run_tasks is dag_module.build  # kernels are warmed where the notebooks run
+    local = run_tasks is dag_module.build
     setup, exports = time.perf_counter(), NotebookExports(dag, phases)
     store.join()
     with tracked_environment(settings, project) as parent_run_id, \
-            kernels.warm_kernels(dag_module.notebook_runs(dag) if local else [], phases=phases):
+            kernels.warm_kernels(dag_module.notebook_runs(dag) if local else [], pool=pool):
         phases.add("tracking_setup", time.perf_counter() - setup)
         result.parent_run_id = parent_run_id
         tasks_started = time.perf_counter()

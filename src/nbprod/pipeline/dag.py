@@ -7,12 +7,15 @@ only sees plain dicts of paths and task names.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
 from nbprod.settings import PIPELINE_FILE, resolve_path
+
+log = logging.getLogger("nbprod.pipeline")
 
 #: Settings holding paths that tasks read or write; made absolute for the kernels.
 PATH_SETTINGS = (("products",), ("reports",), ("data", "schema"))
@@ -89,21 +92,42 @@ def notebook_source(dag: Any, name: str) -> Path | None:
     return Path(location) if location and str(location).endswith((".ipynb", ".py")) else None
 
 
-def notebook_runs(dag: Any) -> list[tuple[str, str]]:
-    """``(kernel name, working folder)`` of each notebook the next build executes, in execution order."""
+def notebook_run(notebook: Path, local_execution: bool) -> tuple[str, str]:
+    """``(kernel name, working folder)`` a notebook runs in: its kernelspec's kernel (``python3`` when it names
+    none), in its own folder with ``local_execution``, else in the build's."""
     import json
     import os
 
+    spec = json.loads(notebook.read_text()).get("metadata", {}).get("kernelspec", {})
+    return spec.get("name", "python3"), os.path.realpath(notebook.parent if local_execution else Path.cwd())
+
+
+def notebook_runs(dag: Any) -> list[tuple[str, str]]:
+    """``(kernel name, working folder)`` of each notebook the next build executes, in execution order."""
     outdated = set(outdated_tasks(dag))
     runs = []
     for name in dag:  # Ploomber's serial executor runs tasks in this (topological) order
         notebook = notebook_source(dag, name)
-        if name not in outdated or notebook is None or notebook.suffix != ".ipynb":
-            continue
-        spec = json.loads(notebook.read_text()).get("metadata", {}).get("kernelspec", {})
-        folder = notebook.parent if getattr(dag[name], "local_execution", False) else Path.cwd()
-        runs.append((spec.get("name", "python3"), os.path.realpath(folder)))
+        if name in outdated and notebook is not None and notebook.suffix == ".ipynb":
+            runs.append(notebook_run(notebook, getattr(dag[name], "local_execution", False)))
     return runs
+
+
+def first_notebook_run(project: Path) -> tuple[str, str] | None:
+    """:func:`notebook_run` of the first notebook task ``pipeline.yaml`` lists, read without Ploomber (before the
+    DAG is loaded: a guess for starting its kernel early); None when it lists none, or cannot be read (loading
+    the DAG then says what is wrong)."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((project / PIPELINE_FILE).read_text())
+        for task in spec.get("tasks") or []:
+            source = str(task.get("source", ""))
+            if source.endswith(".ipynb") and "{{" not in source and (project / source).is_file():
+                return notebook_run(project / source, bool(task.get("local_execution", False)))
+    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+        log.debug("no notebook read from %s", PIPELINE_FILE, exc_info=True)
+    return None
 
 
 def outdated_tasks(dag: Any) -> list[str]:

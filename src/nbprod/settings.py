@@ -49,7 +49,7 @@ SCHEMA: dict[str, Any] = {
         "permutation_repeats": int,
     },
     "tracking": {"uri": str, "experiment": str, "auth_db": str},
-    "engine": {"kind": str, "scheduler": (str, type(None))},
+    "engine": {"kind": str, "scheduler": (str, type(None)), "products_url": (str, type(None))},
     "registry": {
         "model_name": str,
         "alias": str,
@@ -149,6 +149,9 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("serve", "port"): (lambda value: 0 < value < 65536, "between 1 and 65535"),
     ("engine", "scheduler"): (lambda value: value is None or "://" in value,
                               "null (a cluster of local processes) or a scheduler address such as tcp://HOST:PORT"),
+    ("engine", "products_url"): (lambda value: value is None or (value.startswith("s3://") and len(value) > 5
+                                                                 and not value.startswith("s3:///")),
+                                 "null (products in the project's folders) or s3://BUCKET/PREFIX"),
     ("serve", "max_body_mb"): (_positive, "greater than 0"),
     ("serve", "max_rows"): (_at_least_one, "at least 1"),
     ("serve", "max_text_chars"): (_at_least_one, "at least 1"),

@@ -97,11 +97,11 @@ def test_the_kernel_guessed_before_the_dag_loads_is_the_one_the_first_notebook_r
     assert dag_module.first_notebook_run(tmp_path) == dag_module.notebook_runs(dag)[0]
 
 
-def test_the_reference_projects_first_kernel_is_guessed_right():
-    from nbprod.settings import load
+def test_the_reference_projects_first_kernel_is_guessed_right(tmp_path):
+    from project_copy import copy_project, load_settings
 
-    project = Path(__file__).resolve().parents[2]
-    dag = dag_module.load_dag(project, load(project))
+    project = copy_project(tmp_path / "project", git=False)  # nothing built: every notebook is to run
+    dag = dag_module.load_dag(project, load_settings(project))
     assert dag_module.first_notebook_run(project) == dag_module.notebook_runs(dag)[0]
 
 

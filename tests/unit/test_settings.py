@@ -244,6 +244,9 @@ def test_an_unquoted_date_override_is_kept_as_text():
     ("monitor.performance_drop=-0.1", r"'monitor.performance_drop' must be null or at least 0, got -0.1"),
     ("registry.budget.max_size_mb=0", r"'registry.budget.max_size_mb' must be greater than 0, got 0"),
     ("monitor.trigger_k=5", r"'monitor.trigger_k' \(5\) must not exceed 'monitor.trigger_n' \(3\)"),
+    ("engine.products_url=/shared/products", r"'engine.products_url' must be null \(products in the project's "
+                                              r"folders\) or s3://BUCKET/PREFIX, got '/shared/products'"),
+    ("engine.products_url=s3://", r"'engine.products_url' must be null .* or s3://BUCKET/PREFIX, got 's3://'"),
 ])
 def test_values_out_of_range_are_rejected_by_name(project, override, message):
     with pytest.raises(SettingsError, match=message):
@@ -255,6 +258,8 @@ def test_every_limit_names_a_setting_of_the_schema(valid):
         assert settings.expected_type(path) is not None
         assert test(settings._get(valid, path)), path  # the shipped values are inside their limits
     assert settings.load(REPO, overrides=["monitor.performance_drop=null", "train.n_jobs=-1"])
+    assert settings.load(REPO, overrides=["engine.products_url=s3://team/flights"])["engine"]["products_url"] == \
+        "s3://team/flights"
 
 
 @pytest.mark.parametrize("override, message", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import joblib
@@ -14,9 +15,19 @@ from nbprod.model.classes import classes_of, is_multiclass, label_to_json, predi
 from nbprod.model.models import predict_scores
 
 
-def load_candidates(index: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The fitted candidate models listed in the train step's index."""
-    return {name: joblib.load(info["path"]) for name, info in index.items()}
+def load_candidates(index: Mapping[str, Mapping[str, Any]], index_file: str | Path) -> dict[str, Any]:
+    """The fitted candidate models listed in the train step's index (read from ``index_file``), each a file beside
+    it (a path recorded whole, by an older nbprod, is taken as it is)."""
+    return {name: joblib.load(Path(index_file).parent / info["path"]) for name, info in index.items()}
+
+
+def relative_within(path: str | Path, record_file: str | Path | None) -> str:
+    """``path`` relative to the folder of ``record_file`` when it is in it, else as given."""
+    if record_file is None:
+        return str(path)
+    folder = Path(record_file).resolve().parent
+    resolved = Path(path).resolve()
+    return resolved.relative_to(folder).as_posix() if resolved.is_relative_to(folder) else str(path)
 
 
 def holdout_scores(models: Mapping[str, Any], X: pd.DataFrame, task: str,
@@ -121,13 +132,17 @@ def importance(model: Any, X: pd.DataFrame, y: pd.Series, task: str, rows: int, 
 def evaluation_record(
     task: str, metric: str, target: str, holdout: str, index: Mapping[str, Mapping[str, Any]],
     results: Mapping[str, Mapping[str, float]], baseline: Mapping[str, float],
-    classes: Sequence[Any] | None = None, positive_class: Any = None,
+    classes: Sequence[Any] | None = None, positive_class: Any = None, record_file: str | Path | None = None,
 ) -> dict[str, Any]:
-    """The ``evaluation.json`` the promotion gate reads (with the target's classes and positive class)."""
+    """The ``evaluation.json`` the promotion gate reads (with the target's classes and positive class).
+
+    With ``record_file`` (where the record goes), a ``holdout`` in its folder is named relative to it: the
+    products may move (a worker builds in a folder of its own, the gate reads them elsewhere).
+    """
     best = metrics.pick_best(results, metric)
     return {
         "task": task, "metric": metric, "greater_is_better": metrics.GREATER_IS_BETTER[metric],
-        "target": target, "best": best, "holdout": holdout,
+        "target": target, "best": best, "holdout": relative_within(holdout, record_file),
         "classes": None if classes is None else [to_label(label) for label in classes],
         "positive_class": to_label(positive_class),
         "candidates": {name: {"run_id": info["run_id"], "model_uri": info["model_uri"],

@@ -119,6 +119,8 @@ def save_candidates(
 ) -> dict[str, Any]:
     """Pickle each fitted candidate beside ``index_path``, log it to MLflow, and return the index.
 
+    Each candidate's ``path`` is its file's name in that folder (the folder may move: a worker builds in its own).
+
     A candidate's ``threshold`` is None when it has none (multiclass, regression keeps 0.5).
     """
     index_path = Path(index_path)
@@ -131,7 +133,7 @@ def save_candidates(
         logged = log_candidate(fitted[candidate.name], candidate, results[candidate.name], X_example, task,
                                positive_class)
         multiclass = is_multiclass(classes_of(fitted[candidate.name]))
-        index[candidate.name] = {"path": str(path), "kind": candidate.kind, "params": dict(candidate.params),
+        index[candidate.name] = {"path": path.name, "kind": candidate.kind, "params": dict(candidate.params),
                                  "threshold": (None if multiclass
                                                else float(results[candidate.name].get("threshold", metrics.DEFAULT_THRESHOLD))),
                                  "valid": dict(results[candidate.name]), **logged}

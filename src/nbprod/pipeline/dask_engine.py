@@ -8,8 +8,10 @@ at the same time, each on whichever worker is free (a future depending on anothe
 where that one's result lies, behind it). A worker builds its task as ``nbprod task`` does (the DAG
 loaded there, the task built by Ploomber with its params and its notebook run by papermill in a new
 kernel), inside the build's MLflow parent run; the futures carry task names, product paths and
-digests, never data. Products are written where the settings say, so the project folder must be on
-storage every worker sees.
+digests, never data. The project (its pipeline, notebooks, schemas) must be at the same path on every
+worker. Products are written where the settings say, so those folders must be on storage every worker sees,
+unless ``engine.products_url`` names an S3 bucket: the workers then exchange them there
+(:mod:`nbprod.pipeline.product_store`), each building its task in a folder of its own.
 
 Workers run one thread each (``dask worker --nthreads 1``): papermill changes the process's working
 folder while a notebook runs (nteract/papermill#473). A worker that dies mid-task has the task re-run
@@ -162,8 +164,11 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
     """
     outdated = set(dag_module.outdated_tasks(dag))
     topic = f"nbprod-build-{uuid.uuid4().hex}"
-    if progress is not None:
-        client.subscribe_topic(topic, lambda event: announce(progress, event[1]))
+    url = settings["engine"].get("products_url")
+    if url is not None:
+        seed_bucket(dag, project, settings, outdated)
+    if progress is not None:  # with a bucket, a task is heard to end once its files are here (fetched)
+        client.subscribe_topic(topic, lambda event: announce(progress, event[1], ends=url is None))
     environ = {**environ, SCHEDULER_ENV: client.scheduler.address}
 
     def submit(name: str) -> Any:
@@ -172,7 +177,9 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
 
     try:
         results = run_in_order(client, [name for name in dag_module.task_names(dag) if name in outdated],
-                               upstream_tasks(dag), submit, progress)
+                               upstream_tasks(dag), submit, progress,
+                               None if url is None else lambda name, result: fetch_task(dag, project, settings, name,
+                                                                                        result, progress))
     finally:
         if progress is not None:
             client.unsubscribe_topic(topic)
@@ -186,13 +193,14 @@ def build(client: Any, dag: Any, project: Path, settings: Mapping[str, Any], env
 
 
 def run_in_order(client: Any, tasks: list[str], upstream: Mapping[str, list[str]], submit: Any,
-                 progress: dag_module.Progress | None) -> dict[str, dict]:
+                 progress: dag_module.Progress | None, ended: Any = None) -> dict[str, dict]:
     """Each task's result, each submitted (``submit(name)`` -> its future) once its upstream tasks among
     ``tasks`` (in topological order) are done, so that it goes to whichever worker is free; a task whose
     upstream task failed is ``Aborted``, one whose future failed (its workers died, the cluster went away)
     ``Errored``. A task's result is ``run_task``'s, whose worker told ``progress``. A finished future is
     released at once: the scheduler recomputes a result it lost with a dead worker while a client holds
-    its future, and a task's work is its side effects."""
+    its future, and a task's work is its side effects. ``ended(name, result)``, when given, is called with each
+    finished future's result before the tasks depending on it are submitted (it may change the result)."""
     from distributed import as_completed
 
     results: dict[str, dict] = {}
@@ -220,6 +228,8 @@ def run_in_order(client: Any, tasks: list[str], upstream: Mapping[str, list[str]
             if future.status == "finished":
                 results[name] = future.result()
                 future.release()  # else a worker's death would have the scheduler run the task again for it
+                if ended is not None:
+                    ended(name, results[name])
             else:
                 results[name] = {"task": name, "status": "Errored", "seconds": 0.0,
                                  "details": failure_text(name, future)}
@@ -231,12 +241,42 @@ def run_in_order(client: Any, tasks: list[str], upstream: Mapping[str, list[str]
     return results
 
 
-def announce(progress: dag_module.Progress, event: Mapping[str, Any]) -> None:
-    """Tell ``progress`` of a worker's event: a task started (``{"task"}``) or ended (with ``status``, ``seconds``)."""
-    if "status" in event:
-        progress.finished(event["task"], event["status"], event["seconds"])
-    else:
+def announce(progress: dag_module.Progress, event: Mapping[str, Any], ends: bool = True) -> None:
+    """Tell ``progress`` of a worker's event: a task started (``{"task"}``) or, with ``ends``, ended (with
+    ``status``, ``seconds``)."""
+    if "status" not in event:
         progress.started(event["task"])
+    elif ends:
+        progress.finished(event["task"], event["status"], event["seconds"])
+
+
+def seed_bucket(dag: Any, project: Path, settings: Mapping[str, Any], outdated: set[str]) -> list[str]:
+    """Put into the products' bucket the files of the tasks this build keeps (up to date here) that a task it
+    runs depends on, so that the workers find them there; return their keys. Raises
+    :class:`~nbprod.pipeline.product_store.StoreError` naming a file the bucket refused (nothing has run)."""
+    from nbprod.pipeline import product_store
+
+    needed = {up for name in outdated for up in ancestors(dag, name)} - outdated
+    files = [path for name in sorted(needed)
+             for path in product_store.task_files(dag_module.product_paths(dag[name].product))]
+    return product_store.put(settings["engine"]["products_url"], product_store.roots(settings, project), files)
+
+
+def fetch_task(dag: Any, project: Path, settings: Mapping[str, Any], name: str, result: dict,
+               progress: dag_module.Progress | None) -> None:
+    """A task ended on a worker that put its files in the products' bucket: fetch them into the project (its
+    products and executed notebook, where a local build writes them), then tell ``progress``. A file that
+    cannot be fetched makes the task ``Errored``, naming it."""
+    from nbprod.pipeline import product_store
+
+    if result["status"] == "Executed":
+        files = product_store.task_files(dag_module.product_paths(dag[name].product))
+        try:
+            product_store.fetch(settings["engine"]["products_url"], product_store.roots(settings, project), files)
+        except product_store.StoreError as error:
+            result.update(status="Errored", details=f"task {name!r} ran, but its products did not come back: {error}")
+    if progress is not None:
+        progress.finished(name, result["status"], result["seconds"])
 
 
 def upstream_tasks(dag: Any) -> dict[str, list[str]]:
@@ -270,17 +310,69 @@ def run_task(project: str, settings: dict, name: str, environ: dict, topic: str)
     worker.log_event(topic, {"task": name})
     started = time.perf_counter()
     result = {"task": name, "worker": worker.address}
-    with task_environment({**environ, WORKER_ENV: worker.address}, Path(project)):
+    scratch = os.path.abspath(worker.local_directory)  # before the working folder becomes the project
+    with task_environment({**environ, WORKER_ENV: worker.address}, Path(project)), \
+            own_folders(settings, scratch) as task_settings:
         discard_earlier_attempts(environ, name)
-        dag = dag_module.load_dag(Path(project), settings)
+        dag = dag_module.load_dag(Path(project), task_settings)
         try:
+            if exchange(dag, task_settings, name, upstream=True):
+                dag = dag_module.load_dag(Path(project), task_settings)  # Ploomber sees upstream files as it loads
             result.update(status=build_one(dag, name), products=digests(dag_module.product_paths(dag[name].product)))
+            exchange(dag, task_settings, name, upstream=False)
         except dag_module.BuildFailed as failure:
             result.update(status="Errored", details=failure_details(failure))
     release_cached_memory()  # the worker lives on: what a function task freed goes back to the system
     result["seconds"] = time.perf_counter() - started
     worker.log_event(topic, {"task": name, "status": result["status"], "seconds": result["seconds"]})
     return result
+
+
+@contextmanager
+def own_folders(settings: dict, scratch: str) -> Iterator[dict]:
+    """``settings`` as they are, or, with ``engine.products_url``, with the products and reports in a new folder
+    under ``scratch`` (the worker's), deleted at the end of the block."""
+    import tempfile
+
+    if settings["engine"].get("products_url") is None:
+        yield settings
+        return
+    from nbprod.pipeline import product_store
+
+    with tempfile.TemporaryDirectory(prefix="nbprod-task-", dir=scratch) as folder:
+        yield product_store.worker_settings(settings, Path(folder))
+
+
+def exchange(dag: Any, settings: Mapping[str, Any], name: str, upstream: bool) -> list:
+    """With ``engine.products_url``: fetch the files of all task ``name``'s upstream tasks, direct or not, from
+    the bucket (``upstream``: Ploomber counts a task up to date only when its own upstream products are there
+    too), or put the task's own there; return the files fetched or the keys put (none without a bucket).
+    Raises :class:`~nbprod.pipeline.dag.BuildFailed` naming the file when the bucket fails."""
+    url = settings["engine"].get("products_url")
+    if url is None:
+        return []
+    from nbprod.pipeline import product_store
+
+    folders = product_store.roots(settings, Path.cwd())  # absolute already: the worker's own folder
+    names = sorted(ancestors(dag, name)) if upstream else [name]
+    files = [path for task in names for path in product_store.task_files(dag_module.product_paths(dag[task].product))]
+    try:
+        return (product_store.fetch if upstream else product_store.put)(url, folders, files)
+    except product_store.StoreError as error:
+        raise dag_module.BuildFailed({name: "Errored"}, f"task {name!r}: {error}") from error
+
+
+def ancestors(dag: Any, name: str) -> set[str]:
+    """The tasks task ``name`` depends on, directly or through others."""
+    upstream = upstream_tasks(dag)
+    found: set[str] = set()
+    waiting = list(upstream[name])
+    while waiting:
+        task = waiting.pop()
+        if task not in found:
+            found.add(task)
+            waiting.extend(upstream[task])
+    return found
 
 
 def failure_details(failure: dag_module.BuildFailed) -> str:

@@ -316,7 +316,8 @@ def reproduce(project: Any, run_id: str, log: Callable[[str], None] = print, kee
             rebuilt = {**settings, "products": str(folder / "products"), "reports": str(folder / "reports"),
                        "tracking": {**settings["tracking"], "uri": store},
                        "alerts": {**settings["alerts"], "webhooks": []}, "data": {**data, "source": source},
-                       "engine": {"kind": "local", "scheduler": None}}  # the products do not depend on it
+                       # the products do not depend on the engine
+                       "engine": {"kind": "local", "scheduler": None, "products_url": None}}
             settings_module.check(rebuilt)
             result.reproduced_run_id = rebuild(tree, rebuilt, folder)
         ours = tracking.client_for(store)

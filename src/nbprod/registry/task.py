@@ -46,10 +46,8 @@ def _path(value: Any) -> Path:
 
 
 def _holdout_path(evaluation: Mapping[str, Any], evaluation_path: Path) -> Path:
-    path = Path(evaluation["holdout"])
-    if path.is_absolute() or path.exists():
-        return path
-    return evaluation_path.parent / path
+    """The holdout ``evaluation.json`` names: a path relative to its own folder, or a whole one."""
+    return evaluation_path.parent / evaluation["holdout"]
 
 
 def _git_commit(run_id: str | None) -> str | None:

@@ -97,9 +97,18 @@ def test_importance_of_boosted_trees_on_one_thread_equals_sklearns_own_run():
     assert result["x"] > 0
 
 
-def test_load_candidates(tmp_path):
+def test_load_candidates_reads_each_file_beside_the_index_wherever_the_folder_went(tmp_path):
     joblib.dump({"model": 1}, tmp_path / "a.joblib")
-    assert evaluation.load_candidates({"a": {"path": str(tmp_path / "a.joblib")}}) == {"a": {"model": 1}}
+    index = tmp_path / "candidates.json"
+    assert evaluation.load_candidates({"a": {"path": "a.joblib"}}, index) == {"a": {"model": 1}}
+    moved = tmp_path.rename(tmp_path.with_name("moved"))
+    assert evaluation.load_candidates({"a": {"path": "a.joblib"}}, moved / "candidates.json") == {"a": {"model": 1}}
+
+
+def test_load_candidates_takes_a_whole_path_an_older_index_recorded(tmp_path):
+    joblib.dump({"model": 1}, tmp_path / "a.joblib")
+    index = {"a": {"path": str(tmp_path / "a.joblib")}}
+    assert evaluation.load_candidates(index, tmp_path / "elsewhere" / "candidates.json") == {"a": {"model": 1}}
 
 
 def test_scores_by_run_keys_each_candidates_scores_by_its_run():
@@ -181,3 +190,15 @@ def test_evaluation_record_names_the_classes_and_the_positive_class():
     data = evaluation.evaluation_record("classification", "roc_auc", "y", "test", index, {"a": {"roc_auc": 0.7}},
                                         {"roc_auc": 0.5}, [np.int64(0), np.int64(1)], np.int64(1))
     assert data["classes"] == [0, 1] and data["positive_class"] == 1 and type(data["positive_class"]) is int
+
+
+def test_evaluation_record_names_a_holdout_in_its_folder_relative_to_it(tmp_path):
+    index = {"a": {"run_id": "r", "model_uri": "m", "threshold": 0.4}}
+    record = tmp_path / "build" / "evaluation.json"
+
+    def holdout_of(path) -> str:
+        return evaluation.evaluation_record("classification", "roc_auc", "y", str(path), index, {"a": {"roc_auc": 0.7}},
+                                            {"roc_auc": 0.5}, record_file=record)["holdout"]
+
+    assert holdout_of(tmp_path / "build" / "data" / "test.parquet") == "data/test.parquet"
+    assert holdout_of(tmp_path / "elsewhere" / "test.parquet") == str(tmp_path / "elsewhere" / "test.parquet")

@@ -17,17 +17,17 @@ def settings(repo):
 
 
 def test_the_default_engine_is_local(settings):
-    assert settings["engine"] == {"kind": "local", "scheduler": None}
+    assert settings["engine"] == {"kind": "local", "scheduler": None, "products_url": None}
 
 
 def test_a_scheduler_option_implies_the_dask_engine(settings):
     chosen = with_engine(settings, None, "tcp://10.0.0.5:8786")
-    assert chosen["engine"] == {"kind": "dask", "scheduler": "tcp://10.0.0.5:8786"}
+    assert chosen["engine"] == {"kind": "dask", "scheduler": "tcp://10.0.0.5:8786", "products_url": None}
     assert settings["engine"]["kind"] == "local"  # the loaded settings are left as they were
 
 
 def test_the_engine_option_alone_keeps_the_scheduler_setting(settings):
-    assert with_engine(settings, "dask", None)["engine"] == {"kind": "dask", "scheduler": None}
+    assert with_engine(settings, "dask", None)["engine"] == {"kind": "dask", "scheduler": None, "products_url": None}
     assert with_engine(settings, None, None) == settings
 
 

@@ -2,7 +2,7 @@
 
 An S3-compatible server (rclone, as ``nbprod team-server`` runs it) on loopback, a cluster of a scheduler
 and two one-thread workers holding the bucket's credentials in their environment, and one sample build
-(without the two reporting tasks) with its products in the bucket. Each worker builds its task in a folder
+of the whole pipeline with its products in the bucket. Each worker builds its task in a folder
 of its own, fetching its upstream tasks' files from the bucket and putting its own there; the build's
 process fetches each task's files into the project. Compared with the suite's shared local sample build:
 the same bytes. Then a bucket that does not exist: the build fails naming the task and the bucket.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from dask_cluster import free_port, start
-from project_copy import REPORTING_TASKS, SAMPLE, copy_project, load_settings
+from project_copy import SAMPLE, copy_project, load_settings
 
 from nbprod.pipeline.dask_engine import file_digest
 
@@ -33,7 +33,7 @@ BUDGET = ("registry.budget.max_p99_ms=10000", "registry.budget.max_memory_mb=409
 #: Products that name no run and no time: built on the workers, fetched here, they are a local build's bytes.
 SAME_BYTES = ("data/raw.parquet", "data/train.parquet", "data/valid.parquet", "data/test.parquet",
               "data/new.parquet", "data/contract.json", "data/target.json")
-TASKS = ("get", "validate", "eda", "prepare", "train", "evaluate", "promote")
+TASKS = ("get", "validate", "eda", "prepare", "train", "evaluate", "promote", "monitor", "dashboards")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def build_on(cluster, bucket, project: Path, url: str, more: tuple[str, ...] | l
 @pytest.fixture(scope="module")
 def s3_build(cluster, bucket, tmp_path_factory: pytest.TempPathFactory):
     """The sample build with its products in the bucket: (project, settings, result)."""
-    project = copy_project(tmp_path_factory.mktemp("dask-s3-build") / "project", drop_tasks=REPORTING_TASKS)
+    project = copy_project(tmp_path_factory.mktemp("dask-s3-build") / "project")
     settings, result = build_on(cluster, bucket, project, f"s3://{BUCKET}/{PREFIX}")
     return project, settings, result
 
@@ -109,6 +109,15 @@ def test_the_build_completes_with_every_task_run_on_the_workers(s3_build):
     _, _, result = s3_build
     assert not isinstance(result, Exception), getattr(result, "details", result)
     assert result.ok and sorted(result.executed) == sorted(TASKS)
+
+
+def test_after_the_build_the_project_is_up_to_date_as_after_a_local_one(s3_build):
+    """Every task, dashboards too, whose params name the products and reports folders: a worker's metadata
+    names its own, the build records the task built with the project's."""
+    from nbprod.pipeline import dag as dag_module
+
+    project, settings, _ = s3_build
+    assert dag_module.outdated_tasks(dag_module.load_dag(project, settings)) == []
 
 
 def test_the_fetched_products_are_the_bytes_of_a_local_build(s3_build, sample_build):
@@ -150,7 +159,7 @@ def test_workers_built_in_folders_of_their_own_and_removed_them(s3_build, cluste
 def test_a_bucket_that_does_not_exist_fails_the_build_naming_the_task_and_the_bucket(cluster, bucket, tmp_path):
     from nbprod.pipeline.dag import BuildFailed
 
-    project = copy_project(tmp_path / "project", drop_tasks=REPORTING_TASKS)
+    project = copy_project(tmp_path / "project", drop_tasks=("monitor", "dashboards"))
     _, result = build_on(cluster, bucket, project, "s3://no-such-bucket/flights")
     assert isinstance(result, BuildFailed), result
     assert result.statuses["get"] == "Errored" and result.statuses["validate"] == "Aborted"
@@ -158,13 +167,13 @@ def test_a_bucket_that_does_not_exist_fails_the_build_naming_the_task_and_the_bu
 
 
 def test_a_rebuild_under_a_new_prefix_puts_the_files_it_keeps_there_first(s3_build, cluster, bucket):
-    """Run last: it rebuilds the module's project. Only evaluate and promote change; the workers find the
-    files of the tasks the build keeps under the new prefix because the build put them there."""
+    """Run last: it rebuilds the module's project. Evaluate and what follows it run again; the workers find
+    the files of the tasks the build keeps under the new prefix because the build put them there."""
     project, _, first = s3_build
     assert not isinstance(first, Exception)
     settings, result = build_on(cluster, bucket, project, f"s3://{BUCKET}/team-b", ["evaluate.permutation_repeats=2"])
     assert not isinstance(result, Exception), getattr(result, "details", result)
-    assert sorted(result.executed) == ["evaluate", "promote"]
+    assert {"evaluate", "promote"} <= set(result.executed) and not {"get", "prepare", "train"} & set(result.executed)
     seeded = bucket[0] / "team-b" / "products"
     for name in ("data/raw.parquet", "data/train.parquet", "data/test.parquet", "models/candidates.json"):
         assert file_digest(seeded / name) == file_digest(project / settings["products"] / name), name

@@ -121,7 +121,7 @@ def test_close_shuts_down_a_kernel_nobody_took(tmp_path):
 
 def test_preload_code_leaves_the_namespace_as_it_found_it(monkeypatch):
     remembered = []
-    monkeypatch.setattr(kernels, "remember_session", lambda: remembered.append(True))  # it freezes the heap
+    monkeypatch.setattr(kernels, "remember_session", lambda: remembered.append(True))  # it belongs in a kernel
     namespace: dict = {}
     exec(kernels.preload_code(["json", "colorsys"]), namespace)
     assert set(namespace) == {"__builtins__"} and remembered == [True]
@@ -133,10 +133,10 @@ def _alive(manager) -> bool:
     return bool(run_sync(manager.is_alive)())
 
 
-#: Prints whether the kernel was preloaded (and the preload frozen out of garbage collection), its NBPROD_PROBE, whether a variable only the early start had is set,
+#: Prints whether the kernel was preloaded, its NBPROD_PROBE, whether a variable only the early start had is set,
 #: and the kernel's process id.
-ADOPTED = ("import gc, os, sys\nprint('colorsys' in sys.modules and gc.get_freeze_count() > 0,"
-           " os.environ.get('NBPROD_PROBE'), 'NBPROD_EARLY_ONLY' in os.environ, os.getpid())")
+ADOPTED = ("import os, sys\nprint('colorsys' in sys.modules, os.environ.get('NBPROD_PROBE'),"
+           " 'NBPROD_EARLY_ONLY' in os.environ, os.getpid())")
 
 
 def test_a_kernel_started_before_the_build_environment_was_final_takes_it_when_its_notebook_comes(

@@ -130,6 +130,15 @@ def first_notebook_run(project: Path) -> tuple[str, str] | None:
     return None
 
 
+def record_built(dag: Any, name: str) -> None:
+    """Record task ``name`` as built now, from this DAG's source and params (Ploomber's metadata beside its
+    products), as Ploomber does when it builds a task: for a task built elsewhere, whose products were fetched
+    here with the metadata of where it ran (params naming that place's folders would count as changed)."""
+    task = dag[name]
+    task.product.metadata.update(source_code=str(task.source),
+                                 params=task.params.to_json_serializable(params_only=True))
+
+
 def outdated_tasks(dag: Any) -> list[str]:
     """Tasks the next build would execute."""
     from ploomber.constants import TaskStatus

@@ -265,14 +265,15 @@ def seed_bucket(dag: Any, project: Path, settings: Mapping[str, Any], outdated: 
 def fetch_task(dag: Any, project: Path, settings: Mapping[str, Any], name: str, result: dict,
                progress: dag_module.Progress | None) -> None:
     """A task ended on a worker that put its files in the products' bucket: fetch them into the project (its
-    products and executed notebook, where a local build writes them), then tell ``progress``. A file that
-    cannot be fetched makes the task ``Errored``, naming it."""
+    products and executed notebook, where a local build writes them) and record it built with this build's
+    params, then tell ``progress``. A file that cannot be fetched makes the task ``Errored``, naming it."""
     from nbprod.pipeline import product_store
 
     if result["status"] == "Executed":
         files = product_store.task_files(dag_module.product_paths(dag[name].product))
         try:
             product_store.fetch(settings["engine"]["products_url"], product_store.roots(settings, project), files)
+            dag_module.record_built(dag, name)
         except product_store.StoreError as error:
             result.update(status="Errored", details=f"task {name!r} ran, but its products did not come back: {error}")
     if progress is not None:

@@ -132,6 +132,15 @@ def _at_least_one(value: Any) -> bool:
     return value >= 1
 
 
+def s3_location(value: str) -> tuple[str, str] | None:
+    """``(bucket, prefix)`` of an ``s3://BUCKET/PREFIX`` address (the prefix without slashes at its ends; may be
+    empty), else None."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(value)
+    return (parts.netloc, parts.path.strip("/")) if parts.scheme == "s3" and parts.netloc else None
+
+
 def _none_or_non_negative(value: Any) -> bool:
     return value is None or value >= 0
 
@@ -149,8 +158,7 @@ LIMITS: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("serve", "port"): (lambda value: 0 < value < 65536, "between 1 and 65535"),
     ("engine", "scheduler"): (lambda value: value is None or "://" in value,
                               "null (a cluster of local processes) or a scheduler address such as tcp://HOST:PORT"),
-    ("engine", "products_url"): (lambda value: value is None or (value.startswith("s3://") and len(value) > 5
-                                                                 and not value.startswith("s3:///")),
+    ("engine", "products_url"): (lambda value: value is None or s3_location(value) is not None,
                                  "null (products in the project's folders) or s3://BUCKET/PREFIX"),
     ("serve", "max_body_mb"): (_positive, "greater than 0"),
     ("serve", "max_rows"): (_at_least_one, "at least 1"),

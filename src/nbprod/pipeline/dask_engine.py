@@ -256,10 +256,10 @@ def seed_bucket(dag: Any, project: Path, settings: Mapping[str, Any], outdated: 
     :class:`~nbprod.pipeline.product_store.StoreError` naming a file the bucket refused (nothing has run)."""
     from nbprod.pipeline import product_store
 
-    needed = {up for name in outdated for up in ancestors(dag, name)} - outdated
-    files = [path for name in sorted(needed)
-             for path in product_store.task_files(dag_module.product_paths(dag[name].product))]
-    return product_store.put(settings["engine"]["products_url"], product_store.roots(settings, project), files)
+    upstream = upstream_tasks(dag)
+    needed = {up for name in outdated for up in ancestors(upstream, name)} - outdated
+    return product_store.put(settings["engine"]["products_url"], product_store.roots(settings, project),
+                             files_of(dag, sorted(needed)))
 
 
 def fetch_task(dag: Any, project: Path, settings: Mapping[str, Any], name: str, result: dict,
@@ -270,9 +270,9 @@ def fetch_task(dag: Any, project: Path, settings: Mapping[str, Any], name: str, 
     from nbprod.pipeline import product_store
 
     if result["status"] == "Executed":
-        files = product_store.task_files(dag_module.product_paths(dag[name].product))
         try:
-            product_store.fetch(settings["engine"]["products_url"], product_store.roots(settings, project), files)
+            product_store.fetch(settings["engine"]["products_url"], product_store.roots(settings, project),
+                                files_of(dag, [name]))
             dag_module.record_built(dag, name)
         except product_store.StoreError as error:
             result.update(status="Errored", details=f"task {name!r} ran, but its products did not come back: {error}")
@@ -355,17 +355,22 @@ def exchange(dag: Any, settings: Mapping[str, Any], name: str, upstream: bool) -
     from nbprod.pipeline import product_store
 
     folders = product_store.roots(settings, Path.cwd())  # absolute already: the worker's own folder
-    names = sorted(ancestors(dag, name)) if upstream else [name]
-    files = [path for task in names for path in product_store.task_files(dag_module.product_paths(dag[task].product))]
+    names = sorted(ancestors(upstream_tasks(dag), name)) if upstream else [name]
     try:
-        return (product_store.fetch if upstream else product_store.put)(url, folders, files)
+        return (product_store.fetch if upstream else product_store.put)(url, folders, files_of(dag, names))
     except product_store.StoreError as error:
         raise dag_module.BuildFailed({name: "Errored"}, f"task {name!r}: {error}") from error
 
 
-def ancestors(dag: Any, name: str) -> set[str]:
-    """The tasks task ``name`` depends on, directly or through others."""
-    upstream = upstream_tasks(dag)
+def files_of(dag: Any, names: list[str]) -> list[Path]:
+    """The files the tasks ``names`` write (:func:`nbprod.pipeline.product_store.task_files`), in that order."""
+    from nbprod.pipeline import product_store
+
+    return [path for name in names for path in product_store.task_files(dag_module.product_paths(dag[name].product))]
+
+
+def ancestors(upstream: Mapping[str, list[str]], name: str) -> set[str]:
+    """The tasks task ``name`` depends on, directly or through others (``upstream``: :func:`upstream_tasks`)."""
     found: set[str] = set()
     waiting = list(upstream[name])
     while waiting:

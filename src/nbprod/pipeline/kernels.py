@@ -65,6 +65,7 @@ def adopt_code(environ: dict[str, str]) -> str:
     string literal, data that is never evaluated."""
     return f"__import__('nbprod.pipeline.kernels').pipeline.kernels.adopt_environment({json.dumps(environ)!r})\n"
 
+
 #: The kernel's state after the preload, kept in the kernel by :func:`remember_session`.
 _SESSION: dict[str, Any] = {}
 

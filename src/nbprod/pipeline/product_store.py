@@ -7,8 +7,9 @@ the project as the task ends, so the manifest, the executed notebooks' HTML and 
 build find them where a local build leaves them.
 
 A task's files are its products and Ploomber's metadata beside each (``.NAME.metadata``: what says a
-product is up to date); a product that is a folder travels whole. A file's key is the prefix, then its folder's name, then its path in that folder:
-``PREFIX/products/data/train.parquet``, ``PREFIX/reports/train.ipynb``.
+product is up to date); a product that is a folder travels whole. A file's key is the prefix, then its
+folder's name, then its path in that folder: ``PREFIX/products/data/train.parquet``,
+``PREFIX/reports/train.ipynb``.
 
 Credentials and the endpoint come from the standard AWS environment of each process (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` for an S3-compatible server), never from the settings. Every
@@ -20,9 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlparse
-
 from nbprod.pipeline.dask_engine import EngineError
+from nbprod.settings import resolve_path, s3_location
 
 #: The settings naming the folders a task writes to, each a root of keys in the bucket.
 ROOTS = ("products", "reports")
@@ -36,17 +36,15 @@ class StoreError(EngineError):
 
 
 def parse(url: str) -> tuple[str, str]:
-    """``(bucket, prefix)`` of ``s3://BUCKET/PREFIX`` (the prefix without slashes at its ends; may be empty)."""
-    parts = urlparse(url)
-    if parts.scheme != "s3" or not parts.netloc:
+    """``(bucket, prefix)`` of ``s3://BUCKET/PREFIX`` (:func:`nbprod.settings.s3_location`); ValueError if not one."""
+    location = s3_location(url)
+    if location is None:
         raise ValueError(f"not an s3://BUCKET/PREFIX address: {url!r}")
-    return parts.netloc, parts.path.strip("/")
+    return location
 
 
 def roots(settings: Mapping[str, Any], project: Path) -> dict[str, Path]:
     """Each root's folder as ``settings`` place it (relative to ``project`` unless absolute)."""
-    from nbprod.settings import resolve_path
-
     return {name: resolve_path(project, settings[name]) for name in ROOTS}
 
 

@@ -161,3 +161,44 @@ def test_prestart_without_a_notebook_warms_nothing():
     with kernels.KernelPool([], modules=("colorsys",)) as pool:
         pool.prestart(None, dict(os.environ))
         assert pool.warming is None
+
+
+#: A first notebook leaving cyclic garbage (a weak reference to it kept where a reset does not reach) with automatic
+#: collections off; a second printing whether that garbage is gone and how many full collections ran in between.
+LEAVE_GARBAGE = ("import builtins, gc, weakref\ngc.disable()\nclass Node:\n    pass\nnode = Node()\nnode.self = node\n"
+                 "builtins._nbprod_garbage = weakref.ref(node)\n"
+                 "builtins._nbprod_full = gc.get_stats()[-1]['collections']")
+GARBAGE_GONE = ("import builtins, gc\n"
+                "print(builtins._nbprod_garbage() is None, gc.get_stats()[-1]['collections'] - builtins._nbprod_full)")
+
+
+def test_a_kept_kernel_frees_the_last_notebooks_garbage_in_one_full_collection(tmp_path):
+    folder = os.path.realpath(tmp_path)
+    for name, code in (("leave.ipynb", LEAVE_GARBAGE), ("check.ipynb", GARBAGE_GONE)):
+        notebook = new_notebook(cells=[new_code_cell(code)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, tmp_path / name)
+    with kernels.warm_kernels([("python3", folder)] * 2, modules=("colorsys",)) as pool:
+        run(tmp_path / "leave.ipynb", tmp_path / "out1.ipynb")
+        assert pool.warming[1].name == "nbprod-kernel-refresh"  # made fresh in the background
+        text, _ = run(tmp_path / "check.ipynb", tmp_path / "out2.ipynb")
+    assert text == "True 1"  # collected, and the kernel's heap walked once (IPython's reset), not twice
+
+
+def test_a_kernel_that_cannot_be_made_fresh_is_replaced_by_a_warm_one(tmp_path, monkeypatch):
+    refused = []
+
+    def refuse(manager, code=kernels.RECYCLE_CODE):
+        refused.append(manager.provisioner.pid)
+        kernels.shutdown(manager)
+        return False
+
+    monkeypatch.setattr(kernels, "recycle", refuse)
+    notebook = new_notebook(cells=[new_code_cell("import os, sys\nprint('colorsys' in sys.modules, os.getpid())")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "pid.ipynb")
+    with kernels.warm_kernels([("python3", os.path.realpath(tmp_path))] * 2, modules=("colorsys",)):
+        first, second = (run(tmp_path / "pid.ipynb", tmp_path / f"out{number}.ipynb")[0].split() for number in range(2))
+    assert first[0] == second[0] == "True"  # both preloaded: the second kernel was warmed, not cold-started
+    assert refused == [int(first[1])] and second[1] != first[1]
+

@@ -253,7 +253,8 @@ def build_outdated(settings: Mapping[str, Any], project: Path, force: bool, prog
                    run_tasks: Any, started: float) -> BuildResult:
     """:func:`build` once the manifest said something may have changed; ``run_tasks`` builds the outdated tasks."""
     phases = Phases()
-    with kernels.KernelPool([], phases=phases) as pool:
+    modules = kernels.preload_modules(tracking.tracking_uri(settings, project))
+    with kernels.KernelPool([], modules, phases=phases) as pool:
         if run_tasks is dag_module.build:  # kernels are warmed where the notebooks run: here
             pool.prestart(dag_module.first_notebook_run(project), {**ALLOCATOR_ENVIRONMENT, **os.environ})
         try:

@@ -1,0 +1,12 @@
+"""Which modules a build's kernels import ahead (no kernel is started here: tests/pipeline/test_kernels.py)."""
+
+from __future__ import annotations
+
+from nbprod.pipeline import kernels
+
+
+def test_kernels_preload_the_sql_store_only_for_a_database_tracking_uri():
+    for uri in ("sqlite:////tmp/mlflow.db", "postgresql+psycopg2://mlflow@127.0.0.1/mlflow", "SQLITE:///x.db"):
+        assert kernels.preload_modules(uri) == kernels.PRELOAD + kernels.SQL_STORE_PRELOAD
+    for uri in ("http://127.0.0.1:5000", "file:///tmp/mlruns", "databricks"):
+        assert kernels.preload_modules(uri) == kernels.PRELOAD

@@ -103,6 +103,9 @@ def test_the_reference_projects_first_kernel_is_guessed_right(tmp_path):
     project = copy_project(tmp_path / "project", git=False)  # nothing built: every notebook is to run
     dag = dag_module.load_dag(project, load_settings(project))
     assert dag_module.first_notebook_run(project) == dag_module.notebook_runs(dag)[0]
+    # promote, a function task, runs right after the evaluate notebook: its imports are made while that runs
+    assert dag_module.imports_ahead(dag) == {"evaluate": ("nbprod.model.evaluation", "nbprod.model.features",
+                                                          "nbprod.model.metrics", "mlflow.sklearn")}
 
 
 def test_the_tasks_are_left_as_ploomber_made_them(tmp_path, monkeypatch):

@@ -180,6 +180,31 @@ class ExportingProgress:
             self.progress.finished(name, status, seconds)
 
 
+class ImportingProgress:
+    """A build's progress that also imports ahead, while a notebook runs, what the function task after it
+    declared (``ahead``: :func:`nbprod.pipeline.dag.imports_ahead`); each task starts once those imports are done."""
+
+    def __init__(self, ahead: Mapping[str, tuple[str, ...]], progress: dag_module.Progress | None = None) -> None:
+        self.ahead = ahead
+        self.progress = progress
+        self.importing: threading.Thread | None = None
+
+    def started(self, name: str) -> None:
+        """Wait for the imports begun at the last task; begin those to make while ``name`` runs; tell ``progress``."""
+        if self.importing is not None:
+            self.importing.join()
+            self.importing = None
+        if self.ahead.get(name):
+            self.importing = imports.in_background(self.ahead[name])
+        if self.progress is not None:
+            self.progress.started(name)
+
+    def finished(self, name: str, status: str, seconds: float) -> None:
+        """Tell ``progress``."""
+        if self.progress is not None:
+            self.progress.finished(name, status, seconds)
+
+
 def release_cached_memory() -> None:
     """Return to the system the memory the build's process freed (:func:`nbprod.memory.release_memory`).
 
@@ -295,7 +320,8 @@ def build_in_pool(settings: Mapping[str, Any], project: Path, force: bool, progr
         result.parent_run_id = parent_run_id
         tasks_started = time.perf_counter()
         try:
-            result.statuses = run_tasks(dag, ExportingProgress(exports, progress))
+            ahead = dag_module.imports_ahead(dag) if local else {}
+            result.statuses = run_tasks(dag, ExportingProgress(exports, ImportingProgress(ahead, progress)))
         except dag_module.BuildFailed as failure:
             result.statuses, result.ok, details = failure.statuses, False, failure.details
             for name in failed_tasks(failure.statuses):

@@ -113,6 +113,22 @@ def notebook_runs(dag: Any) -> list[tuple[str, str]]:
     return runs
 
 
+def imports_ahead(dag: Any) -> dict[str, tuple[str, ...]]:
+    """The modules to import while each notebook of the next build runs: those of the function task right after
+    it in execution order, when that task declares them (:func:`nbprod.pipeline.imports.ahead`)."""
+    from nbprod.pipeline.imports import AHEAD_ATTRIBUTE
+
+    outdated = set(outdated_tasks(dag))
+    order = [name for name in dag if name in outdated]  # the serial executor's order
+    ahead = {}
+    for before, after in zip(order, order[1:]):
+        function = None if notebook_source(dag, after) is not None else getattr(dag[after].source, "primitive", None)
+        modules = tuple(getattr(function, AHEAD_ATTRIBUTE, ()))
+        if modules and notebook_source(dag, before) is not None:
+            ahead[before] = modules
+    return ahead
+
+
 def first_notebook_run(project: Path) -> tuple[str, str] | None:
     """:func:`notebook_run` of the first notebook task ``pipeline.yaml`` lists, read without Ploomber (before the
     DAG is loaded: a guess for starting its kernel early); None when it lists none, or cannot be read (loading

@@ -1,4 +1,5 @@
-"""Start-up cost of the build's own process: imports that compile what a build never uses.
+"""Import costs of the build's own process: imports that compile what a build never uses, and imports a
+function task would make when it starts, made ahead while a notebook runs (:func:`ahead`).
 
 Ploomber imports papermill, which imports nbformat, which imports jsonschema; jsonschema's
 format checkers import ``rfc3987_syntax`` when it is installed (Jupyter's ``jupyter-events``
@@ -12,8 +13,17 @@ call and answers as it does: the grammars are compiled only if an IRI is ever ch
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
+import threading
 import types
+from typing import Callable, Sequence, TypeVar
+
+log = logging.getLogger("nbprod.pipeline")
+Function = TypeVar("Function", bound=Callable)
+
+#: The attribute of a function task holding the modules :func:`ahead` declared.
+AHEAD_ATTRIBUTE = "__nbprod_imports_ahead__"
 
 #: The module whose import compiles the grammars, and the function jsonschema takes from it.
 IRI_MODULE = "rfc3987_syntax"
@@ -57,3 +67,32 @@ def defer_iri_grammar() -> bool:
     stand_in.__getattr__ = stand_in_attribute  # type: ignore[attr-defined]
     sys.modules[IRI_MODULE] = stand_in
     return True
+
+
+def ahead(*modules: str) -> Callable[[Function], Function]:
+    """Declare the modules a function task imports when it runs (its imports inside the function).
+
+    A local build imports them in its own process while the notebook just before that task runs, a notebook
+    that leaves the build's process waiting on its kernel (:func:`nbprod.pipeline.dag.imports_ahead`,
+    :func:`in_background`). The function itself is returned unchanged.
+    """
+    def declare(function: Function) -> Function:
+        setattr(function, AHEAD_ATTRIBUTE, tuple(modules))
+        return function
+
+    return declare
+
+
+def in_background(modules: Sequence[str]) -> threading.Thread:
+    """Import ``modules`` in a thread of its own, started; a module that fails to import is left to the task
+    importing it to report."""
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the task's own import raises it where it is seen
+                log.debug("importing %s ahead failed", name, exc_info=True)
+
+    thread = threading.Thread(target=load, name="nbprod-imports-ahead", daemon=True)
+    thread.start()
+    return thread

@@ -29,6 +29,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from nbprod.pipeline import imports
 from nbprod.registry import gate, promotion
 from nbprod.tracking.tags import (
     CANDIDATE, DATA_DIGEST, GATE_DECISION, GATE_REASONS, GIT_COMMIT, METRIC, MODEL_URI, PARENT, POSITIVE_CLASS,
@@ -121,6 +122,7 @@ def _classes_differ(candidate: Any, champion: Any) -> str | None:
     return f"the champion predicts the classes {theirs!r}, the candidate {ours!r}: their metrics do not compare"
 
 
+@imports.ahead("nbprod.model.evaluation", "nbprod.model.features", "nbprod.model.metrics", "mlflow.sklearn")
 def promote(
     product: Any,
     upstream: Mapping[str, Any],

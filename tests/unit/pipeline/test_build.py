@@ -53,3 +53,29 @@ def test_the_dag_is_loaded_again_only_when_a_forgotten_task_was_up_to_date():
     later = {"get": SimpleNamespace(exec_status=TaskStatus.Skipped),
              "train": SimpleNamespace(exec_status=TaskStatus.Skipped)}
     assert needs_reload(later, ["train"]) and not needs_reload(later, [])
+
+
+def test_a_function_tasks_imports_are_made_while_the_notebook_before_it_runs(tmp_path, monkeypatch):
+    """The probe module sleeps as it is imported: the task after the notebook starts only once it is there."""
+    from nbprod.pipeline.build import ImportingProgress
+
+    (tmp_path / "nbprod_slow_probe.py").write_text(
+        "import threading, time\ntime.sleep(0.5)\nTHREAD = threading.current_thread().name\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "nbprod_slow_probe", raising=False)
+    heard = []
+
+    class Heard:
+        def started(self, name):
+            heard.append((name, hasattr(sys.modules.get("nbprod_slow_probe"), "THREAD")))  # imported whole
+
+        def finished(self, name, status, seconds):
+            heard.append((name, status))
+
+    progress = ImportingProgress({"evaluate": ("nbprod_slow_probe",)}, Heard())
+    progress.started("evaluate")
+    assert progress.importing is not None and progress.importing.name == "nbprod-imports-ahead"
+    progress.finished("evaluate", "Executed", 1.0)
+    progress.started("promote")
+    assert sys.modules["nbprod_slow_probe"].THREAD == "nbprod-imports-ahead" and progress.importing is None
+    assert heard == [("evaluate", False), ("evaluate", "Executed"), ("promote", True)]

@@ -35,3 +35,25 @@ def test_the_grammar_is_compiled_on_the_first_check_and_answers_as_without_the_s
     assert found["deferred"] is True and found["compiled_at_import"] is False
     assert found["answers"] == run(REAL) == [True, False, False]
     assert found["compiled_after"] is True and found["again"] is False  # the real module is in place now
+
+
+def test_ahead_declares_a_function_tasks_imports_and_returns_the_function_itself():
+    from nbprod.pipeline import imports
+
+    def task() -> None:
+        """A function task."""
+
+    assert imports.ahead("json", "colorsys")(task) is task
+    assert getattr(task, imports.AHEAD_ATTRIBUTE) == ("json", "colorsys")
+
+
+def test_modules_are_imported_in_a_thread_of_their_own_and_a_failure_is_left_to_the_task(tmp_path, monkeypatch):
+    from nbprod.pipeline import imports
+
+    (tmp_path / "nbprod_ahead_probe.py").write_text("import threading\nTHREAD = threading.current_thread().name\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "nbprod_ahead_probe", raising=False)
+    thread = imports.in_background(["nbprod_no_such_module", "nbprod_ahead_probe"])
+    thread.join(30)
+    assert not thread.is_alive() and sys.modules["nbprod_ahead_probe"].THREAD == "nbprod-imports-ahead"
+    assert "nbprod_no_such_module" not in sys.modules

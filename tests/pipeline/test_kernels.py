@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import nbformat
+import psutil
 import papermill
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -168,16 +169,18 @@ def test_prestart_without_a_notebook_warms_nothing():
 LEAVE_GARBAGE = ("import builtins, gc, weakref\ngc.disable()\nclass Node:\n    pass\nnode = Node()\nnode.self = node\n"
                  "builtins._nbprod_garbage = weakref.ref(node)\n"
                  "builtins._nbprod_full = gc.get_stats()[-1]['collections']")
+#: A cell whose result is cyclic garbage once its name is gone: IPython's output cache (``_``, ``_2``) holds it.
+LEAVE_OUTPUT = "shown = Node()\nshown.self = shown\nbuiltins._nbprod_output = weakref.ref(shown)\nshown"
 GARBAGE_GONE = ("import builtins, gc\n"
-                "print(builtins._nbprod_garbage() is None, gc.get_stats()[-1]['collections'] - builtins._nbprod_full,"
-                " gc.get_freeze_count() > 0)")
+                "print(builtins._nbprod_garbage() is None and builtins._nbprod_output() is None,"
+                " gc.get_stats()[-1]['collections'] - builtins._nbprod_full, gc.get_freeze_count() > 0)")
 
 
 def test_a_kept_kernel_frees_the_last_notebooks_garbage_in_one_full_collection_past_its_frozen_preload(
         tmp_path):
     folder = os.path.realpath(tmp_path)
-    for name, code in (("leave.ipynb", LEAVE_GARBAGE), ("check.ipynb", GARBAGE_GONE)):
-        notebook = new_notebook(cells=[new_code_cell(code)])
+    for name, codes in (("leave.ipynb", (LEAVE_GARBAGE, LEAVE_OUTPUT)), ("check.ipynb", (GARBAGE_GONE,))):
+        notebook = new_notebook(cells=[new_code_cell(code) for code in codes])
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(notebook, tmp_path / name)
     with kernels.warm_kernels([("python3", folder)] * 2, modules=("colorsys",)) as pool:
@@ -205,3 +208,21 @@ def test_a_kernel_that_cannot_be_made_fresh_is_replaced_by_a_warm_one(tmp_path, 
     assert first[0] == second[0] == "True"  # both preloaded: the second kernel was warmed, not cold-started
     assert refused == [int(first[1])] and second[1] != first[1]
 
+
+
+def test_a_refresh_that_fails_outright_shuts_the_kernel_down_and_the_next_notebook_starts_cold(tmp_path, monkeypatch):
+    def broken(manager, code=kernels.RECYCLE_CODE):
+        raise RuntimeError("no client")
+
+    monkeypatch.setattr(kernels, "recycle", broken)
+    notebook = new_notebook(cells=[new_code_cell("import os, sys\nprint('colorsys' in sys.modules, os.getpid())")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "pid.ipynb")
+    with kernels.warm_kernels([("python3", os.path.realpath(tmp_path))] * 2, modules=("colorsys",)) as pool:
+        first = run(tmp_path / "pid.ipynb", tmp_path / "out0.ipynb")[0].split()
+        _, thread, box = pool.warming
+        thread.join(60)
+        assert isinstance(box["error"], RuntimeError) and "manager" not in box
+        second = run(tmp_path / "pid.ipynb", tmp_path / "out1.ipynb")[0].split()
+    assert first[0] == "True" and second[0] == "False"  # the second kernel was papermill's own, started cold
+    assert not psutil.pid_exists(int(first[1])) or psutil.Process(int(first[1])).status() == psutil.STATUS_ZOMBIE

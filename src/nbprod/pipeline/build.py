@@ -180,6 +180,10 @@ class ExportingProgress:
             self.progress.finished(name, status, seconds)
 
 
+#: Seconds a task waits for the imports made ahead for it (:class:`ImportingProgress`).
+IMPORTS_TIMEOUT = 120
+
+
 class ImportingProgress:
     """A build's progress that also imports ahead, while a notebook runs, what the function task after it
     declared (``ahead``: :func:`nbprod.pipeline.dag.imports_ahead`); each task starts once those imports are done."""
@@ -190,9 +194,12 @@ class ImportingProgress:
         self.importing: threading.Thread | None = None
 
     def started(self, name: str) -> None:
-        """Wait for the imports begun at the last task; begin those to make while ``name`` runs; tell ``progress``."""
+        """Wait for the imports begun at the last task (:data:`IMPORTS_TIMEOUT` at most: the task's own imports then
+        wait for them); begin those to make while ``name`` runs; tell ``progress``."""
         if self.importing is not None:
-            self.importing.join()
+            self.importing.join(IMPORTS_TIMEOUT)
+            if self.importing.is_alive():
+                log.warning("importing ahead for %s still not done after %d s", name, IMPORTS_TIMEOUT)
             self.importing = None
         if self.ahead.get(name):
             self.importing = imports.in_background(self.ahead[name])

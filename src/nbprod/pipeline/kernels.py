@@ -32,6 +32,7 @@ import functools
 import json
 import logging
 import os
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -81,6 +82,12 @@ def adopt_code(environ: dict[str, str]) -> str:
     string literal, data that is never evaluated."""
     return f"__import__('nbprod.pipeline.kernels').pipeline.kernels.adopt_environment({json.dumps(environ)!r})\n"
 
+
+#: Names IPython's reset keeps in the namespace.
+KEPT_NAMES = frozenset({"__builtin__", "__builtins__", "__name__"})
+
+#: Names of IPython's output cache: the last three results and each numbered one.
+OUTPUT_NAME = re.compile(r"_\d*|__|___")
 
 #: The kernel's state after the preload, kept in the kernel by :func:`remember_session`.
 _SESSION: dict[str, Any] = {}
@@ -150,15 +157,14 @@ def fresh_session() -> None:
 
 
 def _drop_user_names(shell: Any) -> None:
-    """Delete the names a notebook made from ``shell``'s namespace, before its reset: the full collection the
-    reset makes (after dropping the output cache) then frees the notebook's garbage, and :func:`fresh_session`
-    need not walk the kernel's heap a second time (0.2 s each)."""
-    for name in [name for name in shell.user_ns if name not in shell.user_ns_hidden and name not in _KEPT_NAMES]:
-        del shell.user_ns[name]
-
-
-#: Names IPython's reset keeps in the namespace.
-_KEPT_NAMES = frozenset({"__builtin__", "__builtins__", "__name__"})
+    """Delete the names a notebook made from ``shell``'s namespace, and the output cache's (``_``, ``_3``: hidden
+    names, which IPython's reset drops only after its collection), before the reset: the full collection the
+    reset makes then frees the notebook's garbage, and :func:`fresh_session` need not walk the kernel's heap a
+    second time."""
+    for name in list(shell.user_ns):
+        if OUTPUT_NAME.fullmatch(name) or (name not in shell.user_ns_hidden and name not in KEPT_NAMES):
+            del shell.user_ns[name]
+            shell.user_ns_hidden.pop(name, None)
 
 
 @functools.cache
@@ -286,9 +292,19 @@ class KernelPool:
 
     def _warm(self, key: tuple[str, str], box: dict) -> None:
         try:
-            box["manager"] = start_kernel(key[0], key[1], self.modules, box["environ"])
+            self._deliver(box, start_kernel(key[0], key[1], self.modules, box["environ"]))
         except BaseException as error:  # noqa: BLE001 - reported by take(); papermill cold-starts instead
             box["error"] = error
+
+    def _deliver(self, box: dict, manager: Any) -> None:
+        """Put a kernel made ready in the background in its ``box``; shut it down when whoever was to take it
+        gave up waiting (``box["abandoned"]``: :meth:`take`, :meth:`close`)."""
+        with self.lock:
+            abandoned = box.get("abandoned", False)
+            if not abandoned:
+                box["manager"] = manager
+        if abandoned:
+            shutdown(manager)
 
     def take(self, kernel_name: str, cwd: str) -> Any | None:
         """The warm kernel for this notebook, or None (cold start); starts warming the one after."""
@@ -300,14 +316,16 @@ class KernelPool:
         if warming is not None:
             key, thread, box = warming
             thread.join(START_TIMEOUT)
-            manager = box.get("manager")
-            if key != (kernel_name, cwd) or thread.is_alive():
-                if manager is not None:
-                    shutdown(manager)
-                manager = None
-            elif "error" in box:
+            with self.lock:
+                box["abandoned"] = thread.is_alive()  # a kernel it readies later, the thread shuts down itself
+                manager = box.get("manager")
+            if "error" in box:
                 log.warning("warm kernel unavailable (%s); starting a new one", box["error"])
-            elif box.get("environ", environ) != environ and not recycle(manager, adopt_code(environ)):
+            if manager is not None and key != (kernel_name, cwd):
+                shutdown(manager)
+                manager = None
+            if manager is not None and box.get("environ", environ) != environ \
+                    and not recycle(manager, adopt_code(environ)):
                 manager = None  # started before the build's environment was final, and could not take it
         if manager is not None:
             with self.lock:
@@ -335,9 +353,15 @@ class KernelPool:
         box: dict = {"environ": dict(os.environ)}
 
         def refresh() -> None:
-            if recycle(manager):
-                box["manager"] = manager
-            else:
+            try:
+                fresh = recycle(manager)
+            except BaseException as error:  # noqa: BLE001 - reported by take(); papermill cold-starts instead
+                shutdown(manager)
+                box["error"] = error
+                return
+            if fresh:
+                self._deliver(box, manager)
+            elif not self.closed:
                 self._warm(key, box)
 
         thread = threading.Thread(target=refresh, name="nbprod-kernel-refresh", daemon=True)
@@ -351,8 +375,11 @@ class KernelPool:
             warming, self.warming = self.warming, None
         if warming is not None:
             warming[1].join(START_TIMEOUT)
-            if warming[2].get("manager") is not None:
-                shutdown(warming[2]["manager"])
+            with self.lock:
+                warming[2]["abandoned"] = True  # a kernel readied after all, the thread shuts down itself
+                manager = warming[2].get("manager")
+            if manager is not None:
+                shutdown(manager)
 
 
 _ACTIVE: KernelPool | None = None

@@ -56,13 +56,18 @@ def test_the_dag_is_loaded_again_only_when_a_forgotten_task_was_up_to_date():
 
 
 def test_a_function_tasks_imports_are_made_while_the_notebook_before_it_runs(tmp_path, monkeypatch):
-    """The probe module sleeps as it is imported: the task after the notebook starts only once it is there."""
+    """The probe module's import waits until the test lets it go: the task after the notebook starts only once the
+    module is imported whole."""
+    import builtins
+    import threading
+
     from nbprod.pipeline.build import ImportingProgress
 
     (tmp_path / "nbprod_slow_probe.py").write_text(
-        "import threading, time\ntime.sleep(0.5)\nTHREAD = threading.current_thread().name\n")
+        "import builtins, threading\nbuiltins._nbprod_let_go.wait(60)\nTHREAD = threading.current_thread().name\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "nbprod_slow_probe", raising=False)
+    monkeypatch.setattr(builtins, "_nbprod_let_go", threading.Event(), raising=False)
     heard = []
 
     class Heard:
@@ -76,6 +81,7 @@ def test_a_function_tasks_imports_are_made_while_the_notebook_before_it_runs(tmp
     progress.started("evaluate")
     assert progress.importing is not None and progress.importing.name == "nbprod-imports-ahead"
     progress.finished("evaluate", "Executed", 1.0)
+    builtins._nbprod_let_go.set()
     progress.started("promote")
     assert sys.modules["nbprod_slow_probe"].THREAD == "nbprod-imports-ahead" and progress.importing is None
     assert heard == [("evaluate", False), ("evaluate", "Executed"), ("promote", True)]

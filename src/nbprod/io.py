@@ -73,3 +73,17 @@ def parquet_layout(path: str | os.PathLike) -> tuple[list[str], int]:
 def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text())
+
+
+def relative_within(path: str | os.PathLike, record_file: str | os.PathLike | None) -> str:
+    """``path`` relative to the folder of ``record_file`` when it is in it, else as given."""
+    if record_file is None:
+        return str(path)
+    folder = Path(record_file).resolve().parent
+    resolved = Path(path).resolve()
+    return resolved.relative_to(folder).as_posix() if resolved.is_relative_to(folder) else str(path)
+
+
+def beside(record_file: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """A file a record names: ``path`` relative to the folder of ``record_file`` (a whole path as it is)."""
+    return Path(record_file).parent / path

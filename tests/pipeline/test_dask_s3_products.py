@@ -166,6 +166,35 @@ def test_a_bucket_that_does_not_exist_fails_the_build_naming_the_task_and_the_bu
     assert "task 'get'" in result.details and "s3://no-such-bucket/flights/products/data/raw.parquet" in result.details
 
 
+#: A sampled recommender build (``nbprod new --template recommender``), as tests/scaffold/test_new_recommender.py's.
+RECOMMENDER_SAMPLE = ("sample_frac=0.2", "train.candidates=[{name: popularity, kind: popularity}, {name: item_knn,"
+                      " kind: item_knn, params: {neighbours: [20]}}]", "registry.margin=-0.001", *BUDGET)
+
+
+def test_a_recommender_project_builds_with_its_products_in_the_bucket(cluster, bucket, tmp_path, monkeypatch):
+    """Its ``evaluation.json`` names the holdout beside itself: ``promote``, on a worker's own folder, reads the
+    history and test interactions that another worker's ``prepare`` made."""
+    from nbprod import cli, settings
+    from nbprod.pipeline import dag as dag_module
+    from nbprod.pipeline.build import build
+
+    folder = tmp_path / "movies"
+    assert cli.main(["new", str(folder), "--template", "recommender"]) == 0
+    loaded = settings.load(folder, overrides=[*RECOMMENDER_SAMPLE, "engine.kind=dask",
+                                              f"engine.scheduler={cluster.address}",
+                                              f"engine.products_url=s3://{BUCKET}/movies"])
+    for name, value in bucket[1].items():
+        monkeypatch.setenv(name, value)
+    result = build(loaded, folder)
+    assert result.ok and {"prepare", "evaluate", "promote"} <= set(result.executed), result.statuses
+    evaluation = json.loads((folder / loaded["products"] / "evaluation.json").read_text())
+    assert evaluation["holdout"] == {"history": "data/history.parquet", "test": "data/test.parquet"}
+    promotion = json.loads((folder / loaded["reports"] / "promotion.json").read_text())  # the holdout was scored
+    assert promotion["decision"] in ("promoted", "rejected") and promotion["reasons"]
+    assert (bucket[0] / "movies" / "reports" / "promotion.json").is_file()
+    assert dag_module.outdated_tasks(dag_module.load_dag(folder, loaded)) == []
+
+
 def test_a_rebuild_under_a_new_prefix_puts_the_files_it_keeps_there_first(s3_build, cluster, bucket):
     """Run last: it rebuilds the module's project. Evaluate and what follows it run again; the workers find
     the files of the tasks the build keeps under the new prefix because the build put them there."""

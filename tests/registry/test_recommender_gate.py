@@ -87,3 +87,39 @@ def test_a_dense_item_item_matrix_on_the_full_catalogue_is_rejected_for_size_wit
     assert figures.memory_mb is not None and figures.memory_mb >= 0 and not figures.memory_at_least
     assert figures.p99_ms is not None and figures.details["k"] == 10 and figures.details["latency_calls"] == 60
     assert figures.details["batch_users"] == parts["test"]["user"].nunique()
+
+
+def test_the_gate_and_the_dashboards_examples_read_the_holdout_beside_a_moved_evaluation_json(store, tmp_path):
+    """The evaluate task names the holdout relative to ``evaluation.json``: built in one folder (a Dask worker's),
+    the products fetched into another, both readers find the files there."""
+    import shutil
+
+    from nbprod import tracking
+    from nbprod.recommender import dashboards
+
+    frame = catalogue_interactions(users=60, items=80)
+    parts = split.split_frame(frame, split.cuts(frame, None, None, 0.6, 0.8))
+    built, fetched = tmp_path / "worker" / "products", tmp_path / "project" / "products"
+    (built / "data").mkdir(parents=True)
+    history = pd.concat([parts["train"], parts["valid"]], ignore_index=True)
+    history.to_parquet(built / "data" / "history.parquet")
+    parts["test"].to_parquet(built / "data" / "test.parquet")
+    candidate = Candidate("popular", "popularity", {})
+    model = Recommender("popularity").fit(history)
+    results = {"popular": evaluation.evaluate(model, history, parts["test"], 10)}
+    with tracking.task_run("train"):
+        index = {"popular": {"kind": "popularity", "params": {}, "valid": results["popular"],
+                             **training.log_candidate(model, candidate, results["popular"])}}
+    document = evaluation.document(10, "ndcg@10", None, index, results, promote.baseline_result(history, parts["test"], 10),
+                                   str(built / "data" / "history.parquet"), str(built / "data" / "test.parquet"),
+                                   record_file=str(built / "evaluation.json"))
+    (built / "evaluation.json").write_text(json.dumps(document))
+    shutil.copytree(built, fetched)
+    shutil.rmtree(built)
+
+    evidence = promote.run_gate(fetched / "evaluation.json", tmp_path / "promotion.json", tmp_path / "promotion.html",
+                                model_name="moved-recommender", alias="champion", margin=-1.0, limits=gate.Limits(
+                                    max_size_mb=1024.0, max_memory_mb=4096.0, max_p99_ms=10000.0))
+    assert evidence["decision"] == gate.PROMOTED  # scored on the holdout found beside the moved evaluation.json
+    shown = dashboards.examples(document, evaluation_file=fetched / "evaluation.json")
+    assert len(shown) > 0

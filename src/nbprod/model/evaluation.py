@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
+from nbprod.io import relative_within
 from nbprod.model import metrics
 from nbprod.model.classes import classes_of, is_multiclass, label_to_json, predicted_labels, to_label
 from nbprod.model.models import predict_scores
@@ -20,14 +21,6 @@ def load_candidates(index: Mapping[str, Mapping[str, Any]], index_file: str | Pa
     it (a path recorded whole, by an older nbprod, is taken as it is)."""
     return {name: joblib.load(Path(index_file).parent / info["path"]) for name, info in index.items()}
 
-
-def relative_within(path: str | Path, record_file: str | Path | None) -> str:
-    """``path`` relative to the folder of ``record_file`` when it is in it, else as given."""
-    if record_file is None:
-        return str(path)
-    folder = Path(record_file).resolve().parent
-    resolved = Path(path).resolve()
-    return resolved.relative_to(folder).as_posix() if resolved.is_relative_to(folder) else str(path)
 
 
 def holdout_scores(models: Mapping[str, Any], X: pd.DataFrame, task: str,

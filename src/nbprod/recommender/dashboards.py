@@ -99,14 +99,20 @@ def metrics_figure(frame: pd.DataFrame, metric: str) -> Any:
     return figure
 
 
-def examples(evaluation: Mapping[str, Any], users: int = 5, label: str | None = None) -> pd.DataFrame:
+def examples(evaluation: Mapping[str, Any], users: int = 5, label: str | None = None,
+             evaluation_file: str | Path | None = None) -> pd.DataFrame:
     """The best candidate's recommendations for a few known users and one cold-start user, next to their
-    history (loads the model from its MLflow URI: call after :func:`nbprod.dashboards.context.connect`)."""
+    history (loads the model from its MLflow URI: call after :func:`nbprod.dashboards.context.connect`).
+
+    ``evaluation_file``: where ``evaluation`` was read from, whose folder its holdout paths are relative to.
+    """
     from nbprod.recommender import evaluation as evaluation_module
     from nbprod.recommender.pyfunc import load_recommender
 
-    history = pd.read_parquet(evaluation["holdout"]["history"])
-    test = pd.read_parquet(evaluation["holdout"]["test"])
+    files = (evaluation_module.holdout_files(evaluation, evaluation_file) if evaluation_file is not None
+             else evaluation["holdout"])
+    history = pd.read_parquet(files["history"])
+    test = pd.read_parquet(files["test"])
     model = load_recommender(evaluation["candidates"][evaluation["best"]]["model_uri"])
     chosen = evaluation_module.known_users(history, test, users)
     cold = [user for user in pd.unique(test["user"]) if user not in set(history["user"])][:1]

@@ -16,6 +16,7 @@ popularity percentile, in the history, of the items recommended: 1.0 is only the
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -127,17 +128,29 @@ def choose_best(index: Mapping[str, Mapping[str, Any]], metric: str) -> str:
 
 def document(k: int, metric: str, segment: str | None, index: Mapping[str, Mapping[str, Any]],
              results: Mapping[str, Mapping[str, Any]], baseline: Mapping[str, Any], history: str,
-             test: str) -> dict[str, Any]:
+             test: str, record_file: str | None = None) -> dict[str, Any]:
     """``evaluation.json``: every candidate's test results, the baseline's, the best candidate (chosen on
-    validation, not on the test) and where the holdout is (what the gate scores again)."""
+    validation, not on the test) and where the holdout is (what the gate scores again): relative to the folder
+    of ``record_file`` (the document's own file) when in it, so that the document holds wherever its folder moves
+    (a worker builds in a folder of its own); read back with :func:`holdout_files`."""
+    from nbprod.io import relative_within
+
     return {
         "kind": "recommender", "k": k, "metric": metric, "segment": segment, "best": choose_best(index, metric),
         "candidates": {name: {"model_uri": entry["model_uri"], "run_id": entry["run_id"], "kind": entry["kind"],
                               "params": entry["params"], "metrics": results[name]}
                        for name, entry in index.items()},
         "baseline": {"name": "popularity (global top)", "metrics": baseline},
-        "holdout": {"history": history, "test": test},
+        "holdout": {"history": relative_within(history, record_file), "test": relative_within(test, record_file)},
     }
+
+
+def holdout_files(evaluation: Mapping[str, Any], evaluation_file: str | Path) -> dict[str, str]:
+    """The holdout's files as ``evaluation.json`` (read from ``evaluation_file``) names them, as paths: each
+    relative to its folder, or whole (as an older nbprod wrote them)."""
+    from nbprod.io import beside
+
+    return {key: str(beside(evaluation_file, value)) for key, value in evaluation["holdout"].items()}
 
 
 def known_users(history: pd.DataFrame, test: pd.DataFrame, count: int = 5) -> list[str]:

@@ -135,7 +135,10 @@ def run_gate(evaluation_path: Path, json_path: Path, html_path: Path, *, model_n
              margin: float, limits: gate.Limits, latency_calls: int = 200, timeout_s: float = 120.0,
              threads: int = 1) -> dict[str, Any]:
     """The one gate (:func:`nbprod.registry.promotion.run`) with the recommender's :func:`collect`; the evidence."""
+    from nbprod.recommender.evaluation import holdout_files
+
     evaluation = json.loads(Path(evaluation_path).read_text())
+    evaluation["holdout"] = holdout_files(evaluation, evaluation_path)
 
     def collector(registry: Any) -> promotion.Evidence:
         return collect(evaluation, registry, alias, limits, margin, latency_calls, timeout_s, threads)

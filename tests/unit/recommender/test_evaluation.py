@@ -44,3 +44,22 @@ def test_known_and_cold_start_users_are_scored_apart_and_against_the_baseline(in
     assert groups["cold"]["ndcg@3"] > results["baseline"]["groups"]["cold"]["ndcg@3"]
     table = evaluation.against_baseline(results, "baseline")
     assert (table.loc[table["candidate"] == "baseline", "ndcg@3 vs baseline"] == 0).all()
+
+
+def test_the_holdout_is_named_beside_evaluation_json_and_read_back_wherever_its_folder_moved(tmp_path):
+    """A worker builds in a folder of its own: the paths it records hold once the products are fetched elsewhere."""
+    built = tmp_path / "worker" / "products"
+    result = {"groups": {"all": {"ndcg@10": 0.5}}}
+    index = {"pop": {"model_uri": "runs:/r/model", "run_id": "r", "kind": "popularity", "params": {}, "valid": result}}
+    document = evaluation.document(10, "ndcg@10", None, index, {"pop": result}, result,
+                                   str(built / "data" / "history.parquet"), str(built / "data" / "test.parquet"),
+                                   record_file=str(built / "evaluation.json"))
+    assert document["holdout"] == {"history": "data/history.parquet", "test": "data/test.parquet"}
+    moved = tmp_path / "project" / "products" / "evaluation.json"
+    assert evaluation.holdout_files(document, moved) == {"history": str(moved.parent / "data" / "history.parquet"),
+                                                         "test": str(moved.parent / "data" / "test.parquet")}
+    older = {"holdout": {"history": "/elsewhere/history.parquet", "test": "/elsewhere/test.parquet"}}
+    assert evaluation.holdout_files(older, moved) == older["holdout"]  # whole paths, as an older nbprod wrote them
+    outside = evaluation.document(10, "ndcg@10", None, index, {"pop": result}, result, "/data/h.parquet",
+                                  "/data/t.parquet", record_file=str(built / "evaluation.json"))
+    assert outside["holdout"] == {"history": "/data/h.parquet", "test": "/data/t.parquet"}  # not in its folder

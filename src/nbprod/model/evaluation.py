@@ -22,7 +22,6 @@ def load_candidates(index: Mapping[str, Mapping[str, Any]], index_file: str | Pa
     return {name: joblib.load(Path(index_file).parent / info["path"]) for name, info in index.items()}
 
 
-
 def holdout_scores(models: Mapping[str, Any], X: pd.DataFrame, task: str,
                    positive_class: Any = None) -> dict[str, np.ndarray]:
     """Each model's scores on the holdout (see :func:`nbprod.model.models.predict_scores`)."""

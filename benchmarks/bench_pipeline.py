@@ -33,6 +33,8 @@ from pathlib import Path
 
 from measure import timed
 
+from nbprod.pipeline.kernels import PRELOAD  # what a build's kernels import (the notebooks' libraries)
+
 REPO = Path(__file__).resolve().parents[1]
 NBPROD = [sys.executable, "-m", "nbprod.cli"]
 
@@ -104,10 +106,9 @@ def loaded_machine(runs: list[dict]) -> dict[str, object]:
 #: What the measured runs import, between them: each is imported once before any run, so that the first run
 #: measured does not alone read them from a cold disk (a machine reclaiming idle page cache, as this one does,
 #: made a ``--core-only`` run's build 1.20 against 1.07 and 1.12 right after).
-WARM_IMPORTS = ("numpy", "pandas", "pyarrow.parquet", "scipy.stats", "matplotlib.pyplot", "sklearn.ensemble",
-                "sklearn.linear_model", "sklearn.inspection", "sklearn.metrics", "mlflow", "mlflow.sklearn",
-                "mlflow.store.tracking.sqlalchemy_store", "ploomber.spec", "papermill", "nbclient", "ipykernel.kernelapp",
-                "nbconvert", "nbprod.pipeline.build", "nbprod.registry.task", "nbprod.model.evaluation")
+WARM_IMPORTS = (*PRELOAD, "mlflow.store.tracking.sqlalchemy_store", "ploomber.spec", "papermill", "nbclient",
+                "ipykernel.kernelapp", "nbconvert", "nbprod.pipeline.build", "nbprod.registry.task",
+                "nbprod.model.evaluation")
 
 
 def warm_page_cache(env: dict[str, str]) -> float:

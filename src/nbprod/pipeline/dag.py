@@ -102,13 +102,19 @@ def notebook_run(notebook: Path, local_execution: bool) -> tuple[str, str]:
     return spec.get("name", "python3"), os.path.realpath(notebook.parent if local_execution else Path.cwd())
 
 
+def execution_order(dag: Any) -> list[str]:
+    """The tasks the next build executes, in the order Ploomber's serial executor runs them (the DAG's own,
+    topological)."""
+    outdated = set(outdated_tasks(dag))
+    return [name for name in dag if name in outdated]
+
+
 def notebook_runs(dag: Any) -> list[tuple[str, str]]:
     """``(kernel name, working folder)`` of each notebook the next build executes, in execution order."""
-    outdated = set(outdated_tasks(dag))
     runs = []
-    for name in dag:  # Ploomber's serial executor runs tasks in this (topological) order
+    for name in execution_order(dag):
         notebook = notebook_source(dag, name)
-        if name in outdated and notebook is not None and notebook.suffix == ".ipynb":
+        if notebook is not None and notebook.suffix == ".ipynb":
             runs.append(notebook_run(notebook, getattr(dag[name], "local_execution", False)))
     return runs
 
@@ -118,8 +124,7 @@ def imports_ahead(dag: Any) -> dict[str, tuple[str, ...]]:
     it in execution order, when that task declares them (:func:`nbprod.pipeline.imports.ahead`)."""
     from nbprod.pipeline.imports import AHEAD_ATTRIBUTE
 
-    outdated = set(outdated_tasks(dag))
-    order = [name for name in dag if name in outdated]  # the serial executor's order
+    order = execution_order(dag)
     ahead = {}
     for before, after in zip(order, order[1:]):
         function = None if notebook_source(dag, after) is not None else getattr(dag[after].source, "primitive", None)

@@ -283,10 +283,14 @@ class KernelPool:
             self.expected = list(expected)
         self.start_next()
 
-    def _start(self, key: tuple[str, str], environ: dict[str, str]) -> None:
-        """Warm a kernel for ``key`` in a thread of its own (the caller holds the lock)."""
+    def _start(self, key: tuple[str, str], environ: dict[str, str], kept: Any = None) -> None:
+        """Ready a kernel for ``key`` in a thread of its own, :meth:`take` waiting for it: warm a new one, or make
+        ``kept`` (a kernel that ran a notebook) fresh (:meth:`_refresh`) while the build goes on (the caller
+        holds the lock)."""
         box: dict = {"environ": environ}
-        thread = threading.Thread(target=self._warm, args=(key, box), name="nbprod-kernel-warmer", daemon=True)
+        target, name = ((self._warm, "nbprod-kernel-warmer") if kept is None
+                        else (functools.partial(self._refresh, kept), "nbprod-kernel-refresh"))
+        thread = threading.Thread(target=target, args=(key, box), name=name, daemon=True)
         self.warming = (key, thread, box)
         thread.start()
 
@@ -295,6 +299,20 @@ class KernelPool:
             self._deliver(box, start_kernel(key[0], key[1], self.modules, box["environ"]))
         except BaseException as error:  # noqa: BLE001 - reported by take(); papermill cold-starts instead
             box["error"] = error
+
+    def _refresh(self, manager: Any, key: tuple[str, str], box: dict) -> None:
+        """Make a kept kernel fresh (:func:`recycle`); one that cannot be is shut down and a new one warmed in its
+        place."""
+        try:
+            fresh = recycle(manager)
+        except BaseException as error:  # noqa: BLE001 - reported by take(); papermill cold-starts instead
+            shutdown(manager)
+            box["error"] = error
+            return
+        if fresh:
+            self._deliver(box, manager)
+        elif not self.closed:
+            self._warm(key, box)
 
     def _deliver(self, box: dict, manager: Any) -> None:
         """Put a kernel made ready in the background in its ``box``; shut it down when whoever was to take it
@@ -341,32 +359,10 @@ class KernelPool:
         with self.lock:
             self.running.remove(key)
             if reusable and not self.closed and self.warming is None and self.expected[:1] == [key]:
-                self._keep(key, manager)
+                self._start(key, dict(os.environ), kept=manager)
                 return
         shutdown(manager)
         self.start_next()
-
-    def _keep(self, key: tuple[str, str], manager: Any) -> None:
-        """Make ``manager``'s kernel fresh for ``key`` in a thread of its own, while the build goes on (:meth:`take`
-        waits for it); a kernel that cannot be is shut down and a new one warmed instead (the caller holds the
-        lock)."""
-        box: dict = {"environ": dict(os.environ)}
-
-        def refresh() -> None:
-            try:
-                fresh = recycle(manager)
-            except BaseException as error:  # noqa: BLE001 - reported by take(); papermill cold-starts instead
-                shutdown(manager)
-                box["error"] = error
-                return
-            if fresh:
-                self._deliver(box, manager)
-            elif not self.closed:
-                self._warm(key, box)
-
-        thread = threading.Thread(target=refresh, name="nbprod-kernel-refresh", daemon=True)
-        self.warming = (key, thread, box)
-        thread.start()
 
     def close(self) -> None:
         """Stop warming and shut down a kernel nobody took."""

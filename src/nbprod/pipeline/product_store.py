@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Mapping
+
 from nbprod.pipeline.dask_engine import EngineError
 from nbprod.settings import resolve_path, s3_location
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from nbprod.io import beside, relative_within
 from nbprod.recommender import split
 
 #: The per-user metrics, in report order.
@@ -133,8 +134,6 @@ def document(k: int, metric: str, segment: str | None, index: Mapping[str, Mappi
     validation, not on the test) and where the holdout is (what the gate scores again): relative to the folder
     of ``record_file`` (the document's own file) when in it, so that the document holds wherever its folder moves
     (a worker builds in a folder of its own); read back with :func:`holdout_files`."""
-    from nbprod.io import relative_within
-
     return {
         "kind": "recommender", "k": k, "metric": metric, "segment": segment, "best": choose_best(index, metric),
         "candidates": {name: {"model_uri": entry["model_uri"], "run_id": entry["run_id"], "kind": entry["kind"],
@@ -148,8 +147,6 @@ def document(k: int, metric: str, segment: str | None, index: Mapping[str, Mappi
 def holdout_files(evaluation: Mapping[str, Any], evaluation_file: str | Path) -> dict[str, str]:
     """The holdout's files as ``evaluation.json`` (read from ``evaluation_file``) names them, as paths: each
     relative to its folder, or whole (as an older nbprod wrote them)."""
-    from nbprod.io import beside
-
     return {key: str(beside(evaluation_file, value)) for key, value in evaluation["holdout"].items()}
 
 
